@@ -1,0 +1,113 @@
+"""Mistral's Voxtral audio models for Python, LangChain and LlamaIndex.
+
+The core needs no framework::
+
+    from voxtral_integrations import VoxtralClient
+
+    result = VoxtralClient().transcribe("meeting.mp3", timestamp_granularities=["segment"])
+
+The LangChain and LlamaIndex adapters live in ``voxtral_integrations.langchain``
+and ``voxtral_integrations.llama_index`` and are installed with the ``langchain``
+and ``llamaindex`` extras.
+"""
+
+from ._client import AsyncVoxtralClient, VoxtralClient
+from ._constants import DEFAULT_CHAT_MODEL, DEFAULT_TRANSCRIPTION_MODEL
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APIStatusError,
+    APITimeoutError,
+    AudioError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    IncompleteStreamError,
+    InternalServerError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    UnprocessableEntityError,
+    UnsupportedFeatureError,
+    VoxtralError,
+)
+from ._models import (
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatDelta,
+    ChatMessage,
+    ChatStreamChoice,
+    DeletedFile,
+    DoneEvent,
+    FunctionCall,
+    LanguageEvent,
+    Segment,
+    SegmentEvent,
+    SignedURL,
+    TextDeltaEvent,
+    ToolCall,
+    Transcription,
+    TranscriptionStreamEvent,
+    UnknownEvent,
+    UploadedFile,
+    Usage,
+)
+from ._protocol import Backend
+from ._sources import AudioInput
+from ._streaming import AsyncStream, Stream
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT_CHAT_MODEL",
+    "DEFAULT_TRANSCRIPTION_MODEL",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncStream",
+    "AsyncVoxtralClient",
+    "AudioError",
+    "AudioInput",
+    "AuthenticationError",
+    "Backend",
+    "BadRequestError",
+    "ChatChoice",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatDelta",
+    "ChatMessage",
+    "ChatStreamChoice",
+    "ConfigurationError",
+    "DeletedFile",
+    "DoneEvent",
+    "FunctionCall",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "InvalidInputError",
+    "LanguageEvent",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "Segment",
+    "SegmentEvent",
+    "SignedURL",
+    "Stream",
+    "TextDeltaEvent",
+    "ToolCall",
+    "Transcription",
+    "TranscriptionStreamEvent",
+    "UnknownEvent",
+    "UnprocessableEntityError",
+    "UnsupportedFeatureError",
+    "UploadedFile",
+    "Usage",
+    "VoxtralClient",
+    "VoxtralError",
+    "__version__",
+]

@@ -1,0 +1,761 @@
+"""``VoxtralClient`` and ``AsyncVoxtralClient``: the only code that does HTTP I/O.
+
+Everything that can be decided without the network (option checks, request
+shapes, parsing, error mapping, retry decisions) lives in ``_protocol`` and
+``_retry`` and is shared; the two classes below differ only where one awaits and
+the other does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal, TypeVar, overload
+
+import httpx
+from pydantic import BaseModel
+
+from ._constants import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    USER_AGENT_PREFIX,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ConfigurationError,
+    InvalidInputError,
+)
+from ._models import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    DeletedFile,
+    SignedURL,
+    Transcription,
+    TranscriptionStreamEvent,
+    UploadedFile,
+)
+from ._protocol import (
+    BACKENDS,
+    DIALECTS,
+    Backend,
+    ChatChunks,
+    EventParser,
+    EventStreamDecoder,
+    RequestSpec,
+    TranscriptionOptions,
+    chat_request,
+    delete_file_request,
+    files_upload_request,
+    parse_chat_completion,
+    parse_json_body,
+    response_error,
+    signed_url_request,
+    status_error,
+    transcription_options,
+)
+from ._redaction import redact_url
+from ._retry import RetryPolicy
+from ._sources import AudioInput, AudioUpload, check_file_id, resolve_audio
+from ._streaming import AsyncStream, Stream
+from ._version import __version__
+
+logger = logging.getLogger("voxtral_integrations")
+
+_Event = TypeVar("_Event")
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _BaseClient:
+    """Configuration and every decision that needs no I/O, shared by both clients."""
+
+    def __init__(
+        self,
+        api_key: str | None,
+        *,
+        base_url: str | None,
+        backend: Backend,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        http_client_given: bool,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ConfigurationError(
+                f"Unknown backend {backend!r}: use 'mistral' (Mistral's API) or 'vllm' "
+                "(Voxtral served by vLLM)."
+            )
+        self.backend: Backend = backend
+        self._dialect = DIALECTS[backend]
+        self._api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        if backend == "mistral" and not self._api_key:
+            raise ConfigurationError(
+                f"No API key: pass `api_key=` or set the {API_KEY_ENV} environment variable "
+                "(create a key at https://console.mistral.ai/api-keys)."
+            )
+        self.base_url = _check_base_url(
+            base_url or os.environ.get(BASE_URL_ENV) or _default_base_url(backend)
+        )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(f"`max_retries`={max_retries!r} must be an integer >= 0.")
+        self.max_retries = max_retries
+        self._retry = RetryPolicy(max_retries)
+        if timeout is None:
+            self._timeout: httpx.Timeout | None = None if http_client_given else DEFAULT_TIMEOUT
+        else:
+            self._timeout = (
+                timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(backend={self.backend!r}, "
+            f"base_url={redact_url(self.base_url)!r}, max_retries={self.max_retries})"
+        )
+
+    # ---- requests
+
+    def _transcription(
+        self,
+        audio: AudioInput | None,
+        file_id: str | None,
+        *,
+        stream: bool,
+        **options: Any,
+    ) -> tuple[RequestSpec, TranscriptionOptions]:
+        checked = transcription_options(**options)
+        source = resolve_audio(audio, file_id=file_id)
+        return self._dialect.transcription_request(checked, source, stream=stream), checked
+
+    def _chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
+        return chat_request(self._dialect, messages, **options)
+
+    def _upload(self, audio: AudioInput, purpose: str) -> RequestSpec:
+        self._dialect.check_files_supported()
+        source = resolve_audio(audio)
+        if not isinstance(source, AudioUpload):
+            raise InvalidInputError(
+                "Only local audio (a path, bytes or a binary file object) can be uploaded; "
+                "URLs and file ids are already on the server side.",
+                argument="audio",
+            )
+        return files_upload_request(source, purpose=purpose)
+
+    def _signed_url(self, file: str | UploadedFile, expiry: int) -> RequestSpec:
+        self._dialect.check_files_supported()
+        return signed_url_request(check_file_id(file), expiry_hours=expiry)
+
+    def _delete(self, file: str | UploadedFile) -> RequestSpec:
+        self._dialect.check_files_supported()
+        return delete_file_request(check_file_id(file))
+
+    def _build_request(
+        self, http: httpx.Client | httpx.AsyncClient, spec: RequestSpec, body: dict[str, Any]
+    ) -> httpx.Request:
+        headers = {"User-Agent": f"{USER_AGENT_PREFIX}/{__version__}", **spec.headers}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        timeout = httpx.USE_CLIENT_DEFAULT if self._timeout is None else self._timeout
+        return http.build_request(
+            spec.method, self.base_url + spec.path, headers=headers, timeout=timeout, **body
+        )
+
+    # ---- outcomes
+
+    def _retry_delay_after_status(
+        self, spec: RequestSpec, retries: int, response: httpx.Response
+    ) -> float:
+        """Seconds to wait before retrying ``response``'s request; raises when not retried."""
+        error = status_error(
+            method=spec.method,
+            url=str(response.request.url),
+            status_code=response.status_code,
+            headers=response.headers,
+            content=response.content,
+        )
+        delay = self._retry.delay_after_status(retries, response.status_code, error.retry_after)
+        if delay is None:
+            raise error
+        self._log_retry(spec, retries, f"status {response.status_code}", delay)
+        return delay
+
+    def _retry_delay_after_transport_error(
+        self, spec: RequestSpec, retries: int, exc: httpx.TransportError
+    ) -> float:
+        """Seconds to wait before retrying after ``exc``; raises the typed error when not."""
+        delay = self._retry.delay_after_transport_error(retries)
+        if delay is None:
+            raise self._transport_error(spec, retries, exc) from exc
+        self._log_retry(spec, retries, type(exc).__name__, delay)
+        return delay
+
+    def _transport_error(
+        self, spec: RequestSpec, retries: int, exc: httpx.TransportError
+    ) -> APIError:
+        url = self.base_url + spec.path
+        attempts = f"{retries + 1} attempt{'s' if retries else ''}"
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(
+                f"{spec.method} {spec.path} timed out ({type(exc).__name__}) after {attempts}. "
+                "Long audio needs a long read timeout: raise `timeout=`.",
+                method=spec.method,
+                url=url,
+            )
+        return APIConnectionError(
+            f"{spec.method} {spec.path} failed after {attempts}: {type(exc).__name__}: {exc}. "
+            f"Check the network and `base_url` ({redact_url(self.base_url)}).",
+            method=spec.method,
+            url=url,
+        )
+
+    def _log_retry(self, spec: RequestSpec, retries: int, reason: str, delay: float) -> None:
+        logger.debug(
+            "%s %s: %s; retry %d of %d in %.2f s",
+            spec.method,
+            spec.path,
+            reason,
+            retries + 1,
+            self.max_retries,
+            delay,
+        )
+
+    def _log_response(self, spec: RequestSpec, response: httpx.Response, started: float) -> None:
+        logger.debug(
+            "%s %s -> %d in %.3f s",
+            spec.method,
+            spec.path,
+            response.status_code,
+            time.monotonic() - started,
+        )
+
+    def _parse_transcription(
+        self, response: httpx.Response, options: TranscriptionOptions
+    ) -> Transcription:
+        body = parse_json_body(response, "The transcription")
+        try:
+            return self._dialect.parse_transcription(body, options)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise response_error(
+                response, f"The transcription has an unexpected shape: {exc}"
+            ) from exc
+
+    def _parse(self, response: httpx.Response, model: type[_Model]) -> _Model:
+        body = parse_json_body(response, f"The {model.__name__} response")
+        try:
+            return model.model_validate(body)
+        except ValueError as exc:
+            raise response_error(
+                response, f"The {model.__name__} response has an unexpected shape: {exc}"
+            ) from exc
+
+
+def _default_base_url(backend: Backend) -> str:
+    return DEFAULT_BASE_URL if backend == "mistral" else "http://localhost:8000/v1"
+
+
+def _check_base_url(url: str) -> str:
+    parsed = httpx.URL(url) if isinstance(url, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigurationError(
+            f"`base_url`={redact_url(str(url))!r} is not an http(s) URL; use e.g. "
+            f"{DEFAULT_BASE_URL!r} or 'http://localhost:8000/v1' for vLLM."
+        )
+    return url.rstrip("/")
+
+
+class VoxtralClient(_BaseClient):
+    """A synchronous client for Mistral's Voxtral audio API (or Voxtral on vLLM).
+
+    Example::
+
+        from voxtral_integrations import VoxtralClient
+
+        with VoxtralClient() as client:           # reads MISTRAL_API_KEY
+            result = client.transcribe("meeting.mp3", timestamp_granularities=["segment"])
+        for segment in result.segments:
+            print(f"{segment.start:7.2f}  {segment.text}")
+
+    Args:
+        api_key: The API key; defaults to ``MISTRAL_API_KEY``. Optional for vLLM.
+        base_url: Defaults to ``MISTRAL_BASE_URL``, then ``https://api.mistral.ai/v1``
+            (``http://localhost:8000/v1`` for the vLLM backend).
+        backend: ``"mistral"`` or ``"vllm"`` (OpenAI-compatible vLLM serving).
+        timeout: Seconds, or an ``httpx.Timeout``. The default allows 30 minutes
+            for the server to answer, which hours of audio need.
+        max_retries: Retries after 429, 5xx, connection errors and timeouts.
+        http_client: Your own ``httpx.Client`` (proxies, certificates); it is used
+            as given, with its own timeout unless ``timeout`` is passed, and is not
+            closed by this client.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        backend: Backend = "mistral",
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            backend=backend,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client_given=http_client is not None,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client()
+
+    def close(self) -> None:
+        """Close the connection pool (not a caller-supplied ``http_client``)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> VoxtralClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def transcribe(
+        self,
+        audio: AudioInput | None = None,
+        *,
+        file_id: str | None = None,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+    ) -> Transcription:
+        """Transcribe one recording.
+
+        Args:
+            audio: A path (``str`` or ``os.PathLike``), ``bytes``, a binary file
+                object, an ``http(s)`` URL (fetched by the server), or an
+                :class:`UploadedFile`.
+            file_id: Instead of ``audio``: the id of a file uploaded with
+                :meth:`upload_file`.
+            model: A transcription model id or alias.
+            language: Two-letter code to skip detection. The API rejects it
+                together with timestamps or diarization.
+            temperature: Sampling temperature (>= 0).
+            timestamp_granularities: ``["segment"]`` for segment times (``"word"``
+                on models that still support it). Without it ``segments`` is empty.
+            diarize: Label segments with ``speaker_id``.
+            context_bias: Up to 100 terms (no spaces or commas; join words with
+                ``_``) to steer the spelling of names and jargon.
+
+        Raises:
+            InvalidInputError: A bad option or audio input, before anything is sent.
+            APIStatusError: The server refused the request (subclass per status).
+            APIConnectionError: The server could not be reached (after retries).
+        """
+        spec, options = self._transcription(
+            audio,
+            file_id,
+            stream=False,
+            model=model,
+            language=language,
+            temperature=temperature,
+            timestamp_granularities=timestamp_granularities,
+            diarize=diarize,
+            context_bias=context_bias,
+        )
+        return self._parse_transcription(self._send(spec), options)
+
+    def stream_transcription(
+        self,
+        audio: AudioInput | None = None,
+        *,
+        file_id: str | None = None,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+    ) -> Stream[TranscriptionStreamEvent]:
+        """Transcribe with ``stream=true``: events arrive as the model produces them.
+
+        Takes the same arguments as :meth:`transcribe`. The request is sent (and
+        retried) before this returns; the iterator yields :class:`LanguageEvent`,
+        :class:`TextDeltaEvent`, :class:`SegmentEvent` and :class:`UnknownEvent` for
+        types this version does not know, and ends after the :class:`DoneEvent`.
+        If the connection ends before it, :class:`IncompleteStreamError` is raised.
+        """
+        spec, options = self._transcription(
+            audio,
+            file_id,
+            stream=True,
+            model=model,
+            language=language,
+            temperature=temperature,
+            timestamp_granularities=timestamp_granularities,
+            diarize=diarize,
+            context_bias=context_bias,
+        )
+        response = self._send(spec)
+        return Stream(self._events(spec, response, self._dialect.transcription_events(options)))
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str = ...,
+        tools: Sequence[Mapping[str, Any]] | None = ...,
+        tool_choice: str | Mapping[str, Any] | None = ...,
+        response_format: Mapping[str, Any] | None = ...,
+        temperature: float | None = ...,
+        max_tokens: int | None = ...,
+        stream: Literal[False] = ...,
+        extra_body: Mapping[str, Any] | None = ...,
+    ) -> ChatCompletion: ...
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str = ...,
+        tools: Sequence[Mapping[str, Any]] | None = ...,
+        tool_choice: str | Mapping[str, Any] | None = ...,
+        response_format: Mapping[str, Any] | None = ...,
+        temperature: float | None = ...,
+        max_tokens: int | None = ...,
+        stream: Literal[True],
+        extra_body: Mapping[str, Any] | None = ...,
+    ) -> Stream[ChatCompletionChunk]: ...
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str = DEFAULT_CHAT_MODEL,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stream: bool = False,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        """A chat completion whose messages may contain audio.
+
+        Audio goes in a content part ``{"type": "input_audio", "input_audio": s}``
+        where ``s`` is base64 audio, an ``http(s)`` URL or a signed URL; OpenAI's
+        ``{"data", "format"}`` object is accepted too and sent in the backend's shape.
+        With ``stream=True`` returns a :class:`Stream` of chunks; the last carries
+        ``usage``. ``extra_body`` adds other API fields (``stop``, ``random_seed``...).
+        """
+        spec = self._chat(
+            messages,
+            model=model,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            stream=stream,
+            extra=extra_body,
+        )
+        response = self._send(spec)
+        if stream:
+            return Stream(self._events(spec, response, ChatChunks()))
+        return parse_chat_completion(response)
+
+    def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
+        """Store local audio with the Files API; transcribe it later by its id."""
+        return self._parse(self._send(self._upload(audio, purpose)), UploadedFile)
+
+    def get_signed_url(self, file: str | UploadedFile, *, expiry: int = 24) -> SignedURL:
+        """A URL valid for ``expiry`` hours. It is a credential: do not log it."""
+        return self._parse(self._send(self._signed_url(file, expiry)), SignedURL)
+
+    def delete_file(self, file: str | UploadedFile) -> DeletedFile:
+        """Delete an uploaded file (files are otherwise kept for 30 days)."""
+        return self._parse(self._send(self._delete(file)), DeletedFile)
+
+    def _send(self, spec: RequestSpec) -> httpx.Response:
+        """Send with retries; return a 2xx response (body read unless streaming)."""
+        retries = 0
+        while True:
+            started = time.monotonic()
+            try:
+                with spec.body() as body:
+                    request = self._build_request(self._http, spec, body)
+                    response = self._http.send(request, stream=True)
+                self._log_response(spec, response, started)
+                if not (spec.stream and response.is_success):
+                    _read_or_close(response)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay_after_transport_error(spec, retries, exc)
+            else:
+                if response.is_success:
+                    return response
+                delay = self._retry_delay_after_status(spec, retries, response)
+            time.sleep(delay)
+            retries += 1
+
+    def _events(
+        self, spec: RequestSpec, response: httpx.Response, parser: EventParser[_Event]
+    ) -> Iterator[_Event]:
+        decoder = EventStreamDecoder(parser, response)
+        try:
+            for chunk in response.iter_bytes():
+                yield from decoder.feed(chunk)
+                if decoder.done:
+                    return
+            yield from decoder.finish()
+        except httpx.TransportError as exc:
+            raise self._transport_error(spec, 0, exc) from exc
+        finally:
+            response.close()
+
+
+class AsyncVoxtralClient(_BaseClient):
+    """The asynchronous twin of :class:`VoxtralClient`: same arguments, awaitable methods.
+
+    Example::
+
+        async with AsyncVoxtralClient() as client:
+            result = await client.transcribe("meeting.mp3")
+            stream = await client.stream_transcription("meeting.mp3")
+            async for event in stream:
+                ...
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        backend: Backend = "mistral",
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            backend=backend,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client_given=http_client is not None,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient()
+
+    async def close(self) -> None:
+        """Close the connection pool (not a caller-supplied ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncVoxtralClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def transcribe(
+        self,
+        audio: AudioInput | None = None,
+        *,
+        file_id: str | None = None,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+    ) -> Transcription:
+        """See :meth:`VoxtralClient.transcribe`."""
+        spec, options = self._transcription(
+            audio,
+            file_id,
+            stream=False,
+            model=model,
+            language=language,
+            temperature=temperature,
+            timestamp_granularities=timestamp_granularities,
+            diarize=diarize,
+            context_bias=context_bias,
+        )
+        return self._parse_transcription(await self._send(spec), options)
+
+    async def stream_transcription(
+        self,
+        audio: AudioInput | None = None,
+        *,
+        file_id: str | None = None,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+    ) -> AsyncStream[TranscriptionStreamEvent]:
+        """See :meth:`VoxtralClient.stream_transcription`; iterate with ``async for``."""
+        spec, options = self._transcription(
+            audio,
+            file_id,
+            stream=True,
+            model=model,
+            language=language,
+            temperature=temperature,
+            timestamp_granularities=timestamp_granularities,
+            diarize=diarize,
+            context_bias=context_bias,
+        )
+        response = await self._send(spec)
+        return AsyncStream(
+            self._events(spec, response, self._dialect.transcription_events(options))
+        )
+
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str = ...,
+        tools: Sequence[Mapping[str, Any]] | None = ...,
+        tool_choice: str | Mapping[str, Any] | None = ...,
+        response_format: Mapping[str, Any] | None = ...,
+        temperature: float | None = ...,
+        max_tokens: int | None = ...,
+        stream: Literal[False] = ...,
+        extra_body: Mapping[str, Any] | None = ...,
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str = ...,
+        tools: Sequence[Mapping[str, Any]] | None = ...,
+        tool_choice: str | Mapping[str, Any] | None = ...,
+        response_format: Mapping[str, Any] | None = ...,
+        temperature: float | None = ...,
+        max_tokens: int | None = ...,
+        stream: Literal[True],
+        extra_body: Mapping[str, Any] | None = ...,
+    ) -> AsyncStream[ChatCompletionChunk]: ...
+
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str = DEFAULT_CHAT_MODEL,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        response_format: Mapping[str, Any] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        stream: bool = False,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        """See :meth:`VoxtralClient.chat`."""
+        spec = self._chat(
+            messages,
+            model=model,
+            tools=tools,
+            tool_choice=tool_choice,
+            response_format=response_format,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            stream=stream,
+            extra=extra_body,
+        )
+        response = await self._send(spec)
+        if stream:
+            return AsyncStream(self._events(spec, response, ChatChunks()))
+        return parse_chat_completion(response)
+
+    async def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
+        """See :meth:`VoxtralClient.upload_file`."""
+        return self._parse(await self._send(self._upload(audio, purpose)), UploadedFile)
+
+    async def get_signed_url(self, file: str | UploadedFile, *, expiry: int = 24) -> SignedURL:
+        """See :meth:`VoxtralClient.get_signed_url`."""
+        return self._parse(await self._send(self._signed_url(file, expiry)), SignedURL)
+
+    async def delete_file(self, file: str | UploadedFile) -> DeletedFile:
+        """See :meth:`VoxtralClient.delete_file`."""
+        return self._parse(await self._send(self._delete(file)), DeletedFile)
+
+    async def _send(self, spec: RequestSpec) -> httpx.Response:
+        """See :meth:`VoxtralClient._send`."""
+        retries = 0
+        while True:
+            started = time.monotonic()
+            try:
+                with spec.body() as body:
+                    request = self._build_request(self._http, spec, body)
+                    response = await self._http.send(request, stream=True)
+                self._log_response(spec, response, started)
+                if not (spec.stream and response.is_success):
+                    await _aread_or_close(response)
+            except httpx.TransportError as exc:
+                delay = self._retry_delay_after_transport_error(spec, retries, exc)
+            else:
+                if response.is_success:
+                    return response
+                delay = self._retry_delay_after_status(spec, retries, response)
+            await asyncio.sleep(delay)
+            retries += 1
+
+    async def _events(
+        self, spec: RequestSpec, response: httpx.Response, parser: EventParser[_Event]
+    ) -> AsyncIterator[_Event]:
+        decoder = EventStreamDecoder(parser, response)
+        try:
+            async for chunk in response.aiter_bytes():
+                for event in decoder.feed(chunk):
+                    yield event
+                if decoder.done:
+                    return
+            for event in decoder.finish():
+                yield event
+        except httpx.TransportError as exc:
+            raise self._transport_error(spec, 0, exc) from exc
+        finally:
+            await response.aclose()
+
+
+def _read_or_close(response: httpx.Response) -> None:
+    try:
+        response.read()
+    finally:
+        response.close()
+
+
+async def _aread_or_close(response: httpx.Response) -> None:
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()

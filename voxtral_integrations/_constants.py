@@ -1,0 +1,65 @@
+"""Every default the library uses, in one place.
+
+Model ids are aliases documented by Mistral, so a deployment that moves an alias
+to a newer model needs no release of this library. Voxtral 3 (October 2026) added
+the aliases ``voxtral-mini-transcribe-latest`` and ``voxtral-small-transcribe-latest``;
+pass one of them as ``model=`` to pin the Voxtral 3 generation.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+DEFAULT_BASE_URL = "https://api.mistral.ai/v1"
+API_KEY_ENV = "MISTRAL_API_KEY"
+BASE_URL_ENV = "MISTRAL_BASE_URL"
+
+DEFAULT_TRANSCRIPTION_MODEL = "voxtral-mini-latest"
+"""The alias Mistral's transcription docs and API reference use for speech-to-text."""
+
+DEFAULT_CHAT_MODEL = "voxtral-small-latest"
+"""The chat-capable Voxtral alias (audio understanding, function calling)."""
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=1800.0, write=120.0, pool=30.0)
+"""A read timeout of 30 minutes: the server answers only once hours of audio are
+transcribed, and the 5-minute default of other clients is a common failure."""
+
+DEFAULT_MAX_RETRIES = 2
+INITIAL_RETRY_DELAY = 0.5
+"""Seconds before the first retry; doubled on every further attempt."""
+MAX_RETRY_DELAY = 8.0
+"""Cap on the computed backoff (before jitter)."""
+MAX_RETRY_AFTER = 60.0
+"""A ``Retry-After`` longer than this is not waited out: the error is raised with its
+``retry_after`` so the caller decides, rather than a call silently sleeping for long."""
+
+RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+"""Mistral's documented retryable statuses (its SDK retries the same set)."""
+
+MAX_CONTEXT_BIAS_ITEMS = 100
+TIMESTAMP_GRANULARITIES = ("segment", "word")
+
+USER_AGENT_PREFIX = "voxtral-integrations"
+
+ACCEPTED_AUDIO_TYPES = {
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".webm": "audio/webm",
+}
+"""Containers the transcription API documents as accepted, by file suffix."""
+
+OTHER_AUDIO_TYPES = {
+    ".m4a": "audio/mp4",
+    ".mp4": "video/mp4",
+    ".aac": "audio/aac",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
+}
+"""Common containers sent with their own MIME type (converted locally in a later stage)."""
+
+MAX_FILE_URL_LENGTH = 2083
+"""The API's limit on ``file_url`` (OpenAPI ``maxLength``)."""

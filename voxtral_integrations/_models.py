@@ -1,0 +1,220 @@
+"""Typed views of what the API returns.
+
+Every model keeps unknown keys (``extra="allow"``): the server adds fields faster
+than any client is released, and a response must never fail to parse because of
+one. Fields that real responses leave out or set to null are optional here even
+where the OpenAPI document calls them required (``language``, diarized segment
+bounds, most of ``usage``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChatChoice",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatDelta",
+    "ChatMessage",
+    "ChatStreamChoice",
+    "DeletedFile",
+    "DoneEvent",
+    "FunctionCall",
+    "LanguageEvent",
+    "Segment",
+    "SegmentEvent",
+    "SignedURL",
+    "TextDeltaEvent",
+    "ToolCall",
+    "Transcription",
+    "TranscriptionStreamEvent",
+    "UnknownEvent",
+    "UploadedFile",
+    "Usage",
+]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Usage(_Lenient):
+    """Token and audio accounting. Chunked transcriptions report the sum over chunks."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    prompt_audio_seconds: float | None = None
+    """Seconds of audio billed; vLLM reports it as ``usage.seconds``."""
+
+
+class Segment(_Lenient):
+    """A stretch of the transcript with its time in the audio, in float seconds.
+
+    ``start`` and ``end`` are ``None`` when the server sends null bounds (seen on
+    diarized responses); ``speaker_id`` (``"speaker_1"``...) is set only when
+    diarization was requested.
+    """
+
+    text: str
+    start: float | None = None
+    end: float | None = None
+    speaker_id: str | None = None
+    score: float | None = None
+
+
+class Transcription(_Lenient):
+    """The result of a transcription request.
+
+    ``segments`` is empty unless ``timestamp_granularities`` was requested; with
+    ``"word"`` each segment is one word. ``language`` is often null, even when the
+    model recognised the language.
+    """
+
+    text: str
+    model: str
+    language: str | None = None
+    segments: list[Segment] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+
+
+class LanguageEvent(_Lenient):
+    """``transcription.language``: the detected language, early in the stream."""
+
+    type: Literal["transcription.language"] = "transcription.language"
+    audio_language: str
+
+
+class TextDeltaEvent(_Lenient):
+    """``transcription.text.delta``: the next piece of transcript text."""
+
+    type: Literal["transcription.text.delta"] = "transcription.text.delta"
+    text: str
+
+
+class SegmentEvent(_Lenient):
+    """``transcription.segment``: a finished segment with its times."""
+
+    type: Literal["transcription.segment"] = "transcription.segment"
+    text: str
+    start: float | None = None
+    end: float | None = None
+    speaker_id: str | None = None
+
+
+class DoneEvent(Transcription):
+    """``transcription.done``: the whole transcription; always the last event."""
+
+    type: Literal["transcription.done"] = "transcription.done"
+
+
+class UnknownEvent(_Lenient):
+    """An event type this version does not know, passed through untouched."""
+
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+TranscriptionStreamEvent = LanguageEvent | TextDeltaEvent | SegmentEvent | DoneEvent | UnknownEvent
+
+
+class FunctionCall(_Lenient):
+    name: str
+    arguments: str | dict[str, Any] = ""
+    """A JSON string as the API sends it (Mistral occasionally sends an object)."""
+
+
+class ToolCall(_Lenient):
+    id: str | None = None
+    type: str = "function"
+    function: FunctionCall
+    index: int | None = None
+
+
+class ChatMessage(_Lenient):
+    """An assistant message. ``content`` is a string, or a list of parts (e.g. thinking)."""
+
+    role: str = "assistant"
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class ChatChoice(_Lenient):
+    index: int = 0
+    message: ChatMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Lenient):
+    """A chat completion; ``usage.prompt_audio_seconds`` counts the audio heard."""
+
+    id: str = ""
+    object: str = "chat.completion"
+    created: int | None = None
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage = Field(default_factory=Usage)
+
+    @property
+    def text(self) -> str:
+        """The first choice's text content, ``""`` when it has none."""
+        content = self.choices[0].message.content if self.choices else None
+        if isinstance(content, list):
+            return "".join(str(part.get("text", "")) for part in content)
+        return content or ""
+
+
+class ChatDelta(_Lenient):
+    role: str | None = None
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class ChatStreamChoice(_Lenient):
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Lenient):
+    """One streamed piece of a chat completion; the last one carries ``usage``."""
+
+    id: str = ""
+    object: str = "chat.completion.chunk"
+    created: int | None = None
+    model: str = ""
+    choices: list[ChatStreamChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+
+
+class UploadedFile(_Lenient):
+    """A file stored by the Files API. Pass it as ``audio`` to transcribe it by id."""
+
+    id: str
+    object: str = "file"
+    bytes: int | None = None
+    created_at: int | None = None
+    filename: str | None = None
+    purpose: str | None = None
+
+
+class SignedURL(_Lenient):
+    """A time-limited download URL for an uploaded file.
+
+    The URL is a credential: anyone holding it can fetch the file. It is hidden
+    from ``repr`` and ``str``; read ``.url`` where you need it.
+    """
+
+    url: str = Field(repr=False)
+
+    def __str__(self) -> str:
+        return "SignedURL(url=<redacted>)"
+
+
+class DeletedFile(_Lenient):
+    id: str
+    object: str = "file"
+    deleted: bool

@@ -1,0 +1,36 @@
+"""Keep credentials out of anything a human or a log may read.
+
+Signed URLs carry their token in the query string, and URLs may carry user
+info; both are credentials. Anything that renders a URL into a message, a log
+record or a repr passes it through here first.
+"""
+
+from __future__ import annotations
+
+import re
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@?#]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user info, query string or fragment (marked ``<redacted>``)."""
+    base, has_query = re.split(r"[?#]", url, maxsplit=1)[0], ("?" in url or "#" in url)
+    base = _USERINFO.sub(r"\1<redacted>@", base)
+    return base + ("?<redacted>" if has_query else "")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it redacted (for server messages that echo URLs)."""
+    return _URL.sub(lambda match: redact_url(match.group(0)), text)
+
+
+def redact_urls_in(value: object) -> object:
+    """A copy of a parsed JSON value with every URL in its strings redacted."""
+    if isinstance(value, str):
+        return redact_urls(value)
+    if isinstance(value, dict):
+        return {key: redact_urls_in(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_urls_in(item) for item in value]
+    return value

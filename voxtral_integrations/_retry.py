@@ -1,0 +1,82 @@
+"""When to try a request again, and how long to wait first. Pure: no I/O, no clock.
+
+Retried: 429, 500, 502, 503 and 504 (Mistral's documented retryable set), and
+connection failures and timeouts. Everything else (400, 401, 403, 404, 413, 422)
+is a property of the request and fails the same way every time, so it is raised
+at once.
+
+The wait is exponential backoff with jitter, unless the server said how long to
+wait: a ``Retry-After`` (delta-seconds or an HTTP date) is honoured exactly, never
+undercut. A ``Retry-After`` longer than ``max_retry_after`` is not waited out; the
+error is raised carrying it, so a call never sleeps for minutes unasked.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+from ._constants import (
+    INITIAL_RETRY_DELAY,
+    MAX_RETRY_AFTER,
+    MAX_RETRY_DELAY,
+    RETRYABLE_STATUS_CODES,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int
+    initial_delay: float = INITIAL_RETRY_DELAY
+    max_delay: float = MAX_RETRY_DELAY
+    max_retry_after: float = MAX_RETRY_AFTER
+
+    def delay_after_status(
+        self, retries_done: int, status_code: int, retry_after: float | None
+    ) -> float | None:
+        """Seconds to wait before retrying a response with ``status_code``, or ``None``."""
+        if status_code not in RETRYABLE_STATUS_CODES or retries_done >= self.max_retries:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
+        return self.backoff(retries_done)
+
+    def delay_after_transport_error(self, retries_done: int) -> float | None:
+        """Seconds to wait before retrying after a connection failure or timeout."""
+        return None if retries_done >= self.max_retries else self.backoff(retries_done)
+
+    def backoff(self, retries_done: int, *, rng: random.Random | None = None) -> float:
+        """Exponential backoff, capped, with up to 25% jitter taken off.
+
+        Jitter spreads the retries of many concurrent requests that failed together.
+        """
+        base = min(self.initial_delay * 2.0**retries_done, self.max_delay)
+        return base * (1.0 - 0.25 * (rng or random).random())
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds the server asked us to wait, from ``Retry-After`` or ``retry-after-ms``."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(float(millis) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)

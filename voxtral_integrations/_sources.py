@@ -1,0 +1,256 @@
+"""Turn whatever the caller calls "audio" into one of three things the API takes.
+
+A path, ``bytes`` or a binary file object becomes an :class:`AudioUpload`, an
+``http(s)`` URL an :class:`AudioURL` (sent as ``file_url``), and a file id or
+:class:`UploadedFile` an :class:`AudioFileId` (sent as ``file_id``). Every check
+that can be made locally is made here, so a bad input fails before any request.
+
+An upload is re-opened on every attempt (``AudioUpload.open``) rather than held
+in memory: a retried request must send the same bytes again, and a 3-hour file
+should not live in RAM to make that possible.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TypeAlias, Union
+
+from ._constants import ACCEPTED_AUDIO_TYPES, MAX_FILE_URL_LENGTH, OTHER_AUDIO_TYPES
+from ._exceptions import AudioError, InvalidInputError
+from ._models import UploadedFile
+from ._redaction import redact_url
+
+AudioInput: TypeAlias = Union[
+    str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], UploadedFile
+]
+"""Everything ``transcribe`` accepts as ``audio``."""
+
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+_FILE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class AudioUpload:
+    """Local audio to send as the multipart ``file`` part."""
+
+    name: str
+    """How to name this input in messages: the path, or ``<bytes>``."""
+    filename: str
+    mime_type: str
+    size: int
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
+    """Opens the content at its first byte; called again for every attempt."""
+
+    def read_all(self) -> bytes:
+        with self.open() as stream:
+            return stream.read()
+
+
+@dataclass(frozen=True)
+class AudioURL:
+    url: str
+
+
+@dataclass(frozen=True)
+class AudioFileId:
+    file_id: str
+
+
+AudioSource: TypeAlias = AudioUpload | AudioURL | AudioFileId
+
+
+def resolve_audio(audio: AudioInput | None, *, file_id: str | None = None) -> AudioSource:
+    """Classify and check one audio input; raise a typed error naming it if unusable."""
+    if audio is not None and file_id is not None:
+        raise InvalidInputError(
+            "Two audio sources were given: `audio` and `file_id`. Pass exactly one.",
+            argument="file_id",
+        )
+    if file_id is not None:
+        return AudioFileId(check_file_id(file_id))
+    if audio is None:
+        raise InvalidInputError(
+            "No audio was given. Pass a path, bytes, a binary file object, an http(s) URL, "
+            "or `file_id=` for a file uploaded with `upload_file`.",
+            argument="audio",
+        )
+    if isinstance(audio, UploadedFile):
+        return AudioFileId(check_file_id(audio.id))
+    if isinstance(audio, (bytes, bytearray, memoryview)):
+        return _upload_from_bytes(bytes(audio), name="<bytes>")
+    if isinstance(audio, str) and (match := _SCHEME.match(audio)):
+        return _url(audio, match.group(1))
+    if isinstance(audio, (str, os.PathLike)):
+        return _upload_from_path(Path(os.fspath(audio)))
+    if hasattr(audio, "read"):
+        return _upload_from_file_object(audio)
+    raise InvalidInputError(
+        f"Unsupported audio input of type {type(audio).__name__}. Pass a path, bytes, a binary "
+        "file object, an http(s) URL, or `file_id=`.",
+        argument="audio",
+    )
+
+
+def check_file_id(file_id: object) -> str:
+    """Return ``file_id`` if it can be a Files API id; it ends up in URL paths."""
+    if isinstance(file_id, UploadedFile):
+        file_id = file_id.id
+    if not isinstance(file_id, str) or not _FILE_ID.match(file_id):
+        raise InvalidInputError(
+            f"{file_id!r} is not a file id. Use the `id` returned by `upload_file` "
+            "(letters, digits, '-', '_' and '.').",
+            argument="file_id",
+        )
+    return file_id
+
+
+def mime_type_for(filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    return (
+        ACCEPTED_AUDIO_TYPES.get(suffix)
+        or OTHER_AUDIO_TYPES.get(suffix)
+        or "application/octet-stream"
+    )
+
+
+def sniff_extension(head: bytes) -> str | None:
+    """The container's usual suffix from its first bytes, for content with no name."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return ".wav"
+    if head[:4] == b"fLaC":
+        return ".flac"
+    if head[:4] == b"OggS":
+        return ".ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return ".webm"
+    if head[4:8] == b"ftyp":
+        return ".m4a"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return ".mp3"
+    return None
+
+
+def _url(url: str, scheme: str) -> AudioURL:
+    if scheme.lower() not in ("http", "https"):
+        raise InvalidInputError(
+            f"Unsupported URL scheme {scheme!r} in {redact_url(url)!r}: the API fetches only "
+            "http(s) URLs. Pass a local path, or upload the file first.",
+            argument="audio",
+        )
+    if len(url) > MAX_FILE_URL_LENGTH:
+        raise InvalidInputError(
+            f"The audio URL is {len(url)} characters long; the API accepts at most "
+            f"{MAX_FILE_URL_LENGTH}. Upload the file with `upload_file` and pass its id instead.",
+            argument="audio",
+        )
+    return AudioURL(url)
+
+
+def _upload_from_path(path: Path) -> AudioUpload:
+    name = str(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise AudioError(f"Audio file not found: {name!r}. Check the path.", source=name) from None
+    except OSError as exc:
+        raise AudioError(
+            f"Cannot access audio file {name!r}: {exc.strerror}.", source=name
+        ) from exc
+    if path.is_dir():
+        raise AudioError(
+            f"{name!r} is a directory, not an audio file. Pass one file at a time.", source=name
+        )
+    if stat.st_size == 0:
+        raise AudioError(f"Audio file {name!r} is empty (0 bytes).", source=name)
+    if not os.access(path, os.R_OK):
+        raise AudioError(
+            f"Audio file {name!r} is not readable: check its permissions.", source=name
+        )
+
+    @contextmanager
+    def open_file() -> Iterator[IO[bytes]]:
+        with path.open("rb") as stream:
+            yield stream
+
+    return AudioUpload(name, path.name, mime_type_for(path.name), stat.st_size, open_file)
+
+
+def _upload_from_bytes(content: bytes, *, name: str, filename: str | None = None) -> AudioUpload:
+    if not content:
+        raise AudioError(f"The audio {name} is empty (0 bytes).", source=name)
+    if filename is None or not Path(filename).suffix:
+        filename = "audio" + (sniff_extension(content[:16]) or "")
+
+    @contextmanager
+    def open_bytes() -> Iterator[IO[bytes]]:
+        yield io.BytesIO(content)
+
+    return AudioUpload(name, filename, mime_type_for(filename), len(content), open_bytes)
+
+
+def _upload_from_file_object(stream: IO[bytes]) -> AudioUpload:
+    raw_name = getattr(stream, "name", None)
+    name = raw_name if isinstance(raw_name, str) else "<file object>"
+    if isinstance(stream, io.TextIOBase):
+        raise AudioError(
+            f"Audio file object {name!r} is open in text mode; open it with 'rb'.", source=name
+        )
+    filename = Path(name).name if isinstance(raw_name, str) else None
+    if not _seekable(stream):
+        return _upload_from_bytes(stream.read(), name=name, filename=filename)
+
+    start = stream.tell()
+    size = stream.seek(0, io.SEEK_END) - start
+    head = b""
+    if size > 0:
+        stream.seek(start)
+        head = stream.read(16)
+    stream.seek(start)
+    if size <= 0:
+        raise AudioError(f"Audio file object {name!r} has no bytes left to read.", source=name)
+    if filename is None or not Path(filename).suffix:
+        filename = "audio" + (sniff_extension(head) or "")
+
+    @contextmanager
+    def rewind() -> Iterator[IO[bytes]]:
+        stream.seek(start)
+        yield _Window(stream, start)  # type: ignore[misc]
+
+    return AudioUpload(name, filename, mime_type_for(filename), size, rewind)
+
+
+def _seekable(stream: IO[bytes]) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Window:
+    """The caller's file object from ``start`` on, seen as a file of its own.
+
+    httpx seeks to 0 before sending and measures length with ``seek``/``tell``; this
+    makes both relative to where the caller's stream stood, and never closes it:
+    the caller owns it.
+    """
+
+    def __init__(self, inner: IO[bytes], start: int) -> None:
+        self._inner = inner
+        self._start = start
+
+    def read(self, size: int = -1) -> bytes:
+        return self._inner.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            offset += self._start
+        return self._inner.seek(offset, whence) - self._start
+
+    def tell(self) -> int:
+        return self._inner.tell() - self._start
