@@ -189,13 +189,25 @@ class RequestSpec:
 
     @contextmanager
     def body(self) -> Iterator[dict[str, Any]]:
-        """``httpx.build_request`` keyword arguments for one attempt, upload opened."""
+        """``httpx.build_request`` keyword arguments for one attempt, upload opened.
+
+        A form is always sent as multipart, even without a file part: httpx would
+        otherwise url-encode it, and the API accepts only multipart/form-data.
+        """
+        if self.form is None:
+            yield {"json": self.json, "params": self.params}
+            return
+        fields: list[tuple[str, Any]] = [
+            (name, (None, item))
+            for name, value in self.form.items()
+            for item in (value if isinstance(value, list) else [value])
+        ]
         if self.upload is None:
-            yield {"json": self.json, "params": self.params, "data": self.form}
+            yield {"files": fields, "params": self.params}
             return
         with self.upload.open() as stream:
-            files = {"file": (self.upload.filename, stream, self.upload.mime_type)}
-            yield {"data": self.form, "files": files, "params": self.params}
+            upload = (self.upload.filename, stream, self.upload.mime_type)
+            yield {"files": [*fields, ("file", upload)], "params": self.params}
 
 
 class MistralDialect:

@@ -1,0 +1,1 @@
+"""Benchmarks and the local Voxtral API server they (and tests) run against."""

@@ -1,0 +1,371 @@
+"""The API conversations the cassette tests replay, and where each answer came from.
+
+Each scenario is the client calls of one test (``run``), the server answers that
+the offline cassette holds (``answers``, in order), and a note of their origin.
+``tests/build_documented_cassettes.py`` turns them into cassettes by running the
+real client against those answers; the tests replay the same calls. Re-recording
+against the real API (``--record-mode=rewrite``) replaces the answers with real
+ones, so the tests assert what holds for both.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voxtral_integrations import VoxtralClient
+
+HERE = Path(__file__).resolve().parent
+BCN_WEATHER = HERE.parent / "examples" / "data" / "bcn_weather.mp3"
+OBAMA_URL = "https://docs.mistral.ai/audio/obama.mp3"
+BCN_TEXT = (
+    "Yesterday it was 35 degrees in Barcelona, but today the temperature will go down to "
+    "minus 20 degrees."
+)
+
+
+def documented(name: str) -> dict[str, Any]:
+    return json.loads((HERE / "documented_responses" / name).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    run: Callable[[VoxtralClient], Any]
+    answers: list[Answer]
+    origin: str
+
+
+def _json(body: Any, status: int = 200) -> Answer:
+    return Answer(status, body)
+
+
+def _sse(events: list[dict[str, Any]]) -> Answer:
+    frames = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+    return Answer(200, frames, "text/event-stream")
+
+
+def _chat_sse(chunks: list[dict[str, Any]]) -> Answer:
+    frames = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return Answer(200, frames, "text/event-stream")
+
+
+def bcn_base64() -> str:
+    return base64.b64encode(BCN_WEATHER.read_bytes()).decode()
+
+
+def _bcn_transcription(**extra: Any) -> dict[str, Any]:
+    return {
+        "model": "voxtral-mini-2602",
+        "text": BCN_TEXT,
+        "language": "en",
+        "segments": [],
+        "usage": {
+            "prompt_audio_seconds": 11,
+            "prompt_tokens": 4,
+            "total_tokens": 262,
+            "completion_tokens": 27,
+        },
+        **extra,
+    }
+
+
+_UPLOADED = {
+    "id": "d56aef4c-3a1e-4bd5-9ad2-2cc7e26f3c11",
+    "object": "file",
+    "bytes": 353280,
+    "created_at": 1763700000,
+    "filename": "bcn_weather.mp3",
+    "purpose": "audio",
+    "sample_type": "audio",
+    "source": "upload",
+    "num_lines": None,
+    "mimetype": "audio/mpeg",
+    "signature": None,
+}
+_SIGNED = {
+    "url": "https://mistralaifilesapiprodswe.blob.core.windows.net/audio/"
+    "d56aef4c-3a1e-4bd5-9ad2-2cc7e26f3c11.mp3?se=2026-11-22T10%3A00%3A00Z&sp=r&sig=REDACTED"
+}
+_CHAT_BASE = {"id": "cmpl-bcn-0001", "created": 1763700000, "model": "voxtral-small-2507"}
+_CHAT_USAGE = {
+    "prompt_tokens": 164,
+    "completion_tokens": 31,
+    "total_tokens": 195,
+    "prompt_audio_seconds": 11,
+}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current temperature in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def audio_message(prompt: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "input_audio", "input_audio": bcn_base64()},
+                {"type": "text", "text": prompt},
+            ],
+        }
+    ]
+
+
+def _signed_url_flow(client: VoxtralClient) -> dict[str, Any]:
+    uploaded = client.upload_file(BCN_WEATHER)
+    signed = client.get_signed_url(uploaded, expiry=1)
+    by_url = client.transcribe(signed.url)
+    by_id = client.transcribe(file_id=uploaded.id)
+    deleted = client.delete_file(uploaded)
+    return {"uploaded": uploaded, "signed": signed, "by_url": by_url, "by_id": by_id, "deleted": deleted}
+
+
+DOCS = "Mistral docs, audio transcription page (example output)"
+SPEC = "constructed from the published API reference (OpenAPI schema), content from the docs"
+
+SCENARIOS: dict[str, Scenario] = {
+    "test_transcribe_url": Scenario(
+        run=lambda client: client.transcribe(OBAMA_URL),
+        answers=[_json(documented("transcription_obama.json"))],
+        origin=f"{DOCS}: the 'Transcription' JSON output for obama.mp3, verbatim",
+    ),
+    "test_transcribe_url_with_segments": Scenario(
+        run=lambda client: client.transcribe(OBAMA_URL, timestamp_granularities=["segment"]),
+        answers=[_json(documented("transcription_obama_segments.json"))],
+        origin=f"{DOCS}: the 'Transcription with Timestamps' JSON output, verbatim",
+    ),
+    "test_transcribe_upload": Scenario(
+        run=lambda client: client.transcribe(BCN_WEATHER),
+        answers=[_json(_bcn_transcription(finish_reason=None))],
+        origin=f"{SPEC}: bcn_weather.mp3's published transcript and 11 s of audio",
+    ),
+    "test_transcribe_with_context_bias": Scenario(
+        run=lambda client: client.transcribe(BCN_WEATHER, context_bias=["Barcelona"]),
+        answers=[_json(_bcn_transcription())],
+        origin=f"{SPEC}: as test_transcribe_upload, with context_bias sent",
+    ),
+    "test_transcribe_diarized_with_null_bounds": Scenario(
+        run=lambda client: client.transcribe(
+            OBAMA_URL, diarize=True, timestamp_granularities=["segment"]
+        ),
+        answers=[
+            _json(
+                {
+                    "model": "voxtral-mini-latest",
+                    "text": "This week, I traveled to Chicago to deliver my final farewell "
+                    "address to the nation, following in the tradition of presidents before me.",
+                    "language": None,
+                    "segments": [
+                        {
+                            "text": "This week, I traveled to Chicago to deliver my final "
+                            "farewell address to the nation,",
+                            "start": 0.3,
+                            "end": 7.6,
+                            "speaker_id": "speaker_1",
+                            "type": "transcription_segment",
+                        },
+                        {
+                            "text": "following in the tradition of presidents before me.",
+                            "start": None,
+                            "end": None,
+                            "speaker_id": "speaker_1",
+                            "type": "transcription_segment",
+                        },
+                    ],
+                    "usage": {
+                        "prompt_audio_seconds": 203,
+                        "prompt_tokens": 4,
+                        "total_tokens": 3945,
+                        "completion_tokens": 1316,
+                        "request_count": 1,
+                        "num_cached_tokens": 0,
+                    },
+                }
+            )
+        ],
+        origin="constructed in the shape of real diarized responses reported publicly "
+        "(BerriAI/litellm#23890: speaker_1, language null; a TS SDK contract test: "
+        "null start/end on a diarized segment); text from the docs",
+    ),
+    "test_stream_transcription": Scenario(
+        run=lambda client: list(
+            client.stream_transcription(BCN_WEATHER, timestamp_granularities=["segment"])
+        ),
+        answers=[
+            _sse(
+                [
+                    {"type": "transcription.language", "audio_language": "en"},
+                    {"type": "transcription.text.delta", "text": "Yesterday it was 35 degrees "},
+                    {"type": "transcription.text.delta", "text": "in Barcelona, "},
+                    {
+                        "type": "transcription.segment",
+                        "text": "Yesterday it was 35 degrees in Barcelona,",
+                        "start": 0.4,
+                        "end": 4.9,
+                        "speaker_id": None,
+                    },
+                    {
+                        "type": "transcription.text.delta",
+                        "text": "but today the temperature will go down to minus 20 degrees.",
+                    },
+                    {
+                        "type": "transcription.segment",
+                        "text": "but today the temperature will go down to minus 20 degrees.",
+                        "start": 5.2,
+                        "end": 10.6,
+                        "speaker_id": None,
+                    },
+                    {
+                        "type": "transcription.done",
+                        **_bcn_transcription(
+                            segments=[
+                                {"text": "Yesterday it was 35 degrees in Barcelona,",
+                                 "start": 0.4, "end": 4.9},
+                                {"text": "but today the temperature will go down to minus "
+                                 "20 degrees.", "start": 5.2, "end": 10.6},
+                            ]
+                        ),
+                    },
+                ]
+            )
+        ],
+        origin=f"{SPEC}: the four TranscriptionStreamEvents types; segment times illustrative",
+    ),
+    "test_files_signed_url_flow": Scenario(
+        run=_signed_url_flow,
+        answers=[
+            _json(_UPLOADED),
+            _json(_SIGNED),
+            _json(_bcn_transcription()),
+            _json(_bcn_transcription()),
+            _json({"id": _UPLOADED["id"], "object": "file", "deleted": True}),
+        ],
+        origin=f"{SPEC}: UploadFileOut, FileSignedURL and DeleteFileOut schemas",
+    ),
+    "test_chat_with_audio": Scenario(
+        run=lambda client: client.chat(audio_message("What's in this file?")),
+        answers=[
+            _json(
+                {
+                    **_CHAT_BASE,
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": "The recording is a short weather report: it says "
+                                "it was 35 degrees in Barcelona yesterday and that the "
+                                "temperature will drop to minus 20 degrees today.",
+                                "tool_calls": None,
+                            },
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": _CHAT_USAGE,
+                }
+            )
+        ],
+        origin=f"{SPEC}: ChatCompletionResponse with usage.prompt_audio_seconds",
+    ),
+    "test_chat_with_audio_stream": Scenario(
+        run=lambda client: list(client.chat(audio_message("Transcribe this."), stream=True)),
+        answers=[
+            _chat_sse(
+                [
+                    {**_CHAT_BASE, "object": "chat.completion.chunk",
+                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                  "finish_reason": None}]},
+                    {**_CHAT_BASE, "object": "chat.completion.chunk",
+                     "choices": [{"index": 0, "delta": {"content": "Yesterday it was 35 degrees "
+                                  "in Barcelona, "}, "finish_reason": None}]},
+                    {**_CHAT_BASE, "object": "chat.completion.chunk",
+                     "choices": [{"index": 0, "delta": {"content": "but today the temperature "
+                                  "will go down to minus 20 degrees."}, "finish_reason": "stop"}],
+                     "usage": _CHAT_USAGE},
+                ]
+            )
+        ],
+        origin=f"{SPEC}: CompletionChunk stream ending in data: [DONE]",
+    ),
+    "test_chat_tool_call_from_audio": Scenario(
+        run=lambda client: client.chat(
+            audio_message("Answer the question in the recording."),
+            tools=[WEATHER_TOOL],
+            tool_choice="any",
+        ),
+        answers=[
+            _json(
+                {
+                    **_CHAT_BASE,
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": "",
+                                "tool_calls": [
+                                    {
+                                        "id": "D681PevKs",
+                                        "type": "function",
+                                        "function": {
+                                            "name": "get_weather",
+                                            "arguments": '{"city": "Barcelona"}',
+                                        },
+                                    }
+                                ],
+                            },
+                            "finish_reason": "tool_calls",
+                        }
+                    ],
+                    "usage": _CHAT_USAGE,
+                }
+            )
+        ],
+        origin=f"{SPEC}: a ChatCompletionResponse with ToolCall",
+    ),
+    "test_invalid_api_key": Scenario(
+        run=lambda client: client.transcribe(OBAMA_URL),
+        answers=[_json({"detail": "Invalid API Key"}, status=401)],
+        origin="a response body measured on the real API by a third party "
+        "(fsebbah/n8n-workflows, test_296_audio_transcription.js, 2026-09-17); not recorded here",
+    ),
+    "test_transcription_with_chat_model_is_refused": Scenario(
+        run=lambda client: client.transcribe(OBAMA_URL, model="voxtral-small-latest"),
+        answers=[
+            _json(
+                {
+                    "object": "error",
+                    "message": "Invalid model: voxtral-small-latest",
+                    "type": "invalid_model",
+                    "param": None,
+                    "code": "1500",
+                    "raw_status_code": 400,
+                },
+                status=400,
+            )
+        ],
+        origin="a response body measured on the real API by a third party "
+        "(EpicenterHQ/epicenter#1787; fsebbah/n8n-workflows); not recorded here",
+    ),
+}

@@ -1,0 +1,69 @@
+"""Shared fixtures: hermetic environment, cassette configuration, test audio."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cassette_support import vcr_config as cassette_vcr_config
+
+REPO = Path(__file__).resolve().parents[1]
+CASSETTES = REPO / "cassettes"
+BCN_WEATHER = REPO / "examples" / "data" / "bcn_weather.mp3"
+FAKE_API_KEY = "sk-test-SENTINEL-0123456789abcdef"
+"""The key replayed tests use; a sentinel the secret-scanning tests look for."""
+
+
+def recording(config: pytest.Config) -> bool:
+    return config.getoption("--record-mode") not in (None, "none")
+
+
+@pytest.fixture(scope="session")
+def vcr_config() -> dict[str, object]:
+    return cassette_vcr_config()
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    return str(CASSETTES / request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's Mistral settings, except a live re-recording."""
+    monkeypatch.delenv("MISTRAL_BASE_URL", raising=False)
+    if not recording(request.config):
+        monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+
+
+@pytest.fixture
+def api_key(request: pytest.FixtureRequest) -> str:
+    """The real key while re-recording cassettes, otherwise a sentinel."""
+    if recording(request.config):
+        key = os.environ.get("MISTRAL_API_KEY")
+        if not key:
+            pytest.fail("re-recording cassettes needs MISTRAL_API_KEY")
+        return key
+    return FAKE_API_KEY
+
+
+@pytest.fixture
+def bcn_weather() -> Path:
+    """Real speech (11 s mp3) from Mistral's docs; see examples/data/README.md."""
+    return BCN_WEATHER
+
+
+@pytest.fixture
+def tiny_wav(tmp_path: Path) -> Iterator[Path]:
+    """A 0.5 s silent 16 kHz mono WAV, made with the standard library."""
+    import wave
+
+    path = tmp_path / "tiny.wav"
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16000)
+        writer.writeframes(b"\x00\x00" * 8000)
+    yield path
