@@ -13,6 +13,7 @@ written in vcrpy's format. The cassettes so made are *constructed*, not recorded
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -25,10 +26,10 @@ from vcr.serializers import yamlserializer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cassette_scenarios import SCENARIOS, Scenario  # noqa: E402
-from cassette_support import before_record_request, before_record_response  # noqa: E402
+from cassette_scenarios import SCENARIOS, Scenario
+from cassette_support import before_record_request, before_record_response
 
-from voxtral_integrations import VoxtralClient, VoxtralError  # noqa: E402
+from voxtral_integrations import VoxtralClient, VoxtralError
 
 CASSETTE_DIR = Path(__file__).resolve().parents[1] / "cassettes" / "test_cassettes"
 PLACEHOLDER_KEY = "sk-constructed-cassette"
@@ -62,10 +63,8 @@ def build(scenario: Scenario) -> str:
 
     http = httpx.Client(transport=httpx.MockTransport(answer))
     client = VoxtralClient(api_key=PLACEHOLDER_KEY, http_client=http, max_retries=0)
-    try:
+    with contextlib.suppress(VoxtralError):  # the error scenarios end in the documented error
         scenario.run(client)
-    except VoxtralError:
-        pass  # the error scenarios end in the documented error
     if answers:
         raise SystemExit(f"{len(answers)} answers were not asked for")
     text: str = serialize({"requests": requests, "responses": responses}, yamlserializer)
@@ -76,7 +75,7 @@ def main() -> None:
     CASSETTE_DIR.mkdir(parents=True, exist_ok=True)
     for name, scenario in SCENARIOS.items():
         (CASSETTE_DIR / f"{name}.yaml").write_text(build(scenario), encoding="utf-8")
-        print(f"wrote cassettes/test_cassettes/{name}.yaml  ({scenario.origin})")
+        print(f"wrote cassettes/test_cassettes/{name}.yaml  ({scenario.origin})")  # noqa: T201
 
 
 if __name__ == "__main__":

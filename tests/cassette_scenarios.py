@@ -136,7 +136,13 @@ def _signed_url_flow(client: VoxtralClient) -> dict[str, Any]:
     by_url = client.transcribe(signed.url)
     by_id = client.transcribe(file_id=uploaded.id)
     deleted = client.delete_file(uploaded)
-    return {"uploaded": uploaded, "signed": signed, "by_url": by_url, "by_id": by_id, "deleted": deleted}
+    return {
+        "uploaded": uploaded,
+        "signed": signed,
+        "by_url": by_url,
+        "by_id": by_id,
+        "deleted": deleted,
+    }
 
 
 DOCS = "Mistral docs, audio transcription page (example output)"
@@ -238,10 +244,17 @@ SCENARIOS: dict[str, Scenario] = {
                         "type": "transcription.done",
                         **_bcn_transcription(
                             segments=[
-                                {"text": "Yesterday it was 35 degrees in Barcelona,",
-                                 "start": 0.4, "end": 4.9},
-                                {"text": "but today the temperature will go down to minus "
-                                 "20 degrees.", "start": 5.2, "end": 10.6},
+                                {
+                                    "text": "Yesterday it was 35 degrees in Barcelona,",
+                                    "start": 0.4,
+                                    "end": 4.9,
+                                },
+                                {
+                                    "text": "but today the temperature will go down to minus "
+                                    "20 degrees.",
+                                    "start": 5.2,
+                                    "end": 10.6,
+                                },
                             ]
                         ),
                     },
@@ -292,16 +305,43 @@ SCENARIOS: dict[str, Scenario] = {
         answers=[
             _chat_sse(
                 [
-                    {**_CHAT_BASE, "object": "chat.completion.chunk",
-                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                  "finish_reason": None}]},
-                    {**_CHAT_BASE, "object": "chat.completion.chunk",
-                     "choices": [{"index": 0, "delta": {"content": "Yesterday it was 35 degrees "
-                                  "in Barcelona, "}, "finish_reason": None}]},
-                    {**_CHAT_BASE, "object": "chat.completion.chunk",
-                     "choices": [{"index": 0, "delta": {"content": "but today the temperature "
-                                  "will go down to minus 20 degrees."}, "finish_reason": "stop"}],
-                     "usage": _CHAT_USAGE},
+                    {
+                        **_CHAT_BASE,
+                        "object": "chat.completion.chunk",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"role": "assistant", "content": ""},
+                                "finish_reason": None,
+                            }
+                        ],
+                    },
+                    {
+                        **_CHAT_BASE,
+                        "object": "chat.completion.chunk",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"content": "Yesterday it was 35 degrees in Barcelona, "},
+                                "finish_reason": None,
+                            }
+                        ],
+                    },
+                    {
+                        **_CHAT_BASE,
+                        "object": "chat.completion.chunk",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {
+                                    "content": "but today the temperature "
+                                    "will go down to minus 20 degrees."
+                                },
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": _CHAT_USAGE,
+                    },
                 ]
             )
         ],

@@ -18,7 +18,10 @@ def _upload(audio: bytes, **fields: str) -> httpx.Request:
     return httpx.Request(
         "POST",
         "https://api.mistral.ai/v1/audio/transcriptions",
-        files=[*((k, (None, v)) for k, v in fields.items()), ("file", ("a.mp3", audio, "audio/mpeg"))],
+        files=[
+            *((k, (None, v)) for k, v in fields.items()),
+            ("file", ("a.mp3", audio, "audio/mpeg")),
+        ],
         headers={"Authorization": "Bearer sk-secret-key"},
     )
 

@@ -52,7 +52,9 @@ def test_transcribe_url_with_segments(client: VoxtralClient) -> None:
     starts = [segment.start for segment in result.segments]
     assert all(start is not None for start in starts)
     assert starts == sorted(starts)  # type: ignore[type-var]
-    assert all(s.start is not None and s.end is not None and s.start < s.end for s in result.segments)
+    assert all(
+        s.start is not None and s.end is not None and s.start < s.end for s in result.segments
+    )
     assert result.segments[-1].end == pytest.approx(203, abs=2)
     assert " ".join(s.text for s in result.segments).startswith("This week")
 
@@ -113,9 +115,7 @@ def test_chat_with_audio(client: VoxtralClient) -> None:
 def test_chat_with_audio_stream(client: VoxtralClient) -> None:
     chunks = run("test_chat_with_audio_stream", client)
     assert isinstance(chunks, list) and all(isinstance(c, ChatCompletionChunk) for c in chunks)
-    text = "".join(
-        str(choice.delta.content or "") for chunk in chunks for choice in chunk.choices
-    )
+    text = "".join(str(choice.delta.content or "") for chunk in chunks for choice in chunk.choices)
     assert "Barcelona" in text
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
 

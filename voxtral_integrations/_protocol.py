@@ -575,7 +575,10 @@ class EventStreamDecoder(Generic[_Event]):
         return self._parse(self._sse.feed(chunk))
 
     def finish(self) -> list[_Event]:
-        events = self._parse(self._sse.close())
+        try:
+            events = self._parse(self._sse.close())
+        except APIResponseError:
+            events = []  # the last frame was cut off by the end of the body: truncation
         if not self._parser.complete:
             request = self._response.request
             raise IncompleteStreamError(
