@@ -31,7 +31,7 @@ from cassette_support import before_record_request, before_record_response
 
 from voxtral_integrations import VoxtralClient, VoxtralError
 
-CASSETTE_DIR = Path(__file__).resolve().parents[1] / "cassettes" / "test_cassettes"
+CASSETTE_DIR = Path(__file__).resolve().parents[1] / "cassettes"
 PLACEHOLDER_KEY = "sk-constructed-cassette"
 
 
@@ -72,10 +72,11 @@ def build(scenario: Scenario) -> str:
 
 
 def main() -> None:
-    CASSETTE_DIR.mkdir(parents=True, exist_ok=True)
     for name, scenario in SCENARIOS.items():
-        (CASSETTE_DIR / f"{name}.yaml").write_text(build(scenario), encoding="utf-8")
-        print(f"wrote cassettes/test_cassettes/{name}.yaml  ({scenario.origin})")  # noqa: T201
+        path = CASSETTE_DIR / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(build(scenario), encoding="utf-8")
+        print(f"wrote cassettes/{name}.yaml  ({scenario.origin})")  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The API conversations the cassette tests replay, and where each answer came from.
 
-Each scenario is the client calls of one test (``run``), the server answers that
+Each scenario, keyed by its cassette's path under ``cassettes/``, is the client
+calls of one test (``run``), the server answers that
 the offline cassette holds (``answers``, in order), and a note of their origin.
 ``tests/build_documented_cassettes.py`` turns them into cassettes by running the
 real client against those answers; the tests replay the same calls. Re-recording
@@ -149,27 +150,27 @@ DOCS = "Mistral docs, audio transcription page (example output)"
 SPEC = "constructed from the published API reference (OpenAPI schema), content from the docs"
 
 SCENARIOS: dict[str, Scenario] = {
-    "test_transcribe_url": Scenario(
+    "test_cassettes/test_transcribe_url": Scenario(
         run=lambda client: client.transcribe(OBAMA_URL),
         answers=[_json(documented("transcription_obama.json"))],
         origin=f"{DOCS}: the 'Transcription' JSON output for obama.mp3, verbatim",
     ),
-    "test_transcribe_url_with_segments": Scenario(
+    "test_cassettes/test_transcribe_url_with_segments": Scenario(
         run=lambda client: client.transcribe(OBAMA_URL, timestamp_granularities=["segment"]),
         answers=[_json(documented("transcription_obama_segments.json"))],
         origin=f"{DOCS}: the 'Transcription with Timestamps' JSON output, verbatim",
     ),
-    "test_transcribe_upload": Scenario(
+    "test_cassettes/test_transcribe_upload": Scenario(
         run=lambda client: client.transcribe(BCN_WEATHER),
         answers=[_json(_bcn_transcription(finish_reason=None))],
         origin=f"{SPEC}: bcn_weather.mp3's published transcript and 11 s of audio",
     ),
-    "test_transcribe_with_context_bias": Scenario(
+    "test_cassettes/test_transcribe_with_context_bias": Scenario(
         run=lambda client: client.transcribe(BCN_WEATHER, context_bias=["Barcelona"]),
         answers=[_json(_bcn_transcription())],
         origin=f"{SPEC}: as test_transcribe_upload, with context_bias sent",
     ),
-    "test_transcribe_diarized_with_null_bounds": Scenario(
+    "test_cassettes/test_transcribe_diarized_with_null_bounds": Scenario(
         run=lambda client: client.transcribe(
             OBAMA_URL, diarize=True, timestamp_granularities=["segment"]
         ),
@@ -212,7 +213,7 @@ SCENARIOS: dict[str, Scenario] = {
         "(BerriAI/litellm#23890: speaker_1, language null; a TS SDK contract test: "
         "null start/end on a diarized segment); text from the docs",
     ),
-    "test_stream_transcription": Scenario(
+    "test_cassettes/test_stream_transcription": Scenario(
         run=lambda client: list(
             client.stream_transcription(BCN_WEATHER, timestamp_granularities=["segment"])
         ),
@@ -263,7 +264,7 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin=f"{SPEC}: the four TranscriptionStreamEvents types; segment times illustrative",
     ),
-    "test_files_signed_url_flow": Scenario(
+    "test_cassettes/test_files_signed_url_flow": Scenario(
         run=_signed_url_flow,
         answers=[
             _json(_UPLOADED),
@@ -274,7 +275,7 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin=f"{SPEC}: UploadFileOut, FileSignedURL and DeleteFileOut schemas",
     ),
-    "test_chat_with_audio": Scenario(
+    "test_cassettes/test_chat_with_audio": Scenario(
         run=lambda client: client.chat(audio_message("What's in this file?")),
         answers=[
             _json(
@@ -300,7 +301,7 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin=f"{SPEC}: ChatCompletionResponse with usage.prompt_audio_seconds",
     ),
-    "test_chat_with_audio_stream": Scenario(
+    "test_cassettes/test_chat_with_audio_stream": Scenario(
         run=lambda client: list(client.chat(audio_message("Transcribe this."), stream=True)),
         answers=[
             _chat_sse(
@@ -347,7 +348,7 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin=f"{SPEC}: CompletionChunk stream ending in data: [DONE]",
     ),
-    "test_chat_tool_call_from_audio": Scenario(
+    "test_cassettes/test_chat_tool_call_from_audio": Scenario(
         run=lambda client: client.chat(
             audio_message("Answer the question in the recording."),
             tools=[WEATHER_TOOL],
@@ -384,13 +385,13 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin=f"{SPEC}: a ChatCompletionResponse with ToolCall",
     ),
-    "test_invalid_api_key": Scenario(
+    "test_cassettes/test_invalid_api_key": Scenario(
         run=lambda client: client.transcribe(OBAMA_URL),
         answers=[_json({"detail": "Invalid API Key"}, status=401)],
         origin="a response body measured on the real API by a third party "
         "(fsebbah/n8n-workflows, test_296_audio_transcription.js, 2026-09-17); not recorded here",
     ),
-    "test_transcription_with_chat_model_is_refused": Scenario(
+    "test_cassettes/test_transcription_with_chat_model_is_refused": Scenario(
         run=lambda client: client.transcribe(OBAMA_URL, model="voxtral-small-latest"),
         answers=[
             _json(
@@ -407,5 +408,29 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin="a response body measured on the real API by a third party "
         "(EpicenterHQ/epicenter#1787; fsebbah/n8n-workflows); not recorded here",
+    ),
+    "test_examples/test_transcribe_file_example": Scenario(
+        run=lambda client: client.transcribe(BCN_WEATHER, timestamp_granularities=["segment"]),
+        answers=[
+            _json(
+                _bcn_transcription(
+                    segments=[
+                        {
+                            "text": "Yesterday it was 35 degrees in Barcelona,",
+                            "start": 0.4,
+                            "end": 4.9,
+                            "type": "transcription_segment",
+                        },
+                        {
+                            "text": "but today the temperature will go down to minus 20 degrees.",
+                            "start": 5.2,
+                            "end": 10.6,
+                            "type": "transcription_segment",
+                        },
+                    ]
+                )
+            )
+        ],
+        origin=f"{SPEC}: bcn_weather.mp3's published transcript; segment times illustrative",
     ),
 }

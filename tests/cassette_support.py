@@ -89,6 +89,11 @@ def before_record_request(request: Any) -> Any:
             request.headers[header] = "REDACTED"
     content_type = request.headers.get("content-type") or request.headers.get("Content-Type") or ""
     canonical = canonical_body(content_type, request.body)
+    for header in list(request.headers):
+        if header.lower() == "content-length":
+            del request.headers[header]
+        elif header.lower() == "content-type":
+            request.headers[header] = re.sub(r"boundary=\S+", "boundary=BOUNDARY", content_type)
     request.body = json.dumps({CANONICAL_MARKER: canonical}, sort_keys=True).encode()
     return request
 

@@ -122,12 +122,16 @@ TranscriptionStreamEvent = LanguageEvent | TextDeltaEvent | SegmentEvent | DoneE
 
 
 class FunctionCall(_Lenient):
+    """The function a tool call invokes, with its arguments."""
+
     name: str
     arguments: str | dict[str, Any] = ""
     """A JSON string as the API sends it (Mistral occasionally sends an object)."""
 
 
 class ToolCall(_Lenient):
+    """A tool the model asks to call; answer it with a ``role="tool"`` message."""
+
     id: str | None = None
     type: str = "function"
     function: FunctionCall
@@ -143,6 +147,8 @@ class ChatMessage(_Lenient):
 
 
 class ChatChoice(_Lenient):
+    """One completion alternative (the API returns one unless asked otherwise)."""
+
     index: int = 0
     message: ChatMessage
     finish_reason: str | None = None
@@ -168,12 +174,16 @@ class ChatCompletion(_Lenient):
 
 
 class ChatDelta(_Lenient):
+    """The part of an assistant message a stream chunk adds."""
+
     role: str | None = None
     content: str | list[dict[str, Any]] | None = None
     tool_calls: list[ToolCall] | None = None
 
 
 class ChatStreamChoice(_Lenient):
+    """One alternative within a stream chunk."""
+
     index: int = 0
     delta: ChatDelta
     finish_reason: str | None = None
@@ -215,6 +225,8 @@ class SignedURL(_Lenient):
 
 
 class DeletedFile(_Lenient):
+    """The answer to a file deletion."""
+
     id: str
     object: str = "file"
     deleted: bool

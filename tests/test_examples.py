@@ -1,0 +1,38 @@
+"""The examples run as a user would run them, against cassettes."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+EXAMPLES = REPO / "examples"
+
+
+def run_example(name: str, *args: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / name), *args])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    return int(exit_info.value.code or 0)
+
+
+@pytest.mark.vcr
+def test_transcribe_file_example(
+    api_key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", api_key)
+    assert run_example("transcribe_file.py", monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "Barcelona" in out
+    assert out.startswith("[00:00:0")
+    assert "s of audio" in out
+
+
+def test_transcribe_file_example_explains_a_missing_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run_example("transcribe_file.py", monkeypatch=monkeypatch) == 1
+    assert "MISTRAL_API_KEY" in capsys.readouterr().err
