@@ -17,8 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -65,8 +66,8 @@ _Event = TypeVar("_Event")
 Backend = Literal["mistral", "vllm"]
 BACKENDS: tuple[Backend, ...] = ("mistral", "vllm")
 
-_LANGUAGE = re.compile(r"^[A-Za-z]{2}$")
-_CONTEXT_BIAS_ITEM = re.compile(r"^[^,\s]+$")
+_LANGUAGE = re.compile(r"[A-Za-z]{2}")
+_CONTEXT_BIAS_ITEM = re.compile(r"[^,\s]+")
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "mistral-correlation-id", "x-kong-request-id")
 
 
@@ -97,7 +98,9 @@ def transcription_options(
     """Check every option against what the API accepts; raise ``InvalidInputError``."""
     if not isinstance(model, str) or not model.strip():
         raise InvalidInputError("`model` must be a non-empty model id.", argument="model")
-    if language is not None and (not isinstance(language, str) or not _LANGUAGE.match(language)):
+    if language is not None and (
+        not isinstance(language, str) or not _LANGUAGE.fullmatch(language)
+    ):
         raise InvalidInputError(
             f"`language`={language!r} is not a two-letter ISO 639-1 code. Use e.g. 'en' or "
             "'fr', or leave it unset to let the model detect the language.",
@@ -106,6 +109,7 @@ def transcription_options(
     if temperature is not None and (
         isinstance(temperature, bool)
         or not isinstance(temperature, (int, float))
+        or not math.isfinite(temperature)
         or temperature < 0
     ):
         raise InvalidInputError(
@@ -134,7 +138,7 @@ def transcription_options(
 def _granularities(value: Sequence[str] | str | None) -> tuple[str, ...]:
     if value is None:
         return ()
-    items = (value,) if isinstance(value, str) else tuple(value)
+    items = (value,) if isinstance(value, str) else _as_tuple(value, "timestamp_granularities")
     for item in items:
         if item not in TIMESTAMP_GRANULARITIES:
             raise InvalidInputError(
@@ -154,7 +158,7 @@ def _context_bias(value: Sequence[str] | None) -> tuple[str, ...]:
             f"context_bias=[{value!r}].",
             argument="context_bias",
         )
-    items = tuple(value)
+    items = _as_tuple(value, "context_bias")
     if len(items) > MAX_CONTEXT_BIAS_ITEMS:
         raise InvalidInputError(
             f"`context_bias` has {len(items)} items; the API accepts at most "
@@ -162,13 +166,22 @@ def _context_bias(value: Sequence[str] | None) -> tuple[str, ...]:
             argument="context_bias",
         )
     for item in items:
-        if not isinstance(item, str) or not _CONTEXT_BIAS_ITEM.match(item):
+        if not isinstance(item, str) or not _CONTEXT_BIAS_ITEM.fullmatch(item):
             raise InvalidInputError(
                 f"`context_bias` item {item!r} must be one non-empty term without spaces or "
                 "commas; join multi-word terms with '_' (e.g. 'farewell_address').",
                 argument="context_bias",
             )
     return items
+
+
+def _as_tuple(value: object, argument: str) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInputError(
+            f"`{argument}` must be a list of strings, got {type(value).__name__}.",
+            argument=argument,
+        )
+    return tuple(value)
 
 
 # --------------------------------------------------------------------------- requests
@@ -525,8 +538,14 @@ class VLLMTranscriptionEvents(EventParser[TranscriptionStreamEvent]):
         if isinstance(data.get("usage"), Mapping):
             self._usage = _vllm_usage(data["usage"])
         self._model = str(data.get("model") or self._model)
+        choices = data.get("choices") or []
+        if not isinstance(choices, list) or not all(
+            isinstance(choice, Mapping) and isinstance(choice.get("delta") or {}, Mapping)
+            for choice in choices
+        ):
+            raise ValueError("expected 'choices' to be a list of objects with a 'delta' object")
         events: list[TranscriptionStreamEvent] = []
-        for choice in data.get("choices") or []:
+        for choice in choices:
             text = (choice.get("delta") or {}).get("content")
             if text:
                 self._text.append(text)
@@ -654,6 +673,9 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 _ADVICE: dict[type[APIStatusError], str] = {
+    BadRequestError: "The server refused the request as sent; check the options and the audio.",
+    UnprocessableEntityError: "A field failed the server's validation; fix the field named above.",
+    APIStatusError: "An unexpected status for this API; check `base_url` and any proxy.",
     AuthenticationError: "Check MISTRAL_API_KEY (or `api_key=`) and that the key is active.",
     PermissionDeniedError: "The key may not use this model or resource; check its workspace.",
     NotFoundError: "Check the model id, the file id, and `base_url`.",
@@ -684,7 +706,7 @@ def parse_error_body(content: bytes, status_code: int) -> tuple[ErrorBody, Any]:
     text = content.decode("utf-8", errors="replace")
     try:
         body: Any = json.loads(text) if text.strip() else None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         body = None
     if isinstance(body, Mapping):
         parsed = _error_from_mapping(body)
@@ -706,7 +728,9 @@ def _error_from_mapping(body: Mapping[str, Any]) -> ErrorBody | None:
             if not isinstance(item, Mapping):
                 problems.append(str(item))
                 continue
-            location = ".".join(str(part) for part in item.get("loc") or [] if part != "body")
+            loc = item.get("loc")
+            parts = loc if isinstance(loc, list) else [] if loc is None else [loc]
+            location = ".".join(str(part) for part in parts if part != "body")
             param = param or location or None
             problems.append(
                 f"{location}: {item.get('msg', '')}" if location else str(item.get("msg", ""))

@@ -13,6 +13,7 @@ error is raised carrying it, so a call never sleeps for minutes unasked.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,30 +54,36 @@ class RetryPolicy:
 
         Jitter spreads the retries of many concurrent requests that failed together.
         """
-        base = min(self.initial_delay * 2.0**retries_done, self.max_delay)
+        base = min(self.initial_delay * 2.0 ** min(retries_done, 32), self.max_delay)
         return base * (1.0 - 0.25 * (rng or random).random())
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
     """Seconds the server asked us to wait, from ``Retry-After`` or ``retry-after-ms``."""
-    millis = headers.get("retry-after-ms")
+    millis = _seconds(headers.get("retry-after-ms"))
     if millis is not None:
-        try:
-            return max(float(millis) / 1000.0, 0.0)
-        except ValueError:
-            pass
+        return millis / 1000.0
     value = headers.get("retry-after")
     if value is None:
         return None
-    value = value.strip()
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        when = parsedate_to_datetime(value.strip())
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max((when - (now or datetime.now(timezone.utc))).total_seconds(), 0.0)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A finite, non-negative number of seconds, or ``None`` for anything else."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None

@@ -32,7 +32,7 @@ AudioInput: TypeAlias = Union[
 """Everything ``transcribe`` accepts as ``audio``."""
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
-_FILE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def check_file_id(file_id: object) -> str:
     """Return ``file_id`` if it can be a Files API id; it ends up in URL paths."""
     if isinstance(file_id, UploadedFile):
         file_id = file_id.id
-    if not isinstance(file_id, str) or not _FILE_ID.match(file_id):
+    if not isinstance(file_id, str) or not _FILE_ID.fullmatch(file_id):
         raise InvalidInputError(
             f"{file_id!r} is not a file id. Use the `id` returned by `upload_file` "
             "(letters, digits, '-', '_' and '.').",

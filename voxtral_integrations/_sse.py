@@ -31,6 +31,7 @@ class SSEDecoder:
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = ""
+        self._started = False
         self._reset()
 
     def _reset(self) -> None:
@@ -40,7 +41,7 @@ class SSEDecoder:
         self._retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        text = self._pending + self._decoder.decode(chunk)
+        text = self._pending + self._strip_bom(self._decoder.decode(chunk))
         events: list[ServerSentEvent] = []
         start = 0
         for line_end in _LINE_END.finditer(text):
@@ -55,11 +56,18 @@ class SSEDecoder:
 
     def close(self) -> list[ServerSentEvent]:
         """Flush what is left: a last line with no newline, an event with no blank line."""
-        text = self._pending + self._decoder.decode(b"", final=True)
+        text = self._pending + self._strip_bom(self._decoder.decode(b"", final=True))
         self._pending = ""
         events = [event for line in _LINE_END.split(text) if (event := self._line(line))]
         final = self._dispatch()
         return [*events, final] if final else events
+
+    def _strip_bom(self, text: str) -> str:
+        """Drop one byte-order mark at the very start of the stream."""
+        if not self._started and text:
+            self._started = True
+            return text.removeprefix("\ufeff")
+        return text
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
@@ -74,12 +82,12 @@ class SSEDecoder:
             self._event = value
         elif field == "id" and "\0" not in value:
             self._id = value
-        elif field == "retry" and value.isdigit():
+        elif field == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
-        if not self._data and self._event is None:
+        if not self._data:  # an event with no data is not dispatched (WHATWG)
             self._reset()
             return None
         event = ServerSentEvent("\n".join(self._data), self._event, self._id, self._retry)
