@@ -64,7 +64,7 @@ from ._protocol import (
     status_error,
     transcription_options,
 )
-from ._redaction import redact_url
+from ._redaction import redact_url, redact_urls
 from ._retry import RetryPolicy
 from ._sources import AudioInput, AudioUpload, check_file_id, resolve_audio
 from ._streaming import AsyncStream, Stream
@@ -211,7 +211,8 @@ class _BaseClient:
                 url=url,
             )
         return APIConnectionError(
-            f"{spec.method} {spec.path} failed after {attempts}: {type(exc).__name__}: {exc}. "
+            f"{spec.method} {spec.path} failed after {attempts}: {type(exc).__name__}: "
+            f"{redact_urls(str(exc))}. "
             f"Check the network and `base_url` ({redact_url(self.base_url)}).",
             method=spec.method,
             url=url,
