@@ -170,7 +170,10 @@ def test_parse_error_body_shapes(content: bytes, status: int, expected: ErrorBod
         pytest.param(b"   \n", 503, "Service Unavailable", "   \n", id="whitespace-body"),
         pytest.param(b"", 599, "error", None, id="empty-body-unknown-status"),
         pytest.param(
-            b"\xff\xfe upstream \xc3 failed", 500, "upstream", "\ufffd\ufffd upstream \ufffd failed",
+            b"\xff\xfe upstream \xc3 failed",
+            500,
+            "upstream",
+            "\ufffd\ufffd upstream \ufffd failed",
             id="non-utf8",
         ),
         pytest.param(b"[1, 2]", 400, "[1, 2]", [1, 2], id="json-list"),
@@ -179,8 +182,13 @@ def test_parse_error_body_shapes(content: bytes, status: int, expected: ErrorBod
         pytest.param(b"42", 500, "42", 42, id="json-number"),
         pytest.param(b'{"unexpected": true}', 500, "unexpected", {"unexpected": True}, id="other"),
         pytest.param(b'{"detail": []}', 422, "detail", {"detail": []}, id="empty-detail-list"),
-        pytest.param(b'{"object":"error", "mess', 500, "mess", '{"object":"error", "mess',
-                     id="truncated-json"),
+        pytest.param(
+            b'{"object":"error", "mess',
+            500,
+            "mess",
+            '{"object":"error", "mess',
+            id="truncated-json",
+        ),
     ],
 )
 def test_parse_error_body_fallback(
@@ -220,12 +228,14 @@ def test_parse_error_body_odd_json_never_raises(content: bytes) -> None:
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(["detail", "message", "error", "loc", "msg", "type", "code", "param"])
-        | st.text(max_size=5),
-        children,
-        max_size=5,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["detail", "message", "error", "loc", "msg", "type", "code", "param"])
+            | st.text(max_size=5),
+            children,
+            max_size=5,
+        )
     ),
     max_leaves=20,
 )
@@ -242,7 +252,9 @@ _ERROR_SHAPED = st.one_of(
     st.fixed_dictionaries(
         {"detail": st.lists(st.dictionaries(st.sampled_from(["loc", "msg", "type"]), _JSON))}
     ),
-    st.fixed_dictionaries({"error": st.dictionaries(st.sampled_from(["detail", "message"]), _JSON)}),
+    st.fixed_dictionaries(
+        {"error": st.dictionaries(st.sampled_from(["detail", "message"]), _JSON)}
+    ),
 )
 
 
@@ -525,6 +537,23 @@ def test_signed_url_never_leaks(status: int, content: bytes) -> None:
     assert "files.mistral.ai/x.mp3" in str(error) or "files.mistral.ai/x.mp3" in json.dumps(
         error.body
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://user:Zx9QpL7mK2@files.example/x.mp3", id="userinfo"),
+        pytest.param("https://files.example/x.mp3?X-Amz-Signature=Zx9QpL7mK2", id="query"),
+    ],
+)
+def test_credentials_in_a_truncated_excerpt_do_not_leak(url: str) -> None:
+    """The 200-character excerpt of a non-JSON body must not cut a URL into a leak."""
+    for padding in range(140, 200):
+        content = f"<html>{'x' * padding} {url} failed</html>".encode()
+        error = make_error(502, content)
+        for text in (str(error), repr(error), error.server_message, json.dumps(error.body)):
+            assert "Zx9" not in text, f"padding {padding}: {text[-60:]!r}"
+            assert "user:Z" not in text, f"padding {padding}: {text[-60:]!r}"
 
 
 @given(content=st.binary(max_size=256), status=st.integers(100, 599))

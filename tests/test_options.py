@@ -33,12 +33,8 @@ MODEL = "voxtral-mini-latest"
         pytest.param({"temperature": -0.1}, "temperature", ">= 0", id="temperature-negative"),
         pytest.param({"temperature": "0.2"}, "temperature", ">= 0", id="temperature-string"),
         pytest.param({"temperature": True}, "temperature", ">= 0", id="temperature-bool"),
-        pytest.param(
-            {"temperature": float("nan")}, "temperature", ">= 0", id="temperature-nan"
-        ),
-        pytest.param(
-            {"temperature": float("inf")}, "temperature", ">= 0", id="temperature-inf"
-        ),
+        pytest.param({"temperature": float("nan")}, "temperature", ">= 0", id="temperature-nan"),
+        pytest.param({"temperature": float("inf")}, "temperature", ">= 0", id="temperature-inf"),
         # ---- diarize
         pytest.param({"diarize": "yes"}, "diarize", "True or False", id="diarize-string"),
         pytest.param({"diarize": 1}, "diarize", "True or False", id="diarize-int"),
@@ -65,7 +61,7 @@ MODEL = "voxtral-mini-latest"
         pytest.param(
             {"timestamp_granularities": 5},
             "timestamp_granularities",
-            "'segment'",
+            "list",
             id="granularity-not-a-sequence",
         ),
         # ---- language + timestamps / diarize

@@ -1,4 +1,4 @@
-"""Audio input resolution (``_sources.resolve_audio``): every local check, no I/O beyond tmp_path."""
+"""Audio input resolution (``_sources.resolve_audio``): every check made before sending."""
 
 from __future__ import annotations
 
@@ -57,9 +57,7 @@ def multipart_body(upload: AudioUpload) -> tuple[bytes, httpx.Headers]:
 # --------------------------------------------------------------------------- paths
 
 
-@pytest.mark.parametrize(
-    "as_type", [pytest.param(str, id="str"), pytest.param(Path, id="Path")]
-)
+@pytest.mark.parametrize("as_type", [pytest.param(str, id="str"), pytest.param(Path, id="Path")])
 def test_path(tmp_path: Path, as_type: type) -> None:
     path = write(tmp_path, "clip.wav", WAV)
     upload = upload_of(as_type(path))
@@ -77,9 +75,7 @@ def test_path(tmp_path: Path, as_type: type) -> None:
         pytest.param(lambda tmp: tmp / "missing.mp3", "not found", id="missing"),
         pytest.param(lambda tmp: tmp, "directory", id="directory"),
         pytest.param(lambda tmp: write(tmp, "empty.mp3", b""), "empty", id="empty-file"),
-        pytest.param(
-            lambda tmp: tmp / "no-such-dir" / "x.mp3", "not found", id="missing-parent"
-        ),
+        pytest.param(lambda tmp: tmp / "no-such-dir" / "x.mp3", "not found", id="missing-parent"),
     ],
 )
 def test_unusable_path(tmp_path: Path, make: Any, problem: str) -> None:
@@ -91,6 +87,15 @@ def test_unusable_path(tmp_path: Path, make: Any, problem: str) -> None:
     assert str(path) in str(info.value)
     assert problem in str(info.value)
     assert isinstance(info.value, InvalidInputError)
+
+
+def test_empty_string_is_not_reported_as_the_current_directory() -> None:
+    # Path("") is "."; the message must not send the caller looking at a directory.
+    with pytest.raises(InvalidInputError) as info:
+        resolve_audio("")
+    assert info.value.argument == "audio"
+    assert "'.'" not in str(info.value)
+    assert "directory" not in str(info.value)
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -283,6 +288,22 @@ def test_file_object_with_nothing_left(position: str) -> None:
     stream.seek(0, io.SEEK_END)
     with pytest.raises(AudioError, match="no bytes left"):
         resolve_audio(stream)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda path: io.BytesIO(WAV), id="BytesIO"),
+        pytest.param(lambda path: path.open("rb"), id="real-file"),
+    ],
+)
+def test_closed_file_object(tmp_path: Path, make: Any) -> None:
+    """A closed file object is a bad input: a typed error naming it, not a bare ValueError."""
+    stream = make(write(tmp_path, "clip.wav"))
+    stream.close()
+    with pytest.raises(AudioError, match="closed") as info:
+        resolve_audio(stream)
+    assert info.value.argument == "audio"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,7 +60,9 @@ SAMPLE_EVENTS = [
             [ServerSentEvent("line one\nline two\n")],
             id="multi-line-data",
         ),
-        pytest.param(b"data:no-space\n\n", [ServerSentEvent("no-space")], id="no-space-after-colon"),
+        pytest.param(
+            b"data:no-space\n\n", [ServerSentEvent("no-space")], id="no-space-after-colon"
+        ),
         pytest.param(
             b"data:  two spaces\n\n", [ServerSentEvent(" two spaces")], id="only-one-space-stripped"
         ),
@@ -90,21 +94,15 @@ SAMPLE_EVENTS = [
             id="event-type-reset-between-events",
         ),
         pytest.param(b"\n\n\r\n\r\r", [], id="blank-lines-only"),
-        pytest.param(
-            b"data: final", [ServerSentEvent("final")], id="final-line-without-newline"
-        ),
+        pytest.param(b"data: final", [ServerSentEvent("final")], id="final-line-without-newline"),
         pytest.param(
             b"data: final\n", [ServerSentEvent("final")], id="final-frame-without-blank-line"
         ),
-        pytest.param(
-            b"data: final\r", [ServerSentEvent("final")], id="final-frame-ending-in-cr"
-        ),
+        pytest.param(b"data: final\r", [ServerSentEvent("final")], id="final-frame-ending-in-cr"),
         pytest.param(
             b"data: \xff\xfe\n\n", [ServerSentEvent("\ufffd\ufffd")], id="invalid-utf8-replaced"
         ),
-        pytest.param(
-            b"\xef\xbb\xbfdata: x\n\n", [ServerSentEvent("x")], id="leading-bom-stripped"
-        ),
+        pytest.param(b"\xef\xbb\xbfdata: x\n\n", [ServerSentEvent("x")], id="leading-bom-stripped"),
         pytest.param(b"event: ping\n\n", [], id="event-without-data-not-dispatched"),
     ],
 )
@@ -156,6 +154,33 @@ def test_every_pair_of_split_offsets() -> None:
         for second in range(first, len(body) + 1):
             chunks = (body[:first], body[first:second], body[second:])
             assert decode(*chunks) == SAMPLE_EVENTS, f"split at {first}, {second}"
+
+
+def test_leading_bom_split_at_every_offset() -> None:
+    # Starts with a field, not the comment: a BOM left in place would hide "event".
+    without_comment = SAMPLE.removeprefix(b": keep-alive\r\n")
+    body = b"\xef\xbb\xbf" + without_comment
+    for offset in range(len(body) + 1):
+        assert decode(body[:offset], body[offset:]) == SAMPLE_EVENTS, f"split at {offset}"
+    assert decode(b"", b"\xef", b"", b"\xbb", b"\xbf", without_comment) == SAMPLE_EVENTS
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            b"data: a\n\n\xef\xbb\xbfdata: b\n\n",
+            [ServerSentEvent("a")],
+            id="bom-later-is-part-of-the-field-name",
+        ),
+        pytest.param(
+            "data: \ufeffx\n\n".encode(), [ServerSentEvent("\ufeffx")], id="bom-inside-value-kept"
+        ),
+        pytest.param(b"\xef\xbb\xbf\xef\xbb\xbfdata: x\n\n", [], id="only-one-bom-stripped"),
+    ],
+)
+def test_bom_only_stripped_once_at_start(body: bytes, expected: list[ServerSentEvent]) -> None:
+    assert decode(body) == expected
 
 
 def test_one_byte_at_a_time() -> None:
@@ -236,7 +261,7 @@ def test_any_chunking_yields_the_events_encoded(
         body = body[: -len(newline)]  # the last frame is then delivered by close()
     offsets = sorted({int(cut * len(body)) for cut in cuts})
     bounds = [0, *offsets, len(body)]
-    chunks = [body[start:end] for start, end in zip(bounds, bounds[1:])]
+    chunks = [body[start:end] for start, end in itertools.pairwise(bounds)]
     whole = decode(body)
     assert whole == events
     assert decode(*chunks) == whole

@@ -712,7 +712,7 @@ def parse_error_body(content: bytes, status_code: int) -> tuple[ErrorBody, Any]:
         parsed = _error_from_mapping(body)
         if parsed is not None:
             return parsed, body
-    excerpt = " ".join(text.split())[:200]
+    excerpt = redact_urls(" ".join(text.split()))[:200]  # redact first: a cut URL escapes
     reason = httpx.codes.get_reason_phrase(status_code) or "error"
     return ErrorBody(excerpt or reason), body if body is not None else (text or None)
 

@@ -87,7 +87,12 @@ def resolve_audio(audio: AudioInput | None, *, file_id: str | None = None) -> Au
     if isinstance(audio, str) and (match := _SCHEME.match(audio)):
         return _url(audio, match.group(1))
     if isinstance(audio, (str, os.PathLike)):
-        return _upload_from_path(Path(os.fspath(audio)))
+        path = os.fspath(audio)
+        if not path:
+            raise InvalidInputError(
+                "`audio` is an empty string; pass a path or URL.", argument="audio"
+            )
+        return _upload_from_path(Path(path))
     if hasattr(audio, "read"):
         return _upload_from_file_object(audio)
     raise InvalidInputError(
@@ -201,6 +206,8 @@ def _upload_from_file_object(stream: IO[bytes]) -> AudioUpload:
         raise AudioError(
             f"Audio file object {name!r} is open in text mode; open it with 'rb'.", source=name
         )
+    if getattr(stream, "closed", False):
+        raise AudioError(f"Audio file object {name!r} is closed; pass it while open.", source=name)
     filename = Path(name).name if isinstance(raw_name, str) else None
     if not _seekable(stream):
         return _upload_from_bytes(stream.read(), name=name, filename=filename)
