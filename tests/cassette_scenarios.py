@@ -119,6 +119,13 @@ WEATHER_TOOL = {
 }
 
 
+def _chat_completion(message: dict[str, Any], *, finish_reason: str) -> Answer:
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+    return _json(
+        {**_CHAT_BASE, "object": "chat.completion", "choices": [choice], "usage": _CHAT_USAGE}
+    )
+
+
 def audio_message(prompt: str) -> list[dict[str, Any]]:
     return [
         {
@@ -278,25 +285,15 @@ SCENARIOS: dict[str, Scenario] = {
     "test_cassettes/test_chat_with_audio": Scenario(
         run=lambda client: client.chat(audio_message("What's in this file?")),
         answers=[
-            _json(
+            _chat_completion(
                 {
-                    **_CHAT_BASE,
-                    "object": "chat.completion",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {
-                                "role": "assistant",
-                                "content": "The recording is a short weather report: it says "
-                                "it was 35 degrees in Barcelona yesterday and that the "
-                                "temperature will drop to minus 20 degrees today.",
-                                "tool_calls": None,
-                            },
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": _CHAT_USAGE,
-                }
+                    "role": "assistant",
+                    "content": "The recording is a short weather report: it says it was 35 "
+                    "degrees in Barcelona yesterday and that the temperature will drop to minus "
+                    "20 degrees today.",
+                    "tool_calls": None,
+                },
+                finish_reason="stop",
             )
         ],
         origin=f"{SPEC}: ChatCompletionResponse with usage.prompt_audio_seconds",
@@ -355,32 +352,22 @@ SCENARIOS: dict[str, Scenario] = {
             tool_choice="any",
         ),
         answers=[
-            _json(
+            _chat_completion(
                 {
-                    **_CHAT_BASE,
-                    "object": "chat.completion",
-                    "choices": [
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
                         {
-                            "index": 0,
-                            "message": {
-                                "role": "assistant",
-                                "content": "",
-                                "tool_calls": [
-                                    {
-                                        "id": "D681PevKs",
-                                        "type": "function",
-                                        "function": {
-                                            "name": "get_weather",
-                                            "arguments": '{"city": "Barcelona"}',
-                                        },
-                                    }
-                                ],
+                            "id": "D681PevKs",
+                            "type": "function",
+                            "function": {
+                                "name": "get_weather",
+                                "arguments": '{"city": "Barcelona"}',
                             },
-                            "finish_reason": "tool_calls",
                         }
                     ],
-                    "usage": _CHAT_USAGE,
-                }
+                },
+                finish_reason="tool_calls",
             )
         ],
         origin=f"{SPEC}: a ChatCompletionResponse with ToolCall",
