@@ -464,9 +464,7 @@ def _parse_multipart(content_type: str, body: bytes) -> list[_FormPart]:
         )
 
     def on_file(file: File) -> None:
-        file.file_object.seek(0, 2)
-        size = file.file_object.tell()
-        file.close()
+        size = file.size  # not closed here: older python-multipart still uses it afterwards
         parts.append(
             _FormPart(
                 (file.field_name or b"").decode("utf-8"),
