@@ -316,15 +316,22 @@ def sse(*events: dict[str, Any], cut_after: int | None = None) -> httpx.Response
 
 
 class _Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
+    """A body delivered in pieces, optionally dying with ``error`` after the last one."""
+
+    def __init__(self, chunks: list[bytes], error: Exception | None = None) -> None:
         self._chunks = chunks
+        self._error = error
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._chunks
+        if self._error:
+            raise self._error
 
     async def __aiter__(self) -> Any:
         for chunk in self._chunks:
             yield chunk
+        if self._error:
+            raise self._error
 
 
 STREAM_EVENTS = [
@@ -370,6 +377,18 @@ def test_a_stream_cut_before_done_raises_with_what_arrived(
         UnknownEvent,
         TextDeltaEvent,
     ]
+
+
+def test_a_connection_cut_mid_stream_keeps_what_arrived(
+    runner: Callable[..., Runner], tiny_wav: Path
+) -> None:
+    frames = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in STREAM_EVENTS]
+    body = _Chunks(frames[:2], error=httpx.RemoteProtocolError("peer closed connection"))
+    handler, _ = sequence(httpx.Response(200, stream=body))
+    with pytest.raises(IncompleteStreamError) as caught:
+        runner(handler).stream("stream_transcription", tiny_wav)
+    assert [type(e) for e in caught.value.received] == [LanguageEvent, TextDeltaEvent]
+    assert "RemoteProtocolError" in str(caught.value)
 
 
 def test_a_stream_is_retried_only_before_it_starts(

@@ -345,7 +345,9 @@ MEASURED_OK = {
 
 
 def test_mistral_parse_measured_response() -> None:
-    result = MISTRAL.parse_transcription(MEASURED_OK, transcription_options(model=MODEL))
+    result = MISTRAL.parse_transcription(
+        json.dumps(MEASURED_OK).encode(), transcription_options(model=MODEL)
+    )
     assert result.text == "Bonjour, ..."
     assert result.model == "voxtral-mini-2602"
     assert result.language is None
@@ -366,7 +368,9 @@ def test_mistral_parse_diarized_null_bounds() -> None:
         ],
         "usage": {},
     }
-    result = MISTRAL.parse_transcription(body, transcription_options(model=MODEL))
+    result = MISTRAL.parse_transcription(
+        json.dumps(body).encode(), transcription_options(model=MODEL)
+    )
     assert [(s.start, s.end, s.speaker_id) for s in result.segments] == [
         (None, None, "speaker_1"),
         (1.5, 2.0, "speaker_0"),
@@ -399,7 +403,7 @@ def test_mistral_parse_diarized_null_bounds() -> None:
     ],
 )
 def test_vllm_parse_transcription(body: dict[str, Any], expected: Transcription) -> None:
-    result = VLLM.parse_transcription(body, transcription_options(model=MODEL))
+    result = VLLM.parse_transcription(json.dumps(body).encode(), transcription_options(model=MODEL))
     assert result == expected
     assert result.segments == []
 
@@ -415,7 +419,7 @@ def test_vllm_parse_transcription(body: dict[str, Any], expected: Transcription)
 )
 def test_vllm_parse_transcription_rejects(body: Any) -> None:
     with pytest.raises(ValueError):
-        VLLM.parse_transcription(body, transcription_options(model=MODEL))
+        VLLM.parse_transcription(json.dumps(body).encode(), transcription_options(model=MODEL))
 
 
 # --------------------------------------------------------------------------- chat audio parts

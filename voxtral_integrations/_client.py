@@ -57,8 +57,6 @@ from ._protocol import (
     chat_request,
     delete_file_request,
     files_upload_request,
-    parse_chat_completion,
-    parse_json_body,
     response_error,
     signed_url_request,
     status_error,
@@ -109,6 +107,10 @@ class _BaseClient:
             raise ConfigurationError(f"`max_retries`={max_retries!r} must be an integer >= 0.")
         self.max_retries = max_retries
         self._retry = RetryPolicy(max_retries)
+        self._owns_http = not http_client_given
+        self._headers = {"User-Agent": f"{USER_AGENT_PREFIX}/{__version__}"}
+        if self._api_key:
+            self._headers["Authorization"] = f"Bearer {self._api_key}"
         if timeout is None:
             self._timeout: httpx.Timeout | None = None if http_client_given else DEFAULT_TIMEOUT
         else:
@@ -161,13 +163,12 @@ class _BaseClient:
     def _build_request(
         self, http: httpx.Client | httpx.AsyncClient, spec: RequestSpec, body: dict[str, Any]
     ) -> httpx.Request:
-        headers = {"User-Agent": f"{USER_AGENT_PREFIX}/{__version__}", **spec.headers}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+        url = self.base_url + spec.path
+        if self._owns_http:  # our own pool already carries the headers and the timeout
+            return http.build_request(spec.method, url, headers=spec.headers, **body)
         timeout = httpx.USE_CLIENT_DEFAULT if self._timeout is None else self._timeout
-        return http.build_request(
-            spec.method, self.base_url + spec.path, headers=headers, timeout=timeout, **body
-        )
+        headers = {**self._headers, **spec.headers}
+        return http.build_request(spec.method, url, headers=headers, timeout=timeout, **body)
 
     # ---- outcomes
 
@@ -202,16 +203,17 @@ class _BaseClient:
         self, spec: RequestSpec, retries: int, exc: httpx.TransportError
     ) -> APIError:
         url = self.base_url + spec.path
+        path = httpx.URL(url).path
         attempts = f"{retries + 1} attempt{'s' if retries else ''}"
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
-                f"{spec.method} {spec.path} timed out ({type(exc).__name__}) after {attempts}. "
+                f"{spec.method} {path} timed out ({type(exc).__name__}) after {attempts}. "
                 "Long audio needs a long read timeout: raise `timeout=`.",
                 method=spec.method,
                 url=url,
             )
         return APIConnectionError(
-            f"{spec.method} {spec.path} failed after {attempts}: {type(exc).__name__}: "
+            f"{spec.method} {path} failed after {attempts}: {type(exc).__name__}: "
             f"{redact_urls(str(exc))}. "
             f"Check the network and `base_url` ({redact_url(self.base_url)}).",
             method=spec.method,
@@ -241,22 +243,16 @@ class _BaseClient:
     def _parse_transcription(
         self, response: httpx.Response, options: TranscriptionOptions
     ) -> Transcription:
-        body = parse_json_body(response, "The transcription")
         try:
-            return self._dialect.parse_transcription(body, options)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise response_error(
-                response, f"The transcription has an unexpected shape: {exc}"
-            ) from exc
+            return self._dialect.parse_transcription(response.content, options)
+        except ValueError as exc:  # invalid JSON and pydantic's ValidationError alike
+            raise response_error(response, f"The transcription is malformed: {exc}") from exc
 
     def _parse(self, response: httpx.Response, model: type[_Model]) -> _Model:
-        body = parse_json_body(response, f"The {model.__name__} response")
         try:
-            return model.model_validate(body)
+            return model.model_validate_json(response.content)
         except ValueError as exc:
-            raise response_error(
-                response, f"The {model.__name__} response has an unexpected shape: {exc}"
-            ) from exc
+            raise response_error(response, f"The {model.__name__} is malformed: {exc}") from exc
 
 
 def _default_base_url(backend: Backend) -> str:
@@ -316,8 +312,7 @@ class VoxtralClient(_BaseClient):
             max_retries=max_retries,
             http_client_given=http_client is not None,
         )
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client()
+        self._http = http_client or httpx.Client(headers=self._headers, timeout=self._timeout)
 
     def close(self) -> None:
         """Close the connection pool (not a caller-supplied ``http_client``)."""
@@ -415,7 +410,7 @@ class VoxtralClient(_BaseClient):
             context_bias=context_bias,
         )
         response = self._send(spec)
-        return Stream(self._events(spec, response, self._dialect.transcription_events(options)))
+        return Stream(self._events(response, self._dialect.transcription_events(options)))
 
     @overload
     def chat(
@@ -481,8 +476,8 @@ class VoxtralClient(_BaseClient):
         )
         response = self._send(spec)
         if stream:
-            return Stream(self._events(spec, response, ChatChunks()))
-        return parse_chat_completion(response)
+            return Stream(self._events(response, ChatChunks()))
+        return self._parse(response, ChatCompletion)
 
     def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
         """Store local audio with the Files API; transcribe it later by its id."""
@@ -517,9 +512,7 @@ class VoxtralClient(_BaseClient):
             time.sleep(delay)
             retries += 1
 
-    def _events(
-        self, spec: RequestSpec, response: httpx.Response, parser: EventParser[_Event]
-    ) -> Iterator[_Event]:
+    def _events(self, response: httpx.Response, parser: EventParser[_Event]) -> Iterator[_Event]:
         decoder = EventStreamDecoder(parser, response)
         try:
             for chunk in response.iter_bytes():
@@ -528,7 +521,7 @@ class VoxtralClient(_BaseClient):
                     return
             yield from decoder.finish()
         except httpx.TransportError as exc:
-            raise self._transport_error(spec, 0, exc) from exc
+            raise decoder.incomplete(f"was cut off ({type(exc).__name__})") from exc
         finally:
             response.close()
 
@@ -563,8 +556,7 @@ class AsyncVoxtralClient(_BaseClient):
             max_retries=max_retries,
             http_client_given=http_client is not None,
         )
-        self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.AsyncClient()
+        self._http = http_client or httpx.AsyncClient(headers=self._headers, timeout=self._timeout)
 
     async def close(self) -> None:
         """Close the connection pool (not a caller-supplied ``http_client``)."""
@@ -633,9 +625,7 @@ class AsyncVoxtralClient(_BaseClient):
             context_bias=context_bias,
         )
         response = await self._send(spec)
-        return AsyncStream(
-            self._events(spec, response, self._dialect.transcription_events(options))
-        )
+        return AsyncStream(self._events(response, self._dialect.transcription_events(options)))
 
     @overload
     async def chat(
@@ -694,8 +684,8 @@ class AsyncVoxtralClient(_BaseClient):
         )
         response = await self._send(spec)
         if stream:
-            return AsyncStream(self._events(spec, response, ChatChunks()))
-        return parse_chat_completion(response)
+            return AsyncStream(self._events(response, ChatChunks()))
+        return self._parse(response, ChatCompletion)
 
     async def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
         """See :meth:`VoxtralClient.upload_file`."""
@@ -731,7 +721,7 @@ class AsyncVoxtralClient(_BaseClient):
             retries += 1
 
     async def _events(
-        self, spec: RequestSpec, response: httpx.Response, parser: EventParser[_Event]
+        self, response: httpx.Response, parser: EventParser[_Event]
     ) -> AsyncIterator[_Event]:
         decoder = EventStreamDecoder(parser, response)
         try:
@@ -743,7 +733,7 @@ class AsyncVoxtralClient(_BaseClient):
             for event in decoder.finish():
                 yield event
         except httpx.TransportError as exc:
-            raise self._transport_error(spec, 0, exc) from exc
+            raise decoder.incomplete(f"was cut off ({type(exc).__name__})") from exc
         finally:
             await response.aclose()
 

@@ -45,7 +45,6 @@ from ._exceptions import (
     UnsupportedFeatureError,
 )
 from ._models import (
-    ChatCompletion,
     ChatCompletionChunk,
     DoneEvent,
     LanguageEvent,
@@ -209,18 +208,17 @@ class RequestSpec:
         """
         if self.form is None:
             yield {"json": self.json, "params": self.params}
-            return
-        fields: list[tuple[str, Any]] = [
-            (name, (None, item))
-            for name, value in self.form.items()
-            for item in (value if isinstance(value, list) else [value])
-        ]
-        if self.upload is None:
+        elif self.upload is None:
+            fields = [
+                (name, (None, item))
+                for name, value in self.form.items()
+                for item in (value if isinstance(value, list) else [value])
+            ]
             yield {"files": fields, "params": self.params}
-            return
-        with self.upload.open() as stream:
-            upload = (self.upload.filename, stream, self.upload.mime_type)
-            yield {"files": [*fields, ("file", upload)], "params": self.params}
+        else:
+            with self.upload.open() as content:
+                upload = (self.upload.filename, content, self.upload.mime_type)
+                yield {"data": self.form, "files": {"file": upload}, "params": self.params}
 
 
 class MistralDialect:
@@ -260,8 +258,9 @@ class MistralDialect:
             headers={"Accept": "text/event-stream"} if stream else {},
         )
 
-    def parse_transcription(self, body: Any, options: TranscriptionOptions) -> Transcription:
-        return Transcription.model_validate(body)
+    def parse_transcription(self, content: bytes, options: TranscriptionOptions) -> Transcription:
+        """Raises ``ValueError`` (incl. pydantic's) for a body that is not a transcription."""
+        return Transcription.model_validate_json(content)
 
     def transcription_events(
         self, options: TranscriptionOptions
@@ -320,7 +319,8 @@ class VLLMDialect(MistralDialect):
             form["stream_include_usage"] = "true"
         return RequestSpec("POST", "/audio/transcriptions", form=form, upload=source, stream=stream)
 
-    def parse_transcription(self, body: Any, options: TranscriptionOptions) -> Transcription:
+    def parse_transcription(self, content: bytes, options: TranscriptionOptions) -> Transcription:
+        body = json.loads(content)
         if not isinstance(body, Mapping) or not isinstance(body.get("text"), str):
             raise ValueError("expected an object with a 'text' string")
         return Transcription(
@@ -599,16 +599,20 @@ class EventStreamDecoder(Generic[_Event]):
         except APIResponseError:
             events = []  # the last frame was cut off by the end of the body: truncation
         if not self._parser.complete:
-            request = self._response.request
-            raise IncompleteStreamError(
-                f"The stream from {request.method} {request.url.path} ended before its final "
-                f"event, after {len(self.received)} events. The connection was probably cut; "
-                "retry the request.",
-                method=request.method,
-                url=str(request.url),
-                received=list(self.received),
-            )
+            raise self.incomplete("ended before its final event")
         return events
+
+    def incomplete(self, what_happened: str) -> IncompleteStreamError:
+        """The error for a stream that stopped early, carrying the events that arrived."""
+        request = self._response.request
+        return IncompleteStreamError(
+            f"The stream from {request.method} {request.url.path} {what_happened}, after "
+            f"{len(self.received)} events; retry the request. The events that did arrive are "
+            "in the error's `received`.",
+            method=request.method,
+            url=str(request.url),
+            received=list(self.received),
+        )
 
     def _parse(self, frames: list[ServerSentEvent]) -> list[_Event]:
         events: list[_Event] = []
@@ -633,23 +637,6 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- responses
-
-
-def parse_json_body(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise response_error(response, f"{what} is not JSON") from exc
-
-
-def parse_chat_completion(response: httpx.Response) -> ChatCompletion:
-    body = parse_json_body(response, "The chat completion")
-    try:
-        return ChatCompletion.model_validate(body)
-    except ValidationError as exc:
-        raise response_error(
-            response, f"The chat completion has an unexpected shape: {exc}"
-        ) from exc
 
 
 def response_error(response: httpx.Response, problem: str) -> APIResponseError:

@@ -16,7 +16,7 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeAlias, Union
@@ -44,12 +44,12 @@ class AudioUpload:
     filename: str
     mime_type: str
     size: int
-    open: Callable[[], AbstractContextManager[IO[bytes]]]
+    open: Callable[[], AbstractContextManager[IO[bytes] | bytes]]
     """Opens the content at its first byte; called again for every attempt."""
 
     def read_all(self) -> bytes:
-        with self.open() as stream:
-            return stream.read()
+        with self.open() as content:
+            return content if isinstance(content, bytes) else content.read()
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def check_file_id(file_id: object) -> str:
 
 
 def mime_type_for(filename: str) -> str:
-    suffix = Path(filename).suffix.lower()
+    suffix = os.path.splitext(filename)[1].lower()
     return (
         ACCEPTED_AUDIO_TYPES.get(suffix)
         or OTHER_AUDIO_TYPES.get(suffix)
@@ -189,14 +189,12 @@ def _upload_from_path(path: Path) -> AudioUpload:
 def _upload_from_bytes(content: bytes, *, name: str, filename: str | None = None) -> AudioUpload:
     if not content:
         raise AudioError(f"The audio {name} is empty (0 bytes).", source=name)
-    if filename is None or not Path(filename).suffix:
+    if filename is None or not os.path.splitext(filename)[1]:
         filename = "audio" + (sniff_extension(content[:16]) or "")
-
-    @contextmanager
-    def open_bytes() -> Iterator[IO[bytes]]:
-        yield io.BytesIO(content)
-
-    return AudioUpload(name, filename, mime_type_for(filename), len(content), open_bytes)
+    # bytes are immutable, so every attempt can send the very same object
+    return AudioUpload(
+        name, filename, mime_type_for(filename), len(content), lambda: nullcontext(content)
+    )
 
 
 def _upload_from_file_object(stream: IO[bytes]) -> AudioUpload:
