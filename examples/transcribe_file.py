@@ -1,9 +1,9 @@
 """Transcribe a recording and print each segment with its time.
 
-    export MISTRAL_API_KEY=...
-    python examples/transcribe_file.py                      # the bundled weather report
-    python examples/transcribe_file.py meeting.mp3          # any path
-    python examples/transcribe_file.py https://docs.mistral.ai/audio/obama.mp3
+export MISTRAL_API_KEY=...
+python examples/transcribe_file.py                      # the bundled weather report
+python examples/transcribe_file.py meeting.mp3          # any path
+python examples/transcribe_file.py https://docs.mistral.ai/audio/obama.mp3
 """
 
 from __future__ import annotations
