@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from conftest import FAKE_API_KEY
@@ -100,7 +101,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         await real_async_sleep(0)
 
     monkeypatch.setattr(time, "sleep", waited.append)
-    monkeypatch.setattr(asyncio, "sleep", fake_async_sleep)
+    monkeypatch.setattr(anyio, "sleep", fake_async_sleep)
     return waited
 
 
@@ -529,10 +530,45 @@ def test_the_key_comes_from_the_environment_and_never_shows(
 ) -> None:
     monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
     client = VoxtralClient()
-    assert FAKE_API_KEY not in repr(client) and FAKE_API_KEY not in str(
-        vars(client).get("base_url")
-    )
+    assert FAKE_API_KEY not in repr(client) and FAKE_API_KEY not in str(client)
     assert client.base_url == "https://api.mistral.ai/v1"
+
+
+@pytest.mark.parametrize("key", ["sk-abc\n", " sk-abc", "sk-äbc", "sk abc"])
+def test_a_malformed_key_is_refused_without_showing_it(key: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        VoxtralClient(api_key=key)
+    assert key.strip() not in str(caught.value)
+
+
+def test_mistral_settings_never_reach_a_vllm_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
+    monkeypatch.setenv("MISTRAL_BASE_URL", "https://api.mistral.ai/v1")
+    client = VoxtralClient(backend="vllm")
+    assert client.base_url == "http://localhost:8000/v1"
+    assert "Authorization" not in client._headers
+
+
+def test_closing_an_unread_stream_releases_the_connection(tiny_wav: Path) -> None:
+    response = sse(*STREAM_EVENTS)
+    handler, _ = sequence(response)
+    client = VoxtralClient(
+        api_key=FAKE_API_KEY, http_client=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    with client.stream_transcription(tiny_wav):
+        pass
+    assert response.is_closed
+
+
+def test_a_file_object_is_left_where_it_was(tiny_wav: Path) -> None:
+    handler, _ = sequence(ok(), ok())
+    client = VoxtralClient(
+        api_key=FAKE_API_KEY, http_client=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    with tiny_wav.open("rb") as audio:
+        client.transcribe(audio)
+        assert audio.tell() == 0
+        client.transcribe(audio)
 
 
 def test_a_missing_key_is_a_configuration_error() -> None:
@@ -588,11 +624,11 @@ def test_timeouts_default_to_long_reads_and_can_be_set() -> None:
     VoxtralClient(api_key="k", http_client=httpx.Client(transport=transport)).transcribe(
         b"RIFFxxxxWAVE"
     )
-    VoxtralClient(api_key="k", timeout=5, http_client=httpx.Client(transport=transport)).transcribe(
+    VoxtralClient(api_key="k", timeout=7, http_client=httpx.Client(transport=transport)).transcribe(
         b"RIFFxxxxWAVE"
     )
     default, explicit = (request.extensions["timeout"] for request in seen)
-    assert default["read"] == 5.0  # a caller's client keeps its own timeout
-    assert explicit["read"] == 5.0
+    assert default["read"] == 1800.0  # long reads even through a caller's client
+    assert explicit["read"] == 7.0
     with VoxtralClient(api_key="k", http_client=None) as own:
         assert own._timeout is not None and own._timeout.read == 1800.0

@@ -299,8 +299,8 @@ def test_vllm_form(options: dict[str, Any], stream: bool, form: dict[str, Any]) 
         pytest.param(
             "upload",
             {"diarize": True, "timestamp_granularities": ["segment"], "context_bias": ["x"]},
-            "timestamp_granularities",
-            "diarize, context_bias",
+            "diarize",
+            "diarize, timestamp_granularities, context_bias",
             id="all-three-named",
         ),
     ],

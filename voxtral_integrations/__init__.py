@@ -6,9 +6,8 @@ The core needs no framework::
 
     result = VoxtralClient().transcribe("meeting.mp3", timestamp_granularities=["segment"])
 
-The LangChain and LlamaIndex adapters live in ``voxtral_integrations.langchain``
-and ``voxtral_integrations.llama_index`` and are installed with the ``langchain``
-and ``llamaindex`` extras.
+The LangChain and LlamaIndex adapters are being built on this core (see the
+README's Status section).
 """
 
 from ._client import AsyncVoxtralClient, VoxtralClient

@@ -8,14 +8,15 @@ the other does not.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
+import anyio
 import httpx
 from pydantic import BaseModel
 
@@ -69,6 +70,7 @@ from ._streaming import AsyncStream, Stream
 from ._version import __version__
 
 logger = logging.getLogger("voxtral_integrations")
+_KEY = re.compile(r"[\x21-\x7e]+")
 
 _Event = TypeVar("_Event")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -94,14 +96,21 @@ class _BaseClient:
             )
         self.backend: Backend = backend
         self._dialect = DIALECTS[backend]
-        self._api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        # The MISTRAL_* variables are Mistral's: never sent to, or used for, a vLLM host.
+        environment = os.environ if backend == "mistral" else {}
+        self._api_key = api_key if api_key is not None else environment.get(API_KEY_ENV)
         if backend == "mistral" and not self._api_key:
             raise ConfigurationError(
                 f"No API key: pass `api_key=` or set the {API_KEY_ENV} environment variable "
                 "(create a key at https://console.mistral.ai/api-keys)."
             )
+        if self._api_key and not _KEY.fullmatch(self._api_key):
+            raise ConfigurationError(
+                "The API key contains whitespace or characters outside printable ASCII (a "
+                "trailing newline from a file?). Strip it; the key is not shown here."
+            )
         self.base_url = _check_base_url(
-            base_url or os.environ.get(BASE_URL_ENV) or _default_base_url(backend)
+            base_url or environment.get(BASE_URL_ENV) or _default_base_url(backend)
         )
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(f"`max_retries`={max_retries!r} must be an integer >= 0.")
@@ -112,7 +121,7 @@ class _BaseClient:
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
         if timeout is None:
-            self._timeout: httpx.Timeout | None = None if http_client_given else DEFAULT_TIMEOUT
+            self._timeout = DEFAULT_TIMEOUT
         else:
             self._timeout = (
                 timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
@@ -166,9 +175,8 @@ class _BaseClient:
         url = self.base_url + spec.path
         if self._owns_http:  # our own pool already carries the headers and the timeout
             return http.build_request(spec.method, url, headers=spec.headers, **body)
-        timeout = httpx.USE_CLIENT_DEFAULT if self._timeout is None else self._timeout
         headers = {**self._headers, **spec.headers}
-        return http.build_request(spec.method, url, headers=headers, timeout=timeout, **body)
+        return http.build_request(spec.method, url, headers=headers, timeout=self._timeout, **body)
 
     # ---- outcomes
 
@@ -178,7 +186,7 @@ class _BaseClient:
         """Seconds to wait before retrying ``response``'s request; raises when not retried."""
         error = status_error(
             method=spec.method,
-            url=str(response.request.url),
+            url=redact_url(str(response.request.url)),
             status_code=response.status_code,
             headers=response.headers,
             content=response.content,
@@ -190,19 +198,26 @@ class _BaseClient:
         return delay
 
     def _retry_delay_after_transport_error(
-        self, spec: RequestSpec, retries: int, exc: httpx.TransportError
+        self, spec: RequestSpec, retries: int, exc: httpx.RequestError
     ) -> float:
-        """Seconds to wait before retrying after ``exc``; raises the typed error when not."""
-        delay = self._retry.delay_after_transport_error(retries)
+        """Seconds to wait before retrying after ``exc``; raises the typed error when not.
+
+        Only network faults are retried: a request httpx refuses to build or send
+        (bad header, unsupported protocol, redirect loop) fails the same way again.
+        """
+        transient = isinstance(exc, httpx.TransportError) and not isinstance(
+            exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
+        )
+        delay = self._retry.delay_after_transport_error(retries) if transient else None
         if delay is None:
             raise self._transport_error(spec, retries, exc) from exc
         self._log_retry(spec, retries, type(exc).__name__, delay)
         return delay
 
     def _transport_error(
-        self, spec: RequestSpec, retries: int, exc: httpx.TransportError
+        self, spec: RequestSpec, retries: int, exc: httpx.RequestError
     ) -> APIError:
-        url = self.base_url + spec.path
+        url = redact_url(self.base_url + spec.path)
         path = httpx.URL(url).path
         attempts = f"{retries + 1} attempt{'s' if retries else ''}"
         if isinstance(exc, httpx.TimeoutException):
@@ -410,7 +425,9 @@ class VoxtralClient(_BaseClient):
             context_bias=context_bias,
         )
         response = self._send(spec)
-        return Stream(self._events(response, self._dialect.transcription_events(options)))
+        return Stream(
+            self._events(response, self._dialect.transcription_events(options)), response.close
+        )
 
     @overload
     def chat(
@@ -441,6 +458,21 @@ class VoxtralClient(_BaseClient):
         stream: Literal[True],
         extra_body: Mapping[str, Any] | None = ...,
     ) -> Stream[ChatCompletionChunk]: ...
+
+    @overload
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str = ...,
+        tools: Sequence[Mapping[str, Any]] | None = ...,
+        tool_choice: str | Mapping[str, Any] | None = ...,
+        response_format: Mapping[str, Any] | None = ...,
+        temperature: float | None = ...,
+        max_tokens: int | None = ...,
+        stream: bool,
+        extra_body: Mapping[str, Any] | None = ...,
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]: ...
 
     def chat(
         self,
@@ -476,7 +508,7 @@ class VoxtralClient(_BaseClient):
         )
         response = self._send(spec)
         if stream:
-            return Stream(self._events(response, ChatChunks()))
+            return Stream(self._events(response, ChatChunks()), response.close)
         return self._parse(response, ChatCompletion)
 
     def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
@@ -503,7 +535,7 @@ class VoxtralClient(_BaseClient):
                 self._log_response(spec, response, started)
                 if not (spec.stream and response.is_success):
                     _read_or_close(response)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 delay = self._retry_delay_after_transport_error(spec, retries, exc)
             else:
                 if response.is_success:
@@ -625,7 +657,8 @@ class AsyncVoxtralClient(_BaseClient):
             context_bias=context_bias,
         )
         response = await self._send(spec)
-        return AsyncStream(self._events(response, self._dialect.transcription_events(options)))
+        events = self._events(response, self._dialect.transcription_events(options))
+        return AsyncStream(events, response.aclose)
 
     @overload
     async def chat(
@@ -657,6 +690,21 @@ class AsyncVoxtralClient(_BaseClient):
         extra_body: Mapping[str, Any] | None = ...,
     ) -> AsyncStream[ChatCompletionChunk]: ...
 
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str = ...,
+        tools: Sequence[Mapping[str, Any]] | None = ...,
+        tool_choice: str | Mapping[str, Any] | None = ...,
+        response_format: Mapping[str, Any] | None = ...,
+        temperature: float | None = ...,
+        max_tokens: int | None = ...,
+        stream: bool,
+        extra_body: Mapping[str, Any] | None = ...,
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
+
     async def chat(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -684,7 +732,7 @@ class AsyncVoxtralClient(_BaseClient):
         )
         response = await self._send(spec)
         if stream:
-            return AsyncStream(self._events(response, ChatChunks()))
+            return AsyncStream(self._events(response, ChatChunks()), response.aclose)
         return self._parse(response, ChatCompletion)
 
     async def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
@@ -711,13 +759,13 @@ class AsyncVoxtralClient(_BaseClient):
                 self._log_response(spec, response, started)
                 if not (spec.stream and response.is_success):
                     await _aread_or_close(response)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 delay = self._retry_delay_after_transport_error(spec, retries, exc)
             else:
                 if response.is_success:
                     return response
                 delay = self._retry_delay_after_status(spec, retries, response)
-            await asyncio.sleep(delay)
+            await anyio.sleep(delay)
             retries += 1
 
     async def _events(

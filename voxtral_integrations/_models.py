@@ -20,6 +20,7 @@ __all__ = [
     "ChatDelta",
     "ChatMessage",
     "ChatStreamChoice",
+    "Chunk",
     "DeletedFile",
     "DoneEvent",
     "FunctionCall",
@@ -66,12 +67,28 @@ class Segment(_Lenient):
     score: float | None = None
 
 
+class Chunk(BaseModel):
+    """A stretch of the original recording sent as one request, in seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
 class Transcription(_Lenient):
     """The result of a transcription request.
 
     ``segments`` is empty unless ``timestamp_granularities`` was requested; with
     ``"word"`` each segment is one word. ``language`` is often null, even when the
-    model recognised the language.
+    model recognised the language. Times are absolute in the original recording,
+    also when it was sent in several ``chunks`` (the plan, empty when the audio was
+    not local and so was not examined).
     """
 
     text: str
@@ -79,6 +96,7 @@ class Transcription(_Lenient):
     language: str | None = None
     segments: list[Segment] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    chunks: list[Chunk] = Field(default_factory=list)
 
 
 class LanguageEvent(_Lenient):

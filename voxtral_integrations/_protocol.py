@@ -117,6 +117,8 @@ def transcription_options(
     if not isinstance(diarize, bool):
         raise InvalidInputError(f"`diarize`={diarize!r} must be True or False.", argument="diarize")
     granularities = _granularities(timestamp_granularities)
+    if diarize and not granularities:
+        granularities = ("segment",)  # speaker ids arrive on segments only
     if language is not None and (granularities or diarize):
         asked = "timestamp_granularities" if granularities else "diarize"
         raise InvalidInputError(
@@ -296,8 +298,8 @@ class VLLMDialect(MistralDialect):
         unsupported = [
             name
             for name, wanted in (
-                ("timestamp_granularities", bool(options.timestamp_granularities)),
                 ("diarize", options.diarize),
+                ("timestamp_granularities", bool(options.timestamp_granularities)),
                 ("context_bias", bool(options.context_bias)),
             )
             if wanted
@@ -398,6 +400,12 @@ def chat_request(
         "max_tokens": max_tokens,
     }
     payload.update({key: value for key, value in optional.items() if value is not None})
+    reserved = sorted(set(extra or {}) & {"model", "messages", "stream"})
+    if reserved:
+        raise InvalidInputError(
+            f"`extra_body` may not set {', '.join(reserved)}: pass them as arguments of `chat`.",
+            argument="extra_body",
+        )
     payload.update(extra or {})
     if stream:
         payload["stream"] = True

@@ -46,6 +46,8 @@ class AudioUpload:
     size: int
     open: Callable[[], AbstractContextManager[IO[bytes] | bytes]]
     """Opens the content at its first byte; called again for every attempt."""
+    path: Path | None = None
+    """The file on disk holding exactly this content, when there is one."""
 
     def read_all(self) -> bytes:
         with self.open() as content:
@@ -183,7 +185,7 @@ def _upload_from_path(path: Path) -> AudioUpload:
         with path.open("rb") as stream:
             yield stream
 
-    return AudioUpload(name, path.name, mime_type_for(path.name), stat.st_size, open_file)
+    return AudioUpload(name, path.name, mime_type_for(path.name), stat.st_size, open_file, path)
 
 
 def _upload_from_bytes(content: bytes, *, name: str, filename: str | None = None) -> AudioUpload:
@@ -225,7 +227,10 @@ def _upload_from_file_object(stream: IO[bytes]) -> AudioUpload:
     @contextmanager
     def rewind() -> Iterator[IO[bytes]]:
         stream.seek(start)
-        yield _Window(stream, start)  # type: ignore[misc]
+        try:
+            yield _Window(stream, start)  # type: ignore[misc]
+        finally:
+            stream.seek(start)  # leave the caller's file where it was, ready for reuse
 
     return AudioUpload(name, filename, mime_type_for(filename), size, rewind)
 

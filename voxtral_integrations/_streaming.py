@@ -7,7 +7,7 @@ reaching the end.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -17,8 +17,9 @@ _T = TypeVar("_T")
 class Stream(Generic[_T]):
     """Iterate to receive events; use as a context manager to close early."""
 
-    def __init__(self, events: Iterator[_T]) -> None:
+    def __init__(self, events: Iterator[_T], on_close: Callable[[], None]) -> None:
         self._events = events
+        self._on_close = on_close
 
     def __iter__(self) -> Iterator[_T]:
         return self
@@ -27,9 +28,11 @@ class Stream(Generic[_T]):
         return next(self._events)
 
     def close(self) -> None:
+        """Release the connection, whether or not iteration ever started."""
         close = getattr(self._events, "close", None)
         if close is not None:
             close()
+        self._on_close()
 
     def __enter__(self) -> Stream[_T]:
         return self
@@ -46,8 +49,9 @@ class Stream(Generic[_T]):
 class AsyncStream(Generic[_T]):
     """``async for`` to receive events; ``async with`` to close early."""
 
-    def __init__(self, events: AsyncIterator[_T]) -> None:
+    def __init__(self, events: AsyncIterator[_T], on_close: Callable[[], Awaitable[None]]) -> None:
         self._events = events
+        self._on_close = on_close
 
     def __aiter__(self) -> AsyncIterator[_T]:
         return self
@@ -56,9 +60,11 @@ class AsyncStream(Generic[_T]):
         return await self._events.__anext__()
 
     async def close(self) -> None:
+        """Release the connection, whether or not iteration ever started."""
         aclose = getattr(self._events, "aclose", None)
         if aclose is not None:
             await aclose()
+        await self._on_close()
 
     async def __aenter__(self) -> AsyncStream[_T]:
         return self
