@@ -618,14 +618,14 @@ async def test_async_context_manager_closes_its_pool() -> None:
     assert client._http.is_closed
 
 
-def test_timeouts_default_to_long_reads_and_can_be_set() -> None:
+def test_timeouts_default_to_long_reads_and_can_be_set(tiny_wav: Path) -> None:
     handler, seen = sequence(ok(), ok())
     transport = httpx.MockTransport(handler)
     VoxtralClient(api_key="k", http_client=httpx.Client(transport=transport)).transcribe(
-        b"RIFFxxxxWAVE"
+        tiny_wav.read_bytes()
     )
     VoxtralClient(api_key="k", timeout=7, http_client=httpx.Client(transport=transport)).transcribe(
-        b"RIFFxxxxWAVE"
+        tiny_wav.read_bytes()
     )
     default, explicit = (request.extensions["timeout"] for request in seen)
     assert default["read"] == 1800.0  # long reads even through a caller's client

@@ -20,15 +20,21 @@ import anyio
 import httpx
 from pydantic import BaseModel
 
+from ._audio import Payload, prepare, prepare_short_wav
 from ._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     DEFAULT_CHAT_MODEL,
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_MODEL_LIMITS,
     DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
+    MODEL_LIMITS,
     USER_AGENT_PREFIX,
+    VLLM_LIMITS,
 )
 from ._exceptions import (
     APIConnectionError,
@@ -65,8 +71,16 @@ from ._protocol import (
 )
 from ._redaction import redact_url, redact_urls
 from ._retry import RetryPolicy
-from ._sources import AudioInput, AudioUpload, check_file_id, resolve_audio
+from ._sources import AudioInput, AudioSource, AudioUpload, check_file_id, resolve_audio
 from ._streaming import AsyncStream, Stream
+from ._transcribe import (
+    ChunkCache,
+    LongStream,
+    atranscribe_chunks,
+    cache_scope,
+    materialised,
+    transcribe_chunks,
+)
 from ._version import __version__
 
 logger = logging.getLogger("voxtral_integrations")
@@ -141,11 +155,62 @@ class _BaseClient:
         file_id: str | None,
         *,
         stream: bool,
+        max_chunk_seconds: float | None,
+        concurrency: int = DEFAULT_CONCURRENCY,
         **options: Any,
-    ) -> tuple[RequestSpec, TranscriptionOptions]:
+    ) -> tuple[TranscriptionOptions, AudioSource]:
+        """Check everything, classify the audio; nothing is read or sent yet."""
         checked = transcription_options(**options)
+        _check_chunking(max_chunk_seconds, concurrency)
         source = resolve_audio(audio, file_id=file_id)
-        return self._dialect.transcription_request(checked, source, stream=stream), checked
+        self._dialect.transcription_request(checked, source, stream=stream)  # refuses early
+        return checked, source
+
+    def _chunk_limits(
+        self, options: TranscriptionOptions, max_chunk_seconds: float | None
+    ) -> dict[str, float]:
+        """The chunk length and payload size one request may have for this model."""
+        if self.backend == "vllm":
+            limits = VLLM_LIMITS
+        else:
+            limits = MODEL_LIMITS.get(options.model, DEFAULT_MODEL_LIMITS)
+        seconds = max_chunk_seconds or min(DEFAULT_CHUNK_SECONDS, limits.max_seconds)
+        return {"max_chunk_seconds": seconds, "max_bytes": limits.max_bytes}
+
+    def _payloads(
+        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
+    ) -> list[Payload]:
+        """Probe, convert and split local audio as the model's limits require."""
+        limits = self._chunk_limits(options, max_chunk_seconds)
+        return prepare(
+            upload,
+            max_chunk_seconds=limits["max_chunk_seconds"],
+            max_bytes=int(limits["max_bytes"]),
+        )[1]
+
+    async def _apayloads(
+        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
+    ) -> list[Payload]:
+        """A short WAV is answered on the event loop; anything needing a codec in a thread."""
+        limits = self._chunk_limits(options, max_chunk_seconds)
+        quick = prepare_short_wav(
+            upload,
+            max_chunk_seconds=limits["max_chunk_seconds"],
+            max_bytes=int(limits["max_bytes"]),
+        )
+        if quick is not None:
+            return quick
+        return await anyio.to_thread.run_sync(self._payloads, upload, options, max_chunk_seconds)
+
+    def _cache(
+        self,
+        cache_dir: str | os.PathLike[str] | None,
+        upload: AudioUpload,
+        options: TranscriptionOptions,
+    ) -> ChunkCache | None:
+        return (
+            ChunkCache(cache_dir, upload, cache_scope(options, self.backend)) if cache_dir else None
+        )
 
     def _chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
         return chat_request(self._dialect, messages, **options)
@@ -356,6 +421,10 @@ class VoxtralClient(_BaseClient):
         timestamp_granularities: Sequence[str] | str | None = None,
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cache_dir: str | os.PathLike[str] | None = None,
+        show_progress: bool = False,
     ) -> Transcription:
         """Transcribe one recording.
 
@@ -374,16 +443,31 @@ class VoxtralClient(_BaseClient):
             diarize: Label segments with ``speaker_id``.
             context_bias: Up to 100 terms (no spaces or commas; join words with
                 ``_``) to steer the spelling of names and jargon.
+            max_chunk_seconds: Longest stretch sent in one request. Longer local audio
+                is split at pauses (default: 15 minutes, within the model's limit).
+            concurrency: How many chunks are transcribed at once.
+            cache_dir: Keep finished chunks here, so a re-run after a failure sends
+                only the missing ones.
+            show_progress: A progress bar over chunks.
+
+        Local audio is examined first: formats the API does not accept are
+        converted, long audio is split, and all times in the result are absolute
+        in the original recording (``result.chunks`` shows the plan).
 
         Raises:
-            InvalidInputError: A bad option or audio input, before anything is sent.
+            InvalidInputError: A bad option or audio input, before anything is sent
+                (:class:`AudioError` for audio that cannot be used).
             APIStatusError: The server refused the request (subclass per status).
             APIConnectionError: The server could not be reached (after retries).
+            IncompleteTranscriptionError: Chunks of long audio failed; the others
+                are kept in the error and in ``cache_dir``.
         """
-        spec, options = self._transcription(
+        options, source = self._transcription(
             audio,
             file_id,
             stream=False,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
             model=model,
             language=language,
             temperature=temperature,
@@ -391,7 +475,22 @@ class VoxtralClient(_BaseClient):
             diarize=diarize,
             context_bias=context_bias,
         )
-        return self._parse_transcription(self._send(spec), options)
+        if not isinstance(source, AudioUpload):
+            spec = self._dialect.transcription_request(options, source, stream=False)
+            return self._parse_transcription(self._send(spec), options)
+        payloads = self._payloads(source, options, max_chunk_seconds)
+
+        def send_one(upload: AudioUpload) -> Transcription:
+            spec = self._dialect.transcription_request(options, upload, stream=False)
+            return self._parse_transcription(self._send(spec), options)
+
+        return transcribe_chunks(
+            payloads,
+            send_one,
+            concurrency=concurrency,
+            cache=self._cache(cache_dir, source, options),
+            show_progress=show_progress,
+        )
 
     def stream_transcription(
         self,
@@ -404,6 +503,7 @@ class VoxtralClient(_BaseClient):
         timestamp_granularities: Sequence[str] | str | None = None,
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
     ) -> Stream[TranscriptionStreamEvent]:
         """Transcribe with ``stream=true``: events arrive as the model produces them.
 
@@ -412,11 +512,14 @@ class VoxtralClient(_BaseClient):
         :class:`TextDeltaEvent`, :class:`SegmentEvent` and :class:`UnknownEvent` for
         types this version does not know, and ends after the :class:`DoneEvent`.
         If the connection ends before it, :class:`IncompleteStreamError` is raised.
+        Long local audio is streamed chunk after chunk, with absolute times, and
+        ends with one :class:`DoneEvent` for the whole recording.
         """
-        spec, options = self._transcription(
+        options, source = self._transcription(
             audio,
             file_id,
             stream=True,
+            max_chunk_seconds=max_chunk_seconds,
             model=model,
             language=language,
             temperature=temperature,
@@ -424,10 +527,31 @@ class VoxtralClient(_BaseClient):
             diarize=diarize,
             context_bias=context_bias,
         )
+        payloads = (
+            []
+            if not isinstance(source, AudioUpload)
+            else self._payloads(source, options, max_chunk_seconds)
+        )
+        if len(payloads) > 1:
+            return Stream(self._long_events(payloads, options), lambda: None)
+        audio_source = payloads[0].upload if payloads else source
+        spec = self._dialect.transcription_request(options, audio_source, stream=True)
         response = self._send(spec)
         return Stream(
             self._events(response, self._dialect.transcription_events(options)), response.close
         )
+
+    def _long_events(
+        self, payloads: list[Payload], options: TranscriptionOptions
+    ) -> Iterator[TranscriptionStreamEvent]:
+        joined = LongStream([payload.chunk for payload in payloads])
+        for payload in payloads:
+            upload = materialised(payload.upload)
+            response = self._send(self._dialect.transcription_request(options, upload, stream=True))
+            for event in self._events(response, self._dialect.transcription_events(options)):
+                if (absolute := joined.absolute(payload.chunk, event)) is not None:
+                    yield absolute
+        yield joined.done()
 
     @overload
     def chat(
@@ -617,12 +741,18 @@ class AsyncVoxtralClient(_BaseClient):
         timestamp_granularities: Sequence[str] | str | None = None,
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cache_dir: str | os.PathLike[str] | None = None,
+        show_progress: bool = False,
     ) -> Transcription:
-        """See :meth:`VoxtralClient.transcribe`."""
-        spec, options = self._transcription(
+        """See :meth:`VoxtralClient.transcribe`; codec work runs in worker threads."""
+        options, source = self._transcription(
             audio,
             file_id,
             stream=False,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
             model=model,
             language=language,
             temperature=temperature,
@@ -630,7 +760,21 @@ class AsyncVoxtralClient(_BaseClient):
             diarize=diarize,
             context_bias=context_bias,
         )
-        return self._parse_transcription(await self._send(spec), options)
+        if not isinstance(source, AudioUpload):
+            spec = self._dialect.transcription_request(options, source, stream=False)
+            return self._parse_transcription(await self._send(spec), options)
+        payloads = await self._apayloads(source, options, max_chunk_seconds)
+        cache = None
+        if cache_dir:
+            cache = await anyio.to_thread.run_sync(self._cache, cache_dir, source, options)
+
+        async def send_one(upload: AudioUpload) -> Transcription:
+            spec = self._dialect.transcription_request(options, upload, stream=False)
+            return self._parse_transcription(await self._send(spec), options)
+
+        return await atranscribe_chunks(
+            payloads, send_one, concurrency=concurrency, cache=cache, show_progress=show_progress
+        )
 
     async def stream_transcription(
         self,
@@ -643,12 +787,14 @@ class AsyncVoxtralClient(_BaseClient):
         timestamp_granularities: Sequence[str] | str | None = None,
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
     ) -> AsyncStream[TranscriptionStreamEvent]:
         """See :meth:`VoxtralClient.stream_transcription`; iterate with ``async for``."""
-        spec, options = self._transcription(
+        options, source = self._transcription(
             audio,
             file_id,
             stream=True,
+            max_chunk_seconds=max_chunk_seconds,
             model=model,
             language=language,
             temperature=temperature,
@@ -656,6 +802,15 @@ class AsyncVoxtralClient(_BaseClient):
             diarize=diarize,
             context_bias=context_bias,
         )
+        payloads = []
+        if isinstance(source, AudioUpload):
+            payloads = await self._apayloads(source, options, max_chunk_seconds)
+        if len(payloads) > 1:
+            return AsyncStream(self._long_events(payloads, options), _nothing)
+        audio_source = source
+        if payloads and payloads[0].upload is not source:  # converted: encode off the loop
+            audio_source = await anyio.to_thread.run_sync(materialised, payloads[0].upload)
+        spec = self._dialect.transcription_request(options, audio_source, stream=True)
         response = await self._send(spec)
         events = self._events(response, self._dialect.transcription_events(options))
         return AsyncStream(events, response.aclose)
@@ -768,6 +923,19 @@ class AsyncVoxtralClient(_BaseClient):
             await anyio.sleep(delay)
             retries += 1
 
+    async def _long_events(
+        self, payloads: list[Payload], options: TranscriptionOptions
+    ) -> AsyncIterator[TranscriptionStreamEvent]:
+        joined = LongStream([payload.chunk for payload in payloads])
+        for payload in payloads:
+            upload = await anyio.to_thread.run_sync(materialised, payload.upload)
+            spec = self._dialect.transcription_request(options, upload, stream=True)
+            response = await self._send(spec)
+            async for event in self._events(response, self._dialect.transcription_events(options)):
+                if (absolute := joined.absolute(payload.chunk, event)) is not None:
+                    yield absolute
+        yield joined.done()
+
     async def _events(
         self, response: httpx.Response, parser: EventParser[_Event]
     ) -> AsyncIterator[_Event]:
@@ -784,6 +952,26 @@ class AsyncVoxtralClient(_BaseClient):
             raise decoder.incomplete(f"was cut off ({type(exc).__name__})") from exc
         finally:
             await response.aclose()
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _check_chunking(max_chunk_seconds: float | None, concurrency: int) -> None:
+    if max_chunk_seconds is not None and (
+        isinstance(max_chunk_seconds, bool)
+        or not isinstance(max_chunk_seconds, (int, float))
+        or not max_chunk_seconds >= 10
+    ):
+        raise InvalidInputError(
+            f"`max_chunk_seconds`={max_chunk_seconds!r} must be a number of seconds >= 10.",
+            argument="max_chunk_seconds",
+        )
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInputError(
+            f"`concurrency`={concurrency!r} must be a whole number >= 1.", argument="concurrency"
+        )
 
 
 def _read_or_close(response: httpx.Response) -> None:

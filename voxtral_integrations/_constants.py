@@ -8,6 +8,8 @@ pass one of them as ``model=`` to pin the Voxtral 3 generation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
 
 DEFAULT_BASE_URL = "https://api.mistral.ai/v1"
@@ -63,3 +65,32 @@ OTHER_AUDIO_TYPES = {
 
 MAX_FILE_URL_LENGTH = 2083
 """The API's limit on ``file_url`` (OpenAPI ``maxLength``)."""
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """What one request to a transcription model may carry."""
+
+    max_seconds: float
+    max_bytes: int
+
+
+MODEL_LIMITS: dict[str, ModelLimits] = {
+    "voxtral-mini-2507": ModelLimits(max_seconds=15 * 60, max_bytes=500_000_000),
+    "voxtral-small-2507": ModelLimits(max_seconds=15 * 60, max_bytes=500_000_000),
+}
+"""Per-model limits where the docs give them (≈15 min for the 2507 models)."""
+
+DEFAULT_MODEL_LIMITS = ModelLimits(max_seconds=60 * 60, max_bytes=500_000_000)
+"""Mistral's known-limitations page: 60 minutes and 500 MB per transcription request.
+Other pages say 3 hours for Transcribe 2; the lower figure is the one every model meets."""
+
+VLLM_LIMITS = ModelLimits(max_seconds=30 * 60, max_bytes=25_000_000)
+"""vLLM's default upload cap (VLLM_MAX_AUDIO_CLIP_FILESIZE_MB) and Voxtral's 30 minutes."""
+
+DEFAULT_CHUNK_SECONDS = 15 * 60
+"""Long audio is sent in chunks of at most 15 minutes even where a model takes more:
+chunks are transcribed concurrently (a 2-hour file takes about as long as one chunk),
+a failed chunk costs 15 minutes to redo, not hours, and no request nears a timeout."""
+
+DEFAULT_CONCURRENCY = 4

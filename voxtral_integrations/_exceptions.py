@@ -6,6 +6,7 @@ VoxtralError
 │   ├── AudioError                     a local audio source that cannot be used
 │   └── UnsupportedFeatureError        the selected backend cannot do what was asked
 ├── ConfigurationError (ValueError)    client settings (missing API key, bad base URL)
+├── IncompleteTranscriptionError       chunks of a long recording failed; the rest are kept
 └── APIError                           anything that went wrong talking to the server
     ├── APIConnectionError             no usable response: DNS, refused, reset
     │   └── APITimeoutError            connect, read, write or pool timeout
@@ -43,6 +44,7 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "IncompleteStreamError",
+    "IncompleteTranscriptionError",
     "InternalServerError",
     "InvalidInputError",
     "NotFoundError",
@@ -91,6 +93,24 @@ class UnsupportedFeatureError(InvalidInputError):
 
 class ConfigurationError(VoxtralError, ValueError):
     """The client is configured in a way that cannot work (no API key, bad URL)."""
+
+
+class IncompleteTranscriptionError(VoxtralError):
+    """Chunks of a long recording still failed after their retries.
+
+    ``failed`` maps each failed :class:`Chunk` (its time range in the recording) to
+    its error; ``partial`` is the stitched transcription of the chunks that did
+    finish (``None`` if none did). With ``cache_dir`` the finished chunks are also
+    on disk, and a second run sends only the missing ones.
+    """
+
+    def __init__(
+        self, message: str, *, source: str, failed: dict[Any, Exception], partial: Any
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.failed = failed
+        self.partial = partial
 
 
 class APIError(VoxtralError):

@@ -1,0 +1,557 @@
+"""Local audio, examined and prepared for upload with PyAV (FFmpeg, no system install).
+
+``prepare`` turns one local upload into the payloads to send:
+
+* a file in a container the API accepts (WAV, MP3, FLAC, OGG, WEBM) that is within
+  the limits is sent exactly as it is;
+* anything else PyAV can decode (m4a/AAC, video, AIFF, AMR, WMA, ...) is converted
+  to FLAC, 16 kHz, mono, 16-bit: lossless at the resolution Voxtral's encoder
+  works at (it resamples to 16 kHz mono itself), about 1.9 MB a minute, accepted
+  by the API, and quick to encode; for video only the audio track is taken;
+* audio longer than a chunk is split at the quietest point of a search window
+  before each limit. MP3 and WAV chunks are byte ranges of the original (stream
+  copy: nothing is decoded except the search windows, nothing re-encoded); other
+  formats are converted chunk by chunk. Payloads are produced only when a request
+  is sent, so memory holds the chunks in flight, never the whole decoded file.
+
+Every problem that can be seen locally (no audio stream, nothing decodable, zero
+length, truncation, damage in the middle) is an :class:`AudioError` naming the
+file, raised before anything is uploaded.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import struct
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import IO, Any
+
+import av
+
+from ._chunking import LEVEL_HOP_SECONDS, plan_chunks, quietest_point
+from ._constants import ACCEPTED_AUDIO_TYPES
+from ._exceptions import AudioError
+from ._models import Chunk
+from ._sources import AudioUpload
+
+logger = logging.getLogger("voxtral_integrations")
+
+CONVERSION_RATE = 16000
+LEVELS_RATE = 4000
+"""Loudness profiles are computed at 4 kHz: pauses show as well as at full rate."""
+SEARCH_SECONDS = 30.0
+"""How far before each chunk limit a cut may move to find a pause."""
+_ACCEPTED = {  # PyAV demuxer name -> (codecs sent as they are, suffix)
+    "mp3": ({"mp3", "mp3float"}, ".mp3"),
+    "wav": ({"pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_u8"}, ".wav"),
+    "flac": ({"flac"}, ".flac"),
+    "ogg": ({"vorbis", "opus", "flac"}, ".ogg"),
+    "matroska,webm": ({"opus", "vorbis"}, ".webm"),
+}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What PyAV found in a file. ``duration`` is measured, not the header's claim."""
+
+    container: str
+    codec: str
+    duration: float
+    sample_rate: int
+    channels: int
+    size: int
+    accepted_suffix: str | None
+    """The suffix to send it under if the API accepts it as it is, else ``None``."""
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One request's worth of audio: a chunk of the recording and how to read it."""
+
+    chunk: Chunk
+    upload: AudioUpload
+
+
+@dataclass(frozen=True)
+class _PacketIndex:
+    """Start time, byte position and size of every packet, for byte-range chunks."""
+
+    times: array[float]
+    positions: array[int]
+    sizes: array[int]
+
+
+def _media(upload: AudioUpload) -> Any:
+    """Something ``av.open`` reads: the path, or the content in memory."""
+    if upload.path is not None:
+        return str(upload.path)
+    return io.BytesIO(upload.read_all())
+
+
+@contextmanager
+def _opened(upload: AudioUpload, media: Any = None) -> Iterator[Any]:
+    try:
+        container = av.open(media if media is not None else _media(upload), "r")
+    except av.error.FFmpegError as exc:
+        raise AudioError(
+            f"{upload.name!r} is not audio that can be decoded ({exc.strerror or exc}). "
+            "Check that the file is complete and really audio or video.",
+            source=upload.name,
+        ) from exc
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def _audio_stream(container: Any, upload: AudioUpload) -> Any:
+    if not container.streams.audio:
+        kind = "video with no audio track" if container.streams.video else "file with no audio"
+        raise AudioError(
+            f"{upload.name!r} is a {kind}: there is nothing to transcribe.", source=upload.name
+        )
+    stream = container.streams.audio[0]
+    if stream.codec_context is None or stream.codec_context.codec is None:
+        raise AudioError(
+            f"{upload.name!r} uses an audio codec PyAV cannot decode.", source=upload.name
+        )
+    return stream
+
+
+def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
+    """Probe ``upload`` and index its packets; raise ``AudioError`` for unusable audio.
+
+    Reading every packet (without decoding) measures the real duration and finds
+    damage: in MP3 a run of bytes no frame covers is a corrupt region that FFmpeg
+    would otherwise skip silently.
+    """
+    with _opened(upload) as container:
+        stream = _audio_stream(container, upload)
+        time_base = float(stream.time_base)
+        times, positions, sizes = array("d"), array("q"), array("q")
+        end = 0.0
+        is_mp3 = container.format.name == "mp3"
+        checked_size = -1
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.pts is None:
+                    continue
+                start = packet.pts * time_base
+                times.append(start)
+                positions.append(packet.pos)
+                sizes.append(packet.size)
+                end = max(end, start + (packet.duration or 0) * time_base)
+                if is_mp3 and packet.size != checked_size:  # CBR: one check per size
+                    _check_mp3_frame(upload, bytes(packet), start)
+                    checked_size = packet.size
+        except av.error.FFmpegError as exc:
+            at = f" at {times[-1]:.1f} s" if times else ""
+            raise AudioError(
+                f"{upload.name!r} is damaged{at} ({exc.strerror or exc}); repair or re-encode it.",
+                source=upload.name,
+            ) from exc
+        context = stream.codec_context
+        info = AudioInfo(
+            container=container.format.name,
+            codec=context.name,
+            duration=end - (times[0] if times else 0.0),
+            sample_rate=context.sample_rate or 0,
+            channels=context.channels or 0,
+            size=upload.size,
+            accepted_suffix=_accepted_suffix(container.format.name, context.name),
+        )
+    if not times or info.duration <= 0:
+        raise AudioError(f"{upload.name!r} holds no audio (zero length).", source=upload.name)
+    index = _PacketIndex(times, positions, sizes)
+    if info.container == "mp3":
+        _check_mp3_continuity(upload, index)
+    return info, index
+
+
+def _accepted_suffix(container: str, codec: str) -> str | None:
+    codecs, suffix = _ACCEPTED.get(container, (set(), ""))
+    return suffix if codec in codecs else None
+
+
+_MP3_BITRATES = {  # kbit/s by bitrate index, Layer III
+    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _check_mp3_frame(upload: AudioUpload, frame: bytes, at: float) -> None:
+    """Compare a packet with the length its MPEG Layer III header declares.
+
+    FFmpeg hands over undecodable bytes glued to the frame before them, and a frame
+    cut off at the end of the file as a short packet: both show up here.
+    """
+    if len(frame) < 4 or frame[0] != 0xFF or frame[1] & 0xE0 != 0xE0:
+        raise AudioError(
+            f"{upload.name!r} is damaged at {at:.1f} s: the data there is not an MP3 frame. "
+            "Repair or re-encode the file; it would otherwise be transcribed with that "
+            "stretch silently missing.",
+            source=upload.name,
+        )
+    version, layer = (frame[1] >> 3) & 3, (frame[1] >> 1) & 3
+    bitrate_index, rate_index = frame[2] >> 4, (frame[2] >> 2) & 3
+    if layer != 1 or version == 1 or bitrate_index in (0, 15) or rate_index == 3:
+        return  # not Layer III, or a free/invalid header: nothing to compare
+    bitrate = _MP3_BITRATES[1 if version == 3 else 2][bitrate_index] * 1000
+    rate = _MP3_RATES[version][rate_index]
+    length = (144 if version == 3 else 72) * bitrate // rate + ((frame[2] >> 1) & 1)
+    if len(frame) > length + 4:
+        raise AudioError(
+            f"{upload.name!r} is damaged at {at:.1f} s: {len(frame) - length} bytes there are "
+            "not audio. Repair or re-encode the file; it would otherwise be transcribed with "
+            "that stretch silently missing.",
+            source=upload.name,
+        )
+    if len(frame) < length:
+        raise AudioError(
+            f"{upload.name!r} is truncated: the frame at {at:.1f} s is cut off.",
+            source=upload.name,
+        )
+
+
+def _check_mp3_continuity(upload: AudioUpload, index: _PacketIndex) -> None:
+    """Raise if frames do not tile the file: a gap is damage, an overrun truncation."""
+    positions, sizes, times = index.positions, index.sizes, index.times
+    for i in range(1, len(positions)):
+        expected = positions[i - 1] + sizes[i - 1]
+        if positions[i] != expected:
+            raise AudioError(
+                f"{upload.name!r} is damaged around {times[i]:.1f} s: {positions[i] - expected} "
+                "bytes there are not audio. Repair or re-encode the file; it would otherwise be "
+                "transcribed with that stretch silently missing.",
+                source=upload.name,
+            )
+    if positions[-1] + sizes[-1] > upload.size:
+        raise AudioError(
+            f"{upload.name!r} is truncated: its last frame is cut off at {times[-1]:.1f} s.",
+            source=upload.name,
+        )
+
+
+def prepare(
+    upload: AudioUpload, *, max_chunk_seconds: float, max_bytes: int
+) -> tuple[AudioInfo, list[Payload]]:
+    """Probe, plan the cuts and describe each chunk's payload (read lazily when sent)."""
+    wav = _WavLayout.parse(upload)
+    if wav is not None and wav.duration <= max_chunk_seconds and upload.size <= max_bytes:
+        info = wav.info(upload)  # the common short WAV: the header says it all
+        return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), upload)]
+    info, index = inspect(upload)
+    if info.accepted_suffix and info.duration <= max_chunk_seconds and upload.size <= max_bytes:
+        return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
+    sliceable = info.container in ("mp3", "wav")
+    if sliceable:
+        bytes_per_second = upload.size / info.duration
+        max_chunk_seconds = min(max_chunk_seconds, 0.95 * max_bytes / bytes_per_second)
+    levels = _levels_by_slice if sliceable else _levels_by_decoding
+
+    def find_cut(lo: float, hi: float) -> float:
+        return lo + quietest_point(levels(upload, info, index, lo, hi))
+
+    chunks = plan_chunks(info.duration, max_chunk_seconds, find_cut, search_seconds=SEARCH_SECONDS)
+    if info.container == "mp3":
+        chunks = _snap_to_packets(chunks, index)
+    logger.debug(
+        "%s: %s/%s, %.1f s, %d chunk(s): %s",
+        upload.name,
+        info.container,
+        info.codec,
+        info.duration,
+        len(chunks),
+        ", ".join(f"{c.start:.2f}-{c.end:.2f}" for c in chunks),
+    )
+    return info, [
+        Payload(chunk, _chunk_upload(upload, info, index, chunk, wav)) for chunk in chunks
+    ]
+
+
+def prepare_short_wav(
+    upload: AudioUpload, *, max_chunk_seconds: float, max_bytes: int
+) -> list[Payload] | None:
+    """The payload of a PCM WAV within the limits, read from its header alone, or ``None``.
+
+    Cheap enough (one 4 KiB read, no codec) for an event loop to call directly.
+    """
+    wav = _WavLayout.parse(upload)
+    if wav is None or wav.duration > max_chunk_seconds or upload.size > max_bytes:
+        return None
+    return [Payload(Chunk(index=0, start=0.0, end=wav.duration), upload)]
+
+
+def _renamed(upload: AudioUpload, info: AudioInfo) -> AudioUpload:
+    """The upload under a filename whose suffix matches its real container."""
+    suffix = info.accepted_suffix or ""
+    if upload.filename.lower().endswith(suffix):
+        return upload
+    return _with(
+        upload,
+        filename=upload.filename.rsplit(".", 1)[0] + suffix,
+        mime=ACCEPTED_AUDIO_TYPES[suffix],
+    )
+
+
+def _with(
+    upload: AudioUpload, *, filename: str, mime: str, size: int | None = None, open: Any = None
+) -> AudioUpload:
+    """``upload`` under another name, or (given ``open``) a payload derived from it."""
+    if open is None:
+        return AudioUpload(upload.name, filename, mime, upload.size, upload.open, upload.path)
+    return AudioUpload(upload.name, filename, mime, upload.size if size is None else size, open)
+
+
+def _snap_to_packets(chunks: list[Chunk], index: _PacketIndex) -> list[Chunk]:
+    """Move each cut to the start of the MP3 frame at or after it (exact chunk offsets)."""
+    times = index.times
+    cuts = [0.0] + [times[min(bisect_left(times, c.start), len(times) - 1)] for c in chunks[1:]]
+    ends = [*cuts[1:], chunks[-1].end]
+    return [Chunk(index=i, start=s, end=e) for i, (s, e) in enumerate(zip(cuts, ends, strict=True))]
+
+
+def _chunk_upload(
+    upload: AudioUpload, info: AudioInfo, index: _PacketIndex, chunk: Chunk, wav: _WavLayout | None
+) -> AudioUpload:
+    stem = upload.filename.rsplit(".", 1)[0]
+    name = f"{stem}.part{chunk.index:03d}"
+    if info.container == "mp3":
+        first = bisect_left(index.times, chunk.start)
+        last = bisect_left(index.times, chunk.end)
+        start = index.positions[first]
+        stop = (
+            index.positions[last]
+            if last < len(index.positions)
+            else index.positions[-1] + index.sizes[-1]
+        )
+        return _with(
+            upload,
+            filename=name + ".mp3",
+            mime="audio/mpeg",
+            size=stop - start,
+            open=lambda: _byte_range(upload, start, stop),
+        )
+    if wav is not None:
+        return _with(
+            upload,
+            filename=name + ".wav",
+            mime="audio/wav",
+            open=lambda: nullcontext(wav.slice(upload, chunk.start, chunk.end)),
+        )
+    return _with(
+        upload,
+        filename=name + ".flac",
+        mime="audio/flac",
+        open=lambda: nullcontext(_to_flac(upload, chunk.start, chunk.end)),
+    )
+
+
+@contextmanager
+def _byte_range(upload: AudioUpload, start: int, stop: int) -> Iterator[bytes]:
+    with upload.open() as content:
+        if isinstance(content, bytes):
+            yield content[start:stop]
+        else:
+            content.seek(start)
+            yield content.read(stop - start)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _pcm(
+    container: Any,
+    stream: Any,
+    start: float,
+    end: float,
+    rate: int,
+    *,
+    name: str,
+    seek: bool = True,
+) -> Iterator[bytes]:
+    """Mono signed 16-bit PCM at ``rate`` covering ``[start, end)`` exactly."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+    if seek and start > 0:
+        container.seek(int(start / float(stream.time_base)), stream=stream, backward=True)
+    position: float | None = None  # time of the next output sample
+    for frame in _decoded(container, stream, name):
+        for out in resampler.resample(frame):
+            if position is None:
+                position = frame.time if frame.time is not None else start
+            data = bytes(out.planes[0])[: out.samples * 2]
+            skip = max(0, round((start - position) * rate))
+            keep = max(0, round((end - position) * rate)) - skip
+            position += out.samples / rate
+            if keep > 0:
+                yield data[skip * 2 : (skip + keep) * 2]
+            if position >= end:
+                return
+
+
+def _decoded(container: Any, stream: Any, name: str) -> Iterator[Any]:
+    try:
+        yield from container.decode(stream)
+    except av.error.FFmpegError as exc:
+        raise AudioError(
+            f"{name!r} could not be decoded ({exc.strerror or exc}); repair or re-encode it.",
+            source=name,
+        ) from exc
+
+
+def _rms_levels(pcm: bytes, rate: int) -> list[float]:
+    samples = array("h", pcm)
+    hop = max(1, round(rate * LEVEL_HOP_SECONDS))
+    return [
+        math.sqrt(sum(x * x for x in samples[i : i + hop]) / len(samples[i : i + hop]))
+        for i in range(0, len(samples), hop)
+    ]
+
+
+def _levels_by_decoding(
+    upload: AudioUpload, info: AudioInfo, index: _PacketIndex, lo: float, hi: float
+) -> list[float]:
+    with _opened(upload) as container:
+        stream = container.streams.audio[0]
+        pcm = b"".join(_pcm(container, stream, lo, hi, LEVELS_RATE, name=upload.name))
+    return _rms_levels(pcm, LEVELS_RATE)
+
+
+def _levels_by_slice(
+    upload: AudioUpload, info: AudioInfo, index: _PacketIndex, lo: float, hi: float
+) -> list[float]:
+    """Levels of ``[lo, hi]`` decoded from that byte range alone (exact times, no seeking)."""
+    wav = _WavLayout.parse(upload) if info.container == "wav" else None
+    if wav is not None:
+        media = io.BytesIO(wav.slice(upload, lo, hi))
+        offset = 0.0
+    else:
+        first = max(0, bisect_left(index.times, lo) - 1)
+        last = min(bisect_left(index.times, hi) + 1, len(index.times) - 1)
+        with _byte_range(upload, index.positions[first], index.positions[last]) as data:
+            media = io.BytesIO(data)
+        offset = lo - index.times[first]
+    with _opened(upload, media) as container:
+        stream = container.streams.audio[0]
+        pcm = b"".join(
+            _pcm(
+                container,
+                stream,
+                offset,
+                offset + hi - lo,
+                LEVELS_RATE,
+                name=upload.name,
+                seek=False,
+            )
+        )
+    return _rms_levels(pcm, LEVELS_RATE)
+
+
+def _to_flac(upload: AudioUpload, start: float, end: float) -> bytes:
+    """``[start, end)`` of ``upload`` as FLAC, 16 kHz, mono, 16-bit."""
+    output = io.BytesIO()
+    with _opened(upload) as container:
+        stream = container.streams.audio[0]
+        with av.open(output, "w", format="flac") as flac:
+            encoder = flac.add_stream("flac", rate=CONVERSION_RATE, layout="mono")
+            encoder.codec_context.format = "s16"
+            for pcm in _pcm(container, stream, start, end, CONVERSION_RATE, name=upload.name):
+                frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
+                frame.planes[0].update(pcm)
+                frame.sample_rate = CONVERSION_RATE
+                for packet in encoder.encode(frame):
+                    flac.mux(packet)
+            for packet in encoder.encode(None):
+                flac.mux(packet)
+    return output.getvalue()
+
+
+# --------------------------------------------------------------------------- WAV
+
+
+@dataclass(frozen=True)
+class _WavLayout:
+    """Where a PCM WAV file keeps its samples, read from its header in Python."""
+
+    format_chunk: bytes
+    data_offset: int
+    data_size: int
+    sample_rate: int
+    channels: int
+    block_align: int
+
+    @property
+    def duration(self) -> float:
+        return self.data_size / self.block_align / self.sample_rate
+
+    @classmethod
+    def parse(cls, upload: AudioUpload) -> _WavLayout | None:
+        """The layout of a plain PCM WAV upload, or ``None`` for anything else."""
+        with upload.open() as content:
+            head = content[:4096] if isinstance(content, bytes) else _peek(content, 4096)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        offset, fmt = 12, None
+        while offset + 8 <= len(head):
+            kind, size = (
+                head[offset : offset + 4],
+                struct.unpack("<I", head[offset + 4 : offset + 8])[0],
+            )
+            if kind == b"fmt ":
+                fmt = head[offset + 8 : offset + 8 + size]
+            elif kind == b"data" and fmt is not None and len(fmt) >= 16:
+                tag, channels, rate, _, block_align, _ = struct.unpack("<HHIIHH", fmt[:16])
+                if tag not in (1, 3, 0xFFFE) or not channels or not rate or not block_align:
+                    return None
+                available = upload.size - offset - 8
+                if size > available:
+                    raise AudioError(
+                        f"{upload.name!r} is truncated: its header declares "
+                        f"{size / block_align / rate:.1f} s of audio but the file holds "
+                        f"{max(available, 0) / block_align / rate:.1f} s.",
+                        source=upload.name,
+                    )
+                if size == 0:
+                    raise AudioError(
+                        f"{upload.name!r} holds no audio (zero length).", source=upload.name
+                    )
+                return cls(fmt, offset + 8, size, rate, channels, block_align)
+            offset += 8 + size + (size & 1)
+        return None
+
+    def info(self, upload: AudioUpload) -> AudioInfo:
+        return AudioInfo(
+            "wav", "pcm", self.duration, self.sample_rate, self.channels, upload.size, ".wav"
+        )
+
+    def slice(self, upload: AudioUpload, start: float, end: float) -> bytes:
+        """A standalone WAV file of ``[start, end)``: a new header and a copy of the samples."""
+        first = round(start * self.sample_rate) * self.block_align
+        last = min(round(end * self.sample_rate) * self.block_align, self.data_size)
+        with _byte_range(upload, self.data_offset + first, self.data_offset + last) as content:
+            samples = content
+        header = (
+            b"RIFF"
+            + struct.pack("<I", 4 + 8 + len(self.format_chunk) + 8 + len(samples))
+            + b"WAVE"
+            + b"fmt "
+            + struct.pack("<I", len(self.format_chunk))
+            + self.format_chunk
+            + b"data"
+            + struct.pack("<I", len(samples))
+        )
+        return header + samples
+
+
+def _peek(stream: IO[bytes], size: int) -> bytes:
+    position = stream.tell()
+    head = stream.read(size)
+    stream.seek(position)
+    return head

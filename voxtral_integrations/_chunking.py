@@ -1,0 +1,147 @@
+"""Pure arithmetic of long audio: where to cut, and how to put the pieces back.
+
+No I/O and no codecs here. Times are float seconds in the original recording.
+
+Cutting: each cut goes at the quietest stretch of a search window that ends at
+the chunk-length limit, so a chunk never ends inside speech when the window holds
+a pause. Stitching: a chunk's offset is added to its segments in exactly one
+place (:func:`shift`), and a segment belongs to the chunk that holds its midpoint,
+so no segment is duplicated or lost at a cut, even if chunks overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from itertools import pairwise
+from statistics import median
+
+from ._models import Chunk, Segment, Transcription, Usage
+
+LEVEL_HOP_SECONDS = 0.01
+"""The loudness profile has one level per 10 ms."""
+PAUSE_SMOOTHING_SECONDS = 0.3
+"""Levels are averaged over 300 ms, the shortest pause worth cutting in."""
+
+
+def quietest_point(levels: Sequence[float], *, hop: float = LEVEL_HOP_SECONDS) -> float:
+    """Seconds from the window's start to the middle of its quietest stretch.
+
+    ``levels`` is a loudness profile (RMS per ``hop``). The profile is smoothed over
+    :data:`PAUSE_SMOOTHING_SECONDS`; among the frames near the minimum (within a tenth
+    of the way from the minimum to the median) the longest run wins, the later one on
+    a tie so chunks stay long, and the cut goes in its middle.
+    """
+    if not levels:
+        return 0.0
+    width = max(1, round(PAUSE_SMOOTHING_SECONDS / hop))
+    smoothed = _moving_average(levels, width)
+    floor = min(smoothed)
+    threshold = floor + 0.1 * (median(smoothed) - floor)
+    best_start, best_length, run_start = 0, 0, None
+    for index, level in enumerate([*smoothed, float("inf")]):
+        if level <= threshold:
+            run_start = index if run_start is None else run_start
+            continue
+        if run_start is not None and index - run_start >= best_length:
+            best_start, best_length = run_start, index - run_start
+        run_start = None
+    return (best_start + best_length / 2) * hop
+
+
+def _moving_average(values: Sequence[float], width: int) -> list[float]:
+    """Centered moving average; windows are truncated at the edges."""
+    prefix = [0.0]
+    for value in values:
+        prefix.append(prefix[-1] + value)
+    half = width // 2
+    count = len(values)
+    return [
+        (prefix[min(count, i + half + 1)] - prefix[max(0, i - half)])
+        / (min(count, i + half + 1) - max(0, i - half))
+        for i in range(count)
+    ]
+
+
+def plan_chunks(
+    duration: float,
+    max_chunk_seconds: float,
+    find_cut: Callable[[float, float], float],
+    *,
+    search_seconds: float,
+) -> list[Chunk]:
+    """Split ``[0, duration]`` into chunks of at most ``max_chunk_seconds``.
+
+    ``find_cut(lo, hi)`` returns the time to cut at within ``[lo, hi]`` (the
+    quietest point there). The search window is the last ``search_seconds`` before
+    each limit, never more than half a chunk.
+    """
+    if duration <= max_chunk_seconds:
+        return [Chunk(index=0, start=0.0, end=duration)]
+    window = min(search_seconds, max_chunk_seconds / 2)
+    cuts = [0.0]
+    while duration - cuts[-1] > max_chunk_seconds:
+        limit = cuts[-1] + max_chunk_seconds
+        cut = find_cut(limit - window, limit)
+        cuts.append(min(max(cut, limit - window), limit))
+    cuts.append(duration)
+    return [
+        Chunk(index=index, start=start, end=end)
+        for index, (start, end) in enumerate(pairwise(cuts))
+    ]
+
+
+def shift(segment: Segment, offset: float) -> Segment:
+    """``segment`` with its times moved by ``offset``: the one place offsets are applied."""
+    return segment.model_copy(
+        update={
+            "start": None if segment.start is None else segment.start + offset,
+            "end": None if segment.end is None else segment.end + offset,
+        }
+    )
+
+
+def owns(chunk: Chunk, segment: Segment, *, last: bool) -> bool:
+    """Whether ``segment`` (absolute times) belongs to ``chunk``: its midpoint is inside.
+
+    A segment without bounds stays with the chunk that produced it.
+    """
+    if segment.start is None or segment.end is None:
+        return True
+    middle = (segment.start + segment.end) / 2
+    return chunk.start <= middle < chunk.end or (last and middle >= chunk.end)
+
+
+def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcription:
+    """One transcription of the whole recording from per-chunk transcriptions.
+
+    ``results[i]`` holds chunk ``i``'s times relative to that chunk's start.
+    """
+    if len(chunks) == 1 and chunks[0].start == 0:  # nothing to move: keep every field
+        return results[0].model_copy(update={"chunks": list(chunks)})
+    segments: list[Segment] = []
+    for chunk, result in zip(chunks, results, strict=True):
+        last = chunk.index == len(chunks) - 1
+        shifted = (shift(segment, chunk.start) for segment in result.segments)
+        segments.extend(segment for segment in shifted if owns(chunk, segment, last=last))
+    languages = [result.language for result in results if result.language]
+    return Transcription(
+        text=" ".join(text for result in results if (text := result.text.strip())),
+        model=results[0].model if results else "",
+        language=languages[0] if languages else None,
+        segments=segments,
+        usage=sum_usage(result.usage for result in results),
+        chunks=list(chunks),
+    )
+
+
+def sum_usage(usages: Iterable[Usage]) -> Usage:
+    """Token and audio counts added up over chunks."""
+    total = Usage()
+    audio = 0.0
+    for usage in usages:
+        total.prompt_tokens += usage.prompt_tokens
+        total.completion_tokens += usage.completion_tokens
+        total.total_tokens += usage.total_tokens
+        audio += usage.prompt_audio_seconds or 0.0
+    total.prompt_audio_seconds = audio or None
+    return total

@@ -1,0 +1,293 @@
+"""Long-file orchestration: chunk payloads in, one stitched transcription out.
+
+The client hands over the payloads ``_audio.prepare`` made and a function that
+transcribes one of them (with its own retries). This module runs them with bounded
+concurrency (threads for the sync client, tasks for the async one), keeps finished
+chunks in an optional resume cache, shows progress, and stitches the results. A
+chunk that still fails does not lose the others: they are cached (with
+``cache_dir``) and carried by the :class:`IncompleteTranscriptionError` raised once
+every chunk has had its turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import anyio
+from tqdm.auto import tqdm
+
+from ._audio import Payload
+from ._chunking import shift, stitch
+from ._exceptions import IncompleteTranscriptionError, VoxtralError
+from ._models import (
+    Chunk,
+    DoneEvent,
+    LanguageEvent,
+    Segment,
+    SegmentEvent,
+    TextDeltaEvent,
+    Transcription,
+    TranscriptionStreamEvent,
+)
+from ._protocol import TranscriptionOptions
+from ._sources import AudioUpload
+
+logger = logging.getLogger("voxtral_integrations")
+
+SendOne = Callable[[AudioUpload], Transcription]
+AsyncSendOne = Callable[[AudioUpload], Awaitable[Transcription]]
+
+
+class ChunkCache:
+    """Finished chunk transcriptions on disk, keyed by everything that shaped them.
+
+    The key is the SHA-256 of the audio content, the chunk's range, the backend,
+    the model and every option, so a changed file or option never reuses a stale
+    result. Entries are written atomically (temporary file, then rename).
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike[str], upload: AudioUpload, scope: dict[str, Any]
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with upload.open() as content:
+            if isinstance(content, bytes):
+                digest.update(content)
+            else:
+                for block in iter(lambda: content.read(1 << 20), b""):
+                    digest.update(block)
+        self._scope = {"audio": digest.hexdigest(), **scope}
+
+    def _path(self, chunk: Chunk) -> Path:
+        key = json.dumps(
+            {**self._scope, "start": round(chunk.start, 3), "end": round(chunk.end, 3)},
+            sort_keys=True,
+        )
+        return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+    def load(self, chunk: Chunk) -> Transcription | None:
+        try:
+            return Transcription.model_validate_json(self._path(chunk).read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def store(self, chunk: Chunk, result: Transcription) -> None:
+        path = self._path(chunk)
+        handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(result.model_dump_json())
+        os.replace(temporary, path)
+
+
+def cache_scope(options: TranscriptionOptions, backend: str) -> dict[str, Any]:
+    return {"backend": backend, **asdict(options)}
+
+
+def materialised(upload: AudioUpload) -> AudioUpload:
+    """``upload`` with its content produced now, once: retries then resend, not re-encode."""
+    content = upload.read_all()
+    return AudioUpload(
+        upload.name, upload.filename, upload.mime_type, len(content), lambda: nullcontext(content)
+    )
+
+
+def _progress(total: int, name: str, enabled: bool) -> Any:
+    return tqdm(
+        total=total,
+        desc=Path(name).name[:40],
+        unit="chunk",
+        disable=not enabled or total < 2,
+        leave=False,
+    )
+
+
+def transcribe_chunks(
+    payloads: Sequence[Payload],
+    send_one: SendOne,
+    *,
+    concurrency: int,
+    cache: ChunkCache | None,
+    show_progress: bool,
+) -> Transcription:
+    """Transcribe every payload with up to ``concurrency`` threads and stitch the results."""
+    if len(payloads) == 1 and cache is None:  # the common short file: no pool, no bar
+        return stitch([payloads[0].chunk], [send_one(payloads[0].upload)])
+    results: dict[int, Transcription] = {}
+    failures: dict[int, Exception] = {}
+    pending = _take_cached(payloads, cache, results)
+
+    def run(payload: Payload) -> Transcription:
+        upload = payload.upload if len(payloads) == 1 else materialised(payload.upload)
+        return send_one(upload)
+
+    with _progress(len(payloads), payloads[0].upload.name, show_progress) as bar:
+        bar.update(len(payloads) - len(pending))
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(pending) or 1))) as pool:
+            futures = {pool.submit(run, payload): payload for payload in pending}
+            for future in as_completed(futures):
+                _record(futures[future], future.exception(), future, results, failures, cache)
+                bar.update(1)
+    return _finish(payloads, results, failures, cache)
+
+
+async def atranscribe_chunks(
+    payloads: Sequence[Payload],
+    send_one: AsyncSendOne,
+    *,
+    concurrency: int,
+    cache: ChunkCache | None,
+    show_progress: bool,
+) -> Transcription:
+    """The async twin of :func:`transcribe_chunks`; codec work runs in worker threads."""
+    if len(payloads) == 1 and cache is None:
+        return stitch([payloads[0].chunk], [await send_one(payloads[0].upload)])
+    results: dict[int, Transcription] = {}
+    failures: dict[int, Exception] = {}
+    pending = _take_cached(payloads, cache, results)
+    limiter = anyio.Semaphore(max(1, concurrency))
+
+    with _progress(len(payloads), payloads[0].upload.name, show_progress) as bar:
+        bar.update(len(payloads) - len(pending))
+
+        async def run(payload: Payload) -> None:
+            async with limiter:
+                try:
+                    upload = payload.upload
+                    if len(payloads) > 1:
+                        upload = await anyio.to_thread.run_sync(materialised, upload)
+                    result: Transcription | None = await send_one(upload)
+                    error: Exception | None = None
+                except VoxtralError as exc:
+                    result, error = None, exc
+            _record(payload, error, result, results, failures, cache)
+            bar.update(1)
+
+        async with anyio.create_task_group() as group:
+            for payload in pending:
+                group.start_soon(run, payload)
+    return _finish(payloads, results, failures, cache)
+
+
+def _take_cached(
+    payloads: Sequence[Payload], cache: ChunkCache | None, results: dict[int, Transcription]
+) -> list[Payload]:
+    pending = []
+    for payload in payloads:
+        cached = cache.load(payload.chunk) if cache else None
+        if cached is None:
+            pending.append(payload)
+        else:
+            results[payload.chunk.index] = cached
+    if cache and len(pending) < len(payloads):
+        logger.debug(
+            "%d of %d chunks found in %s",
+            len(payloads) - len(pending),
+            len(payloads),
+            cache.directory,
+        )
+    return pending
+
+
+def _record(
+    payload: Payload,
+    error: BaseException | None,
+    outcome: Any,
+    results: dict[int, Transcription],
+    failures: dict[int, Exception],
+    cache: ChunkCache | None,
+) -> None:
+    if error is not None:
+        if not isinstance(error, VoxtralError):
+            raise error
+        failures[payload.chunk.index] = error
+        return
+    result = outcome.result() if hasattr(outcome, "result") else outcome
+    results[payload.chunk.index] = result
+    if cache:
+        cache.store(payload.chunk, result)
+
+
+def _finish(
+    payloads: Sequence[Payload],
+    results: dict[int, Transcription],
+    failures: dict[int, Exception],
+    cache: ChunkCache | None,
+) -> Transcription:
+    chunks = [payload.chunk for payload in payloads]
+    if not failures:
+        return stitch(chunks, [results[chunk.index] for chunk in chunks])
+    if len(chunks) == 1:
+        raise failures[chunks[0].index]  # one request: its own error says it all
+    done = [chunk for chunk in chunks if chunk.index in results]
+    partial = stitch(done, [results[chunk.index] for chunk in done]) if done else None
+    first_index = min(failures)
+    first = failures[first_index]
+    chunk = chunks[first_index]
+    kept = f"kept in {cache.directory}" if cache else "kept in this error's `partial`"
+    hint = (
+        "run again with the same cache_dir to send only the missing ones"
+        if cache
+        else ("pass cache_dir= to resume without resending them")
+    )
+    raise IncompleteTranscriptionError(
+        f"{payloads[0].upload.name!r}: {len(failures)} of {len(chunks)} chunks failed, first "
+        f"chunk {chunk.index} ({_clock(chunk.start)}-{_clock(chunk.end)}): {first} "
+        f"The {len(done)} finished chunks are {kept}; {hint}.",
+        source=payloads[0].upload.name,
+        failed={chunks[index]: error for index, error in failures.items()},
+        partial=partial,
+    ) from first
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes // 60):02d}:{int(minutes % 60):02d}:{rest:06.3f}"
+
+
+class LongStream:
+    """Turns the event streams of consecutive chunks into one stream of the recording.
+
+    Segments are shifted by their chunk's start (through ``shift``, like stitched
+    results); the language event is kept from the first chunk only; the first text
+    delta of a later chunk starts with a space; each chunk's ``DoneEvent`` is held
+    back and :meth:`done` ends the stream with one for the whole recording.
+    """
+
+    def __init__(self, chunks: Sequence[Chunk]) -> None:
+        self._chunks = chunks
+        self._results: list[Transcription] = []
+        self._last_delta_chunk: int | None = None
+
+    def absolute(
+        self, chunk: Chunk, event: TranscriptionStreamEvent
+    ) -> TranscriptionStreamEvent | None:
+        """``event`` in the recording's time, or ``None`` when it is held back."""
+        if isinstance(event, SegmentEvent):
+            moved = shift(Segment(text=event.text, start=event.start, end=event.end), chunk.start)
+            return event.model_copy(update={"start": moved.start, "end": moved.end})
+        if isinstance(event, TextDeltaEvent):
+            joins = self._last_delta_chunk not in (None, chunk.index)
+            self._last_delta_chunk = chunk.index
+            return event.model_copy(update={"text": " " + event.text.lstrip()}) if joins else event
+        if isinstance(event, DoneEvent):
+            self._results.append(Transcription.model_validate(event.model_dump(exclude={"type"})))
+            return None
+        if isinstance(event, LanguageEvent) and chunk.index > 0:
+            return None
+        return event
+
+    def done(self) -> DoneEvent:
+        whole = stitch(self._chunks, self._results)
+        return DoneEvent.model_validate(whole.model_dump())
