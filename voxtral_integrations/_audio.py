@@ -390,8 +390,9 @@ def _pcm(
             skip = max(0, round((start - position) * rate))
             keep = max(0, round((end - position) * rate)) - skip
             position += out.samples / rate
-            if keep > 0:
-                yield data[skip * 2 : (skip + keep) * 2]
+            piece = data[skip * 2 : (skip + keep) * 2] if keep > 0 else b""
+            if piece:
+                yield piece
             if position >= end:
                 return
 
