@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 import math
 import random
-from fractions import Fraction
 from array import array
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import av
