@@ -31,6 +31,7 @@ from voxtral_integrations import (
     Transcription,
     VoxtralClient,
 )
+from voxtral_integrations._constants import ModelLimits
 
 TOLERANCE = 0.05
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
@@ -155,6 +156,30 @@ def test_a_long_stream_yields_absolute_times_in_order(long_audio: dict[str, byte
     segments = [event for event in events if isinstance(event, SegmentEvent)]
     assert_matches_truth(events[-1], REGIONS)
     assert [(s.start, s.end) for s in segments] == [(s.start, s.end) for s in events[-1].segments]
+
+
+def test_chunks_stay_under_the_size_limit(long_audio: dict[str, bytes]) -> None:
+    fake = FakeVoxtral()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    vllm = VoxtralClient(backend="vllm", base_url="http://127.0.0.1:9/v1", http_client=http)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("voxtral_integrations._client.VLLM_LIMITS", ModelLimits(600, 300_000))
+        vllm.transcribe(long_audio["m4a"])
+    assert len(fake.uploads) >= 2
+    assert all(len(audio) <= 300_000 for _, _, audio in fake.uploads)
+
+
+def test_progress_bar_and_plan_logging(
+    long_audio: dict[str, bytes],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("DEBUG", logger="voxtral_integrations"):
+        client(FakeVoxtral()).transcribe(
+            long_audio["wav"], max_chunk_seconds=10, show_progress=True
+        )
+    assert "3/3" in capsys.readouterr().err
+    assert any("3 chunk(s)" in record.getMessage() for record in caplog.records)
 
 
 def test_silence_is_an_empty_transcript_not_an_error() -> None:

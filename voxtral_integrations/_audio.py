@@ -251,9 +251,10 @@ def prepare(
     if info.accepted_suffix and info.duration <= max_chunk_seconds and upload.size <= max_bytes:
         return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
     sliceable = info.container in ("mp3", "wav")
-    if sliceable:
-        bytes_per_second = upload.size / info.duration
-        max_chunk_seconds = min(max_chunk_seconds, 0.95 * max_bytes / bytes_per_second)
+    # keep every payload under the size limit: slices scale with the original's byte
+    # rate, converted chunks are FLAC, at most the size of their 16 kHz 16-bit PCM
+    bytes_per_second = upload.size / info.duration if sliceable else 2 * CONVERSION_RATE
+    max_chunk_seconds = min(max_chunk_seconds, 0.95 * max_bytes / bytes_per_second)
     levels = _levels_by_slice if sliceable else _levels_by_decoding
 
     def find_cut(lo: float, hi: float) -> float:
