@@ -247,6 +247,15 @@ def prepare(
     if wav is not None and wav.duration <= max_chunk_seconds and upload.size <= max_bytes:
         info = wav.info(upload)  # the common short WAV: the header says it all
         return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), upload)]
+    if upload.path is None:  # read a caller's stream once, then share it (bytes are not copied)
+        content = upload.read_all()
+        upload = AudioUpload(
+            upload.name,
+            upload.filename,
+            upload.mime_type,
+            len(content),
+            lambda: nullcontext(content),
+        )
     info, index = inspect(upload)
     if info.accepted_suffix and info.duration <= max_chunk_seconds and upload.size <= max_bytes:
         return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
