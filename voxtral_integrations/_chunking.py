@@ -11,6 +11,7 @@ so no segment is duplicated or lost at a cut, even if chunks overlap.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from statistics import median
@@ -21,6 +22,8 @@ LEVEL_HOP_SECONDS = 0.01
 """The loudness profile has one level per 10 ms."""
 PAUSE_SMOOTHING_SECONDS = 0.3
 """Levels are averaged over 300 ms, the shortest pause worth cutting in."""
+_EPSILON = 1e-9
+"""A nanosecond: below any audio resolution, above float rounding of seconds."""
 
 
 def quietest_point(levels: Sequence[float], *, hop: float = LEVEL_HOP_SECONDS) -> float:
@@ -35,8 +38,10 @@ def quietest_point(levels: Sequence[float], *, hop: float = LEVEL_HOP_SECONDS) -
         return 0.0
     width = max(1, round(PAUSE_SMOOTHING_SECONDS / hop))
     smoothed = _moving_average(levels, width)
-    floor = min(smoothed)
-    threshold = floor + 0.1 * (median(smoothed) - floor)
+    floor, peak = min(smoothed), max(smoothed)
+    # a tenth of the way from the floor to typical speech; when pauses fill most of
+    # the window (median at the floor), a hundredth of the way to the loudest frame
+    threshold = floor + 0.1 * max(median(smoothed) - floor, 0.1 * (peak - floor))
     best_start, best_length, run_start = 0, 0, None
     for index, level in enumerate([*smoothed, float("inf")]):
         if level <= threshold:
@@ -79,10 +84,9 @@ def plan_chunks(
         return [Chunk(index=0, start=0.0, end=duration)]
     window = min(search_seconds, max_chunk_seconds / 2)
     cuts = [0.0]
-    while duration - cuts[-1] > max_chunk_seconds:
-        limit = cuts[-1] + max_chunk_seconds
+    while (limit := cuts[-1] + max_chunk_seconds) < duration - _EPSILON:
         cut = find_cut(limit - window, limit)
-        cuts.append(min(max(cut, limit - window), limit))
+        cuts.append(limit if math.isnan(cut) else min(max(cut, limit - window), limit))
     cuts.append(duration)
     return [
         Chunk(index=index, start=start, end=end)
@@ -100,15 +104,29 @@ def shift(segment: Segment, offset: float) -> Segment:
     )
 
 
-def owns(chunk: Chunk, segment: Segment, *, last: bool) -> bool:
-    """Whether ``segment`` (absolute times) belongs to ``chunk``: its midpoint is inside.
+def territories(chunks: Sequence[Chunk]) -> list[tuple[float, float]]:
+    """The stretch of the recording each chunk speaks for, in order.
 
-    A segment without bounds stays with the chunk that produced it.
+    Neighbours split at the middle of their overlap (at the cut when they only
+    touch); the first reaches back and the last forward without limit, so nothing
+    a chunk reports near the recording's ends is dropped.
+    """
+    borders = [(before.end + after.start) / 2 for before, after in pairwise(chunks)]
+    return list(zip([-math.inf, *borders], [*borders, math.inf], strict=True))
+
+
+def owns(segment: Segment, low: float, high: float) -> bool:
+    """Whether ``segment`` (absolute times) has its midpoint in ``[low, high)``.
+
+    Both borders are moved down by the same nanosecond so that the two chunks on
+    either side of a border, which compute a segment's midpoint with different
+    float rounding, still agree on who keeps it. A segment without bounds stays
+    with the chunk that produced it.
     """
     if segment.start is None or segment.end is None:
         return True
     middle = (segment.start + segment.end) / 2
-    return chunk.start <= middle < chunk.end or (last and middle >= chunk.end)
+    return low - _EPSILON <= middle < high - _EPSILON
 
 
 def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcription:
@@ -119,10 +137,9 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
     if len(chunks) == 1 and chunks[0].start == 0:  # nothing to move: keep every field
         return results[0].model_copy(update={"chunks": list(chunks)})
     segments: list[Segment] = []
-    for chunk, result in zip(chunks, results, strict=True):
-        last = chunk.index == len(chunks) - 1
+    for chunk, result, (low, high) in zip(chunks, results, territories(chunks), strict=True):
         shifted = (shift(segment, chunk.start) for segment in result.segments)
-        segments.extend(segment for segment in shifted if owns(chunk, segment, last=last))
+        segments.extend(segment for segment in shifted if owns(segment, low, high))
     languages = [result.language for result in results if result.language]
     return Transcription(
         text=" ".join(text for result in results if (text := result.text.strip())),
@@ -137,11 +154,12 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
 def sum_usage(usages: Iterable[Usage]) -> Usage:
     """Token and audio counts added up over chunks."""
     total = Usage()
-    audio = 0.0
     for usage in usages:
         total.prompt_tokens += usage.prompt_tokens
         total.completion_tokens += usage.completion_tokens
         total.total_tokens += usage.total_tokens
-        audio += usage.prompt_audio_seconds or 0.0
-    total.prompt_audio_seconds = audio or None
+        if usage.prompt_audio_seconds is not None:
+            total.prompt_audio_seconds = (
+                total.prompt_audio_seconds or 0.0
+            ) + usage.prompt_audio_seconds
     return total
