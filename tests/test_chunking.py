@@ -831,3 +831,40 @@ def check_stitch(truth: list[tuple[float, float]], chunks: list[Chunk], overlap:
         assert segment.start == pytest.approx(start, abs=1e-9)
         assert segment.end == pytest.approx(end, abs=1e-9)
     assert stitched.chunks == chunks
+
+
+@pytest.mark.parametrize(
+    "choose",
+    [
+        pytest.param(lambda lo, hi: lo, id="always-earliest"),
+        pytest.param(lambda lo, hi: (lo + hi) / 2, id="middle"),
+        pytest.param(lambda lo, hi: hi, id="always-latest"),
+    ],
+)
+def test_a_target_shares_the_recording_out_evenly(choose: Callable[[float, float], float]) -> None:
+    # two hours, 15-minute target, 60-minute ceiling: eight even chunks, however the
+    # cuts fall inside their windows, so eight concurrent requests cover everything
+    chunks = plan_chunks(7200.0, 3600.0, choose, search_seconds=30.0, target_seconds=900.0)
+    assert_tiles(chunks, 7200.0, 3600.0)
+    assert len(chunks) == 8
+    assert all(abs(chunk.duration - 900.0) <= 8 * 15.0 for chunk in chunks)
+
+
+def test_a_target_never_overrides_the_ceiling() -> None:
+    chunks = plan_chunks(
+        1000.0, 300.0, lambda lo, hi: hi, search_seconds=30.0, target_seconds=900.0
+    )
+    assert_tiles(chunks, 1000.0, 300.0)
+    assert len(chunks) == 4
+
+
+def test_audio_within_the_target_is_one_chunk() -> None:
+    called: list[tuple[float, float]] = []
+    chunks = plan_chunks(
+        899.0,
+        3600.0,
+        lambda lo, hi: called.append((lo, hi)) or hi,
+        search_seconds=30.0,
+        target_seconds=900.0,
+    )
+    assert [(c.start, c.end) for c in chunks] == [(0.0, 899.0)] and called == []

@@ -240,11 +240,21 @@ def _check_mp3_continuity(upload: AudioUpload, index: _PacketIndex) -> None:
 
 
 def prepare(
-    upload: AudioUpload, *, max_chunk_seconds: float, max_bytes: int
+    upload: AudioUpload,
+    *,
+    max_chunk_seconds: float,
+    max_bytes: int,
+    target_seconds: float | None = None,
 ) -> tuple[AudioInfo, list[Payload]]:
-    """Probe, plan the cuts and describe each chunk's payload (read lazily when sent)."""
+    """Probe, plan the cuts and describe each chunk's payload (read lazily when sent).
+
+    Chunks never exceed ``max_chunk_seconds`` or ``max_bytes``; with
+    ``target_seconds`` audio longer than that is shared out in even chunks of
+    about that length (see ``plan_chunks``).
+    """
+    one_request = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
     wav = _WavLayout.parse(upload)
-    if wav is not None and wav.duration <= max_chunk_seconds and upload.size <= max_bytes:
+    if wav is not None and wav.duration <= one_request and upload.size <= max_bytes:
         info = wav.info(upload)  # the common short WAV: the header says it all
         return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), upload)]
     if upload.path is None:  # read a caller's stream once, then share it (bytes are not copied)
@@ -257,7 +267,7 @@ def prepare(
             lambda: nullcontext(content),
         )
     info, index = inspect(upload)
-    if info.accepted_suffix and info.duration <= max_chunk_seconds and upload.size <= max_bytes:
+    if info.accepted_suffix and info.duration <= one_request and upload.size <= max_bytes:
         return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
     sliceable = info.container in ("mp3", "wav")
     # keep every payload under the size limit: slices scale with the original's byte
@@ -269,7 +279,13 @@ def prepare(
     def find_cut(lo: float, hi: float) -> float:
         return lo + quietest_point(levels(upload, info, index, lo, hi))
 
-    chunks = plan_chunks(info.duration, max_chunk_seconds, find_cut, search_seconds=SEARCH_SECONDS)
+    chunks = plan_chunks(
+        info.duration,
+        max_chunk_seconds,
+        find_cut,
+        search_seconds=SEARCH_SECONDS,
+        target_seconds=target_seconds,
+    )
     if info.container == "mp3":
         chunks = _snap_to_packets(chunks, index)
     logger.debug(
@@ -287,14 +303,19 @@ def prepare(
 
 
 def prepare_short_wav(
-    upload: AudioUpload, *, max_chunk_seconds: float, max_bytes: int
+    upload: AudioUpload,
+    *,
+    max_chunk_seconds: float,
+    max_bytes: int,
+    target_seconds: float | None = None,
 ) -> list[Payload] | None:
     """The payload of a PCM WAV within the limits, read from its header alone, or ``None``.
 
     Cheap enough (one 4 KiB read, no codec) for an event loop to call directly.
     """
     wav = _WavLayout.parse(upload)
-    if wav is None or wav.duration > max_chunk_seconds or upload.size > max_bytes:
+    one_request = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
+    if wav is None or wav.duration > one_request or upload.size > max_bytes:
         return None
     return [Payload(Chunk(index=0, start=0.0, end=wav.duration), upload)]
 

@@ -73,20 +73,32 @@ def plan_chunks(
     find_cut: Callable[[float, float], float],
     *,
     search_seconds: float,
+    target_seconds: float | None = None,
 ) -> list[Chunk]:
     """Split ``[0, duration]`` into chunks of at most ``max_chunk_seconds``.
 
     ``find_cut(lo, hi)`` returns the time to cut at within ``[lo, hi]`` (the
-    quietest point there). The search window is the last ``search_seconds`` before
-    each limit, never more than half a chunk.
+    quietest point there); windows are ``search_seconds`` long, never more than
+    half a chunk. Without ``target_seconds`` each window ends at the limit, so
+    chunks are as long as allowed. With it (shorter chunks, for concurrency) the
+    recording is shared out evenly: as many chunks as the target needs, each
+    window centred on an equal share of what remains, never past the limit, so
+    no chunk is left much shorter than the others.
     """
-    if duration <= max_chunk_seconds:
+    target = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
+    count = math.ceil(duration / target - _EPSILON) if target_seconds else 1
+    if duration <= target + _EPSILON:
         return [Chunk(index=0, start=0.0, end=duration)]
-    window = min(search_seconds, max_chunk_seconds / 2)
+    window = min(search_seconds, target / 2)
     cuts = [0.0]
-    while (limit := cuts[-1] + max_chunk_seconds) < duration - _EPSILON:
-        cut = find_cut(limit - window, limit)
-        cuts.append(limit if math.isnan(cut) else min(max(cut, limit - window), limit))
+    while (limit := cuts[-1] + max_chunk_seconds) < duration - _EPSILON or len(cuts) < count:
+        high = limit
+        if len(cuts) < count:
+            share = (duration - cuts[-1]) / (count - len(cuts) + 1)
+            high = min(cuts[-1] + share + window / 2, limit)
+        low = max(high - window, (cuts[-1] + high) / 2)
+        cut = find_cut(low, high)
+        cuts.append(high if math.isnan(cut) else min(max(cut, low), high))
     cuts.append(duration)
     return [
         Chunk(index=index, start=start, end=end)

@@ -168,36 +168,34 @@ class _BaseClient:
 
     def _chunk_limits(
         self, options: TranscriptionOptions, max_chunk_seconds: float | None
-    ) -> dict[str, float]:
-        """The chunk length and payload size one request may have for this model."""
+    ) -> dict[str, Any]:
+        """How long and how large one request may be, and the chunk length to aim for.
+
+        Without ``max_chunk_seconds`` the model's limit is the ceiling and long audio
+        is shared out in chunks of about 15 minutes, for concurrency; a caller's
+        ``max_chunk_seconds`` is both.
+        """
         if self.backend == "vllm":
             limits = VLLM_LIMITS
         else:
             limits = MODEL_LIMITS.get(options.model, DEFAULT_MODEL_LIMITS)
-        seconds = max_chunk_seconds or min(DEFAULT_CHUNK_SECONDS, limits.max_seconds)
-        return {"max_chunk_seconds": seconds, "max_bytes": limits.max_bytes}
+        return {
+            "max_chunk_seconds": max_chunk_seconds or limits.max_seconds,
+            "target_seconds": max_chunk_seconds or min(DEFAULT_CHUNK_SECONDS, limits.max_seconds),
+            "max_bytes": limits.max_bytes,
+        }
 
     def _payloads(
         self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
     ) -> list[Payload]:
         """Probe, convert and split local audio as the model's limits require."""
-        limits = self._chunk_limits(options, max_chunk_seconds)
-        return prepare(
-            upload,
-            max_chunk_seconds=limits["max_chunk_seconds"],
-            max_bytes=int(limits["max_bytes"]),
-        )[1]
+        return prepare(upload, **self._chunk_limits(options, max_chunk_seconds))[1]
 
     async def _apayloads(
         self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
     ) -> list[Payload]:
         """A short WAV is answered on the event loop; anything needing a codec in a thread."""
-        limits = self._chunk_limits(options, max_chunk_seconds)
-        quick = prepare_short_wav(
-            upload,
-            max_chunk_seconds=limits["max_chunk_seconds"],
-            max_bytes=int(limits["max_bytes"]),
-        )
+        quick = prepare_short_wav(upload, **self._chunk_limits(options, max_chunk_seconds))
         if quick is not None:
             return quick
         return await anyio.to_thread.run_sync(self._payloads, upload, options, max_chunk_seconds)
