@@ -2,7 +2,8 @@
 
 It lets the client be measured and exercised over a real socket without network
 access or an API key: HTTP/1.1 with keep-alive (so httpx's connection pool is used
-as against api.mistral.ai), a fixed response latency, a requests-per-second limit
+as against api.mistral.ai), a response latency (fixed, plus optionally so much per
+second of uploaded audio, as a real transcription takes), a requests-per-second limit
 answered with 429 and ``Retry-After``, and a hook that may answer any request
 itself (fault injection). It records every request's arrival time and status, so a
 benchmark or test can check how the client behaved, e.g. that no retry came sooner
@@ -192,6 +193,14 @@ class LocalVoxtralServer:
 
     Args:
         latency: Seconds every transcription waits before it is answered.
+        latency_per_audio_second: Seconds added to ``latency`` per second of
+            uploaded audio (``file``; ``file_url``/``file_id`` count as
+            :data:`REMOTE_AUDIO_SECONDS`), e.g. ``0.001`` answers a 14-minute
+            chunk after 0.84 s.
+        audio_duration: How the seconds of an uploaded ``file`` are measured, for
+            the latency above and the transcript's timestamps. Default
+            :func:`audio_seconds` (WAV header, else 16 kHz 16-bit PCM);
+            :func:`mp3_seconds` reads a constant-bitrate MP3's frame header.
         rate_limit: Requests per second (a token bucket holding ``burst`` tokens,
             ``max(1, rate_limit)`` by default). A request beyond it is answered 429
             at once, with ``Retry-After`` in whole seconds, rounded up.
@@ -214,6 +223,8 @@ class LocalVoxtralServer:
         self,
         *,
         latency: float = 0.0,
+        latency_per_audio_second: float = 0.0,
+        audio_duration: Callable[[bytes], float] | None = None,
         rate_limit: float | None = None,
         burst: float | None = None,
         precise_retry_after: bool = False,
@@ -226,11 +237,15 @@ class LocalVoxtralServer:
         stop_timeout: float = 5.0,
         max_records: int = 100_000,
     ) -> None:
-        if latency < 0 or stream_delay < 0:
-            raise ValueError("`latency` and `stream_delay` must be >= 0.")
+        if latency < 0 or stream_delay < 0 or latency_per_audio_second < 0:
+            raise ValueError(
+                "`latency`, `latency_per_audio_second` and `stream_delay` must be >= 0."
+            )
         if rate_limit is not None and rate_limit <= 0:
             raise ValueError("`rate_limit` must be > 0 requests per second, or None.")
         self.latency = latency
+        self.latency_per_audio_second = latency_per_audio_second
+        self.audio_duration = audio_duration or audio_seconds
         self.precise_retry_after = precise_retry_after
         self.hook = hook
         self.api_key = api_key
@@ -450,7 +465,8 @@ class LocalVoxtralServer:
         if problem is not None:
             return problem
         upload = request.files.get("file")
-        seconds = audio_seconds(upload.content) if upload else REMOTE_AUDIO_SECONDS
+        seconds = self.audio_duration(upload.content) if upload else REMOTE_AUDIO_SECONDS
+        delay = self.latency + self.latency_per_audio_second * seconds
         granularities = request.fields.get("timestamp_granularities", ())
         granularity = next((g for g in GRANULARITIES if g in granularities), None)
         result = transcription_body(
@@ -462,13 +478,13 @@ class LocalVoxtralServer:
             diarize=request.value("diarize") == "true",
         )
         if (request.value("stream") or "").lower() != "true":
-            return Reply(200, result, delay=self.latency)
+            return Reply(200, result, delay=delay)
         return Reply(
             200,
             headers=_SSE_HEADERS,
             chunks=[sse_frame(e) for e in transcription_events(result, granularity is not None)],
             chunk_delay=self.stream_delay,
-            delay=self.latency,
+            delay=delay,
         )
 
 
@@ -781,6 +797,32 @@ def audio_seconds(content: bytes) -> float:
     return len(content) / 32_000
 
 
+_MP3_KBPS = {  # bitrate index -> kbit/s, Layer III: MPEG-1, then MPEG-2/2.5
+    3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+
+
+def mp3_seconds(content: bytes) -> float:
+    """A constant-bitrate MP3's duration: its size over the first frame's bitrate.
+
+    Skips an ID3v2 tag; anything that is not MPEG Layer III falls back to
+    :func:`audio_seconds`. Only the first frame is read, so it is cheap on hours.
+    """
+    start = 0
+    if content[:3] == b"ID3" and len(content) >= 10:
+        size = content[6:10]
+        start = 10 + (size[0] << 21 | size[1] << 14 | size[2] << 7 | size[3])
+    head = content[start : start + 4]
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0 or (head[1] >> 1) & 3 != 1:
+        return audio_seconds(content)
+    version, bitrate_index = (head[1] >> 3) & 3, head[2] >> 4
+    if version == 1 or bitrate_index in (0, 15):
+        return audio_seconds(content)  # reserved version, free or bad bitrate
+    kbps = _MP3_KBPS[3 if version == 3 else 2][bitrate_index]
+    return (len(content) - start) * 8 / (kbps * 1000)
+
+
 def parse_multipart(
     body: bytes, boundary: bytes
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, UploadedPart]]:
@@ -867,11 +909,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         description="Serve the Voxtral transcription API on 127.0.0.1 until stdin closes."
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per transcription")
+    parser.add_argument(
+        "--latency-per-audio-second",
+        type=float,
+        default=0.0,
+        help="seconds added per second of uploaded audio (MP3 measured by its bitrate)",
+    )
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     parser.add_argument("--api-key", default=None, help="require this bearer token")
     args = parser.parse_args(argv)
     server = LocalVoxtralServer(
-        latency=args.latency, rate_limit=args.rate_limit, api_key=args.api_key
+        latency=args.latency,
+        latency_per_audio_second=args.latency_per_audio_second,
+        audio_duration=mp3_seconds,
+        rate_limit=args.rate_limit,
+        api_key=args.api_key,
     )
     with server:
         print(server.base_url, flush=True)

@@ -86,12 +86,18 @@ def plan_chunks(
     no chunk is left much shorter than the others.
     """
     target = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
-    count = math.ceil(duration / target - _EPSILON) if target_seconds else 1
-    if duration <= target + _EPSILON:
+    # a target is approximate: 5% over it (within the limit) beats one more small chunk
+    stretched = min(target * 1.05, max_chunk_seconds)
+    count = math.ceil(duration / stretched - _EPSILON) if target_seconds else 1
+    if duration <= stretched + _EPSILON:
         return [Chunk(index=0, start=0.0, end=duration)]
     window = min(search_seconds, target / 2)
     cuts = [0.0]
-    while (limit := cuts[-1] + max_chunk_seconds) < duration - _EPSILON or len(cuts) < count:
+    # the second test stops a limit that rounds onto the end from leaving an empty chunk
+    while (
+        duration - cuts[-1] > max_chunk_seconds and cuts[-1] + max_chunk_seconds < duration
+    ) or len(cuts) < count:
+        limit = cuts[-1] + max_chunk_seconds
         high = limit
         if len(cuts) < count:
             share = (duration - cuts[-1]) / (count - len(cuts) + 1)

@@ -89,8 +89,9 @@ VLLM_LIMITS = ModelLimits(max_seconds=30 * 60, max_bytes=25_000_000)
 """vLLM's default upload cap (VLLM_MAX_AUDIO_CLIP_FILESIZE_MB) and Voxtral's 30 minutes."""
 
 DEFAULT_CHUNK_SECONDS = 15 * 60
-"""Long audio is sent in chunks of at most 15 minutes even where a model takes more:
-chunks are transcribed concurrently (a 2-hour file takes about as long as one chunk),
-a failed chunk costs 15 minutes to redo, not hours, and no request nears a timeout."""
+"""Long audio is shared out in even chunks of about 15 minutes even where a model takes
+more: chunks are transcribed concurrently (with ``concurrency=8`` a 2-hour file takes
+about as long as one chunk), a failed chunk costs minutes to redo, not hours, and no
+request nears a timeout."""
 
 DEFAULT_CONCURRENCY = 4
