@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import av
 
-from ._chunking import LEVEL_HOP_SECONDS, plan_chunks, quietest_point
+from ._chunking import LEVEL_HOP_SECONDS, one_request_seconds, plan_chunks, quietest_point
 from ._constants import ACCEPTED_AUDIO_TYPES
 from ._exceptions import AudioError
 from ._models import Chunk
@@ -252,7 +252,7 @@ def prepare(
     ``target_seconds`` audio longer than that is shared out in even chunks of
     about that length (see ``plan_chunks``).
     """
-    one_request = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
+    one_request = one_request_seconds(max_chunk_seconds, target_seconds)
     wav = _WavLayout.parse(upload)
     if wav is not None and wav.duration <= one_request and upload.size <= max_bytes:
         info = wav.info(upload)  # the common short WAV: the header says it all
@@ -314,7 +314,7 @@ def prepare_short_wav(
     Cheap enough (one 4 KiB read, no codec) for an event loop to call directly.
     """
     wav = _WavLayout.parse(upload)
-    one_request = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
+    one_request = one_request_seconds(max_chunk_seconds, target_seconds)
     if wav is None or wav.duration > one_request or upload.size > max_bytes:
         return None
     return [Payload(Chunk(index=0, start=0.0, end=wav.duration), upload)]

@@ -86,8 +86,7 @@ def plan_chunks(
     no chunk is left much shorter than the others.
     """
     target = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
-    # a target is approximate: 5% over it (within the limit) beats one more small chunk
-    stretched = min(target * 1.05, max_chunk_seconds)
+    stretched = one_request_seconds(max_chunk_seconds, target_seconds)
     count = math.ceil(duration / stretched - _EPSILON) if target_seconds else 1
     if duration <= stretched + _EPSILON:
         return [Chunk(index=0, start=0.0, end=duration)]
@@ -110,6 +109,14 @@ def plan_chunks(
         Chunk(index=index, start=start, end=end)
         for index, (start, end) in enumerate(pairwise(cuts))
     ]
+
+
+def one_request_seconds(max_chunk_seconds: float, target_seconds: float | None) -> float:
+    """The longest audio sent whole: a target is approximate, and 5% over it (within
+    the limit) beats one more, small, chunk."""
+    if not target_seconds:
+        return max_chunk_seconds
+    return min(target_seconds * 1.05, max_chunk_seconds)
 
 
 def shift(segment: Segment, offset: float) -> Segment:
