@@ -93,11 +93,12 @@ def records(
     if duration is not None:
         common["duration"] = duration
     if granularity == "file":
-        text = {
-            "text": transcription.text.strip,
-            "srt": lambda: srt(transcription),
-            "vtt": lambda: vtt(transcription),
-        }[transcript_format]()
+        if transcript_format == "srt":
+            text = srt(transcription)
+        elif transcript_format == "vtt":
+            text = vtt(transcription)
+        else:
+            text = transcription.text.strip()
         return [Record(text, {**common, **_span(0.0, duration)})]
     groups = (
         [[(i, s)] for i, s in enumerate(transcription.segments)]
