@@ -7,6 +7,7 @@ VoxtralError
 │   └── UnsupportedFeatureError        the selected backend cannot do what was asked
 ├── ConfigurationError (ValueError)    client settings (missing API key, bad base URL)
 ├── IncompleteTranscriptionError       chunks of a long recording failed; the rest are kept
+├── LoadError                          one file of a multi-file load failed (cause chained)
 └── APIError                           anything that went wrong talking to the server
     ├── APIConnectionError             no usable response: DNS, refused, reset
     │   └── APITimeoutError            connect, read, write or pool timeout
@@ -47,6 +48,7 @@ __all__ = [
     "IncompleteTranscriptionError",
     "InternalServerError",
     "InvalidInputError",
+    "LoadError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -111,6 +113,18 @@ class IncompleteTranscriptionError(VoxtralError):
         self.source = source
         self.failed = failed
         self.partial = partial
+
+
+class LoadError(VoxtralError):
+    """A file of a multi-file load failed; ``source`` names it, ``__cause__`` says why.
+
+    Files loaded before it have already been returned; loaders offer
+    ``on_error="skip"`` to log such files and go on.
+    """
+
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(message)
+        self.source = source
 
 
 class APIError(VoxtralError):

@@ -1,0 +1,245 @@
+"""VoxtralLoader and VoxtralParser: Documents with absolute times, from files, URLs and blobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from audio_factory import encode, speech_pcm
+from conftest import FAKE_API_KEY
+from fake_voxtral import FakeVoxtral
+from langchain_core.documents import Document
+from langchain_core.documents.base import Blob
+
+from voxtral_integrations import ConfigurationError, InvalidInputError, LoadError
+from voxtral_integrations.langchain import VoxtralLoader, VoxtralParser
+
+REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
+SCALARS = (str, int, float, bool)
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("calls")
+    paths = {
+        "long": folder / "standup.m4a",
+        "short": folder / "short call.mp3",
+        "wav": folder / "note.wav",
+    }
+    paths["long"].write_bytes(encode(speech_pcm(REGIONS, 25.0), "m4a"))
+    paths["short"].write_bytes(encode(speech_pcm([(0.5, 2.5), (3.5, 5.0)], 6.0), "mp3"))
+    paths["wav"].write_bytes(encode(speech_pcm([(1.0, 2.0)], 3.0), "wav"))
+    return paths
+
+
+def loader(fake: Any, source: Any, **options: Any) -> VoxtralLoader:
+    return VoxtralLoader(
+        source,
+        api_key=FAKE_API_KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(fake)),
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(fake)),
+        **options,
+    )
+
+
+def spans(docs: list[Document]) -> list[tuple[float, float]]:
+    return [(doc.metadata["start"], doc.metadata["end"]) for doc in docs]
+
+
+def test_segment_documents_carry_absolute_times_across_chunks(recordings: dict[str, Path]) -> None:
+    docs = loader(FakeVoxtral(), recordings["long"], max_chunk_seconds=10).load()
+    assert len(docs) == len(REGIONS)
+    for (start, end), (true_start, true_end) in zip(spans(docs), REGIONS, strict=True):
+        assert start == pytest.approx(true_start, abs=0.05)
+        assert end == pytest.approx(true_end, abs=0.05)
+    first = docs[0].metadata
+    assert first["source"] == str(recordings["long"])
+    assert (
+        first["start_timestamp"] == "00:00:00" and docs[4].metadata["start_timestamp"] == "00:00:16"
+    )
+    assert first["model"] and first["language"] == "en"
+    assert first["duration"] == pytest.approx(25.0, abs=0.1)
+    assert [doc.metadata["segment_index"] for doc in docs] == list(range(len(REGIONS)))
+    assert all(isinstance(value, SCALARS) for doc in docs for value in doc.metadata.values())
+
+
+def test_window_documents_group_segments_without_splitting_them(
+    recordings: dict[str, Path],
+) -> None:
+    docs = loader(FakeVoxtral(), recordings["long"], granularity="window", window_seconds=8).load()
+    assert [doc.metadata["segment_index"] for doc in docs] == [0, 2, 4]
+    assert spans(docs)[0] == pytest.approx((0.5, 7.5), abs=0.05)
+    assert docs[0].page_content == "words 0 words 1"
+
+
+def test_file_documents_and_subtitles(recordings: dict[str, Path]) -> None:
+    (text,) = loader(FakeVoxtral(), recordings["short"], granularity="file").load()
+    assert text.page_content == "words 0 words 1"
+    assert text.metadata["start"] == 0.0 and "segment_index" not in text.metadata
+    (srt,) = loader(
+        FakeVoxtral(), recordings["short"], granularity="file", transcript_format="srt"
+    ).load()
+    assert srt.page_content.startswith("1\n00:00:00,5")
+    assert " --> " in srt.page_content and "\n2\n" in srt.page_content
+    (vtt,) = loader(
+        FakeVoxtral(), recordings["short"], granularity="file", transcript_format="vtt"
+    ).load()
+    assert vtt.page_content.startswith("WEBVTT\n\n00:00:00.5")
+
+
+def test_many_files_lazily_in_order(recordings: dict[str, Path]) -> None:
+    fake = FakeVoxtral()
+    documents = loader(fake, [recordings["short"], recordings["wav"]]).lazy_load()
+    first = next(documents)
+    assert first.metadata["source"] == str(recordings["short"]) and len(fake.uploads) == 1
+    rest = list(documents)
+    assert [doc.metadata["source"] for doc in rest] == [
+        str(recordings["short"]),
+        str(recordings["wav"]),
+    ]
+
+
+def test_async_loads_the_same_documents_concurrently(recordings: dict[str, Path]) -> None:
+    files = [recordings["short"], recordings["wav"], recordings["long"]]
+    fake = FakeVoxtral()
+    in_flight = [0, 0]  # now, peak
+
+    async def slow_answer(request: httpx.Request) -> httpx.Response:
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        await asyncio.sleep(0.05)
+        in_flight[0] -= 1
+        return fake(request)
+
+    async def collect() -> list[Document]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(slow_answer)) as http:
+            files_loader = VoxtralLoader(
+                files, api_key=FAKE_API_KEY, async_http_client=http, file_concurrency=3
+            )
+            return [doc async for doc in files_loader.alazy_load()]
+
+    async_docs = asyncio.run(collect())
+    assert in_flight[1] == 3
+    sync_docs = loader(FakeVoxtral(), files).load()
+    key = lambda doc: (doc.metadata["source"], doc.metadata["segment_index"])  # noqa: E731
+    assert sorted(async_docs, key=key) == sorted(sync_docs, key=key)
+
+
+def test_a_failing_file_is_named_after_the_others_were_yielded(
+    recordings: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"not audio at all" * 64)
+    files = [recordings["short"], broken, recordings["wav"]]
+    yielded: list[Document] = []
+    with pytest.raises(LoadError) as caught:
+        for doc in loader(FakeVoxtral(), files).lazy_load():
+            yielded.append(doc)
+    assert caught.value.source == str(broken) and str(broken) in str(caught.value)
+    assert {doc.metadata["source"] for doc in yielded} == {str(recordings["short"])}
+
+    with caplog.at_level(logging.WARNING, logger="voxtral_integrations"):
+        docs = loader(FakeVoxtral(), files, on_error="skip").load()
+    assert {doc.metadata["source"] for doc in docs} == {
+        str(recordings["short"]),
+        str(recordings["wav"]),
+    }
+    assert any(str(broken) in record.getMessage() for record in caplog.records)
+
+
+def test_a_url_is_sent_as_file_url_and_stored_without_its_query() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = {
+            "model": "m",
+            "text": "hi",
+            "language": None,
+            "segments": [{"text": "hi", "start": 1.0, "end": 2.0}],
+            "usage": {},
+        }
+        return httpx.Response(200, content=json.dumps(body).encode())
+
+    (doc,) = loader(answer, "https://cdn.example/talk.mp3?sig=SECRET").load()
+    assert b"https://cdn.example/talk.mp3?sig=SECRET" in seen[0].read()
+    assert doc.metadata["source"] == "https://cdn.example/talk.mp3"
+    assert "start" in doc.metadata and "SECRET" not in json.dumps(doc.metadata)
+
+
+def test_the_parser_reads_path_and_memory_blobs(recordings: dict[str, Path]) -> None:
+    fake = FakeVoxtral()
+    parser = VoxtralParser(
+        api_key=FAKE_API_KEY, http_client=httpx.Client(transport=httpx.MockTransport(fake))
+    )
+    from_path = parser.parse(Blob.from_path(recordings["short"]))
+    in_memory = parser.parse(Blob.from_data(recordings["short"].read_bytes(), path="memo.mp3"))
+    assert (
+        [d.page_content for d in from_path]
+        == [d.page_content for d in in_memory]
+        == ["words 0", "words 1"]
+    )
+    assert from_path[0].metadata["source"] == str(recordings["short"])
+    assert in_memory[0].metadata["source"] == "memo.mp3"
+
+
+def test_diarized_windows_break_at_a_speaker_change() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        segments = [
+            {"text": "hi", "start": 0.0, "end": 1.0, "speaker_id": "speaker_1"},
+            {"text": "there", "start": 1.0, "end": 2.0, "speaker_id": "speaker_1"},
+            {"text": "hello", "start": 2.5, "end": 3.0, "speaker_id": "speaker_2"},
+        ]
+        body = {"model": "m", "text": "", "language": None, "segments": segments, "usage": {}}
+        return httpx.Response(200, content=json.dumps(body).encode())
+
+    docs = loader(answer, "https://x.example/a.mp3", granularity="window", diarize=True).load()
+    assert [(d.page_content, d.metadata["speaker"]) for d in docs] == [
+        ("hi there", "speaker_1"),
+        ("hello", "speaker_2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        pytest.param({"granularity": "sentence"}, "granularity", id="unknown-granularity"),
+        pytest.param(
+            {"granularity": "window", "window_seconds": 0}, "window_seconds", id="window-zero"
+        ),
+        pytest.param({"window_seconds": -5}, "window_seconds", id="window-negative"),
+        pytest.param({"transcript_format": "srt"}, "transcript_format", id="srt-per-segment"),
+        pytest.param(
+            {"granularity": "file", "transcript_format": "docx"},
+            "transcript_format",
+            id="bad-format",
+        ),
+        pytest.param({"language": "en"}, "language", id="language-with-timestamps"),
+        pytest.param({"on_error": "ignore"}, "on_error", id="bad-on-error"),
+        pytest.param({"context_bias": ["two words"]}, "context_bias", id="bad-context-bias"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_sent(
+    options: dict[str, Any], argument: str
+) -> None:
+    fake = FakeVoxtral()
+    with pytest.raises(InvalidInputError) as caught:
+        loader(fake, "https://x.example/a.mp3", **options)
+    assert caught.value.argument == argument
+    assert fake.uploads == []
+
+
+def test_no_key_no_loader() -> None:
+    with pytest.raises(ConfigurationError, match="MISTRAL_API_KEY"):
+        VoxtralLoader("a.mp3")
+
+
+def test_language_works_for_whole_files(recordings: dict[str, Path]) -> None:
+    (doc,) = loader(FakeVoxtral(), recordings["wav"], granularity="file", language="en").load()
+    assert doc.page_content == "words 0"
+    assert doc.metadata["language"] == "en" and doc.metadata["end"] == pytest.approx(3.0)

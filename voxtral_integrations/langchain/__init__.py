@@ -1,0 +1,16 @@
+"""LangChain integration: document loader, blob parser, chat model and agent tool.
+
+Install with ``pip install "voxtral-integrations[langchain]"``.
+"""
+
+try:
+    import langchain_core  # noqa: F401
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "voxtral_integrations.langchain needs langchain-core: "
+        'pip install "voxtral-integrations[langchain]"'
+    ) from error
+
+from .document_loaders import VoxtralLoader, VoxtralParser
+
+__all__ = ["VoxtralLoader", "VoxtralParser"]

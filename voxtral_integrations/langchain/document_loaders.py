@@ -1,0 +1,266 @@
+"""``VoxtralLoader`` and ``VoxtralParser``: recordings as LangChain Documents with times.
+
+Every Document carries absolute ``start``/``end`` seconds in the original
+recording (also when a long file was sent in chunks), ``start_timestamp`` as
+``HH:MM:SS``, and flat metadata only, so any vector store takes it and a RAG
+answer can cite "at 01:02:05". The work is the core's (``_loading``); these
+classes only map its records to ``Document``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import httpx
+from langchain_core.document_loaders import BaseBlobParser, BaseLoader
+from langchain_core.documents import Document
+from langchain_core.documents.base import Blob
+
+from .._client import AsyncVoxtralClient, VoxtralClient
+from .._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
+from .._loading import (
+    DEFAULT_FILE_CONCURRENCY,
+    LoadOptions,
+    OnError,
+    Source,
+    aload,
+    load,
+    sources,
+)
+from .._protocol import Backend
+from .._records import DEFAULT_WINDOW_SECONDS, Granularity, Record, TranscriptFormat
+
+__all__ = ["VoxtralLoader", "VoxtralParser"]
+
+
+def _document(record: Record) -> Document:
+    return Document(page_content=record.text, metadata=dict(record.metadata))
+
+
+class _VoxtralSettings:
+    """The client settings and transcription options the loader and parser share."""
+
+    def __init__(
+        self,
+        *,
+        granularity: Granularity,
+        window_seconds: float,
+        transcript_format: TranscriptFormat,
+        on_error: OnError,
+        api_key: str | None,
+        base_url: str | None,
+        model: str,
+        backend: Backend,
+        max_retries: int,
+        timeout: float | httpx.Timeout | None,
+        language: str | None,
+        diarize: bool,
+        context_bias: Sequence[str] | None,
+        max_chunk_seconds: float | None,
+        concurrency: int,
+        cache_dir: str | os.PathLike[str] | None,
+        show_progress: bool,
+        http_client: httpx.Client | None,
+        async_http_client: httpx.AsyncClient | None,
+    ) -> None:
+        self._options = LoadOptions(
+            granularity=granularity,
+            window_seconds=window_seconds,
+            transcript_format=transcript_format,
+            model=model,
+            language=language,
+            diarize=diarize,
+            context_bias=context_bias,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+            on_error=on_error,
+        )
+        self._options.check()
+        self._client_settings: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "backend": backend,
+            "max_retries": max_retries,
+            "timeout": timeout,
+        }
+        self._http_clients = (http_client, async_http_client)
+        VoxtralClient(**self._client_settings).close()  # a missing key fails here, not later
+
+    def _client(self) -> VoxtralClient:
+        return VoxtralClient(**self._client_settings, http_client=self._http_clients[0])
+
+    def _async_client(self) -> AsyncVoxtralClient:
+        return AsyncVoxtralClient(**self._client_settings, http_client=self._http_clients[1])
+
+    def __repr__(self) -> str:
+        options = self._options
+        return (
+            f"{type(self).__name__}(granularity={options.granularity!r}, "
+            f"model={options.model!r}, backend={self._client_settings['backend']!r})"
+        )
+
+
+class VoxtralLoader(_VoxtralSettings, BaseLoader):
+    """Transcribe audio files or URLs into Documents with timestamps.
+
+    Example::
+
+        from voxtral_integrations.langchain import VoxtralLoader
+
+        docs = VoxtralLoader(["standup.m4a", "https://example.com/talk.mp3"]).load()
+        docs[3].metadata  # {"source": "standup.m4a", "start": 61.3, "end": 66.9,
+                          #  "start_timestamp": "00:01:01", "segment_index": 3, ...}
+
+    Args:
+        file_path: One or many paths or ``http(s)`` URLs.
+        granularity: ``"segment"`` (a Document per timed segment), ``"window"``
+            (consecutive segments up to ``window_seconds``, a new one at a speaker
+            change) or ``"file"`` (one per file; ``transcript_format`` may then be
+            ``"srt"`` or ``"vtt"``).
+        on_error: ``"raise"`` (a :class:`LoadError` naming the file, after the
+            files before it were yielded) or ``"skip"`` (log a warning, go on).
+        file_concurrency: Files transcribed at once by ``alazy_load``.
+
+    Client settings (``api_key``, ``base_url``, ``model``, ``backend``,
+    ``max_retries``, ``timeout``, and your own ``http_client`` /
+    ``async_http_client`` for proxies or certificates) and transcription options (``language``,
+    ``diarize``, ``context_bias``, ``max_chunk_seconds``, ``concurrency``,
+    ``cache_dir``, ``show_progress``) are those of ``VoxtralClient.transcribe``.
+    """
+
+    def __init__(
+        self,
+        file_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        granularity: Granularity = "segment",
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        transcript_format: TranscriptFormat = "text",
+        on_error: OnError = "raise",
+        file_concurrency: int = DEFAULT_FILE_CONCURRENCY,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        backend: Backend = "mistral",
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | httpx.Timeout | None = None,
+        language: str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cache_dir: str | os.PathLike[str] | None = None,
+        show_progress: bool = False,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._sources: list[Source] = sources(file_path)
+        self._file_concurrency = file_concurrency
+        super().__init__(
+            granularity=granularity,
+            window_seconds=window_seconds,
+            transcript_format=transcript_format,
+            on_error=on_error,
+            api_key=api_key,
+            base_url=base_url,
+            model=model,
+            backend=backend,
+            max_retries=max_retries,
+            timeout=timeout,
+            language=language,
+            diarize=diarize,
+            context_bias=context_bias,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+            http_client=http_client,
+            async_http_client=async_http_client,
+        )
+
+    def lazy_load(self) -> Iterator[Document]:
+        """Each file's Documents as soon as that file is transcribed, in order."""
+        with self._client() as client:
+            for _, records in load(client, self._sources, self._options):
+                yield from map(_document, records)
+
+    async def alazy_load(self) -> AsyncIterator[Document]:
+        """Natively async: files transcribed concurrently, each yielded when done."""
+        async with self._async_client() as client:
+            async for _, records in aload(
+                client, self._sources, self._options, file_concurrency=self._file_concurrency
+            ):
+                for record in records:
+                    yield _document(record)
+
+
+class VoxtralParser(_VoxtralSettings, BaseBlobParser):
+    """The same Documents from a ``Blob``, for ``GenericLoader`` and friends.
+
+    Example::
+
+        from langchain_community.document_loaders.generic import GenericLoader
+
+        loader = GenericLoader.from_filesystem(
+            "calls/", glob="**/*.m4a", parser=VoxtralParser(granularity="window")
+        )
+
+    Takes the same options as :class:`VoxtralLoader` (without ``file_path`` and
+    ``file_concurrency``). A path-backed blob is read from disk; an in-memory blob
+    (``Blob.from_data``) is sent from memory.
+    """
+
+    def __init__(
+        self,
+        *,
+        granularity: Granularity = "segment",
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        transcript_format: TranscriptFormat = "text",
+        api_key: str | None = None,
+        base_url: str | None = None,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        backend: Backend = "mistral",
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | httpx.Timeout | None = None,
+        language: str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cache_dir: str | os.PathLike[str] | None = None,
+        show_progress: bool = False,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            granularity=granularity,
+            window_seconds=window_seconds,
+            transcript_format=transcript_format,
+            on_error="raise",
+            api_key=api_key,
+            base_url=base_url,
+            model=model,
+            backend=backend,
+            max_retries=max_retries,
+            timeout=timeout,
+            language=language,
+            diarize=diarize,
+            context_bias=context_bias,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+            http_client=http_client,
+            async_http_client=async_http_client,
+        )
+
+    def lazy_parse(self, blob: Blob) -> Iterator[Document]:
+        """The Documents of one blob."""
+        audio: Any = blob.path if blob.data is None and blob.path else blob.as_bytes()
+        name = blob.source or (str(blob.path) if blob.path else "<bytes>")
+        with self._client() as client:
+            for _, records in load(client, [Source(audio, name)], self._options):
+                yield from map(_document, records)
