@@ -29,6 +29,8 @@ CANONICAL_MARKER = "voxtral-canonical-body"
 LONG_STRING = 256
 SECRET_REQUEST_HEADERS = ("authorization", "x-api-key", "cookie")
 SECRET_RESPONSE_HEADERS = ("set-cookie",)
+VOLATILE_REQUEST_HEADERS = ("content-length", "accept-encoding", "user-agent", "connection")
+"""Headers that vary with the environment (installed codecs, version) and are never matched."""
 _SIGNED_QUERY = re.compile(r"(https?://[^\s\"'?]+)\?[^\s\"']*")
 
 
@@ -90,7 +92,7 @@ def before_record_request(request: Any) -> Any:
     content_type = request.headers.get("content-type") or request.headers.get("Content-Type") or ""
     canonical = canonical_body(content_type, request.body)
     for header in list(request.headers):
-        if header.lower() == "content-length":
+        if header.lower() in VOLATILE_REQUEST_HEADERS:
             del request.headers[header]
         elif header.lower() == "content-type":
             request.headers[header] = re.sub(r"boundary=\S+", "boundary=BOUNDARY", content_type)
