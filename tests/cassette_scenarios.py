@@ -454,4 +454,43 @@ SCENARIOS: dict[str, Scenario] = {
         origin=f"{SPEC}: bcn_weather.mp3's published transcript, then a ChatCompletionResponse; "
         "segment times illustrative, answer wording ours",
     ),
+    "test_examples/test_langchain_chat_with_audio_example": Scenario(
+        # matched on method and path only, like the other example conversations
+        run=lambda client: (
+            client.chat(audio_message("What is this recording about?")),
+            client.chat(
+                audio_message("Check the weather now in the city the recording mentions."),
+                tools=[WEATHER_TOOL],
+                tool_choice="any",
+            ),
+        ),
+        answers=[
+            _chat_completion(
+                {
+                    "role": "assistant",
+                    "content": "A short weather report: 35 degrees in Barcelona yesterday, "
+                    "minus 20 degrees expected today.",
+                },
+                finish_reason="stop",
+            ),
+            _chat_completion(
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "k3Ud9qXzW",
+                            "type": "function",
+                            "function": {
+                                "name": "get_weather",
+                                "arguments": '{"city": "Barcelona"}',
+                            },
+                        }
+                    ],
+                },
+                finish_reason="tool_calls",
+            ),
+        ],
+        origin=f"{SPEC}: two ChatCompletionResponses, the second a ToolCall; wording ours",
+    ),
 }

@@ -36,3 +36,31 @@ def test_transcribe_file_example_explains_a_missing_key(
 ) -> None:
     assert run_example("transcribe_file.py", monkeypatch=monkeypatch) == 1
     assert "MISTRAL_API_KEY" in capsys.readouterr().err
+
+
+# The example conversations depend on what retrieval found, so their cassettes are
+# matched on method and path, in order (see cassettes/README.md).
+EXAMPLE_MATCHING = {"match_on": ["method", "scheme", "host", "path"]}
+
+
+@pytest.mark.vcr(**EXAMPLE_MATCHING)
+def test_langchain_rag_with_timestamps_example(
+    api_key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", api_key)
+    assert run_example("langchain_rag_with_timestamps.py", monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    answer, sources = out.split("Sources:")
+    assert "20" in answer
+    assert "bcn_weather.mp3 @ 00:00:0" in sources
+
+
+@pytest.mark.vcr(**EXAMPLE_MATCHING)
+def test_langchain_chat_with_audio_example(
+    api_key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", api_key)
+    assert run_example("langchain_chat_with_audio.py", monkeypatch=monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "Barcelona" in out.split("Tool call:")[0]
+    assert "Tool call: get_weather({'city': 'Barcelona'})" in out
