@@ -140,9 +140,13 @@ TranscriptionStreamEvent = LanguageEvent | TextDeltaEvent | SegmentEvent | DoneE
 
 
 class FunctionCall(_Lenient):
-    """The function a tool call invokes, with its arguments."""
+    """The function a tool call invokes, with its arguments.
 
-    name: str
+    ``name`` is empty on the follow-up chunks of a streamed call (vLLM sends only
+    more arguments there).
+    """
+
+    name: str = ""
     arguments: str | dict[str, Any] = ""
     """A JSON string as the API sends it (Mistral occasionally sends an object)."""
 

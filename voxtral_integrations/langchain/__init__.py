@@ -11,6 +11,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         'pip install "voxtral-integrations[langchain]"'
     ) from error
 
+from .chat_models import ChatVoxtral
 from .document_loaders import VoxtralLoader, VoxtralParser
+from .tools import VoxtralTranscriptionTool
 
-__all__ = ["VoxtralLoader", "VoxtralParser"]
+__all__ = ["ChatVoxtral", "VoxtralLoader", "VoxtralParser", "VoxtralTranscriptionTool"]

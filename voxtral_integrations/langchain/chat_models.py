@@ -1,0 +1,836 @@
+"""``ChatVoxtral``: Voxtral's chat completions (text, audio, tools) as a LangChain chat model.
+
+The model is thin over the core client: it converts LangChain messages into the
+core's message dicts (:func:`message_dicts`), calls ``VoxtralClient.chat`` (or the
+async twin) and maps the answer back (:func:`chat_result`, :func:`generation_chunk`).
+The converters are pure functions; the audio shapes LangChain users write all
+become one ``{"type": "input_audio", "input_audio": ...}`` part, which the core
+puts in Mistral's or vLLM's shape for the selected backend.
+
+Audio content blocks accepted in human messages:
+
+- LangChain v1 standard blocks: ``{"type": "audio", "base64": ..., "mime_type": ...}``,
+  ``{"type": "audio", "url": ...}`` and ``{"type": "audio", "file_id": ...}``;
+- LangChain v0 blocks: ``{"type": "audio", "source_type": "base64" | "url" | "id", ...}``;
+- OpenAI's ``{"type": "input_audio", "input_audio": {"data": ..., "format": "wav"}}``;
+- Mistral's own ``{"type": "input_audio", "input_audio": "<base64, URL or signed URL>"}``.
+
+Chat sends the audio bytes as they are (nothing is converted), so a MIME type, when
+given, must be one the API takes: ``audio/wav``, ``audio/mpeg`` (mp3),
+``audio/flac``, ``audio/ogg`` or ``audio/webm``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Literal, TypedDict
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    InvalidToolCall,
+    SystemMessage,
+    ToolCall,
+    ToolCallChunk,
+    ToolMessage,
+    UsageMetadata,
+)
+from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils import secret_from_env
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
+
+from .._client import AsyncVoxtralClient, VoxtralClient
+from .._constants import (
+    ACCEPTED_AUDIO_TYPES,
+    API_KEY_ENV,
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_MAX_RETRIES,
+)
+from .._exceptions import APIResponseError, InvalidInputError
+from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
+from .._models import ToolCall as APIToolCall
+from .._protocol import Backend
+from .._redaction import redact_url
+
+__all__ = [
+    "ChatVoxtral",
+    "audio_file_ids",
+    "audio_part",
+    "chat_result",
+    "generation_chunk",
+    "message_dicts",
+    "tool_choice_param",
+]
+
+_PROVIDER = "mistralai"
+"""``response_metadata["model_provider"]``: the answers have Mistral's API shape."""
+
+_FORMATS = {mime: suffix.lstrip(".") for suffix, mime in reversed(ACCEPTED_AUDIO_TYPES.items())}
+"""Accepted MIME type -> the format name vLLM's ``input_audio`` object takes (mp3, wav...)."""
+
+_MIME_ALIASES = {
+    "audio/mp3": "audio/mpeg",
+    "audio/mpeg3": "audio/mpeg",
+    "audio/x-mpeg-3": "audio/mpeg",
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/x-flac": "audio/flac",
+    "audio/x-ogg": "audio/ogg",
+}
+"""Other spellings seen in the wild; ``audio/mp3`` is what LangChain makes of OpenAI's ``mp3``."""
+
+_FORMAT_MIMES = {
+    **{audio_format: mime for mime, audio_format in _FORMATS.items()},
+    "mpeg": "audio/mpeg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+}
+"""A format name (OpenAI's ``input_audio.format``) -> its MIME type."""
+
+_ACCEPTED = "audio/wav, audio/mpeg (mp3), audio/flac, audio/ogg, audio/webm"
+_UNSENDABLE_BLOCKS = frozenset({"image", "video", "file", "text-plain"})
+"""LangChain standard blocks Voxtral chat cannot take (it hears audio and reads text)."""
+
+_TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
+_DATA_URI = re.compile(r"data:(?P<mime>[^;,]+)(?:;[^;,]*)*;base64,(?P<data>.+)", re.DOTALL)
+
+ToolChoice = builtins.dict[str, Any] | str | bool | None
+
+
+class _ChatOptions(TypedDict):
+    """The keyword arguments of ``VoxtralClient.chat`` one LangChain call sets."""
+
+    model: str
+    tools: list[dict[str, Any]] | None
+    tool_choice: str | dict[str, Any] | None
+    response_format: dict[str, Any] | None
+    temperature: float | None
+    max_tokens: int | None
+    extra_body: dict[str, Any] | None
+
+
+# --------------------------------------------------------------------------- LangChain -> API
+
+
+def message_dicts(
+    messages: Sequence[BaseMessage], *, signed_urls: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """LangChain messages as the core client's message dicts.
+
+    ``signed_urls`` maps the ``file_id`` of audio blocks to a URL the server can
+    fetch (``ChatVoxtral`` fills it with ``get_signed_url``); a ``file_id`` missing
+    from it raises :class:`InvalidInputError`.
+    """
+    return [
+        _message_dict(message, f"messages[{index}]", signed_urls or {})
+        for index, message in enumerate(messages)
+    ]
+
+
+def _message_dict(message: BaseMessage, where: str, signed: Mapping[str, str]) -> dict[str, Any]:
+    if isinstance(message, SystemMessage):
+        return {"role": "system", "content": _text(message.content, where)}
+    if isinstance(message, HumanMessage):  # a user `name` is not part of Mistral's schema
+        return {"role": "user", "content": _user_content(message.content, where, signed)}
+    if isinstance(message, AIMessage):
+        return _assistant_dict(message, where)
+    if isinstance(message, ToolMessage):
+        result: dict[str, Any] = {
+            "role": "tool",
+            "content": _text(message.content, where),
+            "tool_call_id": api_tool_call_id(message.tool_call_id),
+        }
+        if message.name:
+            result["name"] = message.name
+        return result
+    if isinstance(message, ChatMessage):
+        return {"role": message.role, "content": _user_content(message.content, where, signed)}
+    raise InvalidInputError(
+        f"{where} is a {type(message).__name__}, which Voxtral chat does not take: use "
+        "SystemMessage, HumanMessage, AIMessage, ToolMessage or ChatMessage.",
+        argument="messages",
+    )
+
+
+def _assistant_dict(message: AIMessage, where: str) -> dict[str, Any]:
+    calls = [
+        _api_tool_call(call.get("id"), call["name"], json.dumps(call["args"], ensure_ascii=False))
+        for call in message.tool_calls
+    ] + [
+        _api_tool_call(bad.get("id"), bad.get("name") or "", bad.get("args") or "")
+        for bad in message.invalid_tool_calls
+    ]
+    if calls:  # Mistral takes content or tool calls in one assistant message, not both
+        return {"role": "assistant", "content": "", "tool_calls": calls}
+    return {"role": "assistant", "content": _text(message.content, where, lenient=True)}
+
+
+def _api_tool_call(call_id: str | None, name: str, arguments: str) -> dict[str, Any]:
+    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
+    if call_id:
+        call["id"] = api_tool_call_id(call_id)
+    return call
+
+
+def api_tool_call_id(tool_call_id: str | None) -> str:
+    """A tool call id the API accepts: 9 letters or digits, the same for the same input.
+
+    Mistral (and vLLM's Mistral tokenizer) refuse other ids, such as the ones other
+    providers generate; the AI message and its tool message map alike.
+    """
+    value = tool_call_id or ""
+    if _TOOL_CALL_ID.fullmatch(value):
+        return value
+    return hashlib.sha256(value.encode()).hexdigest()[:9]
+
+
+def _text(content: str | list[str | dict[str, Any]], where: str, *, lenient: bool = False) -> str:
+    """Text-only content as one string; with ``lenient`` other blocks are dropped."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for index, block in enumerate(content):
+        if isinstance(block, str):
+            parts.append(block)
+        elif block.get("type") == "text" and isinstance(block.get("text"), str):
+            parts.append(block["text"])
+        elif not lenient:
+            raise InvalidInputError(
+                f"{where}.content[{index}] is a {block.get('type')!r} block; this message may "
+                "hold only text for Voxtral.",
+                argument="messages",
+            )
+    return "".join(parts)
+
+
+def _user_content(
+    content: str | list[str | dict[str, Any]], where: str, signed: Mapping[str, str]
+) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for index, block in enumerate(content):
+        here = f"{where}.content[{index}]"
+        if isinstance(block, str):
+            parts.append({"type": "text", "text": block})
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind in ("audio", "input_audio"):
+            parts.append(audio_part(block, signed_urls=signed, where=here))
+        elif kind in _UNSENDABLE_BLOCKS:
+            raise InvalidInputError(
+                f"{here} is a {kind!r} block; Voxtral chat takes text and audio only.",
+                argument="messages",
+            )
+        else:  # a provider-native part (e.g. Mistral's own); the server judges it
+            parts.append(dict(block))
+    return parts
+
+
+def audio_part(
+    block: Mapping[str, Any],
+    *,
+    signed_urls: Mapping[str, str] | None = None,
+    where: str = "the audio block",
+) -> dict[str, Any]:
+    """Any audio content block as ``{"type": "input_audio", "input_audio": ...}``.
+
+    ``input_audio`` is a string (base64, URL or signed URL) or, when the MIME type
+    is known, OpenAI's ``{"data", "format"}`` object; the core client turns either
+    into the backend's shape. Raises :class:`InvalidInputError` for a block with
+    neither data nor URL, an unsupported MIME type, or an unresolved ``file_id``.
+    """
+    if block.get("type") == "input_audio":
+        audio = block.get("input_audio")
+        if isinstance(audio, str) and audio.strip():  # Mistral's own shape, sent as is
+            return {"type": "input_audio", "input_audio": audio}
+        if isinstance(audio, Mapping) and _given(audio.get("data")):  # OpenAI's object
+            audio_format = audio.get("format")
+            mime = None if audio_format is None else _FORMAT_MIMES.get(str(audio_format).lower())
+            if audio_format is not None and mime is None:
+                raise _unsupported(f"format {audio_format!r}", where)
+            return _base64_part(audio["data"], mime, where)
+        raise _no_audio(block, where)
+    source_type = block.get("source_type")  # LangChain v0 blocks have one; v1 blocks do not
+    mime = block.get("mime_type")
+    data = block.get("data") if source_type == "base64" else block.get("base64")
+    url = block.get("url") if source_type in (None, "url") else None
+    file_id = block.get("id") if source_type == "id" else block.get("file_id")
+    if source_type is not None and source_type not in ("base64", "url", "id"):
+        raise InvalidInputError(
+            f"{where} has source_type={source_type!r}; audio takes 'base64', 'url' or 'id'.",
+            argument="messages",
+        )
+    if _given(data):
+        return _base64_part(data, mime, where)
+    if _given(url):
+        if not isinstance(url, str):
+            raise _no_audio(block, where)
+        if (parsed := _DATA_URI.fullmatch(url)) is not None:
+            return _base64_part(parsed["data"], mime or parsed["mime"], where)
+        _audio_format(mime, where)
+        return {"type": "input_audio", "input_audio": url}
+    if _given(file_id):
+        signed = (signed_urls or {}).get(str(file_id))
+        if signed is None:
+            raise InvalidInputError(
+                f"{where} refers to file_id={file_id!r}, which has no signed URL here; "
+                "ChatVoxtral fetches one with `get_signed_url` (Mistral backend only), or "
+                "pass a `url` block instead.",
+                argument="messages",
+            )
+        _audio_format(mime, where)
+        return {"type": "input_audio", "input_audio": signed}
+    raise _no_audio(block, where)
+
+
+def audio_file_ids(messages: Sequence[BaseMessage]) -> list[str]:
+    """The ``file_id`` of every audio block that has neither data nor a URL, in order."""
+    found: dict[str, None] = {}
+    for message in messages:
+        if isinstance(message.content, str):
+            continue
+        for block in message.content:
+            if not isinstance(block, dict) or block.get("type") != "audio":
+                continue
+            source_type = block.get("source_type")
+            if source_type == "id" and isinstance(block.get("id"), str):
+                found[block["id"]] = None
+            elif (
+                source_type is None
+                and isinstance(block.get("file_id"), str)
+                and not _given(block.get("base64"))
+                and not _given(block.get("url"))
+            ):
+                found[block["file_id"]] = None
+    return list(found)
+
+
+def _base64_part(data: object, mime: object, where: str) -> dict[str, Any]:
+    if not isinstance(data, str):
+        raise InvalidInputError(
+            f"{where} carries audio data of type {type(data).__name__}; it must be a base64 "
+            "string (base64.b64encode(audio).decode()).",
+            argument="messages",
+        )
+    audio_format = _audio_format(mime, where)
+    if audio_format is None:  # Mistral takes the string; the core sniffs a format for vLLM
+        return {"type": "input_audio", "input_audio": data}
+    return {"type": "input_audio", "input_audio": {"data": data, "format": audio_format}}
+
+
+def _audio_format(mime: object, where: str) -> str | None:
+    """The format name for ``mime`` (``None`` when not given); raises when not accepted."""
+    if mime is None:
+        return None
+    normal = str(mime).split(";", 1)[0].strip().lower()
+    audio_format = _FORMATS.get(_MIME_ALIASES.get(normal, normal))
+    if audio_format is None:
+        raise _unsupported(f"MIME type {mime!r}", where)
+    return audio_format
+
+
+def _unsupported(what: str, where: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"Unsupported audio {what} in {where}: Voxtral chat sends audio as it is and "
+        f"accepts {_ACCEPTED}. Convert the audio first (VoxtralClient.transcribe converts "
+        "other formats itself).",
+        argument="messages",
+    )
+
+
+def _no_audio(block: Mapping[str, Any], where: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"{where} has no audio: a block with keys {sorted(block)} needs base64 data "
+        "(`base64`, or `data` with source_type='base64'), a `url`, or a `file_id`; "
+        "an `input_audio` part needs a non-empty string or {'data', 'format'}.",
+        argument="messages",
+    )
+
+
+def _given(value: object) -> bool:
+    return value is not None and value != ""
+
+
+def tool_choice_param(
+    choice: ToolChoice, tool_names: Sequence[str], backend: Backend = "mistral"
+) -> str | dict[str, Any]:
+    """LangChain's ``tool_choice`` as the API's.
+
+    ``"auto"`` and ``"none"`` pass; ``"any"``, ``"required"`` and ``True`` force some
+    tool (``"any"`` on Mistral, ``"required"`` on vLLM); a bound tool's name forces
+    that tool; a dict is sent as given.
+    """
+    if isinstance(choice, Mapping):
+        return dict(choice)
+    if choice is True:
+        choice = "any"
+    elif choice is False:
+        choice = "none"
+    if choice in ("auto", "none"):
+        return str(choice)
+    if choice in ("any", "required"):
+        return "any" if backend == "mistral" else "required"
+    if isinstance(choice, str) and choice in tool_names:
+        return {"type": "function", "function": {"name": choice}}
+    raise InvalidInputError(
+        f"tool_choice={choice!r} is not 'auto', 'any', 'required', 'none' or the name of "
+        f"a bound tool ({', '.join(map(repr, tool_names)) or 'none bound'}).",
+        argument="tool_choice",
+    )
+
+
+# --------------------------------------------------------------------------- API -> LangChain
+
+
+def chat_result(completion: ChatCompletion) -> ChatResult:
+    """A chat completion as LangChain's result: one ``AIMessage`` per choice."""
+    if not completion.choices:
+        raise APIResponseError(
+            "The chat completion has no choices; retry the request.",
+            method="POST",
+            url="/chat/completions",
+        )
+    usage = usage_metadata(completion.usage)
+    generations = []
+    for choice in completion.choices:
+        calls, bad_calls = _tool_calls(choice.message.tool_calls or [])
+        metadata = _metadata(completion.model, choice.finish_reason, completion.usage)
+        message = AIMessage(
+            content=_content(choice.message.content),
+            tool_calls=calls,
+            invalid_tool_calls=bad_calls,
+            usage_metadata=usage,
+            response_metadata=metadata,
+            id=completion.id or None,
+        )
+        generations.append(ChatGeneration(message=message))
+    return ChatResult(generations=generations)
+
+
+def generation_chunk(
+    chunk: ChatCompletionChunk, *, include_usage: bool = True
+) -> ChatGenerationChunk | None:
+    """One streamed chunk as LangChain's; ``None`` for a chunk that adds nothing.
+
+    The model name and finish reason are set once, on the chunk that finishes the
+    choice; usage (and the audio seconds) on the chunk that carries it, the last.
+    """
+    choice = chunk.choices[0] if chunk.choices else None
+    usage = usage_metadata(chunk.usage) if include_usage and chunk.usage is not None else None
+    if choice is None and usage is None:
+        return None
+    metadata: dict[str, Any] = {"model_provider": _PROVIDER}
+    content: str | list[str | dict[str, Any]] = ""
+    calls: list[ToolCallChunk] = []
+    if choice is not None:
+        content = _content(choice.delta.content)
+        calls = [
+            tool_call_chunk(
+                name=call.function.name or None,
+                args=_arguments(call.function) or None,
+                id=call.id,
+                index=call.index if call.index is not None else position,
+            )
+            for position, call in enumerate(choice.delta.tool_calls or [])
+        ]
+        if choice.finish_reason:
+            metadata.update(model_name=chunk.model, finish_reason=choice.finish_reason)
+    if usage is not None and chunk.usage and chunk.usage.prompt_audio_seconds is not None:
+        metadata["prompt_audio_seconds"] = chunk.usage.prompt_audio_seconds
+    message = AIMessageChunk(
+        content=content,
+        tool_call_chunks=calls,
+        usage_metadata=usage,
+        response_metadata=metadata,
+        id=chunk.id or None,
+    )
+    return ChatGenerationChunk(message=message)
+
+
+def usage_metadata(usage: Usage) -> UsageMetadata:
+    """The API's token counts in LangChain's terms."""
+    return UsageMetadata(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+    )
+
+
+def _metadata(model: str, finish_reason: str | None, usage: Usage) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "model_name": model,
+        "model_provider": _PROVIDER,
+        "finish_reason": finish_reason,
+    }
+    if usage.prompt_audio_seconds is not None:
+        metadata["prompt_audio_seconds"] = usage.prompt_audio_seconds
+    return metadata
+
+
+def _content(value: str | list[dict[str, Any]] | None) -> str | list[str | dict[str, Any]]:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return [dict(part) for part in value]
+
+
+def _arguments(function: FunctionCall) -> str:
+    arguments = function.arguments
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def _tool_calls(raw: Sequence[APIToolCall]) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    calls: list[ToolCall] = []
+    bad: list[InvalidToolCall] = []
+    for call in raw:
+        arguments = _arguments(call.function)
+        call_id = call.id or uuid.uuid4().hex[:9]
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except ValueError as exc:
+            bad.append(
+                invalid_tool_call(
+                    name=call.function.name, args=arguments, id=call_id, error=str(exc)
+                )
+            )
+            continue
+        if not isinstance(args, dict):
+            error = f"the arguments are a JSON {type(args).__name__}, not an object"
+            bad.append(
+                invalid_tool_call(name=call.function.name, args=arguments, id=call_id, error=error)
+            )
+            continue
+        calls.append(tool_call(name=call.function.name, args=args, id=call_id))
+    return calls, bad
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class ChatVoxtral(BaseChatModel):
+    """Mistral's Voxtral as a LangChain chat model: text, audio, tools, structured output.
+
+    Example::
+
+                from langchain_core.messages import HumanMessage
+        from voxtral_integrations.langchain import ChatVoxtral
+
+        model = ChatVoxtral()  # reads MISTRAL_API_KEY; model "voxtral-small-latest"
+        audio = base64.b64encode(open("call.mp3", "rb").read()).decode()
+        answer = model.invoke([
+            HumanMessage([
+                {"type": "text", "text": "What does the caller want?"},
+                {"type": "audio", "base64": audio, "mime_type": "audio/mpeg"},
+            ])
+        ])
+
+    Audio may also be a public ``url`` block, a ``file_id`` block for a file uploaded
+    with ``VoxtralClient.upload_file`` (a signed URL, valid one hour, is fetched for
+    each call; Mistral backend only), a LangChain v0 block, OpenAI's ``input_audio``
+    object or Mistral's ``input_audio`` string. The audio is sent as it is: wav, mp3,
+    flac, ogg or webm.
+
+    Serialises without the key (``dumps(model)`` names ``MISTRAL_API_KEY`` instead).
+    """
+
+    model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
+    """A chat-capable Voxtral model id or alias (default ``voxtral-small-latest``)."""
+    mistral_api_key: SecretStr | None = Field(
+        alias="api_key", default_factory=secret_from_env(API_KEY_ENV, default=None)
+    )
+    """Defaults to ``MISTRAL_API_KEY``. Optional for vLLM, which never gets that variable."""
+    base_url: str | None = None
+    """Defaults to ``MISTRAL_BASE_URL``, then Mistral's API (vLLM: ``http://localhost:8000/v1``)."""
+    backend: Backend = "mistral"
+    """``"mistral"`` (Mistral's API) or ``"vllm"`` (Voxtral served by vLLM)."""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: float | None = None
+    """Seconds; by default the core's (10 s to connect, 30 min to read)."""
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    max_retries: int = DEFAULT_MAX_RETRIES
+    """Retries after 429, 5xx, connection errors and timeouts (by the core client)."""
+    streaming: bool = False
+    """Use the streaming API for ``invoke`` as well."""
+    stream_usage: bool = True
+    """Attach ``usage_metadata`` to the last chunk of a stream."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """Your own ``httpx.Client`` (proxies, certificates); not serialised, not closed."""
+    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """Your own ``httpx.AsyncClient`` for the async methods."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    _client: VoxtralClient = PrivateAttr()
+    _async_client: AsyncVoxtralClient = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _build_clients(self) -> Self:
+        if self.backend == "vllm" and "mistral_api_key" not in self.model_fields_set:
+            self.mistral_api_key = None  # MISTRAL_API_KEY is Mistral's: never sent to vLLM
+        key = self.mistral_api_key.get_secret_value() if self.mistral_api_key else None
+        settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "backend": self.backend,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+        }
+        self._client = VoxtralClient(key, http_client=self.http_client, **settings)
+        self._async_client = AsyncVoxtralClient(key, http_client=self.async_http_client, **settings)
+        return self
+
+    @property
+    def _llm_type(self) -> str:
+        return "voxtral-chat"
+
+    @property
+    def lc_secrets(self) -> builtins.dict[str, str]:
+        return {"mistral_api_key": API_KEY_ENV}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["voxtral_integrations", "langchain", "chat_models"]
+
+    @property
+    def _identifying_params(self) -> builtins.dict[str, Any]:
+        params: builtins.dict[str, Any] = {
+            "model": self.model,
+            "backend": self.backend,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+        }
+        if self.base_url:
+            params["base_url"] = redact_url(self.base_url)
+        return params
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        model = kwargs.get("model")
+        params = LangSmithParams(
+            ls_provider="mistral" if self.backend == "mistral" else "vllm",
+            ls_model_name=model if isinstance(model, str) else self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        if stops := stop or self.stop:
+            params["ls_stop"] = stops
+        return params
+
+    # ---- calls
+
+    def _options(self, stop: list[str] | None, kwargs: builtins.dict[str, Any]) -> _ChatOptions:
+        """Split a call's keyword arguments into the core's; the rest go in ``extra_body``."""
+        extra = {
+            key: value for key, value in kwargs.items() if key not in ("stream", "stream_usage")
+        }
+        stops = stop if stop is not None else self.stop
+        if stops:
+            extra["stop"] = list(stops)
+        return _ChatOptions(
+            model=extra.pop("model", None) or self.model,
+            tools=extra.pop("tools", None),
+            tool_choice=extra.pop("tool_choice", None),
+            response_format=extra.pop("response_format", None),
+            temperature=extra.pop("temperature", self.temperature),
+            max_tokens=extra.pop("max_tokens", self.max_tokens),
+            extra_body=extra or None,
+        )
+
+    def _messages(self, messages: list[BaseMessage]) -> list[builtins.dict[str, Any]]:
+        signed = {
+            file_id: self._client.get_signed_url(file_id, expiry=1).url
+            for file_id in audio_file_ids(messages)
+        }
+        return message_dicts(messages, signed_urls=signed)
+
+    async def _amessages(self, messages: list[BaseMessage]) -> list[builtins.dict[str, Any]]:
+        signed = {
+            file_id: (await self._async_client.get_signed_url(file_id, expiry=1)).url
+            for file_id in audio_file_ids(messages)
+        }
+        return message_dicts(messages, signed_urls=signed)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        options = self._options(stop, kwargs)
+        return chat_result(self._client.chat(self._messages(messages), **options))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        options = self._options(stop, kwargs)
+        completion = await self._async_client.chat(await self._amessages(messages), **options)
+        return chat_result(completion)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        include_usage = kwargs.get("stream_usage", self.stream_usage)
+        options = self._options(stop, kwargs)
+        with self._client.chat(self._messages(messages), stream=True, **options) as stream:
+            for chunk in stream:
+                if (generation := generation_chunk(chunk, include_usage=include_usage)) is not None:
+                    yield generation
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        include_usage = kwargs.get("stream_usage", self.stream_usage)
+        options = self._options(stop, kwargs)
+        payload = await self._amessages(messages)
+        async with await self._async_client.chat(payload, stream=True, **options) as stream:
+            async for chunk in stream:
+                if (generation := generation_chunk(chunk, include_usage=include_usage)) is not None:
+                    yield generation
+
+    # ---- tools and structured output
+
+    def bind_tools(
+        self,
+        tools: Sequence[builtins.dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: ToolChoice = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (anything ``convert_to_openai_tool`` takes) to the model.
+
+        ``tool_choice``: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True``
+        (call some tool), a bound tool's name (call that one), or the API's dict.
+        """
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        if tool_choice is not None:
+            names = [tool["function"]["name"] for tool in formatted]
+            kwargs["tool_choice"] = tool_choice_param(tool_choice, names, self.backend)
+        return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: builtins.dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, builtins.dict[str, Any] | BaseModel]:
+        """Answers parsed into ``schema`` (a Pydantic class, TypedDict or JSON schema).
+
+        ``method="function_calling"`` forces a tool call; ``"json_schema"`` uses the
+        API's structured output (``response_format`` with the schema, strict unless
+        ``strict=False``); ``"json_mode"`` asks for any JSON object (describe the
+        shape in the prompt). With ``include_raw=True`` the result is a dict with
+        ``raw``, ``parsed`` and ``parsing_error``.
+        """
+        if kwargs:
+            raise ValueError(f"Received unsupported arguments {kwargs}")
+        traced = {"kwargs": {"method": method}, "schema": schema}
+        llm: Runnable[LanguageModelInput, AIMessage]
+        if method == "json_mode":
+            llm = self.bind(
+                response_format={"type": "json_object"}, ls_structured_output_format=traced
+            )
+        elif schema is None:
+            raise ValueError(f"method={method!r} needs a `schema`.")
+        elif method == "json_schema":
+            response_format = _json_schema_format(schema, strict=strict is not False)
+            llm = self.bind(response_format=response_format, ls_structured_output_format=traced)
+        elif method == "function_calling":
+            llm = self.bind_tools(
+                [schema], tool_choice="any", strict=strict, ls_structured_output_format=traced
+            )
+        else:
+            raise ValueError(
+                f"Unknown method {method!r}: use 'function_calling', 'json_schema' or 'json_mode'."
+            )
+        parser = _output_parser(schema, tools=method == "function_calling")
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        keep_raw = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks(
+            [keep_raw], exception_key="parsing_error"
+        )
+
+
+def _output_parser(
+    schema: builtins.dict[str, Any] | type | None, *, tools: bool
+) -> Runnable[Any, Any]:
+    """Parses the answer into ``schema``: a Pydantic instance, else a dict."""
+    pydantic_schema = isinstance(schema, type) and is_basemodel_subclass(schema)
+    if tools and schema is not None:
+        if pydantic_schema:
+            return PydanticToolsParser(tools=[schema], first_tool_only=True)
+        name = convert_to_openai_tool(schema)["function"]["name"]
+        return JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+    if pydantic_schema:
+        return PydanticOutputParser(pydantic_object=schema)
+    return JsonOutputParser()
+
+
+def _json_schema_format(schema: builtins.dict[str, Any] | type, *, strict: bool) -> dict[str, Any]:
+    """``response_format`` for the API's structured output."""
+    function = convert_to_openai_tool(schema, strict=strict)["function"]
+    json_schema = {
+        "name": function["name"],
+        "schema": function.get("parameters", {}),
+        "strict": strict,
+    }
+    if function.get("description"):
+        json_schema["description"] = function["description"]
+    return {"type": "json_schema", "json_schema": json_schema}

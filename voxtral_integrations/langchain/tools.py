@@ -1,0 +1,130 @@
+"""``VoxtralTranscriptionTool``: an agent tool that transcribes a recording with timestamps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.tools import BaseTool
+from langchain_core.tools.base import ArgsSchema
+from langchain_core.utils import secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
+
+from .._client import AsyncVoxtralClient, VoxtralClient
+from .._constants import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
+from .._protocol import Backend
+from .._records import timestamped_text
+
+__all__ = ["VoxtralTranscriptionInput", "VoxtralTranscriptionTool"]
+
+
+class VoxtralTranscriptionInput(BaseModel):
+    """What the agent passes to ``voxtral_transcribe``."""
+
+    path_or_url: str = Field(
+        description="A local audio or video file path, or an http(s) URL of a recording."
+    )
+    language: str | None = Field(
+        default=None,
+        description=(
+            "Optional two-letter language code such as 'en'. Ignored on Mistral's API, which "
+            "cannot combine a language with the timestamps this tool returns; the language "
+            "is then detected automatically."
+        ),
+    )
+    diarize: bool = Field(
+        default=False, description="Label each line with its speaker (speaker_1, speaker_2...)."
+    )
+
+
+class VoxtralTranscriptionTool(BaseTool):
+    """Transcribe a recording with Voxtral and return ``[HH:MM:SS] text`` lines.
+
+    Example::
+
+        from voxtral_integrations.langchain import VoxtralTranscriptionTool
+
+        tool = VoxtralTranscriptionTool()  # reads MISTRAL_API_KEY
+        print(tool.invoke({"path_or_url": "meeting.mp3", "diarize": True}))
+        # [00:00:00] speaker_1: Good morning everyone...
+
+    Segment timestamps are always requested on Mistral's API, so a ``language`` is
+    dropped there (the API rejects the pair; the model detects the language). On
+    the vLLM backend, which has no timestamps, the plain transcript is returned and
+    ``language`` is used. Long local files are split and the times stay absolute.
+
+    The agent chooses the path: give this tool only to agents you would let read
+    the audio files the process can read.
+    """
+
+    name: str = "voxtral_transcribe"
+    description: str = (
+        "Transcribe speech in an audio or video recording (a local file path or an "
+        "http(s) URL). Returns the transcript as lines '[HH:MM:SS] text', each with the "
+        "time its segment starts; with diarize=true each line names its speaker. "
+        "On Mistral's API a language code is ignored, since the API cannot combine it "
+        "with timestamps; the language is detected automatically."
+    )
+    args_schema: ArgsSchema | None = VoxtralTranscriptionInput
+
+    mistral_api_key: SecretStr | None = Field(
+        alias="api_key", default_factory=secret_from_env(API_KEY_ENV, default=None)
+    )
+    """Defaults to ``MISTRAL_API_KEY``. Optional for vLLM, which never gets that variable."""
+    base_url: str | None = None
+    model: str = DEFAULT_TRANSCRIPTION_MODEL
+    backend: Backend = "mistral"
+    timeout: float | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """Your own ``httpx.Client`` (proxies, certificates); not serialised, not closed."""
+    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    _client: VoxtralClient = PrivateAttr()
+    _async_client: AsyncVoxtralClient = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _build_clients(self) -> Self:
+        if self.backend == "vllm" and "mistral_api_key" not in self.model_fields_set:
+            self.mistral_api_key = None  # MISTRAL_API_KEY is Mistral's: never sent to vLLM
+        key = self.mistral_api_key.get_secret_value() if self.mistral_api_key else None
+        settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "backend": self.backend,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+        }
+        self._client = VoxtralClient(key, http_client=self.http_client, **settings)
+        self._async_client = AsyncVoxtralClient(key, http_client=self.async_http_client, **settings)
+        return self
+
+    def _options(self, language: str | None, diarize: bool) -> dict[str, Any]:
+        if self.backend == "vllm":  # no timestamps there, so the language can be used
+            return {"model": self.model, "language": language, "diarize": diarize}
+        return {"model": self.model, "diarize": diarize, "timestamp_granularities": ["segment"]}
+
+    def _run(
+        self,
+        path_or_url: str,
+        language: str | None = None,
+        diarize: bool = False,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> str:
+        result = self._client.transcribe(path_or_url, **self._options(language, diarize))
+        return timestamped_text(result)
+
+    async def _arun(
+        self,
+        path_or_url: str,
+        language: str | None = None,
+        diarize: bool = False,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> str:
+        result = await self._async_client.transcribe(
+            path_or_url, **self._options(language, diarize)
+        )
+        return timestamped_text(result)
