@@ -16,7 +16,12 @@ from fake_voxtral import FakeVoxtral
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
 
-from voxtral_integrations import ConfigurationError, InvalidInputError, LoadError
+from voxtral_integrations import (
+    ConfigurationError,
+    InvalidInputError,
+    LoadError,
+    UnsupportedFeatureError,
+)
 from voxtral_integrations.langchain import VoxtralLoader, VoxtralParser
 
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
@@ -232,6 +237,12 @@ def test_bad_options_are_refused_before_anything_is_sent(
         loader(fake, "https://x.example/a.mp3", **options)
     assert caught.value.argument == argument
     assert fake.uploads == []
+
+
+def test_vllm_needs_whole_file_documents() -> None:
+    with pytest.raises(UnsupportedFeatureError):
+        VoxtralLoader("a.mp3", backend="vllm")
+    assert VoxtralLoader("a.mp3", backend="vllm", granularity="file")
 
 
 def test_no_key_no_loader() -> None:

@@ -20,6 +20,7 @@ from langchain_core.documents.base import Blob
 
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
+from .._exceptions import UnsupportedFeatureError
 from .._loading import (
     DEFAULT_FILE_CONCURRENCY,
     LoadOptions,
@@ -80,6 +81,12 @@ class _VoxtralSettings:
             on_error=on_error,
         )
         self._options.check()
+        if backend == "vllm" and self._options.needs_timestamps:
+            raise UnsupportedFeatureError(
+                f"granularity={granularity!r} needs segment timestamps, which vLLM does not "
+                "serve for Voxtral. Use granularity='file' with the vLLM backend.",
+                argument="granularity",
+            )
         self._client_settings: dict[str, Any] = {
             "api_key": api_key,
             "base_url": base_url,
