@@ -108,7 +108,11 @@ def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
             del headers[header]
     body = response.get("body", {}).get("string")
     if isinstance(body, bytes):
-        response["body"]["string"] = _redact(body.decode("utf-8", errors="replace")).encode()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return response  # binary (downloaded audio): kept byte for byte
+        response["body"]["string"] = _redact(text).encode()
     elif isinstance(body, str):
         response["body"]["string"] = _redact(body)
     return response
