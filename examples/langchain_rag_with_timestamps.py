@@ -7,14 +7,15 @@
 Load (VoxtralLoader: Documents with absolute start/end seconds), split (the
 times survive splitting: they are metadata), index, retrieve, answer with
 ChatVoxtral, and print the sources as ``file @ HH:MM:SS``. The index uses
-Mistral embeddings when ``langchain-mistralai`` is installed, and otherwise a
-small BM25 keyword retriever defined below, so the example runs with no extra
-package.
+Mistral embeddings when a key is set and ``langchain-mistralai`` is installed,
+and otherwise a small BM25 keyword retriever defined below, so the example also
+runs offline with no extra package.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from collections import Counter
@@ -62,10 +63,13 @@ def _words(text: str) -> list[str]:
 
 
 def retriever(documents: list[Document]) -> BaseRetriever:
+    """Mistral embeddings with a key and ``langchain-mistralai``; BM25 otherwise."""
+    if not os.environ.get("MISTRAL_API_KEY"):
+        return BM25Retriever(documents=documents)
     try:
         from langchain_core.vectorstores import InMemoryVectorStore
         from langchain_mistralai import MistralAIEmbeddings
-    except ImportError:
+    except ImportError:  # pip install langchain-mistralai for semantic search
         return BM25Retriever(documents=documents)
     store = InMemoryVectorStore.from_documents(documents, MistralAIEmbeddings())
     return store.as_retriever(search_kwargs={"k": 3})
