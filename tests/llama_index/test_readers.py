@@ -1,0 +1,225 @@
+"""VoxtralReader and VoxtralToolSpec: LlamaIndex Documents and tools with absolute times."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import httpx
+import pytest
+from audio_factory import encode, speech_pcm
+from conftest import FAKE_API_KEY
+from fake_voxtral import FakeVoxtral
+from llama_index.core import SimpleDirectoryReader
+from llama_index.core.ingestion import IngestionPipeline
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import Document, MetadataMode
+
+from voxtral_integrations import ConfigurationError, InvalidInputError, LoadError
+from voxtral_integrations.llama_index import VoxtralReader, VoxtralToolSpec
+
+REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
+SHORT = [(0.5, 2.5), (3.5, 5.0)]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    calls = tmp_path_factory.mktemp("calls")
+    (calls / "standup.m4a").write_bytes(encode(speech_pcm(REGIONS, 25.0), "m4a"))
+    (calls / "short.mp3").write_bytes(encode(speech_pcm(SHORT, 6.0), "mp3"))
+    (calls / "memo.flac").write_bytes(encode(speech_pcm([(1.0, 2.0)], 3.0), "flac"))
+    (calls / "note.wav").write_bytes(encode(speech_pcm([(0.2, 1.2)], 2.0), "wav"))
+    return calls
+
+
+def reader(fake: Any, **options: Any) -> VoxtralReader:
+    return VoxtralReader(
+        api_key=FAKE_API_KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(fake)),
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(fake)),
+        **options,
+    )
+
+
+def test_simple_directory_reader_uses_it_for_every_audio_format(folder: Path) -> None:
+    voxtral = reader(FakeVoxtral(), max_chunk_seconds=10)
+    extractor = {suffix: voxtral for suffix in (".mp3", ".m4a", ".wav", ".flac")}
+    docs = SimpleDirectoryReader(str(folder), file_extractor=extractor).load_data()
+    by_file: dict[str, list[Document]] = {}
+    for doc in docs:
+        by_file.setdefault(doc.metadata["file_name"], []).append(doc)
+    assert sorted(by_file) == ["memo.flac", "note.wav", "short.mp3", "standup.m4a"]
+    standup = by_file["standup.m4a"]
+    assert len(standup) == len(REGIONS)
+    for doc, (start, end) in zip(standup, REGIONS, strict=True):
+        assert doc.metadata["start"] == pytest.approx(start, abs=0.05)
+        assert doc.metadata["end"] == pytest.approx(end, abs=0.05)
+        assert doc.metadata["source"] == str(folder / "standup.m4a")
+    assert standup[4].metadata["start_timestamp"] == "00:00:16"
+    assert all(isinstance(v, (str, int, float, bool)) for d in docs for v in d.metadata.values())
+
+
+def test_timing_keys_are_kept_from_embeddings_but_shown_to_the_llm(folder: Path) -> None:
+    doc = reader(FakeVoxtral()).load_data(folder / "short.mp3")[1]
+    embedded = doc.get_content(metadata_mode=MetadataMode.EMBED)
+    for_llm = doc.get_content(metadata_mode=MetadataMode.LLM)
+    assert "start_timestamp" not in embedded and "start:" not in embedded
+    assert "start_timestamp: 00:00:03" in for_llm and "words 1" in embedded
+
+
+def test_window_and_file_granularities(folder: Path) -> None:
+    windows = reader(FakeVoxtral(), granularity="window", window_seconds=8).load_data(
+        folder / "standup.m4a"
+    )
+    assert [d.metadata["segment_index"] for d in windows] == [0, 2, 4]
+    (whole,) = reader(FakeVoxtral(), granularity="file", transcript_format="vtt").load_data(
+        folder / "short.mp3"
+    )
+    assert whole.text.startswith("WEBVTT")
+
+
+def test_extra_info_is_merged(folder: Path) -> None:
+    (doc, _) = reader(FakeVoxtral()).load_data(folder / "short.mp3", extra_info={"team": "core"})
+    assert doc.metadata["team"] == "core" and doc.metadata["start"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_async_equals_sync_and_runs_files_concurrently(folder: Path) -> None:
+    files = [folder / "short.mp3", folder / "memo.flac", folder / "note.wav"]
+    fake = FakeVoxtral()
+    in_flight = [0, 0]
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        await asyncio.sleep(0.05)
+        in_flight[0] -= 1
+        return fake(request)
+
+    async def run() -> list[Document]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as http:
+            voxtral = VoxtralReader(api_key=FAKE_API_KEY, async_http_client=http)
+            return await voxtral.aload_data(files)
+
+    async_docs = asyncio.run(run())
+    sync_docs = reader(FakeVoxtral()).load_data(files)
+    assert in_flight[1] == 3
+
+    def key(doc: Document) -> tuple[str, int, str]:
+        return doc.metadata["source"], doc.metadata["segment_index"], doc.text
+
+    assert sorted(map(key, async_docs)) == sorted(map(key, sync_docs))
+
+
+def test_an_ingestion_pipeline_keeps_the_times_on_nodes(folder: Path) -> None:
+    docs = reader(FakeVoxtral(), granularity="window", window_seconds=8).load_data(
+        folder / "standup.m4a"
+    )
+    splitter = SentenceSplitter(chunk_size=256, chunk_overlap=0)
+    nodes = IngestionPipeline(transformations=[splitter]).run(documents=docs)
+    by_id = {doc.doc_id: doc for doc in docs}
+    assert len(nodes) >= len(docs)
+    for node in nodes:
+        parent = by_id[node.ref_doc_id]
+        assert (node.metadata["start"], node.metadata["end"]) == (
+            parent.metadata["start"],
+            parent.metadata["end"],
+        )
+        assert "start_timestamp" in node.excluded_embed_metadata_keys
+
+
+def test_bytes_urls_and_fsspec(folder: Path) -> None:
+    audio = (folder / "short.mp3").read_bytes()
+    from_bytes = reader(FakeVoxtral()).load_data(audio)
+    assert [d.text for d in from_bytes] == ["words 0", "words 1"]
+    assert from_bytes[0].metadata["source"] == "<bytes>"
+
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/calls/remote.mp3", audio)
+    fake = FakeVoxtral()
+    from_fs = reader(fake).load_data("/calls/remote.mp3", fs=memory)
+    assert [d.text for d in from_fs] == ["words 0", "words 1"]
+    assert fake.uploads[0][0] == "remote.mp3"
+
+    seen: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.read())
+        body = {"model": "m", "text": "hi", "segments": [{"text": "hi", "start": 1, "end": 2}]}
+        return httpx.Response(200, content=json.dumps(body).encode())
+
+    (doc,) = reader(answer).load_data("https://cdn.example/a.mp3?token=SECRET")
+    assert b'name="file_url"' in seen[0]
+    assert doc.metadata["source"] == "https://cdn.example/a.mp3"
+
+
+def test_a_failing_file_is_named_and_earlier_ones_kept(folder: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"definitely not audio" * 50)
+    voxtral = reader(FakeVoxtral())
+    loaded = []
+    with pytest.raises(LoadError) as caught:
+        for doc in voxtral.lazy_load_data([folder / "short.mp3", broken]):
+            loaded.append(doc)
+    assert str(broken) in str(caught.value) and len(loaded) == 2
+    skipping = reader(FakeVoxtral(), on_error="skip")
+    assert len(skipping.load_data([broken, folder / "short.mp3"])) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        pytest.param({"granularity": "words"}, "granularity", id="granularity"),
+        pytest.param(
+            {"granularity": "window", "window_seconds": -1}, "window_seconds", id="window"
+        ),
+        pytest.param({"transcript_format": "srt"}, "transcript_format", id="srt-per-segment"),
+        pytest.param({"language": "fr"}, "language", id="language-with-timestamps"),
+    ],
+)
+def test_bad_options_fail_before_anything_is_sent(options: dict[str, Any], argument: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        reader(FakeVoxtral(), **options)
+    assert caught.value.argument == argument
+
+
+def test_serialises_without_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
+    voxtral = VoxtralReader(granularity="window")
+    assert voxtral.is_remote and VoxtralReader.class_name() == "VoxtralReader"
+    for rendered in (repr(voxtral), str(voxtral), voxtral.to_json(), json.dumps(voxtral.to_dict())):
+        assert FAKE_API_KEY not in rendered
+    assert voxtral.to_dict()["granularity"] == "window"
+
+
+def test_no_key_no_reader() -> None:
+    with pytest.raises(ConfigurationError):
+        VoxtralReader()
+
+
+def test_tool_spec_returns_timestamped_text(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeVoxtral()
+    real_client = httpx.Client
+    monkeypatch.setattr(
+        "voxtral_integrations._client.httpx.Client",
+        lambda **kw: real_client(transport=httpx.MockTransport(fake), **kw),
+    )
+    (tool,) = VoxtralToolSpec(api_key=FAKE_API_KEY).to_tool_list()
+    assert tool.metadata.name == "transcribe_audio"
+    output = tool.call(path_or_url=str(folder / "short.mp3"))
+    assert str(output) == "[00:00:00] words 0\n[00:00:03] words 1"
+    assert FAKE_API_KEY not in repr(VoxtralToolSpec(api_key=FAKE_API_KEY))
+
+
+def test_tool_spec_async(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeVoxtral()
+    real_client = httpx.AsyncClient
+    monkeypatch.setattr(
+        "voxtral_integrations._client.httpx.AsyncClient",
+        lambda **kw: real_client(transport=httpx.MockTransport(fake), **kw),
+    )
+    (tool,) = VoxtralToolSpec(api_key=FAKE_API_KEY).to_tool_list()
+    output = asyncio.run(tool.acall(path_or_url=str(folder / "short.mp3")))
+    assert "[00:00:03] words 1" in str(output)

@@ -1,0 +1,223 @@
+"""``VoxtralReader``: recordings as LlamaIndex Documents with absolute timestamps.
+
+The same records as the LangChain loader (``_records``): granularities, flat
+metadata, ``source`` without query strings. Timing keys (``start``, ``end``,
+``start_timestamp``, ``duration``, ``segment_index``) are kept out of the text
+that gets embedded, so retrieval is not skewed by numbers, and left in what the
+LLM sees, so an answer can cite the time. Nodes made from these Documents (for
+example by ``SentenceSplitter`` in an ``IngestionPipeline``) inherit the times.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path, PurePath
+from typing import Any
+
+import httpx
+from llama_index.core.readers.base import BasePydanticReader
+from llama_index.core.schema import Document
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+
+from .._client import AsyncVoxtralClient, VoxtralClient
+from .._constants import (
+    API_KEY_ENV,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TRANSCRIPTION_MODEL,
+)
+from .._exceptions import UnsupportedFeatureError
+from .._loading import DEFAULT_FILE_CONCURRENCY, LoadOptions, Source, aload, load
+from .._protocol import Backend
+from .._records import DEFAULT_WINDOW_SECONDS, TIMING_KEYS, Record
+
+__all__ = ["VoxtralReader"]
+
+
+class VoxtralReader(BasePydanticReader):
+    """Transcribe audio into Documents; works as a ``SimpleDirectoryReader`` extractor.
+
+    Example::
+
+        from llama_index.core import SimpleDirectoryReader
+        from voxtral_integrations.llama_index import VoxtralReader
+
+        reader = VoxtralReader(granularity="window")
+        docs = SimpleDirectoryReader(
+            "calls/", file_extractor={".mp3": reader, ".m4a": reader, ".wav": reader}
+        ).load_data()
+
+    ``load_data`` takes a path, an ``http(s)`` URL, ``bytes``, or several of them,
+    plus ``extra_info`` (merged into every Document's metadata) and ``fs`` (an
+    ``fsspec`` file system to read paths from). Client settings (``api_key`` from
+    ``MISTRAL_API_KEY``, ``base_url``, ``model``, ``backend``, ``max_retries``,
+    ``timeout``) and transcription options (``language``, ``diarize``,
+    ``context_bias``, ``max_chunk_seconds``, ``concurrency``, ``cache_dir``,
+    ``show_progress``) have the names ``VoxtralLoader`` uses.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    is_remote: bool = True
+    # plain strings, checked by the library itself: a bad value is an InvalidInputError
+    # naming it, like everywhere else, not a pydantic ValidationError
+    granularity: str = "segment"
+    window_seconds: float = DEFAULT_WINDOW_SECONDS
+    transcript_format: str = "text"
+    on_error: str = "raise"
+    file_concurrency: int = DEFAULT_FILE_CONCURRENCY
+    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    base_url: str | None = None
+    model: str = DEFAULT_TRANSCRIPTION_MODEL
+    backend: Backend = "mistral"
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout: float | None = None
+    language: str | None = None
+    diarize: bool = False
+    context_bias: list[str] | None = None
+    max_chunk_seconds: float | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    cache_dir: str | None = None
+    show_progress: bool = False
+    http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
+    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
+
+    _options: LoadOptions = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._check()
+
+    def _check(self) -> None:
+        """Every option checked, and the key found, before any audio is read.
+
+        Run after pydantic's validation, in ``__init__``, so that the library's typed
+        errors reach the caller as they are.
+        """
+        if self.api_key is None and self.backend == "mistral" and os.environ.get(API_KEY_ENV):
+            self.api_key = SecretStr(os.environ[API_KEY_ENV])
+        self._options = LoadOptions(
+            granularity=self.granularity,  # type: ignore[arg-type]  # checked just below
+            window_seconds=self.window_seconds,
+            transcript_format=self.transcript_format,  # type: ignore[arg-type]
+            model=self.model,
+            language=self.language,
+            diarize=self.diarize,
+            context_bias=self.context_bias,
+            max_chunk_seconds=self.max_chunk_seconds,
+            concurrency=self.concurrency,
+            cache_dir=self.cache_dir,
+            show_progress=self.show_progress,
+            on_error=self.on_error,  # type: ignore[arg-type]
+        )
+        self._options.check()
+        if self.backend == "vllm" and self._options.needs_timestamps:
+            raise UnsupportedFeatureError(
+                f"granularity={self.granularity!r} needs segment timestamps, which vLLM does "
+                "not serve for Voxtral. Use granularity='file' with the vLLM backend.",
+                argument="granularity",
+            )
+        self._client().close()  # a missing key fails here, not at the first file
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "VoxtralReader"
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key.get_secret_value() if self.api_key else None,
+            "base_url": self.base_url,
+            "backend": self.backend,
+            "max_retries": self.max_retries,
+            "timeout": self.timeout,
+        }
+
+    def _client(self) -> VoxtralClient:
+        return VoxtralClient(**self._settings(), http_client=self.http_client)
+
+    def _async_client(self) -> AsyncVoxtralClient:
+        return AsyncVoxtralClient(**self._settings(), http_client=self.async_http_client)
+
+    def lazy_load_data(
+        self,
+        file: Any,
+        extra_info: dict[str, Any] | None = None,
+        fs: Any = None,
+    ) -> Iterator[Document]:
+        """Each file's Documents as soon as that file is transcribed, in order."""
+        with self._client() as client:
+            for source, records in load(client, _sources(file, fs), self._options):
+                yield from (_document(record, extra_info, source) for record in records)
+
+    def load_data(
+        self,
+        file: Any,
+        extra_info: dict[str, Any] | None = None,
+        fs: Any = None,
+    ) -> list[Document]:
+        """All Documents of one or many files (``SimpleDirectoryReader`` calls this)."""
+        return list(self.lazy_load_data(file, extra_info=extra_info, fs=fs))
+
+    async def aload_data(
+        self,
+        file: Any,
+        extra_info: dict[str, Any] | None = None,
+        fs: Any = None,
+    ) -> list[Document]:
+        """Natively async: the files transcribed ``file_concurrency`` at a time."""
+        documents: list[Document] = []
+        async with self._async_client() as client:
+            async for source, records in aload(
+                client, _sources(file, fs), self._options, file_concurrency=self.file_concurrency
+            ):
+                documents.extend(_document(record, extra_info, source) for record in records)
+        return documents
+
+    async def alazy_load_data(
+        self,
+        file: Any,
+        extra_info: dict[str, Any] | None = None,
+        fs: Any = None,
+    ) -> Iterable[Document]:
+        """As the base class has it, the awaited Documents (see :meth:`aload_data`)."""
+        return await self.aload_data(file, extra_info=extra_info, fs=fs)
+
+
+def _sources(file: Any, fs: Any) -> list[Source]:
+    """``file`` as load sources; paths are read through ``fs`` when one is given."""
+    items: Iterable[Any] = (
+        file if isinstance(file, Sequence) and not isinstance(file, (str, bytes)) else [file]
+    )
+    sources = []
+    for item in items:
+        if isinstance(item, (bytes, bytearray)):
+            sources.append(Source(bytes(item), "<bytes>"))
+            continue
+        name = os.fspath(item) if isinstance(item, (str, os.PathLike)) else str(item)
+        if fs is not None and "://" not in name:
+            with fs.open(name, "rb") as stream:
+                data = stream.read()
+            sources.append(Source(_named(data, name), name))
+        else:
+            sources.append(Source(Path(item) if isinstance(item, PurePath) else name, name))
+    return sources
+
+
+def _named(data: bytes, name: str) -> Any:
+    """In-memory content that keeps its file name (the suffix helps the server)."""
+    stream = io.BytesIO(data)
+    stream.name = name
+    return stream
+
+
+def _document(record: Record, extra_info: dict[str, Any] | None, source: Source) -> Document:
+    metadata = {**(extra_info or {}), **record.metadata}
+    timing = [key for key in TIMING_KEYS if key in metadata]
+    return Document(
+        text=record.text,
+        metadata=metadata,
+        excluded_embed_metadata_keys=timing,
+        excluded_llm_metadata_keys=[],
+    )
