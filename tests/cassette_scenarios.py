@@ -493,4 +493,35 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin=f"{SPEC}: two ChatCompletionResponses, the second a ToolCall; wording ours",
     ),
+    "test_examples/test_llama_index_query_with_timestamps_example": Scenario(
+        # matched on method and path only, like the other example conversations
+        run=lambda client: (
+            client.transcribe(BCN_WEATHER, timestamp_granularities=["segment"]),
+            client.chat([{"role": "user", "content": "How cold will it get today?"}]),
+        ),
+        answers=[
+            _json(
+                _bcn_transcription(
+                    segments=[
+                        {
+                            "text": "Yesterday it was 35 degrees in Barcelona,",
+                            "start": 0.4,
+                            "end": 4.9,
+                        },
+                        {
+                            "text": "but today the temperature will go down to minus 20 degrees.",
+                            "start": 5.2,
+                            "end": 10.6,
+                        },
+                    ]
+                )
+            ),
+            _chat_completion(
+                {"role": "assistant", "content": "It will go down to minus 20 degrees today."},
+                finish_reason="stop",
+            ),
+        ],
+        origin=f"{SPEC}: bcn_weather.mp3's published transcript, then a ChatCompletionResponse; "
+        "segment times illustrative, answer wording ours",
+    ),
 }

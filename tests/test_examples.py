@@ -64,3 +64,14 @@ def test_langchain_chat_with_audio_example(
     out = capsys.readouterr().out
     assert "Barcelona" in out.split("Tool call:")[0]
     assert "Tool call: get_weather({'city': 'Barcelona'})" in out
+
+
+@pytest.mark.vcr(**EXAMPLE_MATCHING)
+def test_llama_index_query_with_timestamps_example(
+    api_key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", api_key)
+    assert run_example("llama_index_query_with_timestamps.py", monkeypatch=monkeypatch) == 0
+    answer, sources = capsys.readouterr().out.split("Sources:")
+    assert "20" in answer
+    assert "bcn_weather.mp3 @ 00:00:00" in sources

@@ -11,7 +11,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         'pip install "voxtral-integrations[llamaindex]"'
     ) from error
 
+from .llms import VoxtralLLM
 from .readers import VoxtralReader
 from .tools import VoxtralToolSpec
 
-__all__ = ["VoxtralReader", "VoxtralToolSpec"]
+__all__ = ["VoxtralLLM", "VoxtralReader", "VoxtralToolSpec"]

@@ -1,0 +1,922 @@
+"""``VoxtralLLM``: Voxtral's chat completions (text, audio, tools) as a LlamaIndex LLM.
+
+The LLM is thin over the core client: it turns LlamaIndex ``ChatMessage`` objects
+into the core's message dicts (:func:`message_dicts`), calls ``VoxtralClient.chat``
+(or the async twin) and maps the answer back (:func:`chat_response`, and a stream
+state for streamed chunks). The converters are pure functions.
+
+Each ``AudioBlock`` becomes one ``{"type": "input_audio", "input_audio": ...}``
+part, whatever it holds:
+
+- ``audio``: bytes, a base64 string (LlamaIndex stores either as base64) or a
+  binary file object;
+- ``path``: a local file, read and base64-encoded when the call is made;
+- ``url``: an ``http(s)`` URL (the server fetches it) or a ``data:`` URL.
+
+The format comes from the block (``format``, which LlamaIndex guesses from the
+data or the file suffix) or is sniffed from the bytes. Chat sends audio as it is,
+so it must be wav, mp3, flac, ogg or webm; the core puts the part in Mistral's or
+vLLM's shape for the selected backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from io import IOBase
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import anyio
+import httpx
+from llama_index.core.base.llms.types import (
+    AudioBlock,
+    CachePoint,
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CitableBlock,
+    CitationBlock,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+)
+from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.llms.utils import parse_partial_json
+from llama_index.core.utils import resolve_binary
+from pydantic import Field, PrivateAttr, SecretStr
+
+from .._client import AsyncVoxtralClient, VoxtralClient
+from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._exceptions import APIResponseError, AudioError, InvalidInputError
+from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
+from .._models import ToolCall as APIToolCall
+from .._protocol import Backend
+from .._redaction import redact_url
+from .._sources import AudioUpload, resolve_audio, sniff_extension
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = [
+    "VOXTRAL_CONTEXT_WINDOW",
+    "VoxtralLLM",
+    "api_tool_call_id",
+    "audio_part",
+    "chat_response",
+    "message_dicts",
+    "tool_choice_param",
+]
+
+VOXTRAL_CONTEXT_WINDOW = 32_768
+"""Voxtral's context: 32k tokens (about 30 minutes of audio for understanding)."""
+
+_FORMAT_OF_MIME = {mime: suffix[1:] for suffix, mime in reversed(ACCEPTED_AUDIO_TYPES.items())}
+"""Accepted MIME type -> the format name vLLM's ``input_audio`` object takes."""
+
+_FORMATS = {
+    **{suffix[1:]: _FORMAT_OF_MIME[mime] for suffix, mime in ACCEPTED_AUDIO_TYPES.items()},
+    "mpeg": "mp3",
+    "mpeg3": "mp3",
+    "x-mpeg-3": "mp3",
+    "wave": "wav",
+    "x-wav": "wav",
+    "vnd.wave": "wav",
+    "x-flac": "flac",
+    "x-ogg": "ogg",
+}
+"""A format name, file suffix or MIME subtype -> the format name sent (mp3, wav...)."""
+
+_ACCEPTED = "wav, mp3, flac, ogg or webm"
+_TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
+_DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?:;[^;,]*)*;base64,(?P<data>.*)", re.DOTALL)
+_SYSTEM_ROLES = frozenset({MessageRole.SYSTEM, MessageRole.DEVELOPER})
+_ASSISTANT_ROLES = frozenset({MessageRole.ASSISTANT, MessageRole.CHATBOT, MessageRole.MODEL})
+_TOOL_ROLES = frozenset({MessageRole.TOOL, MessageRole.FUNCTION})
+_LLAMA_INDEX_ONLY = frozenset({"stream", "formatted", "verbose", "allow_parallel_tool_calls"})
+"""Keyword arguments LlamaIndex passes along that are not API fields."""
+
+
+class _ChatOptions(TypedDict):
+    """The keyword arguments of ``VoxtralClient.chat`` one LlamaIndex call sets."""
+
+    model: str
+    tools: list[dict[str, Any]] | None
+    tool_choice: str | dict[str, Any] | None
+    response_format: dict[str, Any] | None
+    temperature: float | None
+    max_tokens: int | None
+    extra_body: dict[str, Any] | None
+
+
+# --------------------------------------------------------------------------- LlamaIndex -> API
+
+
+def message_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """LlamaIndex chat messages as the core client's message dicts.
+
+    Raises :class:`InvalidInputError` (naming the message and block) for a block
+    Voxtral chat cannot take, or audio that cannot be sent; a local audio file
+    that cannot be read raises :class:`AudioError`. Nothing is sent.
+    """
+    if isinstance(messages, (str, ChatMessage)):
+        raise InvalidInputError(
+            "`messages` must be a list of ChatMessage, e.g. [ChatMessage(role='user', "
+            "content='...')]; use `complete` for a single prompt string.",
+            argument="messages",
+        )
+    return [_message_dict(message, f"messages[{index}]") for index, message in enumerate(messages)]
+
+
+def _message_dict(message: ChatMessage, where: str) -> dict[str, Any]:
+    if not isinstance(message, ChatMessage):
+        raise InvalidInputError(
+            f"{where} is a {type(message).__name__}, not a llama_index ChatMessage.",
+            argument="messages",
+        )
+    role = message.role
+    if role == MessageRole.USER:
+        return {"role": "user", "content": _user_content(message.blocks, where)}
+    if role in _SYSTEM_ROLES:  # Mistral has no "developer" role; it is the system prompt
+        return {"role": "system", "content": _text(message.blocks, where)}
+    if role in _ASSISTANT_ROLES:
+        return _assistant_dict(message, where)
+    if role in _TOOL_ROLES:
+        result: dict[str, Any] = {"role": "tool", "content": _text(message.blocks, where)}
+        call_id = message.additional_kwargs.get("tool_call_id")
+        if call_id:
+            result["tool_call_id"] = api_tool_call_id(str(call_id))
+        name = message.additional_kwargs.get("name") or message.additional_kwargs.get("tool_name")
+        if name:
+            result["name"] = str(name)
+        return result
+    raise InvalidInputError(  # pragma: no cover - MessageRole has no other members today
+        f"{where} has role {role!r}, which Voxtral chat does not take.", argument="messages"
+    )
+
+
+def _assistant_dict(message: ChatMessage, where: str) -> dict[str, Any]:
+    calls = [
+        _api_tool_call(block.tool_call_id, block.tool_name, block.tool_kwargs)
+        for block in message.blocks
+        if isinstance(block, ToolCallBlock)
+    ]
+    if not calls:  # LlamaIndex integrations older than ToolCallBlock kept them here
+        calls = [
+            _legacy_tool_call(call) for call in message.additional_kwargs.get("tool_calls") or []
+        ]
+    if calls:  # Mistral takes content or tool calls in one assistant message, not both
+        return {"role": "assistant", "content": "", "tool_calls": calls}
+    return {"role": "assistant", "content": _text(message.blocks, where)}
+
+
+def _api_tool_call(call_id: str | None, name: str, arguments: object) -> dict[str, Any]:
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments, ensure_ascii=False)
+    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
+    if call_id:
+        call["id"] = api_tool_call_id(call_id)
+    return call
+
+
+def _legacy_tool_call(call: Any) -> dict[str, Any]:
+    if hasattr(call, "model_dump"):
+        call = call.model_dump()
+    function = call.get("function") if isinstance(call, Mapping) else None
+    if not isinstance(function, Mapping):
+        raise InvalidInputError(
+            f"An assistant message's additional_kwargs['tool_calls'] holds {call!r}; expected "
+            "{'id', 'function': {'name', 'arguments'}} (or use ToolCallBlock).",
+            argument="messages",
+        )
+    return _api_tool_call(
+        call.get("id"), str(function.get("name") or ""), function.get("arguments") or ""
+    )
+
+
+def api_tool_call_id(tool_call_id: str | None) -> str:
+    """A tool call id the API accepts: 9 letters or digits, the same for the same input.
+
+    Mistral (and vLLM's Mistral tokenizer) refuse other ids, such as the ones other
+    providers generate; the assistant's tool call and the tool message map alike.
+    The same mapping as ``ChatVoxtral``'s, so histories move between the adapters.
+    """
+    value = tool_call_id or ""
+    if _TOOL_CALL_ID.fullmatch(value):
+        return value
+    return hashlib.sha256(value.encode()).hexdigest()[:9]
+
+
+def _text(blocks: Sequence[Any], where: str) -> str:
+    """Text-only content as one string, the way ``ChatMessage.content`` joins it."""
+    parts: list[str] = []
+    for index, block in enumerate(blocks):
+        text = _block_text(block, f"{where}.blocks[{index}]", audio_here=False)
+        if text is not None:
+            parts.append(text)
+    return "\n".join(parts)
+
+
+def _block_text(block: Any, where: str, *, audio_here: bool) -> str | None:
+    """The text of a text-bearing block; ``None`` for blocks that carry nothing to send."""
+    if isinstance(block, TextBlock):
+        return block.text
+    if isinstance(block, (CachePoint, ThinkingBlock, ToolCallBlock)):
+        return None  # a caching hint, the model's own reasoning, calls: not prompt text
+    if isinstance(block, CitableBlock):
+        texts = [_block_text(inner, where, audio_here=False) for inner in block.content]
+        return "\n".join(text for text in texts if text is not None)
+    if isinstance(block, CitationBlock):
+        return _block_text(block.cited_content, where, audio_here=False)
+    allowed = "text and audio" if audio_here else "only text"
+    raise InvalidInputError(
+        f"{where} is a {type(block).__name__}; this message may hold {allowed} for Voxtral "
+        "chat (audio goes in user messages).",
+        argument="messages",
+    )
+
+
+def _user_content(blocks: Sequence[Any], where: str) -> str | list[dict[str, Any]]:
+    """Text and audio parts in their order; text alone as one string, like ``.content``."""
+    parts: list[dict[str, Any]] = []
+    for index, block in enumerate(blocks):
+        here = f"{where}.blocks[{index}]"
+        if isinstance(block, AudioBlock):
+            parts.append(audio_part(block, where=here))
+        elif (text := _block_text(block, here, audio_here=True)) is not None:
+            parts.append({"type": "text", "text": text})
+    if all(part["type"] == "text" for part in parts):
+        return "\n".join(part["text"] for part in parts)
+    return parts
+
+
+def audio_part(block: AudioBlock, *, where: str = "the AudioBlock") -> dict[str, Any]:
+    """An ``AudioBlock`` as ``{"type": "input_audio", "input_audio": ...}``.
+
+    ``input_audio`` is a URL or base64 string, or OpenAI's ``{"data", "format"}``
+    object when the format is known; the core client turns either into the
+    backend's shape. A local file is read here. Raises :class:`InvalidInputError`
+    for a block without audio, an unsupported format or URL scheme, and
+    :class:`AudioError` for a file that cannot be read.
+    """
+    declared = _format_name(block.format, where, given="format")
+    if _has_data(block.audio):
+        data = _base64_of(block.audio, where)
+    elif block.path is not None:
+        data = base64.b64encode(_read_path(block.path, where)).decode("ascii")
+    elif block.url is not None and str(block.url):
+        url = str(block.url)
+        if (inline := _DATA_URL.fullmatch(url)) is not None:
+            data = inline["data"]
+            declared = declared or _format_name(inline["mime"] or None, where, given="MIME type")
+        elif url.lower().startswith(("http://", "https://")):
+            return {"type": "input_audio", "input_audio": url}
+        else:
+            raise InvalidInputError(
+                f"{where} has url={redact_url(url)!r}; Voxtral chat takes an http(s) URL the "
+                "server can fetch, or a data: URL. Use `path=` for a local file.",
+                argument="messages",
+            )
+    else:
+        raise InvalidInputError(
+            f"{where} is an AudioBlock with no audio: set `audio` (bytes or base64), `path` "
+            "(a local file) or `url` (http(s) or data:).",
+            argument="messages",
+        )
+    if not data.strip():
+        raise InvalidInputError(f"{where} holds empty audio data.", argument="messages")
+    audio_format = declared or _sniffed_format(data, where)
+    if audio_format is None:  # Mistral takes the string; the core sniffs a format for vLLM
+        return {"type": "input_audio", "input_audio": data}
+    return {"type": "input_audio", "input_audio": {"data": data, "format": audio_format}}
+
+
+def _has_data(audio: object) -> bool:
+    return audio is not None and not (isinstance(audio, (bytes, str)) and not audio)
+
+
+def _base64_of(audio: object, where: str) -> str:
+    if isinstance(audio, IOBase):
+        try:
+            if audio.seekable():
+                audio.seek(0)
+            content = audio.read()
+        except (OSError, ValueError) as exc:
+            raise AudioError(
+                f"{where} holds a file object that cannot be read: {exc}.", source="<file object>"
+            ) from exc
+        if not isinstance(content, bytes):
+            raise InvalidInputError(
+                f"{where} holds a text-mode file object; open the audio with 'rb'.",
+                argument="messages",
+            )
+        return base64.b64encode(content).decode("ascii")
+    if isinstance(audio, str):
+        audio = audio.encode("ascii", errors="replace")
+    if not isinstance(audio, bytes):
+        raise InvalidInputError(
+            f"{where} holds audio of type {type(audio).__name__}; use bytes, a base64 string, "
+            "`path=` or `url=`.",
+            argument="messages",
+        )
+    # what AudioBlock itself does: base64 is kept, raw bytes are encoded
+    return resolve_binary(raw_bytes=audio, as_base64=True).read().decode("ascii")
+
+
+def _read_path(path: Path, where: str) -> bytes:
+    try:
+        upload = resolve_audio(Path(path))
+        assert isinstance(upload, AudioUpload)
+        return upload.read_all()
+    except AudioError as exc:
+        raise AudioError(f"{where}: {exc}", source=exc.source) from exc
+    except OSError as exc:
+        raise AudioError(
+            f"{where}: cannot read audio file {str(path)!r}: {exc.strerror or exc}.",
+            source=str(path),
+        ) from exc
+
+
+def _format_name(value: object, where: str, *, given: str) -> str | None:
+    """The format name for a format, suffix or MIME type; ``None`` when not given."""
+    if value is None or value == "":
+        return None
+    normal = str(value).split(";", 1)[0].strip().lower().lstrip(".")
+    audio_format = _FORMATS.get(normal.rsplit("/", 1)[-1])
+    if audio_format is None:
+        raise _unsupported(f"{given} {value!r}", where)
+    return audio_format
+
+
+def _sniffed_format(data: str, where: str) -> str | None:
+    head = data[:24]
+    try:
+        raw = base64.b64decode(head + "=" * (-len(head) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    suffix = sniff_extension(raw)
+    if suffix is None:
+        return None
+    return _format_name(suffix[1:], where, given="format (sniffed from the data)")
+
+
+def _unsupported(what: str, where: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"Unsupported audio {what} in {where}: Voxtral chat sends audio as it is and "
+        f"accepts {_ACCEPTED}. Convert the audio first (VoxtralClient.transcribe converts "
+        "other formats itself).",
+        argument="messages",
+    )
+
+
+def _needs_io(messages: Sequence[ChatMessage]) -> bool:
+    """Whether converting ``messages`` reads files (async calls do that in a thread)."""
+    return any(
+        isinstance(block, AudioBlock)
+        and (block.path is not None or isinstance(block.audio, IOBase))
+        for message in messages
+        if isinstance(message, ChatMessage)
+        for block in message.blocks
+    )
+
+
+def tool_choice_param(
+    choice: str | Mapping[str, Any] | None,
+    tool_names: Sequence[str],
+    *,
+    tool_required: bool = False,
+    backend: Backend = "mistral",
+) -> str | dict[str, Any]:
+    """LlamaIndex's ``tool_choice``/``tool_required`` as the API's ``tool_choice``.
+
+    ``None`` is ``"auto"``, or "call some tool" with ``tool_required``; ``"auto"``
+    and ``"none"`` pass; ``"any"`` and ``"required"`` force some tool (``"any"`` on
+    Mistral, ``"required"`` on vLLM); a tool's name forces that tool; a dict is
+    sent as given.
+    """
+    if isinstance(choice, Mapping):
+        return dict(choice)
+    forced = "any" if backend == "mistral" else "required"
+    if choice is None:
+        return forced if tool_required else "auto"
+    if choice in ("auto", "none"):
+        return choice
+    if choice in ("any", "required"):
+        return forced
+    if isinstance(choice, str) and choice in tool_names:
+        return {"type": "function", "function": {"name": choice}}
+    raise InvalidInputError(
+        f"tool_choice={choice!r} is not 'auto', 'any', 'required', 'none' or the name of "
+        f"a given tool ({', '.join(map(repr, tool_names)) or 'none given'}).",
+        argument="tool_choice",
+    )
+
+
+# --------------------------------------------------------------------------- API -> LlamaIndex
+
+
+def chat_response(completion: ChatCompletion) -> ChatResponse:
+    """A chat completion as LlamaIndex's response (the first choice).
+
+    Text becomes a ``TextBlock``, reasoning a ``ThinkingBlock`` and each tool call
+    a ``ToolCallBlock``; ``raw`` is the completion, and ``additional_kwargs``
+    carries the model, finish reason and usage (tokens, audio seconds).
+    """
+    if not completion.choices:
+        raise APIResponseError(
+            "The chat completion has no choices; retry the request.",
+            method="POST",
+            url="/chat/completions",
+        )
+    choice = completion.choices[0]
+    text, thinking = _split_content(choice.message.content)
+    calls = [_ToolCallState.of(call) for call in choice.message.tool_calls or []]
+    additional: dict[str, Any] = {"model": completion.model, "finish_reason": choice.finish_reason}
+    additional.update(_usage_kwargs(completion.usage))
+    return ChatResponse(
+        message=_assistant_message(text, thinking, calls),
+        raw=completion,
+        additional_kwargs=additional,
+    )
+
+
+def _assistant_message(text: str, thinking: str, calls: Sequence[_ToolCallState]) -> ChatMessage:
+    blocks: list[Any] = []
+    if thinking:
+        blocks.append(ThinkingBlock(content=thinking))
+    if text or not calls:
+        blocks.append(TextBlock(text=text))
+    blocks.extend(call.block() for call in calls)
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
+
+
+def _split_content(content: str | list[dict[str, Any]] | None) -> tuple[str, str]:
+    """(text, reasoning) of a message's content: a string, or a list of parts."""
+    if content is None:
+        return "", ""
+    if isinstance(content, str):
+        return content, ""
+    text: list[str] = []
+    thinking: list[str] = []
+    for part in content:
+        if part.get("type") == "text":
+            text.append(str(part.get("text") or ""))
+        elif part.get("type") == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, str):
+                thinking.append(inner)
+            elif isinstance(inner, list):
+                thinking.extend(
+                    str(item.get("text") or "") for item in inner if isinstance(item, Mapping)
+                )
+    return "".join(text), "".join(thinking)
+
+
+def _usage_kwargs(usage: Usage) -> dict[str, Any]:
+    counts: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+    }
+    if usage.prompt_audio_seconds is not None:
+        counts["prompt_audio_seconds"] = usage.prompt_audio_seconds
+    return counts
+
+
+def _arguments(function: FunctionCall) -> str:
+    arguments = function.arguments
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+
+
+def _tool_kwargs(arguments: str) -> dict[str, Any] | str:
+    """Parsed arguments when they are a JSON object, else the text as received."""
+    try:
+        parsed = json.loads(arguments) if arguments.strip() else {}
+    except ValueError:
+        return arguments
+    return parsed if isinstance(parsed, dict) else arguments
+
+
+class _ToolCallState:
+    """One tool call, whole or being assembled from streamed fragments."""
+
+    def __init__(self, call_id: str | None, name: str, arguments: str) -> None:
+        self.id = call_id or uuid.uuid4().hex[:9]
+        self.name = name
+        self.arguments = arguments
+
+    @classmethod
+    def of(cls, call: APIToolCall) -> _ToolCallState:
+        return cls(call.id, call.function.name, _arguments(call.function))
+
+    def add(self, fragment: APIToolCall) -> None:
+        self.name = fragment.function.name or self.name
+        if isinstance(fragment.function.arguments, str):
+            self.arguments += fragment.function.arguments
+        else:  # an object is always whole
+            self.arguments = _arguments(fragment.function)
+
+    def block(self) -> ToolCallBlock:
+        return ToolCallBlock(
+            tool_call_id=self.id, tool_name=self.name, tool_kwargs=_tool_kwargs(self.arguments)
+        )
+
+
+class _StreamState:
+    """Accumulates a streamed answer; each chunk that adds something becomes a response."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.thinking = ""
+        self.calls: list[_ToolCallState] = []
+        self._by_index: dict[int, _ToolCallState] = {}
+
+    def add(self, chunk: ChatCompletionChunk) -> ChatResponse | None:
+        choice = chunk.choices[0] if chunk.choices else None
+        additional: dict[str, Any] = {}
+        text_delta = ""
+        changed = chunk.usage is not None
+        if choice is not None:
+            text_delta, thinking_delta = _split_content(choice.delta.content)
+            self.text += text_delta
+            self.thinking += thinking_delta
+            if thinking_delta:
+                additional["thinking_delta"] = thinking_delta
+            for position, fragment in enumerate(choice.delta.tool_calls or []):
+                self._merge(fragment, position)
+            if choice.finish_reason:
+                additional.update(model=chunk.model, finish_reason=choice.finish_reason)
+            changed = changed or bool(
+                text_delta or thinking_delta or choice.delta.tool_calls or choice.finish_reason
+            )
+        if not changed:
+            return None
+        if chunk.usage is not None:
+            additional.update(_usage_kwargs(chunk.usage))
+        return ChatResponse(
+            message=_assistant_message(self.text, self.thinking, self.calls),
+            delta=text_delta,
+            raw=chunk,
+            additional_kwargs=additional,
+        )
+
+    def _merge(self, fragment: APIToolCall, position: int) -> None:
+        index = fragment.index if fragment.index is not None else position
+        current = self._by_index.get(index)
+        if current is None or (fragment.id and fragment.id != current.id):
+            current = _ToolCallState.of(fragment)  # a new call (whole, or its first piece)
+            self._by_index[index] = current
+            self.calls.append(current)
+        else:
+            current.add(fragment)
+
+
+# --------------------------------------------------------------------------- the LLM
+
+
+class VoxtralLLM(FunctionCallingLLM):
+    """Mistral's Voxtral as a LlamaIndex LLM: text, audio blocks, tools, streaming.
+
+    Example::
+
+        from llama_index.core.llms import AudioBlock, ChatMessage, TextBlock
+        from voxtral_integrations.llama_index import VoxtralLLM
+
+        llm = VoxtralLLM()  # reads MISTRAL_API_KEY; model "voxtral-small-latest"
+        answer = llm.chat([
+            ChatMessage(role="user", blocks=[
+                TextBlock(text="What does the caller want?"),
+                AudioBlock(path="call.mp3"),
+            ])
+        ])
+        print(answer.message.content, answer.additional_kwargs["prompt_audio_seconds"])
+
+    Audio may be bytes or base64 (``audio=``), a local file (``path=``), or an
+    ``http(s)`` or ``data:`` URL (``url=``); it is sent as it is (wav, mp3, flac,
+    ogg or webm). Tools work through LlamaIndex's function calling
+    (``chat_with_tools``, ``predict_and_call``, ``FunctionAgent``...).
+
+    Serialises (``to_dict``, ``to_json``) without the key, which is never in the
+    ``repr`` either. A key taken from ``MISTRAL_API_KEY`` is never sent to a vLLM
+    host.
+    """
+
+    model: str = Field(
+        default=DEFAULT_CHAT_MODEL,
+        description="A chat-capable Voxtral model id or alias (default voxtral-small-latest).",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="Defaults to MISTRAL_API_KEY (Mistral backend only). Never serialised.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Defaults to MISTRAL_BASE_URL, then Mistral's API "
+        "(vLLM: http://localhost:8000/v1).",
+    )
+    backend: Backend = Field(
+        default="mistral", description="'mistral' (Mistral's API) or 'vllm' (Voxtral on vLLM)."
+    )
+    temperature: float | None = Field(default=None, description="Sampling temperature.")
+    max_tokens: int | None = Field(default=None, description="Most tokens to generate.")
+    timeout: float | None = Field(
+        default=None, description="Seconds; by default the core's (10 s connect, 30 min read)."
+    )
+    max_retries: int = Field(
+        default=DEFAULT_MAX_RETRIES,
+        description="Retries after 429, 5xx, connection errors and timeouts.",
+    )
+    context_window: int = Field(
+        default=VOXTRAL_CONTEXT_WINDOW,
+        description="Tokens the model takes in (32k for Voxtral); set it for other models.",
+    )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Other API fields sent with every call (random_seed, stop...).",
+    )
+    http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
+    """Your own ``httpx.Client`` (proxies, certificates); not serialised, not closed."""
+    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
+    """Your own ``httpx.AsyncClient`` for the async methods."""
+
+    _clients: tuple[VoxtralClient, AsyncVoxtralClient] | None = PrivateAttr(default=None)
+    _clients_for: tuple[Any, ...] | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        # built after pydantic's validation, so the core's typed errors (a missing key,
+        # a bad base URL) reach the caller as they are, not wrapped in a ValidationError
+        self._get_clients()
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "VoxtralLLM"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """Works for any model name: no model table to fall out of date."""
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
+            is_chat_model=True,
+            is_function_calling_model=True,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name == "base_url" and isinstance(value, str):
+                value = redact_url(value)
+            yield name, value
+
+    # ---- clients
+
+    def _get_clients(self) -> tuple[VoxtralClient, AsyncVoxtralClient]:
+        """The core clients for the current settings (rebuilt if a setting changed)."""
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
+        settings = (
+            key,
+            self.base_url,
+            self.backend,
+            self.timeout,
+            self.max_retries,
+            id(self.http_client),
+            id(self.async_http_client),
+        )
+        if self._clients is None or self._clients_for != settings:
+            common: dict[str, Any] = {
+                "base_url": self.base_url,
+                "backend": self.backend,
+                "timeout": self.timeout,
+                "max_retries": self.max_retries,
+            }
+            # with no key given, the core reads MISTRAL_API_KEY for Mistral only
+            self._clients = (
+                VoxtralClient(key, http_client=self.http_client, **common),
+                AsyncVoxtralClient(key, http_client=self.async_http_client, **common),
+            )
+            self._clients_for = settings
+        return self._clients
+
+    def _options(self, kwargs: Mapping[str, Any]) -> _ChatOptions:
+        """A call's keyword arguments as the core's; unknown ones go in ``extra_body``."""
+        extra = {**self.additional_kwargs}
+        extra.update((key, value) for key, value in kwargs.items() if key not in _LLAMA_INDEX_ONLY)
+        return _ChatOptions(
+            model=extra.pop("model", None) or self.model,
+            tools=extra.pop("tools", None),
+            tool_choice=extra.pop("tool_choice", None),
+            response_format=extra.pop("response_format", None),
+            temperature=extra.pop("temperature", self.temperature),
+            max_tokens=extra.pop("max_tokens", self.max_tokens),
+            extra_body=extra or None,
+        )
+
+    @staticmethod
+    async def _amessage_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        if _needs_io(messages):  # reading audio files must not block the event loop
+            return await anyio.to_thread.run_sync(message_dicts, messages)
+        return message_dicts(messages)
+
+    # ---- chat
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        payload = message_dicts(messages)
+        options = self._options(kwargs)
+        return chat_response(self._get_clients()[0].chat(payload, **options))
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        payload = await self._amessage_dicts(messages)
+        options = self._options(kwargs)
+        return chat_response(await self._get_clients()[1].chat(payload, **options))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        payload = message_dicts(messages)  # bad input raises here, not on first iteration
+        options = self._options(kwargs)
+        client = self._get_clients()[0]
+
+        def gen() -> ChatResponseGen:
+            state = _StreamState()
+            with client.chat(payload, stream=True, **options) as stream:
+                for chunk in stream:
+                    if (response := state.add(chunk)) is not None:
+                        yield response
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        payload = await self._amessage_dicts(messages)
+        options = self._options(kwargs)
+        client = self._get_clients()[1]
+
+        async def gen() -> ChatResponseAsyncGen:
+            state = _StreamState()
+            async with await client.chat(payload, stream=True, **options) as stream:
+                async for chunk in stream:
+                    if (response := state.add(chunk)) is not None:
+                        yield response
+
+        return gen()
+
+    # ---- completion (a one-message chat)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        response = self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+        return _completion(response)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        response = await self.achat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+        return _completion(response)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        responses = self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+
+        def gen() -> CompletionResponseGen:
+            for response in responses:
+                yield _completion(response)
+
+        return gen()
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
+        responses = await self.astream_chat(messages, **kwargs)
+
+        async def gen() -> CompletionResponseAsyncGen:
+            async for response in responses:
+                yield _completion(response)
+
+        return gen()
+
+    # ---- tools
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The ``chat`` arguments for a call with ``tools`` (OpenAI's tool schema).
+
+        ``tool_required`` forces a tool call unless ``tool_choice`` says otherwise;
+        ``tool_choice`` may also name one of the tools. Parallel tool calls are asked
+        for only with ``allow_parallel_tool_calls``.
+        """
+        specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
+        if strict is not None:
+            for spec in specs:
+                spec["function"]["strict"] = strict
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        prepared: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            names = [spec["function"]["name"] for spec in specs]
+            prepared["tools"] = specs
+            prepared["tool_choice"] = tool_choice_param(
+                tool_choice, names, tool_required=tool_required, backend=self.backend
+            )
+            prepared["parallel_tool_calls"] = allow_parallel_tool_calls
+        return prepared
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Without ``allow_parallel_tool_calls``, keep only the first tool call."""
+        if allow_parallel_tool_calls:
+            return response
+        kept: list[Any] = []
+        seen_call = False
+        for block in response.message.blocks:
+            if isinstance(block, ToolCallBlock):
+                if seen_call:
+                    continue
+                seen_call = True
+            kept.append(block)
+        response.message.blocks = kept
+        return response
+
+    def get_tool_calls_from_response(
+        self,
+        response: ChatResponse,
+        error_on_no_tool_call: bool = True,
+        **kwargs: Any,
+    ) -> list[ToolSelection]:
+        """The tool calls of a response (also a partial, streamed one) with parsed arguments."""
+        blocks = [block for block in response.message.blocks if isinstance(block, ToolCallBlock)]
+        if not blocks and error_on_no_tool_call:
+            raise ValueError(
+                f"Expected at least one tool call, but the model answered with text: "
+                f"{(response.message.content or '')[:200]!r}."
+            )
+        return [
+            ToolSelection(
+                tool_id=block.tool_call_id or "",
+                tool_name=block.tool_name,
+                tool_kwargs=_selection_kwargs(block.tool_kwargs),
+            )
+            for block in blocks
+        ]
+
+
+def _selection_kwargs(arguments: dict[str, Any] | str) -> dict[str, Any]:
+    if isinstance(arguments, dict):
+        return arguments
+    try:  # partial while streaming: parse what has arrived so far
+        parsed = parse_partial_json(arguments) if arguments.strip() else {}
+    except (ValueError, TypeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _completion(response: ChatResponse) -> CompletionResponse:
+    return CompletionResponse(
+        text=response.message.content or "",
+        delta=response.delta,
+        raw=response.raw,
+        additional_kwargs=dict(response.additional_kwargs),
+    )
