@@ -23,7 +23,6 @@ given, must be one the API takes: ``audio/wav``, ``audio/mpeg`` (mp3),
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 import re
 import uuid
@@ -62,6 +61,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
+from .._chat_parts import api_tool_call_id, api_tool_choice
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     ACCEPTED_AUDIO_TYPES,
@@ -115,7 +115,6 @@ _ACCEPTED = "audio/wav, audio/mpeg (mp3), audio/flac, audio/ogg, audio/webm"
 _UNSENDABLE_BLOCKS = frozenset({"image", "video", "file", "text-plain"})
 """LangChain standard blocks Voxtral chat cannot take (it hears audio and reads text)."""
 
-_TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
 _DATA_URI = re.compile(r"data:(?P<mime>[^;,]+)(?:;[^;,]*)*;base64,(?P<data>.+)", re.DOTALL)
 
 ToolChoice = builtins.dict[str, Any] | str | bool | None
@@ -194,18 +193,6 @@ def _api_tool_call(call_id: str | None, name: str, arguments: str) -> dict[str, 
     if call_id:
         call["id"] = api_tool_call_id(call_id)
     return call
-
-
-def api_tool_call_id(tool_call_id: str | None) -> str:
-    """A tool call id the API accepts: 9 letters or digits, the same for the same input.
-
-    Mistral (and vLLM's Mistral tokenizer) refuse other ids, such as the ones other
-    providers generate; the AI message and its tool message map alike.
-    """
-    value = tool_call_id or ""
-    if _TOOL_CALL_ID.fullmatch(value):
-        return value
-    return hashlib.sha256(value.encode()).hexdigest()[:9]
 
 
 def _text(content: str | list[str | dict[str, Any]], where: str, *, lenient: bool = False) -> str:
@@ -387,23 +374,11 @@ def tool_choice_param(
     tool (``"any"`` on Mistral, ``"required"`` on vLLM); a bound tool's name forces
     that tool; a dict is sent as given.
     """
-    if isinstance(choice, Mapping):
-        return dict(choice)
-    if choice is True:
-        choice = "any"
-    elif choice is False:
-        choice = "none"
-    if choice in ("auto", "none"):
-        return str(choice)
-    if choice in ("any", "required"):
-        return "any" if backend == "mistral" else "required"
-    if isinstance(choice, str) and choice in tool_names:
-        return {"type": "function", "function": {"name": choice}}
-    raise InvalidInputError(
-        f"tool_choice={choice!r} is not 'auto', 'any', 'required', 'none' or the name of "
-        f"a bound tool ({', '.join(map(repr, tool_names)) or 'none bound'}).",
-        argument="tool_choice",
-    )
+    if choice is True or choice is False:
+        choice = "any" if choice else "none"
+    if not isinstance(choice, (str, Mapping)):
+        raise InvalidInputError(f"tool_choice={choice!r} is not supported.", argument="tool_choice")
+    return api_tool_choice(choice, tool_names, backend)
 
 
 # --------------------------------------------------------------------------- API -> LangChain

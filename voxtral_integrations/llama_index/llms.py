@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 import uuid
@@ -60,6 +59,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.utils import resolve_binary
 from pydantic import Field, PrivateAttr, SecretStr
 
+from .._chat_parts import api_tool_call_id, api_tool_choice
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
 from .._exceptions import APIResponseError, AudioError, InvalidInputError
@@ -102,7 +102,6 @@ _FORMATS = {
 """A format name, file suffix or MIME subtype -> the format name sent (mp3, wav...)."""
 
 _ACCEPTED = "wav, mp3, flac, ogg or webm"
-_TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
 _DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?:;[^;,]*)*;base64,(?P<data>.*)", re.DOTALL)
 _SYSTEM_ROLES = frozenset({MessageRole.SYSTEM, MessageRole.DEVELOPER})
 _ASSISTANT_ROLES = frozenset({MessageRole.ASSISTANT, MessageRole.CHATBOT, MessageRole.MODEL})
@@ -206,19 +205,6 @@ def _legacy_tool_call(call: Any) -> dict[str, Any]:
     return _api_tool_call(
         call.get("id"), str(function.get("name") or ""), function.get("arguments") or ""
     )
-
-
-def api_tool_call_id(tool_call_id: str | None) -> str:
-    """A tool call id the API accepts: 9 letters or digits, the same for the same input.
-
-    Mistral (and vLLM's Mistral tokenizer) refuse other ids, such as the ones other
-    providers generate; the assistant's tool call and the tool message map alike.
-    The same mapping as ``ChatVoxtral``'s, so histories move between the adapters.
-    """
-    value = tool_call_id or ""
-    if _TOOL_CALL_ID.fullmatch(value):
-        return value
-    return hashlib.sha256(value.encode()).hexdigest()[:9]
 
 
 def _text(blocks: Sequence[Any], where: str) -> str:
@@ -408,22 +394,9 @@ def tool_choice_param(
     Mistral, ``"required"`` on vLLM); a tool's name forces that tool; a dict is
     sent as given.
     """
-    if isinstance(choice, Mapping):
-        return dict(choice)
-    forced = "any" if backend == "mistral" else "required"
     if choice is None:
-        return forced if tool_required else "auto"
-    if choice in ("auto", "none"):
-        return choice
-    if choice in ("any", "required"):
-        return forced
-    if isinstance(choice, str) and choice in tool_names:
-        return {"type": "function", "function": {"name": choice}}
-    raise InvalidInputError(
-        f"tool_choice={choice!r} is not 'auto', 'any', 'required', 'none' or the name of "
-        f"a given tool ({', '.join(map(repr, tool_names)) or 'none given'}).",
-        argument="tool_choice",
-    )
+        choice = "any" if tool_required else "auto"
+    return api_tool_choice(choice, tool_names, backend)
 
 
 # --------------------------------------------------------------------------- API -> LlamaIndex

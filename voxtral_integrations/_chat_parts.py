@@ -1,0 +1,50 @@
+"""Pure pieces both chat adapters need, so LangChain and LlamaIndex histories agree."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._exceptions import InvalidInputError
+from ._protocol import Backend
+
+_TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
+
+
+def api_tool_call_id(tool_call_id: str | None) -> str:
+    """A tool call id the API accepts: 9 letters or digits, the same for the same input.
+
+    Mistral (and vLLM's Mistral tokenizer) refuse other ids, such as the ones other
+    providers generate; an assistant's tool call and the tool message answering it
+    map alike, in either adapter.
+    """
+    value = tool_call_id or ""
+    if _TOOL_CALL_ID.fullmatch(value):
+        return value
+    return hashlib.sha256(value.encode()).hexdigest()[:9]
+
+
+def api_tool_choice(
+    choice: str | Mapping[str, Any], tool_names: Sequence[str], backend: Backend
+) -> str | dict[str, Any]:
+    """A framework's ``tool_choice`` as the API's.
+
+    ``"auto"`` and ``"none"`` pass; ``"any"`` and ``"required"`` force some tool
+    (``"any"`` on Mistral, ``"required"`` on vLLM); a tool's name forces that tool;
+    a dict is sent as given.
+    """
+    if isinstance(choice, Mapping):
+        return dict(choice)
+    if choice in ("auto", "none"):
+        return choice
+    if choice in ("any", "required"):
+        return "any" if backend == "mistral" else "required"
+    if choice in tool_names:
+        return {"type": "function", "function": {"name": choice}}
+    raise InvalidInputError(
+        f"tool_choice={choice!r} is not 'auto', 'any', 'required', 'none' or the name of "
+        f"a given tool ({', '.join(map(repr, tool_names)) or 'none given'}).",
+        argument="tool_choice",
+    )
