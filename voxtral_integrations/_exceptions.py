@@ -125,6 +125,8 @@ class LoadError(VoxtralError):
     def __init__(self, message: str, *, source: str) -> None:
         super().__init__(message)
         self.source = source
+        self.documents: list[Any] = []
+        """Documents of the files loaded before it, where a list-returning load collected them."""
 
 
 class APIError(VoxtralError):

@@ -9,17 +9,16 @@ concurrently), and several at once by ``aload``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import anyio
-
 from ._client import AsyncVoxtralClient, VoxtralClient
 from ._constants import DEFAULT_CONCURRENCY, DEFAULT_TRANSCRIPTION_MODEL
-from ._exceptions import InvalidInputError, LoadError, VoxtralError
+from ._exceptions import AudioError, InvalidInputError, LoadError, VoxtralError
 from ._protocol import transcription_options
 from ._records import (
     DEFAULT_WINDOW_SECONDS,
@@ -28,6 +27,7 @@ from ._records import (
     TranscriptFormat,
     check_record_options,
     records,
+    source_name,
 )
 from ._sources import AudioInput
 
@@ -111,10 +111,25 @@ class LoadOptions:
 
 @dataclass(frozen=True)
 class Source:
-    """One input and the name it goes by in metadata and messages."""
+    """One input and the name it goes by in metadata and messages.
 
-    audio: AudioInput
+    ``audio`` may be a function producing the input (reading a file from an
+    ``fsspec`` file system): it is called when the file's turn comes, so a file
+    that cannot be read fails like any other file, under ``on_error``.
+    """
+
+    audio: AudioInput | Callable[[], AudioInput]
     name: str
+
+    def resolve(self) -> AudioInput:
+        if not callable(self.audio):
+            return self.audio
+        try:
+            return self.audio()
+        except OSError as error:
+            raise AudioError(
+                f"Cannot read {self.name!r}: {error.strerror or error}.", source=self.name
+            ) from error
 
 
 def sources(items: AudioInput | Sequence[AudioInput]) -> list[Source]:
@@ -125,10 +140,10 @@ def sources(items: AudioInput | Sequence[AudioInput]) -> list[Source]:
         raise InvalidInputError(
             "No audio to load: pass at least one path or URL.", argument="file_path"
         )
-    return [Source(item, _name(item)) for item in listed]
+    return [Source(item, name_of(item)) for item in listed]
 
 
-def _name(item: object) -> str:
+def name_of(item: object) -> str:
     if isinstance(item, (str, os.PathLike)):
         return os.fspath(item)
     name = getattr(item, "name", None)
@@ -141,7 +156,7 @@ def load(
     """Each source's records as soon as that source is done, in order."""
     for source in items:
         try:
-            transcription = client.transcribe(source.audio, **options.transcribe_kwargs())
+            transcription = client.transcribe(source.resolve(), **options.transcribe_kwargs())
         except VoxtralError as error:
             _handle(error, source, options)
             continue
@@ -155,41 +170,44 @@ async def aload(
     *,
     file_concurrency: int = DEFAULT_FILE_CONCURRENCY,
 ) -> AsyncIterator[tuple[Source, list[Record]]]:
-    """Sources transcribed ``file_concurrency`` at a time; each yielded when it is done."""
-    send, receive = anyio.create_memory_object_stream[tuple[Source, Any]](len(items) or 1)
-    limiter = anyio.Semaphore(max(1, file_concurrency))
+    """Sources transcribed ``file_concurrency`` at a time; each yielded when it is done.
 
-    async def one(source: Source) -> None:
+    Plain asyncio tasks, not a task group: a generator may be abandoned between two
+    yields, and a task group must not stay open across a yield. Whatever is still
+    running when the caller stops (or a file fails) is cancelled on the way out.
+    """
+    limiter = asyncio.Semaphore(max(1, file_concurrency))
+
+    async def one(source: Source) -> tuple[Source, Any]:
         async with limiter:
             try:
-                outcome: Any = await client.transcribe(source.audio, **options.transcribe_kwargs())
+                audio = source.resolve()
+                return source, await client.transcribe(audio, **options.transcribe_kwargs())
             except VoxtralError as error:
-                outcome = error
-        await send.send((source, outcome))
+                return source, error
 
-    with send, receive:
-        async with anyio.create_task_group() as group:
-            for source in items:
-                group.start_soon(one, source)
-            for _ in items:
-                source, outcome = await receive.receive()
-                if isinstance(outcome, VoxtralError):
-                    try:
-                        _handle(outcome, source, options)
-                    except VoxtralError:
-                        group.cancel_scope.cancel()
-                        raise
-                    continue
-                yield source, options.to_records(outcome, source.name)
+    tasks = [asyncio.ensure_future(one(source)) for source in items]
+    try:
+        for finished in asyncio.as_completed(tasks):
+            source, outcome = await finished
+            if isinstance(outcome, VoxtralError):
+                _handle(outcome, source, options)
+                continue
+            yield source, options.to_records(outcome, source.name)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _handle(error: VoxtralError, source: Source, options: LoadOptions) -> None:
     """Raise a :class:`LoadError` naming the file or, with ``on_error='skip'``, log and go on."""
+    name = source_name(source.name)  # a signed URL's token never reaches a message
     if options.on_error == "skip":
-        logger.warning("skipped %s: %s", source.name, error)
+        logger.warning("skipped %s: %s", name, error)
         return
     raise LoadError(
-        f"Could not load {source.name!r}: {error} (files loaded before it were already "
+        f"Could not load {name!r}: {error} (files loaded before it were already "
         "returned; pass on_error='skip' to go on past failures).",
-        source=source.name,
+        source=name,
     ) from error

@@ -109,8 +109,10 @@ def records(
 
 
 def _group_record(group: list[tuple[int, Segment]], common: dict[str, Scalar]) -> Record:
-    first, last = group[0][1], group[-1][1]
-    metadata = {**common, "segment_index": group[0][0], **_span(first.start, last.end)}
+    first = group[0][1]
+    start = next((s.start for _, s in group if s.start is not None), None)
+    end = next((s.end for _, s in reversed(group) if s.end is not None), None)
+    metadata = {**common, "segment_index": group[0][0], **_span(start, end)}
     if first.speaker_id:
         metadata["speaker"] = first.speaker_id
     return Record(_joined(group), metadata)
@@ -146,7 +148,7 @@ def _windows(
     window: list[tuple[int, Segment]] = []
     for index, segment in enumerate(segments):
         if window:
-            start = window[0][1].start
+            start = next((s.start for _, s in window if s.start is not None), None)
             too_long = (
                 start is not None
                 and segment.end is not None
@@ -162,7 +164,7 @@ def _windows(
 
 def clock(seconds: float) -> str:
     """``HH:MM:SS`` (hours keep counting past 24)."""
-    whole = int(max(seconds, 0.0))
+    whole = int(round(max(seconds, 0.0), 3))  # the same millisecond as ``start``
     return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 

@@ -254,3 +254,52 @@ def test_language_works_for_whole_files(recordings: dict[str, Path]) -> None:
     (doc,) = loader(FakeVoxtral(), recordings["wav"], granularity="file", language="en").load()
     assert doc.page_content == "words 0"
     assert doc.metadata["language"] == "en" and doc.metadata["end"] == pytest.approx(3.0)
+
+
+# --------------------------------------------------------------------------- review regressions
+
+
+def test_stopping_an_async_load_early_cancels_the_rest(recordings: dict[str, Path]) -> None:
+    files = [recordings["short"], recordings["wav"], recordings["long"]]
+    started: list[str] = []
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        started.append("request")
+        await asyncio.sleep(0.05)
+        return FakeVoxtral()(request)
+
+    async def first_then_more_work() -> str:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as http:
+            docs = VoxtralLoader(
+                files, api_key=FAKE_API_KEY, async_http_client=http, file_concurrency=1
+            ).alazy_load()
+            first = await docs.__anext__()
+            await docs.aclose()
+            await asyncio.sleep(0.2)  # the caller's own task carries on normally
+            return str(first.metadata["source"])
+
+    assert asyncio.run(first_then_more_work()) == str(recordings["short"])
+    assert len(started) < 4  # the remaining files were not all transcribed
+
+
+def test_a_signed_url_never_reaches_an_error_or_a_log(caplog: pytest.LogCaptureFixture) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"object": "error", "message": "could not be fetched"})
+
+    url = "https://user:pw@files.example/a.mp3?X-Amz-Signature=SECRET"
+    with pytest.raises(LoadError) as caught:
+        loader(refuse, url).load()
+    assert "SECRET" not in str(caught.value) and "pw@" not in caught.value.source
+    with caplog.at_level(logging.WARNING, logger="voxtral_integrations"):
+        loader(refuse, url, on_error="skip").load()
+    assert caplog.records and all("SECRET" not in r.getMessage() for r in caplog.records)
+
+
+def test_load_keeps_the_documents_before_a_failure(
+    recordings: dict[str, Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF" + b"\x00" * 40)
+    with pytest.raises(LoadError) as caught:
+        loader(FakeVoxtral(), [recordings["wav"], broken]).load()
+    assert [doc.page_content for doc in caught.value.documents] == ["words 0"]

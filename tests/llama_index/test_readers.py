@@ -223,3 +223,42 @@ def test_tool_spec_async(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tool,) = VoxtralToolSpec(api_key=FAKE_API_KEY).to_tool_list()
     output = asyncio.run(tool.acall(path_or_url=str(folder / "short.mp3")))
     assert "[00:00:03] words 1" in str(output)
+
+
+# --------------------------------------------------------------------------- review regressions
+
+
+def test_a_failed_list_load_keeps_the_documents_before_it(folder: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"definitely not audio" * 50)
+    with pytest.raises(LoadError) as caught:
+        reader(FakeVoxtral()).load_data([folder / "short.mp3", broken])
+    assert [doc.text for doc in caught.value.documents] == ["words 0", "words 1"]
+
+
+def test_async_failures_are_load_errors_not_exception_groups(folder: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"definitely not audio" * 50)
+    with pytest.raises(LoadError) as caught:
+        asyncio.run(reader(FakeVoxtral()).aload_data([broken, folder / "short.mp3"]))
+    assert str(broken) in str(caught.value)
+
+
+def test_file_objects_and_fsspec_urls_and_unreadable_fs_paths(folder: Path) -> None:
+    with (folder / "short.mp3").open("rb") as audio:
+        docs = reader(FakeVoxtral()).load_data(audio)
+    assert [d.text for d in docs] == ["words 0", "words 1"]
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/x/a.mp3", (folder / "short.mp3").read_bytes())
+    assert len(reader(FakeVoxtral()).load_data("memory://x/a.mp3", fs=memory)) == 2
+    skipping = reader(FakeVoxtral(), on_error="skip")
+    assert len(skipping.load_data(["/x/missing.mp3", "/x/a.mp3"], fs=memory)) == 2
+
+
+def test_options_changed_after_construction_are_used(folder: Path) -> None:
+    voxtral = reader(FakeVoxtral())
+    voxtral.granularity = "file"
+    assert len(voxtral.load_data(folder / "short.mp3")) == 1
+    voxtral.granularity = "sentence"
+    with pytest.raises(InvalidInputError):
+        voxtral.load_data(folder / "short.mp3")

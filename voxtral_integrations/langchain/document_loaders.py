@@ -20,7 +20,7 @@ from langchain_core.documents.base import Blob
 
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
-from .._exceptions import UnsupportedFeatureError
+from .._exceptions import LoadError, UnsupportedFeatureError
 from .._loading import (
     DEFAULT_FILE_CONCURRENCY,
     LoadOptions,
@@ -187,6 +187,16 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
             http_client=http_client,
             async_http_client=async_http_client,
         )
+
+    def load(self) -> list[Document]:
+        """All Documents; a :class:`LoadError` carries those of the files before it."""
+        documents: list[Document] = []
+        try:
+            documents.extend(self.lazy_load())
+        except LoadError as error:
+            error.documents = documents
+            raise
+        return documents
 
     def lazy_load(self) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -28,8 +29,8 @@ from .._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
 )
-from .._exceptions import UnsupportedFeatureError
-from .._loading import DEFAULT_FILE_CONCURRENCY, LoadOptions, Source, aload, load
+from .._exceptions import LoadError, UnsupportedFeatureError
+from .._loading import DEFAULT_FILE_CONCURRENCY, LoadOptions, Source, aload, load, name_of
 from .._protocol import Backend
 from .._records import DEFAULT_WINDOW_SECONDS, TIMING_KEYS, Record
 
@@ -147,6 +148,7 @@ class VoxtralReader(BasePydanticReader):
         fs: Any = None,
     ) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""
+        self._check()  # options may have been changed since construction
         with self._client() as client:
             for source, records in load(client, _sources(file, fs), self._options):
                 yield from (_document(record, extra_info, source) for record in records)
@@ -157,8 +159,18 @@ class VoxtralReader(BasePydanticReader):
         extra_info: dict[str, Any] | None = None,
         fs: Any = None,
     ) -> list[Document]:
-        """All Documents of one or many files (``SimpleDirectoryReader`` calls this)."""
-        return list(self.lazy_load_data(file, extra_info=extra_info, fs=fs))
+        """All Documents of one or many files (``SimpleDirectoryReader`` calls this).
+
+        If a file fails, the :class:`LoadError` carries the Documents of the files
+        before it in ``documents``.
+        """
+        documents: list[Document] = []
+        try:
+            documents.extend(self.lazy_load_data(file, extra_info=extra_info, fs=fs))
+        except LoadError as error:
+            error.documents = documents
+            raise
+        return documents
 
     async def aload_data(
         self,
@@ -166,13 +178,25 @@ class VoxtralReader(BasePydanticReader):
         extra_info: dict[str, Any] | None = None,
         fs: Any = None,
     ) -> list[Document]:
-        """Natively async: the files transcribed ``file_concurrency`` at a time."""
+        """Natively async: the files transcribed ``file_concurrency`` at a time.
+
+        If a file fails, the :class:`LoadError` carries the Documents of the files
+        finished before it in ``documents``.
+        """
+        self._check()
         documents: list[Document] = []
-        async with self._async_client() as client:
-            async for source, records in aload(
-                client, _sources(file, fs), self._options, file_concurrency=self.file_concurrency
-            ):
-                documents.extend(_document(record, extra_info, source) for record in records)
+        try:
+            async with self._async_client() as client:
+                async for source, records in aload(
+                    client,
+                    _sources(file, fs),
+                    self._options,
+                    file_concurrency=self.file_concurrency,
+                ):
+                    documents.extend(_document(record, extra_info, source) for record in records)
+        except LoadError as error:
+            error.documents = documents
+            raise
         return documents
 
     async def alazy_load_data(
@@ -186,30 +210,29 @@ class VoxtralReader(BasePydanticReader):
 
 
 def _sources(file: Any, fs: Any) -> list[Source]:
-    """``file`` as load sources; paths are read through ``fs`` when one is given."""
-    items: Iterable[Any] = (
-        file if isinstance(file, Sequence) and not isinstance(file, (str, bytes)) else [file]
-    )
+    """``file`` as load sources; paths are read through ``fs`` (lazily) when one is given."""
+    many = isinstance(file, Sequence) and not isinstance(file, (str, bytes, bytearray))
     sources = []
-    for item in items:
+    for item in file if many else [file]:
         if isinstance(item, (bytes, bytearray)):
             sources.append(Source(bytes(item), "<bytes>"))
-            continue
-        name = os.fspath(item) if isinstance(item, (str, os.PathLike)) else str(item)
-        if fs is not None and "://" not in name:
-            with fs.open(name, "rb") as stream:
-                data = stream.read()
-            sources.append(Source(_named(data, name), name))
+        elif hasattr(item, "read"):
+            sources.append(Source(item, name_of(item)))
         else:
-            sources.append(Source(Path(item) if isinstance(item, PurePath) else name, name))
+            name = os.fspath(item) if isinstance(item, (str, os.PathLike)) else str(item)
+            if fs is not None and not name.lower().startswith(("http://", "https://")):
+                sources.append(Source(partial(_read, fs, name), name))
+            else:
+                sources.append(Source(Path(item) if isinstance(item, PurePath) else name, name))
     return sources
 
 
-def _named(data: bytes, name: str) -> Any:
-    """In-memory content that keeps its file name (the suffix helps the server)."""
-    stream = io.BytesIO(data)
-    stream.name = name
-    return stream
+def _read(fs: Any, name: str) -> Any:
+    """A file on ``fs``, in memory, keeping its name (the suffix helps the server)."""
+    with fs.open(name, "rb") as stream:
+        content = io.BytesIO(stream.read())
+    content.name = name
+    return content
 
 
 def _document(record: Record, extra_info: dict[str, Any] | None, source: Source) -> Document:
