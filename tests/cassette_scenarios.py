@@ -153,6 +153,33 @@ def _signed_url_flow(client: VoxtralClient) -> dict[str, Any]:
     }
 
 
+def _transcript_then_answer(answer: str) -> Scenario:
+    """A retrieval example's conversation: the recording transcribed, then one answer.
+
+    Matched on method and path only: the chat request holds what retrieval found.
+    """
+    segments = [
+        {"text": "Yesterday it was 35 degrees in Barcelona,", "start": 0.4, "end": 4.9},
+        {
+            "text": "but today the temperature will go down to minus 20 degrees.",
+            "start": 5.2,
+            "end": 10.6,
+        },
+    ]
+    return Scenario(
+        run=lambda client: (
+            client.transcribe(BCN_WEATHER, timestamp_granularities=["segment"]),
+            client.chat([{"role": "user", "content": "How cold will it get today?"}]),
+        ),
+        answers=[
+            _json(_bcn_transcription(segments=segments)),
+            _chat_completion({"role": "assistant", "content": answer}, finish_reason="stop"),
+        ],
+        origin=f"{SPEC}: bcn_weather.mp3's published transcript, then a ChatCompletionResponse; "
+        "segment times illustrative, answer wording ours",
+    )
+
+
 DOCS = "Mistral docs, audio transcription page (example output)"
 SPEC = "constructed from the published API reference (OpenAPI schema), content from the docs"
 
@@ -420,39 +447,8 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin=f"{SPEC}: bcn_weather.mp3's published transcript; segment times illustrative",
     ),
-    "test_examples/test_langchain_rag_with_timestamps_example": Scenario(
-        # matched on method and path only: the chat request holds what retrieval found
-        run=lambda client: (
-            client.transcribe(BCN_WEATHER, timestamp_granularities=["segment"]),
-            client.chat([{"role": "user", "content": "How cold will it get today?"}]),
-        ),
-        answers=[
-            _json(
-                _bcn_transcription(
-                    segments=[
-                        {
-                            "text": "Yesterday it was 35 degrees in Barcelona,",
-                            "start": 0.4,
-                            "end": 4.9,
-                        },
-                        {
-                            "text": "but today the temperature will go down to minus 20 degrees.",
-                            "start": 5.2,
-                            "end": 10.6,
-                        },
-                    ]
-                )
-            ),
-            _chat_completion(
-                {
-                    "role": "assistant",
-                    "content": "Today the temperature will go down to minus 20 degrees [00:00:00].",
-                },
-                finish_reason="stop",
-            ),
-        ],
-        origin=f"{SPEC}: bcn_weather.mp3's published transcript, then a ChatCompletionResponse; "
-        "segment times illustrative, answer wording ours",
+    "test_examples/test_langchain_rag_with_timestamps_example": _transcript_then_answer(
+        "Today the temperature will go down to minus 20 degrees [00:00:00]."
     ),
     "test_examples/test_langchain_chat_with_audio_example": Scenario(
         # matched on method and path only, like the other example conversations
@@ -493,35 +489,7 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         origin=f"{SPEC}: two ChatCompletionResponses, the second a ToolCall; wording ours",
     ),
-    "test_examples/test_llama_index_query_with_timestamps_example": Scenario(
-        # matched on method and path only, like the other example conversations
-        run=lambda client: (
-            client.transcribe(BCN_WEATHER, timestamp_granularities=["segment"]),
-            client.chat([{"role": "user", "content": "How cold will it get today?"}]),
-        ),
-        answers=[
-            _json(
-                _bcn_transcription(
-                    segments=[
-                        {
-                            "text": "Yesterday it was 35 degrees in Barcelona,",
-                            "start": 0.4,
-                            "end": 4.9,
-                        },
-                        {
-                            "text": "but today the temperature will go down to minus 20 degrees.",
-                            "start": 5.2,
-                            "end": 10.6,
-                        },
-                    ]
-                )
-            ),
-            _chat_completion(
-                {"role": "assistant", "content": "It will go down to minus 20 degrees today."},
-                finish_reason="stop",
-            ),
-        ],
-        origin=f"{SPEC}: bcn_weather.mp3's published transcript, then a ChatCompletionResponse; "
-        "segment times illustrative, answer wording ours",
+    "test_examples/test_llama_index_query_with_timestamps_example": _transcript_then_answer(
+        "It will go down to minus 20 degrees today."
     ),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import runpy
 import sys
 from pathlib import Path
@@ -14,8 +15,17 @@ EXAMPLES = REPO / "examples"
 
 def run_example(name: str, *args: str, monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setattr(sys, "argv", [str(EXAMPLES / name), *args])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    # llama-index's sync API runs coroutines on `asyncio.get_event_loop()`, creating
+    # a loop it never closes; give it one and close it, or a later test trips on the
+    # ResourceWarning when that loop is collected.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
     return int(exit_info.value.code or 0)
 
 
