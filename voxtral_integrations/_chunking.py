@@ -143,15 +143,20 @@ def territories(chunks: Sequence[Chunk]) -> list[tuple[float, float]]:
 def owns(segment: Segment, low: float, high: float) -> bool:
     """Whether ``segment`` (absolute times) has its midpoint in ``[low, high)``.
 
-    Both borders are moved down by the same nanosecond so that the two chunks on
-    either side of a border, which compute a segment's midpoint with different
-    float rounding, still agree on who keeps it. A segment without bounds stays
-    with the chunk that produced it.
+    Both borders are moved down by a few units in the last place, so that the two
+    chunks on either side of a border, which compute a segment's midpoint with
+    different float rounding, still agree on who keeps it, without either border
+    claiming any real stretch of time. A segment without bounds stays with the
+    chunk that produced it.
     """
     if segment.start is None or segment.end is None:
         return True
     middle = (segment.start + segment.end) / 2
-    return low - _EPSILON <= middle < high - _EPSILON
+    return _lowered(low) <= middle < _lowered(high)
+
+
+def _lowered(border: float) -> float:
+    return border - 4 * math.ulp(border) if math.isfinite(border) else border
 
 
 def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcription:
