@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 from cassette_support import vcr_config as cassette_vcr_config
+from hypothesis import settings
+
+# CI replays the same property-test examples every run (a red CI must be reproducible);
+# local runs keep drawing new ones, which is how edge cases get found.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 CASSETTES = REPO / "cassettes"
