@@ -5,10 +5,23 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from ._exceptions import InvalidInputError
 from ._protocol import Backend
+
+
+class ChatOptions(TypedDict):
+    """The keyword arguments of ``VoxtralClient.chat`` one adapter call sets."""
+
+    model: str
+    tools: list[dict[str, Any]] | None
+    tool_choice: str | dict[str, Any] | None
+    response_format: dict[str, Any] | None
+    temperature: float | None
+    max_tokens: int | None
+    extra_body: dict[str, Any] | None
+
 
 _TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
 

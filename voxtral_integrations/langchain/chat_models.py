@@ -28,7 +28,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -61,7 +61,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
-from .._chat_parts import api_tool_call_id, api_tool_choice
+from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     ACCEPTED_AUDIO_TYPES,
@@ -118,18 +118,6 @@ _UNSENDABLE_BLOCKS = frozenset({"image", "video", "file", "text-plain"})
 _DATA_URI = re.compile(r"data:(?P<mime>[^;,]+)(?:;[^;,]*)*;base64,(?P<data>.+)", re.DOTALL)
 
 ToolChoice = builtins.dict[str, Any] | str | bool | None
-
-
-class _ChatOptions(TypedDict):
-    """The keyword arguments of ``VoxtralClient.chat`` one LangChain call sets."""
-
-    model: str
-    tools: list[dict[str, Any]] | None
-    tool_choice: str | dict[str, Any] | None
-    response_format: dict[str, Any] | None
-    temperature: float | None
-    max_tokens: int | None
-    extra_body: dict[str, Any] | None
 
 
 # --------------------------------------------------------------------------- LangChain -> API
@@ -510,6 +498,28 @@ def _tool_calls(raw: Sequence[APIToolCall]) -> tuple[list[ToolCall], list[Invali
 # --------------------------------------------------------------------------- the model
 
 
+def core_clients(owner: Any) -> tuple[VoxtralClient, AsyncVoxtralClient]:
+    """The core clients for a LangChain object with the shared client settings.
+
+    ``owner`` has ``mistral_api_key``, ``base_url``, ``backend``, ``timeout``,
+    ``max_retries``, ``http_client`` and ``async_http_client``. A key that only came
+    from ``MISTRAL_API_KEY`` is dropped for the vLLM backend: it is Mistral's.
+    """
+    if owner.backend == "vllm" and "mistral_api_key" not in owner.model_fields_set:
+        owner.mistral_api_key = None
+    key = owner.mistral_api_key.get_secret_value() if owner.mistral_api_key else None
+    settings: dict[str, Any] = {
+        "base_url": owner.base_url,
+        "backend": owner.backend,
+        "timeout": owner.timeout,
+        "max_retries": owner.max_retries,
+    }
+    return (
+        VoxtralClient(key, http_client=owner.http_client, **settings),
+        AsyncVoxtralClient(key, http_client=owner.async_http_client, **settings),
+    )
+
+
 class ChatVoxtral(BaseChatModel):
     """Mistral's Voxtral as a LangChain chat model: text, audio, tools, structured output.
 
@@ -569,17 +579,7 @@ class ChatVoxtral(BaseChatModel):
 
     @model_validator(mode="after")
     def _build_clients(self) -> Self:
-        if self.backend == "vllm" and "mistral_api_key" not in self.model_fields_set:
-            self.mistral_api_key = None  # MISTRAL_API_KEY is Mistral's: never sent to vLLM
-        key = self.mistral_api_key.get_secret_value() if self.mistral_api_key else None
-        settings: dict[str, Any] = {
-            "base_url": self.base_url,
-            "backend": self.backend,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-        }
-        self._client = VoxtralClient(key, http_client=self.http_client, **settings)
-        self._async_client = AsyncVoxtralClient(key, http_client=self.async_http_client, **settings)
+        self._client, self._async_client = core_clients(self)
         return self
 
     @property
@@ -630,7 +630,7 @@ class ChatVoxtral(BaseChatModel):
 
     # ---- calls
 
-    def _options(self, stop: list[str] | None, kwargs: builtins.dict[str, Any]) -> _ChatOptions:
+    def _options(self, stop: list[str] | None, kwargs: builtins.dict[str, Any]) -> ChatOptions:
         """Split a call's keyword arguments into the core's; the rest go in ``extra_body``."""
         extra = {
             key: value for key, value in kwargs.items() if key not in ("stream", "stream_usage")
@@ -638,7 +638,7 @@ class ChatVoxtral(BaseChatModel):
         stops = stop if stop is not None else self.stop
         if stops:
             extra["stop"] = list(stops)
-        return _ChatOptions(
+        return ChatOptions(
             model=extra.pop("model", None) or self.model,
             tools=extra.pop("tools", None),
             tool_choice=extra.pop("tool_choice", None),

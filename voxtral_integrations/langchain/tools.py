@@ -16,6 +16,7 @@ from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
 from .._protocol import Backend
 from .._records import timestamped_text
+from .chat_models import core_clients
 
 __all__ = ["VoxtralTranscriptionInput", "VoxtralTranscriptionTool"]
 
@@ -89,17 +90,7 @@ class VoxtralTranscriptionTool(BaseTool):
 
     @model_validator(mode="after")
     def _build_clients(self) -> Self:
-        if self.backend == "vllm" and "mistral_api_key" not in self.model_fields_set:
-            self.mistral_api_key = None  # MISTRAL_API_KEY is Mistral's: never sent to vLLM
-        key = self.mistral_api_key.get_secret_value() if self.mistral_api_key else None
-        settings: dict[str, Any] = {
-            "base_url": self.base_url,
-            "backend": self.backend,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-        }
-        self._client = VoxtralClient(key, http_client=self.http_client, **settings)
-        self._async_client = AsyncVoxtralClient(key, http_client=self.async_http_client, **settings)
+        self._client, self._async_client = core_clients(self)
         return self
 
     def _options(self, language: str | None, diarize: bool) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from io import IOBase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -59,7 +59,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.utils import resolve_binary
 from pydantic import Field, PrivateAttr, SecretStr
 
-from .._chat_parts import api_tool_call_id, api_tool_choice
+from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
 from .._exceptions import APIResponseError, AudioError, InvalidInputError
@@ -108,18 +108,6 @@ _ASSISTANT_ROLES = frozenset({MessageRole.ASSISTANT, MessageRole.CHATBOT, Messag
 _TOOL_ROLES = frozenset({MessageRole.TOOL, MessageRole.FUNCTION})
 _LLAMA_INDEX_ONLY = frozenset({"stream", "formatted", "verbose", "allow_parallel_tool_calls"})
 """Keyword arguments LlamaIndex passes along that are not API fields."""
-
-
-class _ChatOptions(TypedDict):
-    """The keyword arguments of ``VoxtralClient.chat`` one LlamaIndex call sets."""
-
-    model: str
-    tools: list[dict[str, Any]] | None
-    tool_choice: str | dict[str, Any] | None
-    response_format: dict[str, Any] | None
-    temperature: float | None
-    max_tokens: int | None
-    extra_body: dict[str, Any] | None
 
 
 # --------------------------------------------------------------------------- LlamaIndex -> API
@@ -688,11 +676,11 @@ class VoxtralLLM(FunctionCallingLLM):
             self._clients_for = settings
         return self._clients
 
-    def _options(self, kwargs: Mapping[str, Any]) -> _ChatOptions:
+    def _options(self, kwargs: Mapping[str, Any]) -> ChatOptions:
         """A call's keyword arguments as the core's; unknown ones go in ``extra_body``."""
         extra = {**self.additional_kwargs}
         extra.update((key, value) for key, value in kwargs.items() if key not in _LLAMA_INDEX_ONLY)
-        return _ChatOptions(
+        return ChatOptions(
             model=extra.pop("model", None) or self.model,
             tools=extra.pop("tools", None),
             tool_choice=extra.pop("tool_choice", None),
