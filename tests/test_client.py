@@ -41,6 +41,7 @@ from voxtral_integrations import (
     UnprocessableEntityError,
     UnsupportedFeatureError,
     VoxtralClient,
+    _pacing,
 )
 from voxtral_integrations._client import logger as client_logger
 
@@ -95,13 +96,18 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record retry waits instead of waiting (for both clients)."""
     waited: list[float] = []
     real_async_sleep = asyncio.sleep
+    real_now = _pacing.now
+
+    def fake_sleep(seconds: float) -> None:
+        waited.append(seconds)
 
     async def fake_async_sleep(seconds: float) -> None:
         waited.append(seconds)
         await real_async_sleep(0)
 
-    monkeypatch.setattr(time, "sleep", waited.append)
+    monkeypatch.setattr(time, "sleep", fake_sleep)
     monkeypatch.setattr(anyio, "sleep", fake_async_sleep)
+    monkeypatch.setattr(_pacing, "now", lambda: real_now() + sum(waited))  # waits pass time
     return waited
 
 

@@ -10,6 +10,7 @@ The LangChain and LlamaIndex adapters are being built on this core (see the
 README's Status section).
 """
 
+from ._bulk import TranscriptionResult
 from ._client import AsyncVoxtralClient, VoxtralClient
 from ._constants import DEFAULT_CHAT_MODEL, DEFAULT_TRANSCRIPTION_MODEL
 from ._exceptions import (
@@ -106,6 +107,7 @@ __all__ = [
     "TextDeltaEvent",
     "ToolCall",
     "Transcription",
+    "TranscriptionResult",
     "TranscriptionStreamEvent",
     "UnknownEvent",
     "UnprocessableEntityError",

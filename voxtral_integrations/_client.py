@@ -14,7 +14,8 @@ import os
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -23,10 +24,21 @@ import httpx
 from pydantic import BaseModel
 
 from ._audio import Payload, prepare, prepare_short_wav
+from ._bulk import (
+    AsyncSlot,
+    BulkProgress,
+    Slot,
+    Source,
+    TranscriptionResult,
+    atranscribe_many,
+    sources,
+    transcribe_many,
+)
 from ._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    DEFAULT_BULK_CONCURRENCY,
     DEFAULT_CHAT_MODEL,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONCURRENCY,
@@ -54,6 +66,7 @@ from ._models import (
     TranscriptionStreamEvent,
     UploadedFile,
 )
+from ._pacing import Pace
 from ._protocol import (
     BACKENDS,
     DIALECTS,
@@ -81,6 +94,7 @@ from ._transcribe import (
     atranscribe_chunks,
     cache_scope,
     materialised,
+    no_slot,
     transcribe_chunks,
 )
 from ._version import __version__
@@ -132,6 +146,7 @@ class _BaseClient:
             raise ConfigurationError(f"`max_retries`={max_retries!r} must be an integer >= 0.")
         self.max_retries = max_retries
         self._retry = RetryPolicy(max_retries)
+        self._pace = Pace()
         self._owns_http = not http_client_given
         self._headers = {"User-Agent": f"{USER_AGENT_PREFIX}/{__version__}"}
         if self._api_key:
@@ -167,6 +182,28 @@ class _BaseClient:
         source = resolve_audio(audio, file_id=file_id)
         self._dialect.transcription_request(checked, source, stream=stream)  # refuses early
         return checked, source
+
+    def _bulk(
+        self,
+        audio: Iterable[AudioInput],
+        *,
+        max_chunk_seconds: float | None,
+        concurrency: int,
+        **options: Any,
+    ) -> tuple[TranscriptionOptions, list[Source]]:
+        """Check the options and every input that can be checked without reading it."""
+        checked = transcription_options(**options)
+        _check_chunking(max_chunk_seconds, concurrency)
+        items = sources(audio)
+        for item in items:
+            if not callable(item.audio):
+                self._bulk_source(item, checked)
+        return checked, items
+
+    def _bulk_source(self, item: Source, options: TranscriptionOptions) -> AudioSource:
+        source = resolve_audio(item.resolve())
+        self._dialect.transcription_request(options, source, stream=False)  # refuses early
+        return source
 
     def _chunk_limits(
         self, options: TranscriptionOptions, max_chunk_seconds: float | None
@@ -257,6 +294,9 @@ class _BaseClient:
             content=response.content,
         )
         delay = self._retry.delay_after_status(retries, response.status_code, error.retry_after)
+        if response.status_code == 429:  # the key's limit: everyone waits, not only this request
+            wait = delay if delay is not None else error.retry_after or self._retry.backoff(retries)
+            self._pace.throttle(wait)
         if delay is None:
             raise error
         self._log_retry(spec, retries, f"status {response.status_code}", delay)
@@ -477,10 +517,102 @@ class VoxtralClient(_BaseClient):
             diarize=diarize,
             context_bias=context_bias,
         )
+        return self._transcribe_source(
+            source,
+            options,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+        )
+
+    def transcribe_many(
+        self,
+        audio: Iterable[AudioInput],
+        *,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+        concurrency: int = DEFAULT_BULK_CONCURRENCY,
+        cache_dir: str | os.PathLike[str] | None = None,
+        show_progress: bool = False,
+    ) -> Iterator[TranscriptionResult]:
+        """Transcribe many recordings, up to ``concurrency`` requests in flight across all.
+
+        Takes the options of :meth:`transcribe`, applied to every input. Options and
+        inputs (paths exist, URLs are http(s)) are checked now, before anything is
+        sent; audio content is examined when each file's turn comes.
+
+        Returns an iterator of :class:`TranscriptionResult`, one per input, in the
+        order they finish (``result.index`` is the input's position). A file that
+        fails is a result with ``error`` set, and the others go on; with
+        ``cache_dir``, a re-run sends only what is missing. A 429 slows the whole
+        pool down for as long as the server asked (see :class:`VoxtralClient`).
+        If you stop iterating early, requests not yet sent are not sent.
+
+        Example::
+
+            for result in client.transcribe_many(paths, cache_dir=".voxtral-cache"):
+                if result.ok:
+                    save(result.source, result.transcription)
+                else:
+                    print(f"{result.source}: {result.error}")
+        """
+        options, items = self._bulk(
+            audio,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
+            model=model,
+            language=language,
+            temperature=temperature,
+            timestamp_granularities=timestamp_granularities,
+            diarize=diarize,
+            context_bias=context_bias,
+        )
+
+        def transcribe_one(item: Source, slot: Slot, progress: BulkProgress) -> Transcription:
+            return self._transcribe_source(
+                self._bulk_source(item, options),
+                options,
+                max_chunk_seconds=max_chunk_seconds,
+                concurrency=concurrency,
+                cache_dir=cache_dir,
+                show_progress=False,
+                slot=slot,
+                progress=progress,
+            )
+
+        return transcribe_many(
+            items, transcribe_one, concurrency=concurrency, show_progress=show_progress
+        )
+
+    def _transcribe_source(
+        self,
+        source: AudioSource,
+        options: TranscriptionOptions,
+        *,
+        max_chunk_seconds: float | None,
+        concurrency: int,
+        cache_dir: str | os.PathLike[str] | None,
+        show_progress: bool,
+        slot: Slot = nullcontext,
+        progress: BulkProgress | None = None,
+    ) -> Transcription:
         if not isinstance(source, AudioUpload):
             spec = self._dialect.transcription_request(options, source, stream=False)
-            return self._parse_transcription(self._send(spec), options)
+            with slot():
+                result = self._parse_transcription(self._send(spec), options)
+            if progress:
+                progress.planned(1)
+                progress.chunk_done()
+            return result
         payloads = self._payloads(source, options, max_chunk_seconds)
+        if progress:
+            progress.planned(len(payloads))
 
         def send_one(upload: AudioUpload) -> Transcription:
             spec = self._dialect.transcription_request(options, upload, stream=False)
@@ -492,6 +624,8 @@ class VoxtralClient(_BaseClient):
             concurrency=concurrency,
             cache=self._cache(cache_dir, source, options),
             show_progress=show_progress,
+            slot=slot,
+            on_chunk=progress.chunk_done if progress else None,
         )
 
     def stream_transcription(
@@ -653,6 +787,9 @@ class VoxtralClient(_BaseClient):
         """Send with retries; return a 2xx response (body read unless streaming)."""
         retries = 0
         while True:
+            while (wait := self._pace.admit()) > 0:
+                time.sleep(wait)
+            succeeded = False
             started = time.monotonic()
             try:
                 with spec.body() as body:
@@ -664,9 +801,11 @@ class VoxtralClient(_BaseClient):
             except httpx.RequestError as exc:
                 delay = self._retry_delay_after_transport_error(spec, retries, exc)
             else:
-                if response.is_success:
+                if succeeded := response.is_success:
                     return response
                 delay = self._retry_delay_after_status(spec, retries, response)
+            finally:
+                self._pace.release(succeeded=succeeded)
             time.sleep(delay)
             retries += 1
 
@@ -764,10 +903,88 @@ class AsyncVoxtralClient(_BaseClient):
             diarize=diarize,
             context_bias=context_bias,
         )
+        return await self._transcribe_source(
+            source,
+            options,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+        )
+
+    def transcribe_many(
+        self,
+        audio: Iterable[AudioInput],
+        *,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+        concurrency: int = DEFAULT_BULK_CONCURRENCY,
+        cache_dir: str | os.PathLike[str] | None = None,
+        show_progress: bool = False,
+    ) -> AsyncIterator[TranscriptionResult]:
+        """See :meth:`VoxtralClient.transcribe_many`; use ``async for`` over the result.
+
+        Not a coroutine: options and inputs are checked when it is called, and the
+        returned iterator does the work (asyncio tasks) as you iterate.
+        """
+        options, items = self._bulk(
+            audio,
+            max_chunk_seconds=max_chunk_seconds,
+            concurrency=concurrency,
+            model=model,
+            language=language,
+            temperature=temperature,
+            timestamp_granularities=timestamp_granularities,
+            diarize=diarize,
+            context_bias=context_bias,
+        )
+
+        async def transcribe_one(
+            item: Source, slot: AsyncSlot, progress: BulkProgress
+        ) -> Transcription:
+            return await self._transcribe_source(
+                self._bulk_source(item, options),
+                options,
+                max_chunk_seconds=max_chunk_seconds,
+                concurrency=concurrency,
+                cache_dir=cache_dir,
+                show_progress=False,
+                slot=slot,
+                progress=progress,
+            )
+
+        return atranscribe_many(
+            items, transcribe_one, concurrency=concurrency, show_progress=show_progress
+        )
+
+    async def _transcribe_source(
+        self,
+        source: AudioSource,
+        options: TranscriptionOptions,
+        *,
+        max_chunk_seconds: float | None,
+        concurrency: int,
+        cache_dir: str | os.PathLike[str] | None,
+        show_progress: bool,
+        slot: AsyncSlot | None = None,
+        progress: BulkProgress | None = None,
+    ) -> Transcription:
         if not isinstance(source, AudioUpload):
             spec = self._dialect.transcription_request(options, source, stream=False)
-            return self._parse_transcription(await self._send(spec), options)
+            async with (slot or no_slot)():
+                result = self._parse_transcription(await self._send(spec), options)
+            if progress:
+                progress.planned(1)
+                progress.chunk_done()
+            return result
         payloads = await self._apayloads(source, options, max_chunk_seconds)
+        if progress:
+            progress.planned(len(payloads))
         cache = None
         if cache_dir:
             cache = await anyio.to_thread.run_sync(self._cache, cache_dir, source, options)
@@ -777,7 +994,13 @@ class AsyncVoxtralClient(_BaseClient):
             return self._parse_transcription(await self._send(spec), options)
 
         return await atranscribe_chunks(
-            payloads, send_one, concurrency=concurrency, cache=cache, show_progress=show_progress
+            payloads,
+            send_one,
+            concurrency=concurrency,
+            cache=cache,
+            show_progress=show_progress,
+            slot=slot,
+            on_chunk=progress.chunk_done if progress else None,
         )
 
     async def stream_transcription(
@@ -910,6 +1133,9 @@ class AsyncVoxtralClient(_BaseClient):
         """See :meth:`VoxtralClient._send`."""
         retries = 0
         while True:
+            while (wait := self._pace.admit()) > 0:
+                await anyio.sleep(wait)
+            succeeded = False
             started = time.monotonic()
             try:
                 with spec.body() as body:
@@ -921,9 +1147,11 @@ class AsyncVoxtralClient(_BaseClient):
             except httpx.RequestError as exc:
                 delay = self._retry_delay_after_transport_error(spec, retries, exc)
             else:
-                if response.is_success:
+                if succeeded := response.is_success:
                     return response
                 delay = self._retry_delay_after_status(spec, retries, response)
+            finally:
+                self._pace.release(succeeded=succeeded)
             await anyio.sleep(delay)
             retries += 1
 

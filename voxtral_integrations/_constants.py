@@ -63,6 +63,20 @@ OTHER_AUDIO_TYPES = {
 }
 """Common containers sent with their own MIME type (converted locally in a later stage)."""
 
+MEDIA_SUFFIXES = frozenset(
+    {
+        *ACCEPTED_AUDIO_TYPES,
+        *OTHER_AUDIO_TYPES,
+        *(".aif", ".aiff", ".aifc", ".amr", ".wma", ".m4b", ".mka", ".caf", ".wv", ".ac3"),
+        *(".3gp", ".avi", ".m4v", ".mpeg", ".mpg", ".ts", ".wmv", ".flv"),
+    }
+)
+"""Audio and video suffixes the ``voxtral`` command looks for in directories and globs.
+A file named explicitly is tried whatever its suffix: its content decides, not its name."""
+
+CLI_CACHE_DIR_NAME = "voxtral-integrations"
+"""The ``voxtral`` command's resume cache: ``$XDG_CACHE_HOME/<this>``, else ``~/.cache/<this>``."""
+
 MAX_FILE_URL_LENGTH = 2083
 """The API's limit on ``file_url`` (OpenAPI ``maxLength``)."""
 
@@ -95,3 +109,22 @@ about as long as one chunk), a failed chunk costs minutes to redo, not hours, an
 request nears a timeout."""
 
 DEFAULT_CONCURRENCY = 4
+DEFAULT_BULK_CONCURRENCY = 8
+"""Requests in flight across the files and chunks of ``transcribe_many`` and multi-file loads."""
+PACE_POLL_SECONDS = 0.005
+"""How often a request waiting for a slot in a narrowed window (after a 429) looks again."""
+
+BATCH_ENDPOINT = "/v1/audio/transcriptions"
+"""The ``endpoint`` of a transcription batch job (the API's ``ApiEndpoint`` enum)."""
+DEFAULT_BATCH_TIMEOUT_HOURS = 24
+MAX_BATCH_TIMEOUT_HOURS = 168
+"""The API's bounds on ``timeout_hours``: 1 to 168 (a week), 24 by default."""
+MAX_BATCH_REQUESTS = 100_000
+"""Requests one batch job may hold (Mistral's known-limitations page)."""
+BATCH_RESULTS_KEPT_HOURS = 24
+"""How long a finished job's results can be downloaded (Mistral's known-limitations page)."""
+BATCH_POLL_INITIAL = 2.0
+BATCH_POLL_FACTOR = 1.5
+BATCH_POLL_MAX = 60.0
+"""``wait_for_batch`` polls after 2 s, then 1.5 times later each time, at most a minute
+apart: quick jobs are seen finishing quickly, day-long ones cost a request a minute."""

@@ -3,22 +3,22 @@
 The LangChain loader and parser and the LlamaIndex reader share this: the same
 options, the same checks before anything is sent, the same transcription calls
 and the same records, so the two adapters only map records to their Document
-types. Files are transcribed one after another by ``load`` (each file's chunks
-concurrently), and several at once by ``aload``.
+types. Files are transcribed side by side by the client's ``transcribe_many``,
+under one budget of requests in flight across files and chunks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._bulk import Source, TranscriptionResult
 from ._client import AsyncVoxtralClient, VoxtralClient
-from ._constants import DEFAULT_CONCURRENCY, DEFAULT_TRANSCRIPTION_MODEL
-from ._exceptions import AudioError, InvalidInputError, LoadError, VoxtralError
+from ._constants import DEFAULT_BULK_CONCURRENCY, DEFAULT_TRANSCRIPTION_MODEL
+from ._exceptions import InvalidInputError, LoadError, VoxtralError
 from ._protocol import transcription_options
 from ._records import (
     DEFAULT_WINDOW_SECONDS,
@@ -29,12 +29,10 @@ from ._records import (
     records,
     source_name,
 )
-from ._sources import AudioInput
 
 logger = logging.getLogger("voxtral_integrations")
 
 OnError = Literal["raise", "skip"]
-DEFAULT_FILE_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class LoadOptions:
     diarize: bool = False
     context_bias: Sequence[str] | None = None
     max_chunk_seconds: float | None = None
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int = DEFAULT_BULK_CONCURRENCY
     cache_dir: str | os.PathLike[str] | None = None
     show_progress: bool = False
     on_error: OnError = "raise"
@@ -109,95 +107,46 @@ class LoadOptions:
         )
 
 
-@dataclass(frozen=True)
-class Source:
-    """One input and the name it goes by in metadata and messages.
-
-    ``audio`` may be a function producing the input (reading a file from an
-    ``fsspec`` file system): it is called when the file's turn comes, so a file
-    that cannot be read fails like any other file, under ``on_error``.
-    """
-
-    audio: AudioInput | Callable[[], AudioInput]
-    name: str
-
-    def resolve(self) -> AudioInput:
-        if not callable(self.audio):
-            return self.audio
-        try:
-            return self.audio()
-        except OSError as error:
-            raise AudioError(
-                f"Cannot read {self.name!r}: {error.strerror or error}.", source=self.name
-            ) from error
-
-
-def sources(items: AudioInput | Sequence[AudioInput]) -> list[Source]:
-    """One or many paths or URLs (or other audio inputs), each with its name."""
-    single = isinstance(items, (str, os.PathLike, bytes, bytearray, memoryview))
-    listed: list[AudioInput] = [items] if single or hasattr(items, "read") else list(items)  # type: ignore[list-item, arg-type]
-    if not listed:
-        raise InvalidInputError(
-            "No audio to load: pass at least one path or URL.", argument="file_path"
-        )
-    return [Source(item, name_of(item)) for item in listed]
-
-
-def name_of(item: object) -> str:
-    if isinstance(item, (str, os.PathLike)):
-        return os.fspath(item)
-    name = getattr(item, "name", None)
-    return name if isinstance(name, str) else "<bytes>"
-
-
 def load(
     client: VoxtralClient, items: Sequence[Source], options: LoadOptions
 ) -> Iterator[tuple[Source, list[Record]]]:
-    """Each source's records as soon as that source is done, in order."""
-    for source in items:
-        try:
-            transcription = client.transcribe(source.resolve(), **options.transcribe_kwargs())
-        except VoxtralError as error:
-            _handle(error, source, options)
-            continue
-        yield source, options.to_records(transcription, source.name)
+    """Each source's records in input order, as soon as it and those before it are done.
+
+    The files are transcribed side by side (``client.transcribe_many``: up to
+    ``options.concurrency`` requests in flight across files and chunks); a file
+    that finishes early waits here for its turn.
+    """
+    done: dict[int, TranscriptionResult] = {}
+    turn = 0
+    for result in client.transcribe_many(items, **options.transcribe_kwargs()):  # type: ignore[arg-type]
+        done[result.index] = result
+        while turn in done:
+            yielded = _records_or_skip(done.pop(turn), items[turn], options)
+            if yielded is not None:
+                yield yielded
+            turn += 1
 
 
 async def aload(
-    client: AsyncVoxtralClient,
-    items: Sequence[Source],
-    options: LoadOptions,
-    *,
-    file_concurrency: int = DEFAULT_FILE_CONCURRENCY,
+    client: AsyncVoxtralClient, items: Sequence[Source], options: LoadOptions
 ) -> AsyncIterator[tuple[Source, list[Record]]]:
-    """Sources transcribed ``file_concurrency`` at a time; each yielded when it is done.
+    """Each source's records as soon as it is done (completion order), sharing one budget
+    of ``options.concurrency`` requests in flight across files and chunks."""
+    results = client.transcribe_many(items, **options.transcribe_kwargs())  # type: ignore[arg-type]
+    async for result in results:
+        yielded = _records_or_skip(result, items[result.index], options)
+        if yielded is not None:
+            yield yielded
 
-    Plain asyncio tasks, not a task group: a generator may be abandoned between two
-    yields, and a task group must not stay open across a yield. Whatever is still
-    running when the caller stops (or a file fails) is cancelled on the way out.
-    """
-    limiter = asyncio.Semaphore(max(1, file_concurrency))
 
-    async def one(source: Source) -> tuple[Source, Any]:
-        async with limiter:
-            try:
-                audio = source.resolve()
-                return source, await client.transcribe(audio, **options.transcribe_kwargs())
-            except VoxtralError as error:
-                return source, error
-
-    tasks = [asyncio.ensure_future(one(source)) for source in items]
-    try:
-        for finished in asyncio.as_completed(tasks):
-            source, outcome = await finished
-            if isinstance(outcome, VoxtralError):
-                _handle(outcome, source, options)
-                continue
-            yield source, options.to_records(outcome, source.name)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def _records_or_skip(
+    result: TranscriptionResult, source: Source, options: LoadOptions
+) -> tuple[Source, list[Record]] | None:
+    if result.error is not None:
+        _handle(result.error, source, options)
+        return None
+    assert result.transcription is not None
+    return source, options.to_records(result.transcription, source.name)
 
 
 def _handle(error: VoxtralError, source: Source, options: LoadOptions) -> None:

@@ -16,9 +16,14 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    nullcontext,
+)
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -120,17 +125,28 @@ def transcribe_chunks(
     concurrency: int,
     cache: ChunkCache | None,
     show_progress: bool,
+    slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    on_chunk: Callable[[], None] | None = None,
 ) -> Transcription:
-    """Transcribe every payload with up to ``concurrency`` threads and stitch the results."""
+    """Transcribe every payload with up to ``concurrency`` threads and stitch the results.
+
+    ``slot`` is held around each chunk's request (``transcribe_many`` shares one
+    budget across files through it); ``on_chunk`` is told when a chunk is done.
+    """
     if len(payloads) == 1 and cache is None:  # the common short file: no pool, no bar
-        return stitch([payloads[0].chunk], [send_one(payloads[0].upload)])
+        with slot():
+            result = send_one(payloads[0].upload)
+        if on_chunk:
+            on_chunk()
+        return stitch([payloads[0].chunk], [result])
     results: dict[int, Transcription] = {}
     failures: dict[int, Exception] = {}
     pending = _take_cached(payloads, cache, results)
 
     def run(payload: Payload) -> Transcription:
-        upload = payload.upload if len(payloads) == 1 else materialised(payload.upload)
-        return send_one(upload)
+        with slot():
+            upload = payload.upload if len(payloads) == 1 else materialised(payload.upload)
+            return send_one(upload)
 
     with _progress(len(payloads), payloads[0].upload.name, show_progress) as bar:
         bar.update(len(payloads) - len(pending))
@@ -139,6 +155,8 @@ def transcribe_chunks(
             for future in as_completed(futures):
                 _record(futures[future], future.exception(), future, results, failures, cache)
                 bar.update(1)
+                if on_chunk:
+                    on_chunk()
     return _finish(payloads, results, failures, cache)
 
 
@@ -149,10 +167,17 @@ async def atranscribe_chunks(
     concurrency: int,
     cache: ChunkCache | None,
     show_progress: bool,
+    slot: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    on_chunk: Callable[[], None] | None = None,
 ) -> Transcription:
     """The async twin of :func:`transcribe_chunks`; codec work runs in worker threads."""
+    slot = slot or no_slot
     if len(payloads) == 1 and cache is None:
-        return stitch([payloads[0].chunk], [await send_one(payloads[0].upload)])
+        async with slot():
+            result = await send_one(payloads[0].upload)
+        if on_chunk:
+            on_chunk()
+        return stitch([payloads[0].chunk], [result])
     results: dict[int, Transcription] = {}
     failures: dict[int, Exception] = {}
     pending = _take_cached(payloads, cache, results)
@@ -162,7 +187,7 @@ async def atranscribe_chunks(
         bar.update(len(payloads) - len(pending))
 
         async def run(payload: Payload) -> None:
-            async with limiter:
+            async with limiter, slot():
                 try:
                     upload = payload.upload
                     if len(payloads) > 1:
@@ -173,11 +198,18 @@ async def atranscribe_chunks(
                     result, error = None, exc
             _record(payload, error, result, results, failures, cache)
             bar.update(1)
+            if on_chunk:
+                on_chunk()
 
         async with anyio.create_task_group() as group:
             for payload in pending:
                 group.start_soon(run, payload)
     return _finish(payloads, results, failures, cache)
+
+
+@asynccontextmanager
+async def no_slot() -> AsyncIterator[None]:
+    yield
 
 
 def _take_cached(

@@ -97,16 +97,18 @@ def test_file_documents_and_subtitles(recordings: dict[str, Path]) -> None:
     assert vtt.page_content.startswith("WEBVTT\n\n00:00:00.5")
 
 
-def test_many_files_lazily_in_order(recordings: dict[str, Path]) -> None:
-    fake = FakeVoxtral()
-    documents = loader(fake, [recordings["short"], recordings["wav"]]).lazy_load()
-    first = next(documents)
-    assert first.metadata["source"] == str(recordings["short"]) and len(fake.uploads) == 1
-    rest = list(documents)
-    assert [doc.metadata["source"] for doc in rest] == [
-        str(recordings["short"]),
-        str(recordings["wav"]),
-    ]
+def test_many_files_side_by_side_yielded_in_input_order(recordings: dict[str, Path]) -> None:
+    # the first file is the slowest: the second finishes first and waits for its turn
+    fake = FakeVoxtral(delay=0.05)
+    files = [recordings["short"], recordings["wav"]]
+    sources = [doc.metadata["source"] for doc in loader(fake, files).lazy_load()]
+    assert sources == sorted(sources, key=lambda name: files.index(Path(name)))
+    assert set(sources) == {str(recordings["short"]), str(recordings["wav"])}
+    assert fake.in_flight_peak == 2
+
+    one_at_a_time = FakeVoxtral(delay=0.05)
+    list(loader(one_at_a_time, files, concurrency=1).lazy_load())
+    assert one_at_a_time.in_flight_peak == 1
 
 
 def test_async_loads_the_same_documents_concurrently(recordings: dict[str, Path]) -> None:
@@ -124,7 +126,7 @@ def test_async_loads_the_same_documents_concurrently(recordings: dict[str, Path]
     async def collect() -> list[Document]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(slow_answer)) as http:
             files_loader = VoxtralLoader(
-                files, api_key=FAKE_API_KEY, async_http_client=http, file_concurrency=3
+                files, api_key=FAKE_API_KEY, async_http_client=http, concurrency=3
             )
             return [doc async for doc in files_loader.alazy_load()]
 
@@ -271,7 +273,7 @@ def test_stopping_an_async_load_early_cancels_the_rest(recordings: dict[str, Pat
     async def first_then_more_work() -> str:
         async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as http:
             docs = VoxtralLoader(
-                files, api_key=FAKE_API_KEY, async_http_client=http, file_concurrency=1
+                files, api_key=FAKE_API_KEY, async_http_client=http, concurrency=1
             ).alazy_load()
             first = await docs.__anext__()
             await docs.aclose()

@@ -18,18 +18,15 @@ from langchain_core.document_loaders import BaseBlobParser, BaseLoader
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
 
+from .._bulk import Source, sources
 from .._client import AsyncVoxtralClient, VoxtralClient
-from .._constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
-from .._exceptions import LoadError, UnsupportedFeatureError
-from .._loading import (
-    DEFAULT_FILE_CONCURRENCY,
-    LoadOptions,
-    OnError,
-    Source,
-    aload,
-    load,
-    sources,
+from .._constants import (
+    DEFAULT_BULK_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TRANSCRIPTION_MODEL,
 )
+from .._exceptions import LoadError, UnsupportedFeatureError
+from .._loading import LoadOptions, OnError, aload, load
 from .._protocol import Backend
 from .._records import DEFAULT_WINDOW_SECONDS, Granularity, Record, TranscriptFormat
 
@@ -130,12 +127,13 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
             ``"srt"`` or ``"vtt"``).
         on_error: ``"raise"`` (a :class:`LoadError` naming the file, after the
             files before it were yielded) or ``"skip"`` (log a warning, go on).
-        file_concurrency: Files transcribed at once by ``alazy_load``.
+        concurrency: Requests in flight at once, across files and their chunks
+            (files are transcribed side by side; a 429 slows them all down).
 
     Client settings (``api_key``, ``base_url``, ``model``, ``backend``,
     ``max_retries``, ``timeout``, and your own ``http_client`` /
     ``async_http_client`` for proxies or certificates) and transcription options (``language``,
-    ``diarize``, ``context_bias``, ``max_chunk_seconds``, ``concurrency``,
+    ``diarize``, ``context_bias``, ``max_chunk_seconds``,
     ``cache_dir``, ``show_progress``) are those of ``VoxtralClient.transcribe``.
     """
 
@@ -147,7 +145,6 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         transcript_format: TranscriptFormat = "text",
         on_error: OnError = "raise",
-        file_concurrency: int = DEFAULT_FILE_CONCURRENCY,
         api_key: str | None = None,
         base_url: str | None = None,
         model: str = DEFAULT_TRANSCRIPTION_MODEL,
@@ -158,14 +155,13 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
         max_chunk_seconds: float | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = DEFAULT_BULK_CONCURRENCY,
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool = False,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._sources: list[Source] = sources(file_path)
-        self._file_concurrency = file_concurrency
+        self._sources: list[Source] = sources(file_path, argument="file_path")
         super().__init__(
             granularity=granularity,
             window_seconds=window_seconds,
@@ -207,9 +203,7 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
     async def alazy_load(self) -> AsyncIterator[Document]:
         """Natively async: files transcribed concurrently, each yielded when done."""
         async with self._async_client() as client:
-            async for _, records in aload(
-                client, self._sources, self._options, file_concurrency=self._file_concurrency
-            ):
+            async for _, records in aload(client, self._sources, self._options):
                 for record in records:
                     yield _document(record)
 
@@ -225,9 +219,9 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
             "calls/", glob="**/*.m4a", parser=VoxtralParser(granularity="window")
         )
 
-    Takes the same options as :class:`VoxtralLoader` (without ``file_path`` and
-    ``file_concurrency``). A path-backed blob is read from disk; an in-memory blob
-    (``Blob.from_data``) is sent from memory.
+    Takes the same options as :class:`VoxtralLoader` (without ``file_path``). A
+    path-backed blob is read from disk; an in-memory blob (``Blob.from_data``) is
+    sent from memory.
     """
 
     def __init__(
@@ -246,7 +240,7 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
         max_chunk_seconds: float | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = DEFAULT_BULK_CONCURRENCY,
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool = False,
         http_client: httpx.Client | None = None,

@@ -22,15 +22,16 @@ from llama_index.core.readers.base import BasePydanticReader
 from llama_index.core.schema import Document
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
+from .._bulk import Source, name_of
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     API_KEY_ENV,
-    DEFAULT_CONCURRENCY,
+    DEFAULT_BULK_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
 )
 from .._exceptions import LoadError, UnsupportedFeatureError
-from .._loading import DEFAULT_FILE_CONCURRENCY, LoadOptions, Source, aload, load, name_of
+from .._loading import LoadOptions, aload, load
 from .._protocol import Backend
 from .._records import DEFAULT_WINDOW_SECONDS, TIMING_KEYS, Record
 
@@ -68,7 +69,6 @@ class VoxtralReader(BasePydanticReader):
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     transcript_format: str = "text"
     on_error: str = "raise"
-    file_concurrency: int = DEFAULT_FILE_CONCURRENCY
     api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
     base_url: str | None = None
     model: str = DEFAULT_TRANSCRIPTION_MODEL
@@ -79,7 +79,7 @@ class VoxtralReader(BasePydanticReader):
     diarize: bool = False
     context_bias: list[str] | None = None
     max_chunk_seconds: float | None = None
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int = DEFAULT_BULK_CONCURRENCY
     cache_dir: str | None = None
     show_progress: bool = False
     http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
@@ -178,7 +178,7 @@ class VoxtralReader(BasePydanticReader):
         extra_info: dict[str, Any] | None = None,
         fs: Any = None,
     ) -> list[Document]:
-        """Natively async: the files transcribed ``file_concurrency`` at a time.
+        """Natively async: files side by side, ``concurrency`` requests in flight in all.
 
         If a file fails, the :class:`LoadError` carries the Documents of the files
         finished before it in ``documents``.
@@ -187,12 +187,7 @@ class VoxtralReader(BasePydanticReader):
         documents: list[Document] = []
         try:
             async with self._async_client() as client:
-                async for source, records in aload(
-                    client,
-                    _sources(file, fs),
-                    self._options,
-                    file_concurrency=self.file_concurrency,
-                ):
+                async for source, records in aload(client, _sources(file, fs), self._options):
                     documents.extend(_document(record, extra_info, source) for record in records)
         except LoadError as error:
             error.documents = documents

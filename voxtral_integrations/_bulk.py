@@ -1,0 +1,214 @@
+"""Many recordings at once: one shared budget of requests in flight, one result per input.
+
+``VoxtralClient.transcribe_many`` (and the adapters' multi-file loads) come here.
+Files are prepared and transcribed side by side, and every chunk request of every
+file takes one of ``concurrency`` slots, so the budget holds across files and
+chunks alike (a 3-hour file does not get 12 requests in flight on top of 16 other
+files). Rate limits are the client's business (:mod:`._pacing`): a 429 slows the
+whole pool down, not only the request that got it.
+
+A file that fails is a :class:`TranscriptionResult` with its ``error``: in bulk, a
+failure is data about one input, and the others go on. Results come in the order
+they finish; ``index`` says where each input stood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
+from dataclasses import dataclass
+
+from tqdm.auto import tqdm
+
+from ._exceptions import AudioError, InvalidInputError, VoxtralError
+from ._models import Transcription
+from ._records import source_name
+from ._sources import AudioInput
+
+
+@dataclass(frozen=True)
+class TranscriptionResult:
+    """One input of a bulk or batch transcription: its transcription, or why it has none.
+
+    ``source`` is the input's name as Documents carry it (a path as given, a URL
+    without its query string). When ``error`` is an
+    :class:`IncompleteTranscriptionError`, its ``partial`` holds what did finish.
+    """
+
+    index: int
+    source: str
+    transcription: Transcription | None = None
+    error: VoxtralError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> Transcription:
+        """The transcription; raises the input's error if it failed."""
+        if self.error is not None:
+            raise self.error
+        assert self.transcription is not None
+        return self.transcription
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input and the name it goes by in results, metadata and messages.
+
+    ``audio`` may be a function producing the input (reading a file from an
+    ``fsspec`` file system): it is called when the file's turn comes, so a file
+    that cannot be read fails like any other file.
+    """
+
+    audio: AudioInput | Callable[[], AudioInput]
+    name: str
+
+    def resolve(self) -> AudioInput:
+        if not callable(self.audio):
+            return self.audio
+        try:
+            return self.audio()
+        except OSError as error:
+            raise AudioError(
+                f"Cannot read {self.name!r}: {error.strerror or error}.", source=self.name
+            ) from error
+
+
+def sources(items: AudioInput | Iterable[AudioInput], *, argument: str = "audio") -> list[Source]:
+    """One or many inputs (paths, URLs, bytes, file objects), each with its name."""
+    single = isinstance(items, (str, os.PathLike, bytes, bytearray, memoryview))
+    listed: list[AudioInput] = [items] if single or hasattr(items, "read") else list(items)  # type: ignore[list-item, arg-type]
+    if not listed:
+        raise InvalidInputError("No audio given: pass at least one path or URL.", argument=argument)
+    return [item if isinstance(item, Source) else Source(item, name_of(item)) for item in listed]
+
+
+def name_of(item: object) -> str:
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    name = getattr(item, "name", None)
+    return name if isinstance(name, str) else "<bytes>"
+
+
+class BulkProgress:
+    """Bars over files and chunks; the chunk total grows as each file is planned."""
+
+    def __init__(self, files: int, enabled: bool) -> None:
+        self._lock = threading.Lock()
+        self._files = tqdm(total=files, desc="files", unit="file", disable=not enabled)
+        self._chunks = tqdm(total=0, desc="chunks", unit="chunk", disable=not enabled)
+
+    def planned(self, chunks: int) -> None:
+        with self._lock:
+            self._chunks.total = (self._chunks.total or 0) + chunks
+            self._chunks.refresh()
+
+    def chunk_done(self) -> None:
+        with self._lock:
+            self._chunks.update(1)
+
+    def file_done(self) -> None:
+        with self._lock:
+            self._files.update(1)
+
+    def close(self) -> None:
+        self._chunks.close()
+        self._files.close()
+
+
+Slot = Callable[[], AbstractContextManager[object]]
+AsyncSlot = Callable[[], AbstractAsyncContextManager[object]]
+TranscribeOne = Callable[[Source, Slot, BulkProgress], Transcription]
+AsyncTranscribeOne = Callable[[Source, AsyncSlot, BulkProgress], Awaitable[Transcription]]
+
+
+class _Stopped(Exception):
+    """The caller stopped iterating: chunks not yet sent are not sent."""
+
+
+def transcribe_many(
+    items: Sequence[Source],
+    transcribe_one: TranscribeOne,
+    *,
+    concurrency: int,
+    show_progress: bool,
+) -> Iterator[TranscriptionResult]:
+    """Each input's result as soon as it is done, with at most ``concurrency`` requests out.
+
+    ``concurrency`` threads take the files; every chunk request of every file
+    holds one of ``concurrency`` slots while it is sent. If the caller stops
+    iterating, requests not yet sent are not sent and those in flight are awaited.
+    """
+    slots = threading.Semaphore(concurrency)
+    stopped = threading.Event()
+
+    @contextmanager
+    def slot() -> Iterator[None]:
+        with slots:
+            if stopped.is_set():
+                raise _Stopped
+            yield
+
+    progress = BulkProgress(len(items), show_progress)
+
+    def one(index: int, source: Source) -> TranscriptionResult:
+        try:
+            transcription = transcribe_one(source, slot, progress)
+        except VoxtralError as error:
+            return TranscriptionResult(index, source_name(source.name), error=error)
+        finally:
+            progress.file_done()
+        return TranscriptionResult(index, source_name(source.name), transcription)
+
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="voxtral-bulk")
+    try:
+        futures = [pool.submit(one, index, source) for index, source in enumerate(items)]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        stopped.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
+
+
+async def atranscribe_many(
+    items: Sequence[Source],
+    transcribe_one: AsyncTranscribeOne,
+    *,
+    concurrency: int,
+    show_progress: bool,
+) -> AsyncIterator[TranscriptionResult]:
+    """The async twin of :func:`transcribe_many` (asyncio tasks).
+
+    Plain tasks, not a task group: a generator may be abandoned between two
+    yields, and a task group must not stay open across a yield. Whatever is still
+    running when the caller stops is cancelled on the way out.
+    """
+    slots = asyncio.Semaphore(concurrency)
+    files = asyncio.Semaphore(concurrency)
+    progress = BulkProgress(len(items), show_progress)
+
+    async def one(index: int, source: Source) -> TranscriptionResult:
+        async with files:
+            try:
+                transcription = await transcribe_one(source, lambda: slots, progress)
+            except VoxtralError as error:
+                return TranscriptionResult(index, source_name(source.name), error=error)
+            finally:
+                progress.file_done()
+            return TranscriptionResult(index, source_name(source.name), transcription)
+
+    tasks = [asyncio.ensure_future(one(index, source)) for index, source in enumerate(items)]
+    try:
+        for finished in asyncio.as_completed(tasks):
+            yield await finished
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        progress.close()
