@@ -9,7 +9,12 @@ sends (across threads or tasks):
   over, and
 - the number of requests allowed in flight drops to half of what was in flight,
   then grows back by one for every window's worth of successes (additive increase,
-  multiplicative decrease, as TCP does), until the limit no longer binds.
+  multiplicative decrease, as TCP does), until the limit no longer binds, and
+- a 429 does not use up a request's retries when other requests succeeded between
+  the attempt that got it and the next one: that is the pool running at the limit
+  and making progress. A 429 with no success in between counts, so a request that
+  is never let through still ends after ``max_retries`` (and every free retry
+  needs a success, so the total is bounded too).
 
 Until the first 429 nothing waits: admission costs one uncontended lock. The
 sync and async clients share this object and differ only in how they sleep:
@@ -37,11 +42,17 @@ class Pace:
         self._window = math.inf
         self._in_flight = 0
         self._peak = 0
+        self._successes = 0
 
     @property
     def window(self) -> float:
         """Requests allowed in flight (``inf`` until a 429 is met)."""
         return self._window
+
+    @property
+    def successes(self) -> int:
+        """Requests that succeeded so far (the client's retry accounting reads it)."""
+        return self._successes
 
     def admit(self) -> float:
         """``0.0`` with a slot taken, or the seconds to wait before asking again."""
@@ -58,6 +69,7 @@ class Pace:
         """Give back a slot taken by :meth:`admit`; a success widens a narrowed window."""
         with self._lock:
             self._in_flight -= 1
+            self._successes += succeeded
             if succeeded and self._window != math.inf:
                 self._window += 1.0 / self._window
                 if self._window > self._peak:

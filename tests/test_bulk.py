@@ -1,0 +1,242 @@
+"""transcribe_many: one budget of requests across files and chunks; failures stay per file."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from audio_factory import encode, speech_pcm
+from conftest import FAKE_API_KEY
+from fake_voxtral import FakeVoxtral
+
+from benchmarks.local_server import LocalVoxtralServer, Reply
+from voxtral_integrations import (
+    AsyncVoxtralClient,
+    AudioError,
+    IncompleteTranscriptionError,
+    InternalServerError,
+    InvalidInputError,
+    RateLimitError,
+    TranscriptionResult,
+    VoxtralClient,
+)
+
+LONG_REGIONS = [(1.0, 4.0), (9.0, 12.0), (18.0, 21.0), (27.0, 30.0)]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Five short files and one 34 s file that splits into chunks at max_chunk_seconds=10."""
+    folder = tmp_path_factory.mktemp("corpus")
+    paths = []
+    for number in range(5):
+        path = folder / f"clip {number}.wav"
+        path.write_bytes(encode(speech_pcm([(0.5, 1.5 + 0.1 * number)], 2.5), "wav"))
+        paths.append(path)
+    long = folder / "long.mp3"
+    long.write_bytes(encode(speech_pcm(LONG_REGIONS, 34.0), "mp3"))
+    return [*paths, long]
+
+
+def sync_client(handler: Any, **options: Any) -> VoxtralClient:
+    return VoxtralClient(
+        api_key=FAKE_API_KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        **options,
+    )
+
+
+def test_every_input_has_one_result_with_its_index_and_times(corpus: list[Path]) -> None:
+    fake = FakeVoxtral(delay=0.02)
+    with sync_client(fake) as client:
+        results = list(
+            client.transcribe_many(
+                corpus, timestamp_granularities="segment", max_chunk_seconds=10, concurrency=3
+            )
+        )
+        alone = client.transcribe(
+            corpus[-1], timestamp_granularities="segment", max_chunk_seconds=10
+        )
+    assert sorted(result.index for result in results) == list(range(len(corpus)))
+    by_index = {result.index: result for result in results}
+    assert all(result.ok for result in results)
+    assert [by_index[index].source for index in range(len(corpus))] == [str(p) for p in corpus]
+    long = by_index[len(corpus) - 1].unwrap()
+    assert len(long.chunks) >= 3
+    assert [(s.start, s.end) for s in long.segments] == [(s.start, s.end) for s in alone.segments]
+    for (start, end), segment in zip(LONG_REGIONS, long.segments, strict=True):
+        assert segment.start == pytest.approx(start, abs=0.05)
+        assert segment.end == pytest.approx(end, abs=0.05)
+
+
+def test_concurrency_bounds_requests_across_files_and_chunks(corpus: list[Path]) -> None:
+    fake = FakeVoxtral(delay=0.05)
+    with sync_client(fake) as client:
+        results = list(client.transcribe_many(corpus, max_chunk_seconds=10, concurrency=3))
+    assert all(result.ok for result in results)
+    assert len(fake.uploads) > len(corpus)  # the long file went in several chunks
+    assert fake.in_flight_peak == 3
+
+
+def test_a_failing_file_is_its_own_result_and_the_others_finish(corpus: list[Path]) -> None:
+    failing = corpus[2].read_bytes()
+
+    def fail_one(digest: str, order: int) -> bool:
+        import hashlib
+
+        return digest == hashlib.sha256(failing).hexdigest()
+
+    fake = FakeVoxtral(fail=fail_one)
+    with sync_client(fake, max_retries=0) as client:
+        results = {r.index: r for r in client.transcribe_many(corpus, max_chunk_seconds=10)}
+    assert [index for index, result in results.items() if not result.ok] == [2]
+    error = results[2].error
+    assert isinstance(error, InternalServerError)
+    with pytest.raises(InternalServerError):
+        results[2].unwrap()
+    assert results[2].transcription is None
+    assert all(results[index].transcription for index in (0, 1, 3, 4, 5))
+
+
+def test_a_long_file_with_a_failed_chunk_keeps_its_partial(corpus: list[Path]) -> None:
+    fake = FakeVoxtral(fail=lambda digest, order: order == 1)
+    with sync_client(fake, max_retries=0) as client:
+        (result,) = client.transcribe_many([corpus[-1]], max_chunk_seconds=10)
+    assert isinstance(result.error, IncompleteTranscriptionError)
+    assert result.error.partial is not None and result.error.partial.chunks
+
+
+@pytest.mark.parametrize(
+    ("audio", "error", "named"),
+    [
+        (["missing.mp3"], AudioError, "missing.mp3"),
+        (None, InvalidInputError, "No audio given"),
+        (["ftp://example.com/a.mp3"], InvalidInputError, "ftp"),
+    ],
+)
+def test_bad_inputs_are_refused_before_anything_is_sent(
+    corpus: list[Path], audio: list[Any] | None, error: type[Exception], named: str
+) -> None:
+    fake = FakeVoxtral()
+    with sync_client(fake) as client, pytest.raises(error, match=named):
+        client.transcribe_many([] if audio is None else [*corpus[:2], *audio])  # not iterated
+    assert fake.uploads == []
+
+
+def test_bad_options_are_refused_before_anything_is_sent(corpus: list[Path]) -> None:
+    fake = FakeVoxtral()
+    with sync_client(fake) as client:
+        with pytest.raises(InvalidInputError, match="concurrency"):
+            client.transcribe_many(corpus, concurrency=0)
+        with pytest.raises(InvalidInputError, match="timestamp"):
+            client.transcribe_many(corpus, timestamp_granularities="sentence")
+    assert fake.uploads == []
+
+
+def test_stopping_early_sends_no_more(corpus: list[Path]) -> None:
+    many = corpus[:5] * 8  # 40 inputs
+    fake = FakeVoxtral(delay=0.02)
+    with sync_client(fake) as client:
+        results = client.transcribe_many(many, concurrency=2)
+        first = next(results)
+        results.close()  # type: ignore[attr-defined]
+        sent = len(fake.uploads)
+        time.sleep(0.1)
+    assert first.ok
+    assert sent <= 4 and len(fake.uploads) == sent
+
+
+def test_async_gives_the_same_results(corpus: list[Path]) -> None:
+    fake = FakeVoxtral(delay=0.02)
+    with sync_client(fake) as client:
+        expected = {
+            r.index: r.unwrap() for r in client.transcribe_many(corpus, max_chunk_seconds=10)
+        }
+
+    async def run() -> dict[int, Any]:
+        async_fake = FakeVoxtral(delay=0.02)
+
+        async def answer(request: httpx.Request) -> httpx.Response:
+            await request.aread()
+            return await asyncio.to_thread(async_fake, request)
+
+        http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+        async with AsyncVoxtralClient(api_key=FAKE_API_KEY, http_client=http) as client:
+            found = {
+                r.index: r.unwrap()
+                async for r in client.transcribe_many(corpus, max_chunk_seconds=10, concurrency=3)
+            }
+        assert async_fake.in_flight_peak == 3
+        return found
+
+    assert asyncio.run(run()) == expected
+
+
+# ---- rate limits, over a real socket
+
+
+class SendLog:
+    """httpx event hooks: when each request went out and each 429 came back (client side)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent: list[float] = []
+        self.throttled: list[tuple[float, float]] = []  # (received, retry-after seconds)
+
+    def request(self, request: httpx.Request) -> None:
+        with self.lock:
+            self.sent.append(time.monotonic())
+
+    def response(self, response: httpx.Response) -> None:
+        if response.status_code == 429:
+            wait = float(response.headers.get("retry-after-ms", "nan")) / 1000
+            with self.lock:
+                self.throttled.append((time.monotonic(), wait))
+
+    def early(self) -> list[float]:
+        """Requests sent while a 429's wait was still running (a few ms for the race of
+        a request already on its way when the 429 came back)."""
+        return [
+            sent
+            for received, wait in self.throttled
+            for sent in self.sent
+            if received + 0.005 < sent < received + wait
+        ]
+
+
+def test_a_429_slows_the_whole_pool_and_every_file_arrives(corpus: list[Path]) -> None:
+    log = SendLog()
+    http = httpx.Client(event_hooks={"request": [log.request], "response": [log.response]})
+    clips = corpus[:5] * 6  # 30 inputs
+    with LocalVoxtralServer(
+        latency=0.02, rate_limit=60, burst=4, precise_retry_after=True
+    ) as server:
+        client = VoxtralClient(api_key=FAKE_API_KEY, base_url=server.base_url, http_client=http)
+        results = list(client.transcribe_many(clips, concurrency=8))
+        statuses = [record.status for record in server.requests]
+    http.close()
+    assert sorted(r.index for r in results if r.ok) == list(range(len(clips)))
+    assert statuses.count(429) >= 1 and statuses.count(200) == len(clips)
+    assert log.throttled and log.early() == []
+
+
+def test_a_hold_longer_than_max_retry_after_is_raised_not_slept(tiny_wav: Path) -> None:
+    def answer(request: Any) -> Reply:
+        return Reply.error(429, "slow down", retry_after=120)
+
+    with LocalVoxtralServer(hook=answer) as server:
+        client = VoxtralClient(api_key=FAKE_API_KEY, base_url=server.base_url)
+        started = time.monotonic()
+        results = list(client.transcribe_many([tiny_wav] * 3, concurrency=1))
+        client.close()
+        count = server.request_count
+    assert time.monotonic() - started < 5
+    assert all(isinstance(r.error, RateLimitError) for r in results)
+    assert all(r.error.retry_after and r.error.retry_after > 60 for r in results)  # type: ignore[union-attr]
+    assert count == 1  # the two others were not sent into the hold
+    assert isinstance(results[0], TranscriptionResult)
