@@ -1,0 +1,664 @@
+"""The ``voxtral`` command end to end: in process through ``main([...])``, against a real
+local server (``cli_server.SpeechServer``) that transcribes what it hears.
+
+Every output format is parsed back and compared with the answers the server sent
+(texts and times) and with the generated speech (times within 50 ms, absolute in
+the recording also when it was split into chunks). Also: exit codes, failures
+named on stderr, directory and glob expansion, resume after a failure or an
+interruption, the chunk cache, stdout/stderr separation and the key never shown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+from audio_factory import encode, speech_pcm
+from cli_server import SpeechServer
+from conftest import FAKE_API_KEY, REPO
+
+from voxtral_integrations import VoxtralClient
+from voxtral_integrations.cli import Input, main, output_names
+
+TOLERANCE = 0.05
+TRUTH = {
+    "talk": [(0.5, 2.0), (3.0, 5.5)],
+    "interview": [(0.4, 1.6), (2.5, 3.5), (4.5, 6.0)],
+    "standup": [(1.0, 4.0)],
+}
+LONG_REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
+
+
+def write_wav(path: Path, regions: list[tuple[float, float]], duration: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode(speech_pcm(regions, duration), "wav"))
+    return path
+
+
+@pytest.fixture
+def recordings(tmp_path: Path) -> Path:
+    """``recordings/`` with three speech WAVs (one in a subdirectory) and a text file."""
+    folder = tmp_path / "recordings"
+    write_wav(folder / "talk.wav", TRUTH["talk"], 6.0)
+    write_wav(folder / "interview.wav", TRUTH["interview"], 6.5)
+    write_wav(folder / "team" / "standup.wav", TRUTH["standup"], 4.5)
+    (folder / "notes.txt").write_text("not audio")
+    return folder
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SpeechServer]:
+    with SpeechServer() as running:
+        monkeypatch.setenv("MISTRAL_BASE_URL", running.base_url)
+        monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+        yield running
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    assert FAKE_API_KEY not in captured.out + captured.err
+    return code, captured.out, captured.err
+
+
+def segments_of(answer: dict[str, Any], offset: float = 0.0) -> list[tuple[float, float, str]]:
+    return [(s["start"] + offset, s["end"] + offset, s["text"].strip()) for s in answer["segments"]]
+
+
+def assert_times(got: list[tuple[float, float, str]], truth: list[tuple[float, float]]) -> None:
+    assert len(got) == len(truth), (got, truth)
+    for (start, end, _), (true_start, true_end) in zip(got, truth, strict=True):
+        assert abs(start - true_start) <= TOLERANCE, (start, true_start)
+        assert abs(end - true_end) <= TOLERANCE, (end, true_end)
+
+
+def assert_same(got: list[tuple[float, float, str]], want: list[tuple[float, float, str]]) -> None:
+    """Same texts; times equal to the millisecond (subtitles keep milliseconds)."""
+    assert [text for *_, text in got] == [text for *_, text in want]
+    for (start, end, _), (want_start, want_end, _) in zip(got, want, strict=True):
+        assert abs(start - want_start) <= 0.0011 and abs(end - want_end) <= 0.0011
+
+
+CUE = re.compile(
+    r"(\d\d):(\d\d):(\d\d)[,.](\d{3}) --> (\d\d):(\d\d):(\d\d)[,.](\d{3})\n(.+?)(?:\n\n|\n?$)", re.S
+)
+
+
+def parse_cues(text: str) -> list[tuple[float, float, str]]:
+    def seconds(h: str, m: str, s: str, ms: str) -> float:
+        return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+    return [
+        (seconds(*match.groups()[0:4]), seconds(*match.groups()[4:8]), match.group(9).strip())
+        for match in CUE.finditer(text)
+    ]
+
+
+def parse_output(
+    text: str, output_format: str
+) -> tuple[str | None, list[tuple[float, float, str]]]:
+    """An output file's text (when the format has it) and timed segments."""
+    if output_format == "txt":
+        return text.strip(), []
+    if output_format == "json":
+        document = json.loads(text)
+        return document["text"], [
+            (s["start"], s["end"], s["text"].strip()) for s in document["segments"]
+        ]
+    if output_format == "jsonl":
+        lines = [json.loads(line) for line in text.splitlines()]
+        return None, [(line["start"], line["end"], line["text"]) for line in lines]
+    if output_format == "srt":
+        blocks = text.strip().split("\n\n")
+        assert [block.split("\n")[0] for block in blocks] == [
+            str(n) for n in range(1, len(blocks) + 1)
+        ]
+        return None, parse_cues(text)
+    assert text.startswith("WEBVTT\n\n")
+    return None, parse_cues(text)
+
+
+# --------------------------------------------------------------------------- formats
+
+
+@pytest.mark.parametrize("output_format", ["txt", "json", "jsonl", "srt", "vtt"])
+def test_every_format_matches_what_the_server_said(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = run(capsys, "transcribe", recordings, "-o", out, "-f", output_format)
+
+    assert code == 0, stderr
+    assert stdout == ""
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == sorted(f"{name}.{output_format}" for name in TRUTH)
+    timed = output_format != "txt"
+    for name, truth in TRUTH.items():
+        answer = server.answered(f"{name}.wav")
+        assert bool(answer["segments"]) == (output_format in ("jsonl", "srt", "vtt"))
+        text, segments = parse_output((out / f"{name}.{output_format}").read_text(), output_format)
+        if text is not None:  # json keeps the server's text as it is, txt strips it
+            assert text == (answer["text"] if output_format == "json" else answer["text"].strip())
+        if timed and output_format != "json":
+            assert_same(segments, segments_of(answer))
+            assert_times(segments, truth)
+    if output_format == "json":
+        document = json.loads((out / "standup.json").read_text())
+        assert document["source"] == str(recordings / "team" / "standup.wav")
+        assert document["model"] == "voxtral-mini-latest"
+        assert document["usage"] == server.answered("standup.wav")["usage"]
+
+
+def test_timed_formats_ask_for_segment_timestamps_and_txt_does_not(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    talk = recordings / "talk.wav"
+    assert run(capsys, "transcribe", talk, "-f", "srt")[0] == 0
+    assert run(capsys, "transcribe", talk)[0] == 0
+    assert run(capsys, "transcribe", talk, "-f", "json", "--timestamps", "word")[0] == 0
+    sent = [record.fields.get("timestamp_granularities") for record in server.server.requests]
+    assert sent == [("segment",), None, ("word",)]
+
+
+def test_json_with_timestamps_carries_the_segments(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, _ = run(
+        capsys, "transcribe", recordings / "interview.wav", "-f", "json", "--timestamps", "segment"
+    )
+    assert code == 0
+    document = json.loads(stdout)
+    assert document["source"] == str(recordings / "interview.wav")
+    got = [(s["start"], s["end"], s["text"].strip()) for s in document["segments"]]
+    assert_same(got, segments_of(server.answered("interview.wav")))
+    assert_times(got, TRUTH["interview"])
+
+
+def test_diarized_jsonl_carries_speakers(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, _ = run(
+        capsys, "transcribe", recordings / "interview.wav", "--diarize", "-f", "jsonl"
+    )
+    assert code == 0
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    answer = server.answered("interview.wav")
+    assert [line["speaker_id"] for line in lines] == [s["speaker_id"] for s in answer["segments"]]
+    assert {line["source"] for line in lines} == {str(recordings / "interview.wav")}
+    assert server.server.requests[0].fields["diarize"] == ("true",)
+
+
+# --------------------------------------------------------------------------- stdout
+
+
+def test_several_texts_on_stdout_in_input_order_with_headers(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = [
+        recordings / "talk.wav",
+        recordings / "team" / "standup.wav",
+        recordings / "interview.wav",
+    ]
+    code, stdout, stderr = run(capsys, "transcribe", *files, "--concurrency", "3")
+    assert code == 0
+    expected = "\n".join(
+        f"==> {path} <==\n{server.answered(path.name)['text'].strip()}\n" for path in files
+    )
+    assert stdout == expected
+    assert "==>" not in stderr and "talk 0" not in stderr
+
+
+def test_json_on_stdout_is_one_line_per_input(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, _ = run(capsys, "transcribe", recordings, "-f", "json")
+    assert code == 0
+    documents = [json.loads(line) for line in stdout.splitlines()]
+    assert [Path(d["source"]).stem for d in documents] == ["interview", "talk", "standup"]
+    assert [d["text"] for d in documents] == [
+        server.answered(f"{Path(d['source']).stem}.wav")["text"] for d in documents
+    ]
+
+
+def test_one_subtitle_on_stdout_but_several_need_an_output_dir(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, _ = run(capsys, "transcribe", recordings / "talk.wav", "-f", "vtt")
+    assert code == 0
+    assert_same(parse_output(stdout, "vtt")[1], segments_of(server.answered("talk.wav")))
+
+    code, stdout, stderr = run(capsys, "transcribe", recordings, "-f", "srt")
+    assert code == 2
+    assert stdout == ""
+    assert "--output-dir" in stderr and "3 inputs" in stderr
+
+
+def test_summary_on_stderr_counts_audio_and_tokens(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, stderr = run(capsys, "transcribe", recordings, "-o", tmp_path / "out")
+    assert code == 0 and stdout == ""
+    answers = [server.answered(f"{name}.wav") for name in TRUTH]
+    minutes = sum(a["usage"]["prompt_audio_seconds"] for a in answers) / 60
+    prompt = sum(a["usage"]["prompt_tokens"] for a in answers)
+    completion = sum(a["usage"]["completion_tokens"] for a in answers)
+    summary = stderr.strip().splitlines()[-1]
+    assert summary.startswith("voxtral: 3 done, 0 failed;")
+    assert f"{minutes:.1f} min of audio" in summary
+    assert f"{prompt + completion} tokens ({prompt} prompt, {completion} completion)" in summary
+
+    code, _, stderr = run(capsys, "transcribe", recordings, "-o", tmp_path / "other", "--quiet")
+    assert code == 0
+    assert "done" not in stderr
+
+
+def test_progress_bars_go_to_stderr_only_when_asked(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, stderr = run(capsys, "transcribe", recordings, "--progress", "-q")
+    assert code == 0
+    assert "files" in stderr and "3/3" in stderr
+    assert "files" not in stdout
+    code, _, stderr = run(capsys, "transcribe", recordings, "-q")  # stderr is not a terminal
+    assert code == 0
+    assert "3/3" not in stderr
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_directory_search_skips_unsupported_files_with_a_named_warning(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (recordings / ".hidden.wav").write_bytes(b"not searched")
+    write_wav(recordings / ".trash" / "old.wav", TRUTH["talk"], 6.0)  # hidden: not searched
+    clip = recordings / "clips" / "demo.mp4"
+    clip.parent.mkdir()
+    clip.write_bytes(encode(speech_pcm([(0.5, 2.5)], 3.0), "mp4", video=True))
+    out = tmp_path / "out"
+
+    code, _, stderr = run(capsys, "transcribe", recordings, "-o", out)
+
+    assert code == 0, stderr
+    warnings = [line for line in stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"voxtral: warning: skipping {str(recordings / 'notes.txt')!r}: not an audio or video "
+        "file by its suffix (name it explicitly to try it anyway)"
+    ]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "demo.txt",
+        "interview.txt",
+        "standup.txt",
+        "talk.txt",
+    ]
+    converted = server.answered("demo.part000.flac")  # video: its audio track, as FLAC
+    assert (out / "demo.txt").read_text().strip() == converted["text"].strip()
+    assert converted["text"].strip() == "demo.part000 0"  # its one burst of speech was heard
+    assert sorted(server.filenames()) == [
+        "demo.part000.flac",
+        "interview.wav",
+        "standup.wav",
+        "talk.wav",
+    ]
+
+
+def test_globs_are_expanded_and_duplicates_sent_once(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    talk = recordings / "talk.wav"
+    code, _, stderr = run(
+        capsys, "transcribe", f"{recordings}/**/*.wav", talk, f"{recordings}/./talk.wav", "-o", out
+    )
+    assert code == 0, stderr
+    assert sorted(server.filenames()) == ["interview.wav", "standup.wav", "talk.wav"]
+    assert sorted(p.name for p in out.iterdir()) == ["interview.txt", "standup.txt", "talk.txt"]
+
+
+def test_an_explicitly_named_file_is_tried_whatever_its_suffix(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = tmp_path / "recording.data"
+    odd.write_bytes((recordings / "talk.wav").read_bytes())
+    renamed_text = tmp_path / "fake.mp3"
+    renamed_text.write_text("this is not audio at all, only text " * 20)
+
+    code, stdout, stderr = run(capsys, "transcribe", odd, renamed_text, "-o", tmp_path / "out")
+
+    assert code == 1
+    assert stdout == ""
+    assert (tmp_path / "out" / "recording.txt").read_text().strip() == " ".join(
+        f"recording {n}" for n in range(2)
+    )
+    failures = [line for line in stderr.splitlines() if "failed:" in line]
+    assert len(failures) == 1
+    assert failures[0].startswith(f"voxtral: failed: {renamed_text}: ")
+    assert not (tmp_path / "out" / "fake.txt").exists()
+
+
+def test_clashing_stems_get_told_apart() -> None:
+    def names(*items: Path | str) -> list[str]:
+        inputs = [Input(item, str(item)) for item in items]
+        return [str(name) for name in output_names(inputs)]
+
+    assert names(Path("/r/a/talk.wav"), Path("/r/b/talk.wav"), Path("/r/c/other.wav")) == [
+        "a/talk",
+        "b/talk",
+        "other",
+    ]
+    assert names(Path("/r/talk.mp3"), Path("/r/talk.wav")) == ["talk.mp3", "talk.wav"]
+    assert names(Path("/r/Talk.wav"), Path("/r/x/talk.wav")) == ["Talk", "x/talk"]
+    urls = names(
+        "https://a.example/x/talk.mp3?sig=1", "https://b.example/y/talk.mp3", Path("/r/talk.wav")
+    )
+    assert urls[2] == "talk.wav"
+    assert urls[0] != urls[1] and all(re.fullmatch(r"talk-[0-9a-f]{8}", u) for u in urls[:2])
+    assert names("https://a.example/", "https://b.example/podcast%20one.mp3") == [
+        "a.example",
+        "podcast_one",
+    ]
+    assert output_names([Input(Path("/r/talk.wav"), "talk.wav")]) == [PurePosixPath("talk")]
+
+
+def test_clashing_stems_end_up_in_subdirectories(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = write_wav(tmp_path / "monday" / "call.wav", TRUTH["talk"], 6.0)
+    second = write_wav(tmp_path / "tuesday" / "call.wav", TRUTH["standup"], 4.5)
+    out = tmp_path / "out"
+    code, _, stderr = run(capsys, "transcribe", first, second, "-o", out, "-f", "srt")
+    assert code == 0, stderr
+    assert_times(parse_output((out / "monday" / "call.srt").read_text(), "srt")[1], TRUTH["talk"])
+    assert_times(
+        parse_output((out / "tuesday" / "call.srt").read_text(), "srt")[1], TRUTH["standup"]
+    )
+
+
+def test_a_url_is_sent_as_a_url_and_its_query_never_shown(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "https://storage.example/audio/podcast.mp3?X-Amz-Signature=SECRETTOKEN"
+    out = tmp_path / "out"
+    code, stdout, stderr = run(capsys, "transcribe", url, "-o", out, "-f", "json")
+    assert code == 0, stderr
+    assert server.server.requests[0].fields["file_url"] == (url,)
+    written = (out / "podcast.json").read_text()
+    assert json.loads(written)["source"] == "https://storage.example/audio/podcast.mp3"
+    assert "SECRETTOKEN" not in stdout + stderr + written
+
+
+# --------------------------------------------------------------------------- usage errors
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["transcribe", "{tmp}/missing.wav"], "No such file or directory: '{tmp}/missing.wav'"),
+        (["transcribe", "{tmp}/empty"], "'{tmp}/empty' contains no audio or video file"),
+        (["transcribe", "{tmp}/only-text"], "'{tmp}/only-text' contains no audio or video file"),
+        (["transcribe", "{tmp}/*.flac"], "'{tmp}/*.flac' matches no audio or video file"),
+        (["transcribe", "s3://bucket/a.wav"], "only http(s) URLs"),
+        (["transcribe", "{talk}", "-f", "srt", "--language", "en"], "--language cannot be used"),
+        (["transcribe", "{talk}", "--diarize", "--language", "en"], "--diarize is set"),
+        (["transcribe", "{talk}", "--context-bias", "Voxtral", "{talk}"], "looks like an input"),
+        (["transcribe", "{talk}", "--language", "english"], "(option --language)"),
+        (
+            ["transcribe", "{talk}", "--concurrency", "0"],
+            "--concurrency: '0' is not a whole number",
+        ),
+        (["transcribe", "{talk}", "--max-chunk-seconds", "-3"], "is not a number of seconds > 0"),
+        (["transcribe", "{talk}", "-f", "docx"], "invalid choice: 'docx'"),
+        (["transcribe"], "the following arguments are required: PATH_OR_URL"),
+        ([], "transcribe"),
+    ],
+)
+def test_usage_errors_exit_2_before_anything_is_sent(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "only-text").mkdir()
+    (tmp_path / "only-text" / "readme.md").write_text("# notes")
+    values = {"tmp": str(tmp_path), "talk": str(recordings / "talk.wav")}
+    code, stdout, stderr = run(capsys, *[arg.format(**values) for arg in argv])
+    assert code == 2
+    assert stdout == ""
+    assert message.format(**values) in stderr
+    assert server.request_count == 0
+
+
+def test_no_key_is_a_usage_error_naming_the_variable(
+    recordings: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+    code, stdout, stderr = run(capsys, "transcribe", recordings / "talk.wav")
+    assert code == 2
+    assert stdout == ""
+    assert "set the MISTRAL_API_KEY environment variable" in stderr
+
+
+def test_help_documents_every_option_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run(capsys, "transcribe", "--help")
+    assert code == 0
+    for flag in (
+        "--output-dir", "--format", "--model", "--language", "--diarize", "--context-bias",
+        "--timestamps", "--concurrency", "--max-chunk-seconds", "--backend", "--base-url",
+        "--no-cache", "--cache-dir", "--progress", "--quiet", "examples:", "exit status",
+    ):  # fmt: skip
+        assert flag in stdout, flag
+
+
+def test_python_dash_m_runs_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "voxtral_integrations", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ, "MISTRAL_API_KEY": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "voxtral transcribe" in done.stdout and "examples:" in done.stdout
+
+
+# --------------------------------------------------------------------------- failures and resuming
+
+
+def test_a_failing_file_is_named_the_others_are_kept_and_a_rerun_does_only_it(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.fail = lambda filename, attempt: filename == "standup.wav" and attempt == 1
+    out = tmp_path / "out"
+
+    code, stdout, stderr = run(capsys, "transcribe", recordings, "-o", out, "--concurrency", "1")
+
+    assert code == 1
+    assert stdout == ""
+    assert sorted(p.name for p in out.iterdir()) == ["interview.txt", "talk.txt"]
+    failures = [line for line in stderr.splitlines() if "failed:" in line]
+    assert failures == [
+        f"voxtral: failed: {recordings / 'team' / 'standup.wav'}: POST /v1/audio/transcriptions "
+        "failed with 400: Audio input could not be decoded (standup.wav) "
+        f"[type invalid_request_error]{failures[0].split('invalid_request_error]', 1)[1]}"
+    ]
+    assert "1 done" not in stderr and "2 done, 1 failed" in stderr
+
+    server.reset()
+    code, _, stderr = run(capsys, "transcribe", recordings, "-o", out)
+
+    assert code == 0, stderr
+    assert server.filenames() == ["standup.wav"]
+    assert "1 done, 0 failed, skipped 2 already done" in stderr
+    assert (out / "standup.txt").read_text().strip() == server.answered("standup.wav")[
+        "text"
+    ].strip()
+
+
+def test_overwrite_transcribes_again(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "talk.txt").write_text("stale")
+    assert run(capsys, "transcribe", recordings / "talk.wav", "-o", out)[0] == 0
+    assert server.request_count == 0
+    assert run(capsys, "transcribe", recordings / "talk.wav", "-o", out, "--overwrite")[0] == 0
+    assert (out / "talk.txt").read_text() == "talk 0 talk 1\n"
+
+
+def test_an_interrupted_run_keeps_what_finished_and_a_rerun_continues(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    real = VoxtralClient.transcribe_many
+
+    def interrupted_after_two(self: VoxtralClient, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        results = real(self, *args, **kwargs)
+        try:
+            for count, result in enumerate(results, start=1):
+                yield result
+                if count == 2:
+                    raise KeyboardInterrupt
+        finally:
+            results.close()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(VoxtralClient, "transcribe_many", interrupted_after_two)
+    out = tmp_path / "out"
+    argv = ["transcribe", recordings, "-o", out, "--no-cache"]  # only the outputs resume
+    code, stdout, stderr = run(capsys, *argv, "--concurrency", "1")
+
+    assert code == 130
+    assert stdout == ""
+    done = sorted(p.name for p in out.iterdir())
+    assert len(done) == 2
+    assert "interrupted" in stderr and "2 finished output(s)" in stderr
+    assert "run the same command again" in stderr
+    [missing] = {"interview.txt", "standup.txt", "talk.txt"} - set(done)
+
+    monkeypatch.setattr(VoxtralClient, "transcribe_many", real)
+    server.reset()
+    code, _, stderr = run(capsys, *argv)
+
+    assert code == 0, stderr
+    assert server.filenames() == [missing.replace(".txt", ".wav")]
+    assert "skipped 2 already done" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["interview.txt", "standup.txt", "talk.txt"]
+
+
+def test_a_long_file_resumes_at_the_chunk_that_failed(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = write_wav(tmp_path / "long.wav", LONG_REGIONS, 25.0)
+    server.fail = lambda filename, attempt: filename == "long.part001.wav" and attempt == 1
+    out = tmp_path / "out"
+    argv = ["transcribe", long, "-o", out, "-f", "srt", "--max-chunk-seconds", "10"]
+
+    code, _, stderr = run(capsys, *argv)
+
+    assert code == 1
+    assert sorted(server.filenames()) == [
+        "long.part000.wav",
+        "long.part001.wav",
+        "long.part002.wav",
+    ]
+    [failure] = [line for line in stderr.splitlines() if "failed:" in line]
+    assert failure.startswith(f"voxtral: failed: {long}: ")
+    assert not out.exists() or not list(out.iterdir())
+
+    server.reset()
+    code, _, stderr = run(capsys, *argv)
+
+    assert code == 0, stderr
+    assert server.filenames() == ["long.part001.wav"]
+    cues = parse_output((out / "long.srt").read_text(), "srt")[1]
+    assert_times(cues, LONG_REGIONS)
+    assert {text.split()[0] for *_, text in cues} == {f"long.part00{n}" for n in range(3)}
+
+
+def test_no_cache_sends_every_chunk_again(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = write_wav(tmp_path / "long.wav", LONG_REGIONS, 25.0)
+    server.fail = lambda filename, attempt: filename == "long.part001.wav" and attempt == 1
+    argv = ["transcribe", long, "--max-chunk-seconds", "10", "--no-cache"]
+    assert run(capsys, *argv)[0] == 1
+    server.reset()
+    code, stdout, _ = run(capsys, *argv)
+    assert code == 0
+    assert sorted(server.filenames()) == [
+        "long.part000.wav",
+        "long.part001.wav",
+        "long.part002.wav",
+    ]
+    assert stdout.split() == [
+        word for n in range(3) for word in server.answered(f"long.part00{n}.wav")["text"].split()
+    ]
+    assert not (tmp_path / "xdg-cache").exists()
+
+
+def test_the_cache_goes_where_it_is_told(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "transcribe", recordings / "talk.wav")[0] == 0
+    assert list((tmp_path / "xdg-cache" / "voxtral-integrations").iterdir())
+    assert (
+        run(capsys, "transcribe", recordings / "talk.wav", "--cache-dir", tmp_path / "mine")[0] == 0
+    )
+    assert list((tmp_path / "mine").iterdir())
+
+
+def test_the_key_is_never_shown_or_written(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.fail = lambda filename, attempt: filename == "talk.wav"
+    out = tmp_path / "out"
+    for output_format in ("json", "jsonl", "srt", "vtt", "txt"):
+        code, stdout, stderr = run(
+            capsys, "transcribe", recordings, "-o", out, "-f", output_format, "--progress"
+        )
+        assert code == 1
+        assert FAKE_API_KEY not in stdout + stderr
+    code, stdout, stderr = run(capsys, "transcribe", recordings, "-f", "json")
+    assert FAKE_API_KEY not in stdout + stderr
+    files = [*out.rglob("*"), *(tmp_path / "xdg-cache").rglob("*")]
+    assert len([p for p in files if p.is_file()]) >= 10
+    for path in files:
+        if path.is_file():
+            assert FAKE_API_KEY.encode() not in path.read_bytes(), path
+
+
+def test_vllm_backend_needs_no_key(
+    server: SpeechServer,
+    recordings: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("MISTRAL_API_KEY")
+    talk = recordings / "talk.wav"
+    code, _, stderr = run(
+        capsys, "transcribe", talk, "--backend", "vllm", "--base-url", server.base_url,
+        "--model", "served-voxtral",
+    )  # fmt: skip
+    # the server wants the key, so it answers 401: the vLLM backend never sent one
+    assert code == 1
+    assert "401" in stderr
+    assert server.request_count == 1

@@ -1,0 +1,7 @@
+"""``python -m voxtral_integrations``: the ``voxtral`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,738 @@
+"""The ``voxtral`` command: transcribe files, directories, globs and URLs from a shell.
+
+``voxtral transcribe`` runs :meth:`VoxtralClient.transcribe_many` over everything
+named on the command line and writes one output per input as soon as it is done
+(atomically), so an interrupted or partly failed run keeps what finished and a
+re-run does only the rest: inputs whose output exists are skipped, and the chunk
+cache (on by default) resumes a half-done long file at the chunk it stopped at.
+
+Streams: results go to stdout (or to ``--output-dir``); messages, warnings, the
+summary and progress bars go to stderr. Exit codes: 0 all done, 1 some inputs
+failed (each named on stderr), 2 a command line that cannot work (nothing is
+sent), 130 interrupted. The API key is read from ``MISTRAL_API_KEY`` only, never
+from an argument (it would land in the shell history), and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, TextIO
+from urllib.parse import unquote, urlsplit
+
+from tqdm.auto import tqdm
+
+from ._bulk import TranscriptionResult
+from ._client import VoxtralClient
+from ._constants import (
+    API_KEY_ENV,
+    CLI_CACHE_DIR_NAME,
+    DEFAULT_BULK_CONCURRENCY,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    MEDIA_SUFFIXES,
+    TIMESTAMP_GRANULARITIES,
+)
+from ._exceptions import ConfigurationError, IncompleteTranscriptionError, InvalidInputError
+from ._models import Transcription
+from ._protocol import BACKENDS
+from ._records import source_name, srt, vtt
+from ._version import __version__
+
+PROG = "voxtral"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+SUFFIXES = {"txt": ".txt", "json": ".json", "jsonl": ".jsonl", "srt": ".srt", "vtt": ".vtt"}
+"""Output formats and the suffix of their files under ``--output-dir``."""
+TIMED_FORMATS = ("srt", "vtt", "jsonl")
+"""Formats made of timed segments: segment timestamps are requested for them."""
+DEFAULT_FORMAT = "txt"
+
+_URL = re.compile(r"^https?://", re.IGNORECASE)
+_OTHER_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_GLOB = re.compile(r"[*?[]")
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+_FLAGS = {
+    "model": "--model",
+    "language": "--language",
+    "temperature": "--temperature",
+    "timestamp_granularities": "--timestamps",
+    "diarize": "--diarize",
+    "context_bias": "--context-bias",
+    "max_chunk_seconds": "--max-chunk-seconds",
+    "concurrency": "--concurrency",
+}
+"""The command-line flag of each library argument, to name it in error messages."""
+
+
+class UsageError(Exception):
+    """A command line that cannot work: exit 2, before anything is sent."""
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Input:
+    """One recording to transcribe: a local path or an http(s) URL, and its printable name."""
+
+    audio: Path | str
+    name: str
+    """The path as found, or the URL without its query string (signed URLs are credentials)."""
+
+
+def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list[Input]:
+    """Paths, directories (recursive, sorted), globs and URLs, as a list without duplicates.
+
+    A file named explicitly is kept whatever its suffix (the library probes content);
+    files found in a directory or by a glob are kept only with an audio or video
+    suffix, and the others are skipped with a warning naming them. Hidden files and
+    directories are not searched.
+    """
+    found: list[Path | str] = []
+    for argument in arguments:
+        if _URL.match(argument):
+            found.append(argument)
+            continue
+        if _OTHER_SCHEME.match(argument):
+            raise UsageError(
+                f"{source_name(argument)!r}: only http(s) URLs can be transcribed; download "
+                "the file first, or pass a path."
+            )
+        path = Path(argument)
+        if path.is_dir():
+            media = _media_in(path, warn)
+            if not media:
+                raise UsageError(
+                    f"{argument!r} contains no audio or video file (looked for "
+                    f"{_suffix_list()}). Name a file explicitly to try it anyway."
+                )
+            found.extend(media)
+        elif path.exists():
+            found.append(path)
+        elif _GLOB.search(argument):
+            found.extend(_glob(argument, warn))
+        else:
+            raise UsageError(f"No such file or directory: {argument!r}.")
+    unique: dict[object, Input] = {}
+    for item in found:
+        key = item if isinstance(item, str) else item.resolve()
+        if key not in unique:
+            name = source_name(item) if isinstance(item, str) else str(item)
+            unique[key] = Input(item, name)
+    return list(unique.values())
+
+
+def _glob(pattern: str, warn: Callable[[str], None]) -> list[Path]:
+    """A glob's audio and video files (the shell did not expand it: quoted, or Windows)."""
+    import glob
+
+    media: list[Path] = []
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        path = Path(match)
+        if path.is_dir():
+            media.extend(_media_in(path, warn))
+        elif _is_media(path):
+            media.append(path)
+        else:
+            warn(_unsupported(path))
+    if not media:
+        raise UsageError(
+            f"{pattern!r} matches no audio or video file (looked for {_suffix_list()})."
+        )
+    return media
+
+
+def _media_in(directory: Path, warn: Callable[[str], None]) -> list[Path]:
+    files: list[Path] = []
+    for root, subdirectories, names in os.walk(directory, onerror=lambda error: warn(str(error))):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        files.extend(Path(root, name) for name in names if not name.startswith("."))
+    media = []
+    for path in sorted(files, key=lambda path: path.relative_to(directory).parts):
+        if _is_media(path):
+            media.append(path)
+        else:
+            warn(_unsupported(path))
+    return media
+
+
+def _is_media(path: Path) -> bool:
+    return path.suffix.lower() in MEDIA_SUFFIXES
+
+
+def _unsupported(path: Path) -> str:
+    return (
+        f"skipping {str(path)!r}: not an audio or video file by its suffix "
+        "(name it explicitly to try it anyway)"
+    )
+
+
+def _suffix_list() -> str:
+    return " ".join(sorted(MEDIA_SUFFIXES))
+
+
+def output_names(inputs: Sequence[Input]) -> list[PurePosixPath]:
+    """Where each input's output goes under ``--output-dir``, before the format's suffix.
+
+    The input's stem (``talk.mp3`` -> ``talk``). Inputs whose stems clash are told
+    apart by their path relative to their common parent (``a/talk``, ``b/talk``),
+    then by their suffix (``talk.mp3``, ``talk.wav``), then by a short hash of their
+    name (URLs). Names are compared case-insensitively (macOS, Windows), and the
+    same inputs always get the same names, which is what lets a re-run skip them.
+    """
+    names = [PurePosixPath(_stem(item)) for item in inputs]
+    local = [item.audio.resolve() if isinstance(item.audio, Path) else None for item in inputs]
+    clashing = _clashes(names)
+    paths = [path for index in clashing if (path := local[index]) is not None]
+    if paths:
+        parent = Path(os.path.commonpath([path.parent for path in paths]))
+        for index in clashing:
+            path = local[index]
+            if path is not None:
+                names[index] = PurePosixPath(path.relative_to(parent).as_posix()).with_suffix("")
+    for index in _clashes(names):
+        path = local[index]
+        if path is not None and path.suffix:
+            names[index] = names[index].with_name(names[index].name + path.suffix)
+    while clashing := _clashes(names):
+        for index in clashing:
+            digest = hashlib.sha256(f"{inputs[index].name}#{names[index]}".encode()).hexdigest()
+            names[index] = names[index].with_name(f"{names[index].name}-{digest[:8]}")
+    return names
+
+
+def _stem(item: Input) -> str:
+    if isinstance(item.audio, Path):
+        return item.audio.stem or item.audio.name
+    parts = urlsplit(item.audio)
+    stem = PurePosixPath(unquote(parts.path)).stem or parts.hostname or "audio"
+    return _UNSAFE.sub("_", stem).strip("._") or "audio"
+
+
+def _clashes(names: Sequence[PurePosixPath]) -> list[int]:
+    seen: dict[str, list[int]] = {}
+    for index, name in enumerate(names):
+        seen.setdefault(str(name).casefold(), []).append(index)
+    return sorted(index for group in seen.values() if len(group) > 1 for index in group)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render(transcription: Transcription, name: str, output_format: str, *, compact: bool) -> str:
+    """One input's output in ``output_format``; ``compact`` JSON is one line (for stdout)."""
+    if output_format == "txt":
+        return transcription.text.strip() + "\n"
+    if output_format == "srt":
+        return srt(transcription)
+    if output_format == "vtt":
+        return vtt(transcription)
+    if output_format == "json":
+        document = {"source": name, **transcription.model_dump(mode="json")}
+        return json.dumps(document, ensure_ascii=False, indent=None if compact else 2) + "\n"
+    return "".join(
+        json.dumps(_segment_line(segment, name), ensure_ascii=False) + "\n"
+        for segment in transcription.segments
+    )
+
+
+def _segment_line(segment: Any, name: str) -> dict[str, Any]:
+    line: dict[str, Any] = {"source": name, "start": segment.start, "end": segment.end}
+    if segment.speaker_id:
+        line["speaker_id"] = segment.speaker_id
+    line["text"] = segment.text.strip()
+    return line
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- summary
+
+
+@dataclass
+class Tally:
+    """What a run did, for the summary line."""
+
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    audio_seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add_usage(self, transcription: Transcription) -> None:
+        """Count ``transcription``'s audio and tokens (also a failed file's finished part)."""
+        usage = transcription.usage
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        if usage.prompt_audio_seconds is not None:
+            self.audio_seconds += usage.prompt_audio_seconds
+        elif transcription.chunks:
+            self.audio_seconds += transcription.chunks[-1].end
+        elif transcription.segments and transcription.segments[-1].end is not None:
+            self.audio_seconds += transcription.segments[-1].end
+
+    def summary(self, seconds: float) -> str:
+        parts = [f"{self.done} done", f"{self.failed} failed"]
+        if self.skipped:
+            parts.append(f"skipped {self.skipped} already done")
+        tokens = self.prompt_tokens + self.completion_tokens
+        return (
+            f"{PROG}: {', '.join(parts)}; {self.audio_seconds / 60:.1f} min of audio; "
+            f"{tokens} tokens ({self.prompt_tokens} prompt, {self.completion_tokens} "
+            f"completion); {seconds:.1f} s"
+        )
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+# --------------------------------------------------------------------------- transcribe
+
+
+def make_client(backend: str, base_url: str | None) -> VoxtralClient:
+    """The client every subcommand uses (the one place tests may replace).
+
+    The key comes from ``MISTRAL_API_KEY`` only; the message for a missing key
+    speaks of the variable, since there is no argument to pass it.
+    """
+    if backend == "mistral" and not os.environ.get(API_KEY_ENV):
+        raise UsageError(
+            f"No API key: set the {API_KEY_ENV} environment variable (create a key at "
+            "https://console.mistral.ai/api-keys). There is no --api-key flag: a key on "
+            "the command line would stay in the shell history."
+        )
+    try:
+        return VoxtralClient(base_url=base_url, backend=backend)  # type: ignore[arg-type]
+    except ConfigurationError as error:
+        raise UsageError(str(error)) from error
+
+
+def transcription_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The options shared by ``transcribe`` and ``batch submit``, checked as a command line."""
+    timed = args.format in TIMED_FORMATS
+    if args.language and (timed or args.timestamps or args.diarize):
+        reason = (
+            f"--format {args.format} needs segment timestamps"
+            if timed
+            else ("--timestamps" if args.timestamps else "--diarize") + " is set"
+        )
+        raise UsageError(
+            f"--language cannot be used here: {reason}, and the API rejects a language "
+            "together with timestamps or diarization. Drop --language (the model detects "
+            "the language)."
+        )
+    granularities = [args.timestamps] if args.timestamps else ["segment"] if timed else None
+    terms = [term for value in args.context_bias or () for term in value.split(",") if term]
+    _check_context_bias(terms)
+    return {
+        "model": args.model,
+        "language": args.language,
+        "temperature": args.temperature,
+        "timestamp_granularities": granularities,
+        "diarize": args.diarize,
+        "context_bias": terms or None,
+        "max_chunk_seconds": args.max_chunk_seconds,
+    }
+
+
+def _check_context_bias(terms: Sequence[str] | None) -> None:
+    for term in terms or ():
+        if Path(term).exists() or _URL.match(term):
+            raise UsageError(
+                f"--context-bias {term!r} looks like an input, not a term: put the paths "
+                "before --context-bias, end its terms with --, or separate terms with commas."
+            )
+
+
+def _usage_message(error: InvalidInputError) -> str:
+    flag = _FLAGS.get(error.argument or "")
+    return f"{error} (option {flag})" if flag else str(error)
+
+
+def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        tqdm.write(message, file=err)  # keeps any progress bar intact
+
+    options = transcription_kwargs(args)
+    inputs = expand_inputs(args.audio, lambda message: say(f"{PROG}: warning: {message}"))
+    output_dir: Path | None = args.output_dir
+    if output_dir is None and args.format in ("srt", "vtt") and len(inputs) > 1:
+        raise UsageError(
+            f"--format {args.format} writes one file per input: with {len(inputs)} inputs, "
+            "pass --output-dir DIR."
+        )
+    if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"--output-dir {str(output_dir)!r} exists and is not a directory.")
+    targets: list[Path | None] = (
+        [
+            output_dir.joinpath(*name.parts).with_name(name.name + SUFFIXES[args.format])
+            for name in output_names(inputs)
+        ]
+        if output_dir is not None
+        else [None] * len(inputs)
+    )
+    tally = Tally()
+    todo = [
+        index
+        for index, target in enumerate(targets)
+        if target is None or args.overwrite or not target.exists()
+    ]
+    tally.skipped = len(inputs) - len(todo)
+    if todo:
+        with make_client(args.backend, args.base_url) as client:
+            try:
+                results = client.transcribe_many(
+                    [inputs[index].audio for index in todo],
+                    **options,
+                    concurrency=args.concurrency,
+                    cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+                    show_progress=err.isatty() if args.progress is None else args.progress,
+                )
+            except InvalidInputError as error:
+                raise UsageError(_usage_message(error)) from error
+            writer = _Writer(args.format, out, several=len(inputs) > 1)
+            try:
+                for result in results:
+                    index = todo[result.index]
+                    _handle(result, inputs[index], targets[index], writer, tally, say)
+            except KeyboardInterrupt:
+                say(_interrupted(tally, output_dir, args.no_cache))
+                return EXIT_INTERRUPTED
+            finally:
+                _close(results)  # nothing more is sent; requests in flight are awaited
+                writer.flush_ready()
+    if tally.failed:
+        say(
+            f"{PROG}: {tally.failed} input(s) failed (named above); run the same command "
+            "again to retry them"
+            + (" (finished outputs are skipped)" if output_dir is not None else "")
+            + "."
+        )
+    if not args.quiet:
+        say(tally.summary(time.monotonic() - started))
+    return EXIT_FAILED if tally.failed else EXIT_OK
+
+
+def _handle(
+    result: TranscriptionResult,
+    item: Input,
+    target: Path | None,
+    writer: _Writer,
+    tally: Tally,
+    say: Callable[[str], None],
+) -> None:
+    """Write (or queue for stdout) one finished input, or name its failure on stderr."""
+    if result.error is not None:
+        tally.failed += 1
+        error = result.error
+        if isinstance(error, IncompleteTranscriptionError) and error.partial is not None:
+            tally.add_usage(error.partial)
+        writer.skip(result.index)
+        say(f"{PROG}: failed: {item.name}: {one_line(error)}")
+        return
+    transcription = result.unwrap()
+    tally.done += 1
+    tally.add_usage(transcription)
+    if target is not None:
+        write_atomically(target, render(transcription, item.name, writer.format, compact=False))
+    else:
+        writer.add(result.index, item.name, transcription)
+
+
+class _Writer:
+    """Stdout output in input order, each input printed as soon as those before it are."""
+
+    def __init__(self, output_format: str, out: TextIO, *, several: bool) -> None:
+        self.format = output_format
+        self._out = out
+        self._several = several
+        self._ready: dict[int, tuple[str, Transcription] | None] = {}
+        self._next = 0
+        self._printed = 0
+
+    def add(self, index: int, name: str, transcription: Transcription) -> None:
+        self._ready[index] = (name, transcription)
+        self.flush_ready()
+
+    def skip(self, index: int) -> None:
+        self._ready[index] = None
+        self.flush_ready()
+
+    def flush_ready(self) -> None:
+        while self._next in self._ready:
+            entry = self._ready.pop(self._next)
+            self._next += 1
+            if entry is None:
+                continue
+            name, transcription = entry
+            if self.format == "txt" and self._several:
+                self._out.write(("\n" if self._printed else "") + f"==> {name} <==\n")
+            self._out.write(render(transcription, name, self.format, compact=True))
+            self._printed += 1
+        self._out.flush()
+
+
+def _close(results: Iterator[TranscriptionResult]) -> None:
+    close = getattr(results, "close", None)
+    if close is not None:
+        close()
+
+
+def _interrupted(tally: Tally, output_dir: Path | None, no_cache: bool) -> str:
+    kept = (
+        f"{tally.done} finished output(s) in {str(output_dir)!r} are kept and will be skipped; "
+        if output_dir is not None
+        else ""
+    )
+    cached = "" if no_cache else " (finished chunks of long files come from the cache)"
+    return f"{PROG}: interrupted. {kept}run the same command again to transcribe the rest{cached}."
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/voxtral-integrations``, else ``~/.cache/voxtral-integrations``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base, CLI_CACHE_DIR_NAME)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _add_transcription_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "audio",
+        nargs="+",
+        metavar="PATH_OR_URL",
+        help="audio or video files, directories (searched recursively), globs, http(s) URLs",
+    )
+    parser.add_argument(
+        "-f",
+        "--format",
+        choices=list(SUFFIXES),
+        default=DEFAULT_FORMAT,
+        help="txt: the text; json: the whole transcription with its source; jsonl: one "
+        "line per segment (source, start, end, speaker_id, text); srt, vtt: subtitles "
+        "(default: %(default)s)",
+    )
+    options = parser.add_argument_group("transcription options")
+    options.add_argument(
+        "--model", default=DEFAULT_TRANSCRIPTION_MODEL, help="model id (default: %(default)s)"
+    )
+    options.add_argument(
+        "--language",
+        metavar="xx",
+        help="two-letter language code to skip detection (not with timestamps, "
+        "--diarize, or the timed formats)",
+    )
+    options.add_argument(
+        "--timestamps",
+        choices=TIMESTAMP_GRANULARITIES,
+        help="request segment or word timestamps (srt, vtt and jsonl request segment "
+        "timestamps themselves)",
+    )
+    options.add_argument("--diarize", action="store_true", help="label segments by speaker")
+    options.add_argument(
+        "--context-bias",
+        metavar="WORD",
+        nargs="+",
+        action="extend",
+        help="terms to spell right (names, jargon; join words with _). Put it after the "
+        "inputs, or end it with --; commas also separate terms",
+    )
+    options.add_argument(
+        "--temperature", type=float, metavar="T", help="sampling temperature (>= 0)"
+    )
+    options.add_argument(
+        "--max-chunk-seconds",
+        type=_positive_float,
+        metavar="S",
+        help="longest stretch of audio per request; longer files are split at pauses "
+        "(default: 15 minutes, within the model's limit)",
+    )
+    connection = parser.add_argument_group("server")
+    connection.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="mistral",
+        help="mistral (key from MISTRAL_API_KEY) or vllm (default: %(default)s)",
+    )
+    connection.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API base URL (default: MISTRAL_BASE_URL, else Mistral's; "
+        "http://localhost:8000/v1 for vllm)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Transcribe audio and video with Mistral's Voxtral models.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_MAIN_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    transcribe = commands.add_parser(
+        "transcribe",
+        help="transcribe files, directories, globs and URLs",
+        description=_TRANSCRIBE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_TRANSCRIBE_EPILOG,
+    )
+    _add_transcription_flags(transcribe)
+    output = transcribe.add_argument_group("output and resuming")
+    output.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/<name>.<format> per input (default: everything to stdout)",
+    )
+    output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="transcribe inputs again even when their output file exists",
+    )
+    output.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="resume cache of finished chunks (default: $XDG_CACHE_HOME/"
+        f"{CLI_CACHE_DIR_NAME}, else ~/.cache/{CLI_CACHE_DIR_NAME})",
+    )
+    output.add_argument("--no-cache", action="store_true", help="do not use the resume cache")
+    output.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_BULK_CONCURRENCY,
+        metavar="N",
+        help="requests in flight across all files and chunks (default: %(default)s)",
+    )
+    output.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars over files and chunks on stderr (default: when stderr is a terminal)",
+    )
+    output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    transcribe.set_defaults(run=run_transcribe)
+    return parser
+
+
+_MAIN_EPILOG = """\
+examples:
+  voxtral transcribe meeting.mp3
+  voxtral transcribe recordings/ --output-dir transcripts/ --format srt
+  voxtral transcribe --help
+
+The API key is read from the MISTRAL_API_KEY environment variable.
+"""
+
+_TRANSCRIBE_DESCRIPTION = """\
+Transcribe audio and video files, directories (recursively: every audio and
+video file in them), globs and http(s) URLs. Any format is converted and long
+recordings are split at pauses; every timestamp is absolute in the recording.
+
+Each input's output is written as soon as it is done. A re-run of the same
+command skips inputs whose output exists and, through the resume cache, sends
+only the missing chunks of a long file that failed or was interrupted.
+Results go to stdout unless --output-dir is given; messages, the summary and
+progress go to stderr.
+
+exit status: 0 all done, 1 some inputs failed (each named on stderr),
+2 usage error (nothing was sent), 130 interrupted."""
+
+_TRANSCRIBE_EPILOG = """\
+examples:
+  # the text of one file, on stdout
+  voxtral transcribe meeting.mp3
+
+  # subtitles for every recording in a directory, resumable
+  voxtral transcribe lectures/ -o subtitles/ --format srt
+
+  # who said what, one JSON line per segment
+  voxtral transcribe call.m4a --diarize --format jsonl > call.jsonl
+
+  # spell names right (terms after the inputs, or separated by commas)
+  voxtral transcribe 'talks/*.mp4' -o out/ --context-bias Voxtral Mistral_AI
+
+  # a remote file (fetched by the server)
+  voxtral transcribe https://example.com/podcast.mp3 --format json
+
+  # Voxtral served by vLLM (pass the served model name)
+  voxtral transcribe a.wav --backend vllm --base-url http://gpu:8000/v1 \\
+      --model mistralai/Voxtral-Mini-3B-2507
+
+environment:
+  MISTRAL_API_KEY   the API key (never printed; there is no flag for it)
+  MISTRAL_BASE_URL  the API base URL (for the mistral backend)
+  XDG_CACHE_HOME    where the resume cache goes"""
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``voxtral`` command; returns its exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # --help, --version, or argparse's usage error (2)
+        return exit.code if isinstance(exit.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        status: int = args.run(args, sys.stdout, sys.stderr)
+    except UsageError as error:
+        sys.stderr.write(f"{PROG} {args.command}: error: {error}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted.\n")
+        return EXIT_INTERRUPTED
+    return status
