@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +179,74 @@ def _transcript_then_answer(answer: str) -> Scenario:
         origin=f"{SPEC}: bcn_weather.mp3's published transcript, then a ChatCompletionResponse; "
         "segment times illustrative, answer wording ours",
     )
+
+
+_BATCH_JOB = {
+    "id": "5b0c3f0e-8a57-4b8e-9f3a-6d2c1e7a4b90",
+    "object": "batch",
+    "input_files": ["0f6a3c1d-2b4e-4f8a-9c7d-1e5b3a9d8c21"],
+    "metadata": None,
+    "endpoint": "/v1/audio/transcriptions",
+    "model": "voxtral-mini-latest",
+    "agent_id": None,
+    "output_file": None,
+    "error_file": None,
+    "errors": [],
+    "outputs": None,
+    "status": "QUEUED",
+    "created_at": 1763700010,
+    "total_requests": 1,
+    "completed_requests": 0,
+    "succeeded_requests": 0,
+    "failed_requests": 0,
+    "started_at": None,
+    "completed_at": None,
+}
+_BATCH_OUTPUT = "7c9e2d4a-1f3b-4a6c-8e5d-2b7f9c1a3e64"
+
+
+def _batch_flow(client: VoxtralClient) -> tuple[Any, Any]:
+    """The documented batch example: audio and JSONL uploaded, job created, polled, read."""
+    with tempfile.TemporaryDirectory() as manifest_dir:
+        job = client.submit_batch(BCN_WEATHER, manifest_dir=manifest_dir)
+        return job, client.batch_results(job.id, manifest_dir=manifest_dir, delete_files=False)
+
+
+def _batch_answers() -> list[Answer]:
+    result_line = {
+        "id": "batch-5b0c3f0e-0",
+        "custom_id": "0",
+        "response": {"status_code": 200, "body": _bcn_transcription(finish_reason=None)},
+        "error": None,
+    }
+    return [
+        _json(_UPLOADED),
+        _json(
+            {
+                **_UPLOADED,
+                "id": _BATCH_JOB["input_files"][0],
+                "bytes": 80,
+                "filename": "voxtral-batch.jsonl",
+                "purpose": "batch",
+                "sample_type": "batch_request",
+                "num_lines": 1,
+                "mimetype": "application/jsonl",
+            }
+        ),
+        _json(_BATCH_JOB),
+        _json(
+            {
+                **_BATCH_JOB,
+                "status": "SUCCESS",
+                "output_file": _BATCH_OUTPUT,
+                "completed_requests": 1,
+                "succeeded_requests": 1,
+                "started_at": 1763700015,
+                "completed_at": 1763700042,
+            }
+        ),
+        Answer(200, json.dumps(result_line) + "\n", "application/octet-stream"),
+    ]
 
 
 DOCS = "Mistral docs, audio transcription page (example output)"
@@ -491,5 +560,12 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "test_examples/test_llama_index_query_with_timestamps_example": _transcript_then_answer(
         "It will go down to minus 20 degrees today."
+    ),
+    "test_batch/test_batch_documented_flow": Scenario(
+        run=_batch_flow,
+        answers=_batch_answers(),
+        origin="constructed from the documented batch example (Mistral docs, batch "
+        "processing, transcriptions tab) and the published API reference (BatchJob, "
+        "UploadFileOut): bcn_weather.mp3's published transcript, 11 s, finish_reason null",
     ),
 }

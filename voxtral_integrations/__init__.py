@@ -22,6 +22,7 @@ from ._exceptions import (
     AudioError,
     AuthenticationError,
     BadRequestError,
+    BatchJobError,
     ConfigurationError,
     IncompleteStreamError,
     IncompleteTranscriptionError,
@@ -37,6 +38,7 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import (
+    BatchJob,
     ChatChoice,
     ChatCompletion,
     ChatCompletionChunk,
@@ -79,6 +81,8 @@ __all__ = [
     "AuthenticationError",
     "Backend",
     "BadRequestError",
+    "BatchJob",
+    "BatchJobError",
     "ChatChoice",
     "ChatCompletion",
     "ChatCompletionChunk",

@@ -23,6 +23,7 @@ import anyio
 import httpx
 from pydantic import BaseModel
 
+from . import _batch
 from ._audio import Payload, prepare, prepare_short_wav
 from ._bulk import (
     AsyncSlot,
@@ -38,6 +39,7 @@ from ._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_CHAT_MODEL,
     DEFAULT_CHUNK_SECONDS,
@@ -58,6 +60,7 @@ from ._exceptions import (
     InvalidInputError,
 )
 from ._models import (
+    BatchJob,
     ChatCompletion,
     ChatCompletionChunk,
     DeletedFile,
@@ -78,6 +81,7 @@ from ._protocol import (
     TranscriptionOptions,
     chat_request,
     delete_file_request,
+    file_content_request,
     files_upload_request,
     response_error,
     signed_url_request,
@@ -782,6 +786,115 @@ class VoxtralClient(_BaseClient):
     def delete_file(self, file: str | UploadedFile) -> DeletedFile:
         """Delete an uploaded file (files are otherwise kept for 30 days)."""
         return self._parse(self._send(self._delete(file)), DeletedFile)
+
+    def download_file(self, file_id: str | UploadedFile) -> bytes:
+        """The content of a stored file (a batch job's output, or uploaded audio)."""
+        self._dialect.check_files_supported()
+        return self._send(file_content_request(check_file_id(file_id))).content
+
+    # ---- Batch API (sync only): the workflow is in ``_batch``
+
+    def submit_batch(
+        self,
+        audio: AudioInput | Iterable[AudioInput],
+        *,
+        manifest_dir: str | os.PathLike[str],
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+        timeout_hours: int = DEFAULT_BATCH_TIMEOUT_HOURS,
+        metadata: Mapping[str, str] | None = None,
+        show_progress: bool = False,
+    ) -> BatchJob:
+        """Transcribe a corpus with Mistral's Batch API: collect the results later.
+
+        A batch job is not rate limited and runs within ``timeout_hours`` (1 to
+        168). ``audio`` is one input or a list of them (paths, bytes, file objects,
+        ``http(s)`` URLs, :class:`UploadedFile`); the transcription options are
+        those of :meth:`transcribe`. Every option and input is checked, and all
+        local audio probed, before anything is uploaded. Local audio is prepared
+        as :meth:`transcribe` prepares it (converted, split when long) and
+        uploaded; URLs are sent as ``file_url`` and not split (the server fetches
+        them). The job's manifest is written to ``manifest_dir`` as
+        ``<job id>.voxtral-batch.json``: with it and the job id, any process can
+        call :meth:`wait_for_batch` and :meth:`batch_results`. ``metadata``
+        (string keys and values) is stored with the job.
+
+        If anything fails before the job exists, the files uploaded for it are
+        deleted and the error raised.
+        """
+        self._dialect.check_files_supported()
+        options = transcription_options(
+            model=model,
+            language=language,
+            temperature=temperature,
+            timestamp_granularities=timestamp_granularities,
+            diarize=diarize,
+            context_bias=context_bias,
+        )
+        _check_chunking(max_chunk_seconds, DEFAULT_CONCURRENCY)
+        return _batch.submit(
+            self,
+            audio,
+            manifest_dir=manifest_dir,
+            options=options,
+            max_chunk_seconds=max_chunk_seconds,
+            timeout_hours=timeout_hours,
+            metadata=metadata,
+            show_progress=show_progress,
+        )
+
+    def get_batch(self, job_id: str) -> BatchJob:
+        """A batch job's status and request counts."""
+        return _batch.get(self, job_id)
+
+    def wait_for_batch(
+        self,
+        job_id: str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        show_progress: bool = False,
+    ) -> BatchJob:
+        """Poll until the job ends (in any way) and return it.
+
+        Polls after 2 s, then 1.5 times later each time, at most a minute apart
+        (``poll_interval`` fixes the interval). After ``timeout`` seconds
+        :class:`BatchJobError` is raised; the job goes on running.
+        ``show_progress`` shows a bar over the job's completed requests.
+        """
+        return _batch.wait(
+            self, job_id, poll_interval=poll_interval, timeout=timeout, show_progress=show_progress
+        )
+
+    def batch_results(
+        self, job_id: str, *, manifest_dir: str | os.PathLike[str], delete_files: bool = True
+    ) -> list[TranscriptionResult]:
+        """One :class:`TranscriptionResult` per submitted input, in input order.
+
+        Long audio comes back stitched, with times absolute in the original
+        recording, as from :meth:`transcribe`. An input whose request failed
+        carries that request's error (an :class:`APIStatusError` subclass naming
+        the input); one with failed chunks an :class:`IncompleteTranscriptionError`
+        whose ``partial`` holds the chunks that finished. A job that failed, timed
+        out or was cancelled gives what it finished, the rest as errors naming its
+        status. Raises :class:`BatchJobError` when the job has not ended (see
+        :meth:`wait_for_batch`) or its results expired (they are kept 24 hours).
+
+        ``delete_files`` (default ``True``) deletes the audio and JSONL uploaded
+        for the job once its results are in hand: they have no further use, and
+        the Files API would otherwise keep the recordings for 30 days. The
+        results stay downloadable, so this may be called again.
+        """
+        return _batch.results(self, job_id, manifest_dir=manifest_dir, delete_files=delete_files)
+
+    def cancel_batch(self, job_id: str) -> BatchJob:
+        """Ask the server to stop the job; what it finished stays in its results."""
+        return _batch.cancel(self, job_id)
 
     def _send(self, spec: RequestSpec) -> httpx.Response:
         """Send with retries; return a 2xx response (body read unless streaming)."""

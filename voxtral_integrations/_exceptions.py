@@ -8,6 +8,7 @@ VoxtralError
 ├── ConfigurationError (ValueError)    client settings (missing API key, bad base URL)
 ├── IncompleteTranscriptionError       chunks of a long recording failed; the rest are kept
 ├── LoadError                          one file of a multi-file load failed (cause chained)
+├── BatchJobError                      a batch job not finished (in time), or its results expired
 └── APIError                           anything that went wrong talking to the server
     ├── APIConnectionError             no usable response: DNS, refused, reset
     │   └── APITimeoutError            connect, read, write or pool timeout
@@ -43,6 +44,7 @@ __all__ = [
     "AudioError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchJobError",
     "ConfigurationError",
     "IncompleteStreamError",
     "IncompleteTranscriptionError",
@@ -127,6 +129,21 @@ class LoadError(VoxtralError):
         self.source = source
         self.documents: list[Any] = []
         """Documents of the files loaded before it, where a list-returning load collected them."""
+
+
+class BatchJobError(VoxtralError):
+    """A batch job cannot give what was asked of it.
+
+    Its results were asked for before it finished, it did not finish within
+    ``wait_for_batch``'s ``timeout``, its results expired (they are kept 24 hours),
+    or it ended (failed, timed out, cancelled) before one of its requests ran.
+    ``job_id`` names the job, to resume with; ``status`` is its last known status.
+    """
+
+    def __init__(self, message: str, *, job_id: str, status: str | None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.status = status
 
 
 class APIError(VoxtralError):

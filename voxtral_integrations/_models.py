@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "BatchJob",
+    "BatchJobProblem",
     "ChatChoice",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -252,3 +254,46 @@ class DeletedFile(_Lenient):
     id: str
     object: str = "file"
     deleted: bool
+
+
+BATCH_TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "TIMEOUT_EXCEEDED", "CANCELLED"})
+"""Statuses a batch job never leaves (``CANCELLATION_REQUESTED`` still moves on)."""
+
+
+class BatchJobProblem(_Lenient):
+    """One kind of error a batch job met, and how many requests it hit."""
+
+    message: str = ""
+    count: int = 1
+
+
+class BatchJob(_Lenient):
+    """A Batch API job: its status, its request counts and the files it produced.
+
+    ``status`` is one of ``QUEUED``, ``RUNNING``, ``SUCCESS``, ``FAILED``,
+    ``TIMEOUT_EXCEEDED``, ``CANCELLATION_REQUESTED`` or ``CANCELLED`` (kept as a
+    string: a new status must not break parsing). Times are Unix seconds.
+    """
+
+    id: str
+    object: str = "batch"
+    status: str
+    endpoint: str = ""
+    model: str | None = None
+    input_files: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    output_file: str | None = None
+    error_file: str | None = None
+    errors: list[BatchJobProblem] = Field(default_factory=list)
+    total_requests: int = 0
+    completed_requests: int = 0
+    succeeded_requests: int = 0
+    failed_requests: int = 0
+    created_at: int | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has ended (in success or not): its results can be fetched."""
+        return self.status in BATCH_TERMINAL_STATUSES

@@ -223,6 +223,34 @@ class RequestSpec:
                 yield {"data": self.form, "files": {"file": upload}, "params": self.params}
 
 
+def transcription_fields(options: TranscriptionOptions) -> dict[str, Any]:
+    """The options as the API's fields, JSON-typed; the one mapping of options to fields.
+
+    A batch line's body takes them as they are; a multipart form as text
+    (:func:`_form_value`), so online and batch requests carry the same options.
+    """
+    fields: dict[str, Any] = {}
+    if options.language is not None:
+        fields["language"] = options.language
+    if options.temperature is not None:
+        fields["temperature"] = options.temperature
+    if options.timestamp_granularities:
+        fields["timestamp_granularities"] = list(options.timestamp_granularities)
+    if options.diarize:
+        fields["diarize"] = True
+    if options.context_bias:
+        fields["context_bias"] = list(options.context_bias)
+    return fields
+
+
+def _form_value(value: str | float | bool | list[str]) -> str | list[str]:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _number(value)
+    return value
+
+
 class MistralDialect:
     """Mistral's hosted API: the reference shape of every request."""
 
@@ -239,16 +267,9 @@ class MistralDialect:
             form["file_url"] = source.url
         else:
             form["file_id"] = source.file_id
-        if options.language is not None:
-            form["language"] = options.language
-        if options.temperature is not None:
-            form["temperature"] = _number(options.temperature)
-        if options.timestamp_granularities:
-            form["timestamp_granularities"] = list(options.timestamp_granularities)
-        if options.diarize:
-            form["diarize"] = "true"
-        if options.context_bias:
-            form["context_bias"] = list(options.context_bias)
+        form.update(
+            {name: _form_value(value) for name, value in transcription_fields(options).items()}
+        )
         if stream:
             form["stream"] = "true"
         return RequestSpec(
@@ -486,6 +507,10 @@ def signed_url_request(file_id: str, *, expiry_hours: int) -> RequestSpec:
 
 def delete_file_request(file_id: str) -> RequestSpec:
     return RequestSpec("DELETE", f"/files/{quote(file_id, safe='')}")
+
+
+def file_content_request(file_id: str) -> RequestSpec:
+    return RequestSpec("GET", f"/files/{quote(file_id, safe='')}/content")
 
 
 # --------------------------------------------------------------------------- streams

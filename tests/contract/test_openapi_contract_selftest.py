@@ -379,7 +379,7 @@ def test_cancel_takes_no_body() -> None:
 
 
 def test_unknown_path() -> None:
-    message = violation(httpx.Request("GET", f"{API}/files/abc/content"))
+    message = violation(httpx.Request("GET", f"{API}/files/abc/preview"))
     assert "matches no operation" in message
 
 
