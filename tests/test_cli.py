@@ -19,12 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import httpx
 import pytest
 from audio_factory import encode, speech_pcm
 from cli_server import SpeechServer
 from conftest import FAKE_API_KEY, REPO
+from fake_batch import FakeBatchServer
 
-from voxtral_integrations import VoxtralClient
+from voxtral_integrations import VoxtralClient, cli
 from voxtral_integrations.cli import Input, main, output_names
 
 TOLERANCE = 0.05
@@ -662,3 +664,259 @@ def test_vllm_backend_needs_no_key(
     assert code == 1
     assert "401" in stderr
     assert server.request_count == 1
+
+
+# --------------------------------------------------------------------------- batch
+
+SIGNED_URL = "https://files.example.com/podcast.wav?sig=SECRET-TOKEN-123"
+JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@pytest.fixture
+def batch_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, recordings: Path
+) -> FakeBatchServer:
+    """The Files and Batch APIs in memory, behind the command's one client factory."""
+    fake = FakeBatchServer(url_audio={SIGNED_URL: (recordings / "talk.wav").read_bytes()})
+    monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
+    real = cli.make_client
+
+    def client(backend: str, base_url: str | None) -> VoxtralClient:
+        real(backend, base_url).close()  # the command's own checks (key, backend) still run
+        http = httpx.Client(transport=httpx.MockTransport(fake))
+        return VoxtralClient(http_client=http, max_retries=0)
+
+    monkeypatch.setattr(cli, "make_client", client)
+    return fake
+
+
+def submit(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> str:
+    code, stdout, stderr = run(capsys, "batch", "submit", *argv)
+    assert code == 0, stderr
+    assert JOB_ID.fullmatch(stdout.strip()), stdout
+    return stdout.strip()
+
+
+def test_batch_submit_status_and_results_by_id_end_to_end(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    batch_server.script = ("QUEUED", "RUNNING", "RUNNING", "SUCCESS")
+    long = write_wav(tmp_path / "long" / "lecture.wav", LONG_REGIONS, 25.0)
+    out = tmp_path / "out"
+    job_id = submit(
+        capsys, recordings, long, SIGNED_URL, "-o", out, "-f", "srt", "--max-chunk-seconds", "10"
+    )
+    assert (out / f"{job_id}.voxtral-batch.json").is_file()
+
+    code, stdout, _ = run(capsys, "batch", "status", job_id)
+    assert code == 0
+    assert stdout.splitlines()[0] == f"{job_id}  RUNNING"
+    assert "requests: 3 of 7 done" in stdout  # 3 recordings, 3 chunks, 1 URL
+
+    code, stdout, stderr = run(capsys, "batch", "results", job_id, "-o", out, "-f", "srt")
+    assert code == 1
+    assert "is RUNNING" in stderr and "--wait" in stderr
+    assert not list(out.glob("*.srt"))
+
+    code, stdout, stderr = run(
+        capsys, "batch", "results", job_id, "-o", out, "-f", "srt", "--wait", "--poll-interval", "0"
+    )
+    assert code == 0, stderr
+    assert stdout == ""
+    written = sorted(p.name for p in out.glob("*.srt"))
+    assert written == ["interview.srt", "lecture.srt", "podcast.srt", "standup.srt", "talk.srt"]
+    for name, truth in {**TRUTH, "podcast": TRUTH["talk"], "lecture": LONG_REGIONS}.items():
+        cues = parse_output((out / f"{name}.srt").read_text(), "srt")[1]
+        assert_times(cues, truth)
+    assert "5 done, 0 failed" in stderr
+    everything = stdout + stderr + "".join(p.read_text() for p in out.iterdir())
+    assert "SECRET-TOKEN" not in everything and FAKE_API_KEY not in everything
+    assert set(batch_server.deleted) >= {
+        line["body"]["file_id"]
+        for job in batch_server.jobs.values()
+        for line in job.lines
+        if "file_id" in line["body"]
+    }
+
+
+def test_batch_submit_wait_writes_the_outputs_at_once(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = run(
+        capsys,
+        "batch",
+        "submit",
+        recordings,
+        "-o",
+        out,
+        "-f",
+        "jsonl",
+        "--wait",
+        "--poll-interval",
+        "0",
+    )
+    assert code == 0, stderr
+    assert JOB_ID.fullmatch(stdout.strip())
+    for name, truth in TRUTH.items():
+        lines = [json.loads(line) for line in (out / f"{name}.jsonl").read_text().splitlines()]
+        assert_times([(line["start"], line["end"], line["text"]) for line in lines], truth)
+        assert {line["source"] for line in lines} == {str(next(recordings.rglob(f"{name}.wav")))}
+
+
+def test_batch_partial_failures_name_each_failed_input(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    batch_server.fail = lambda custom_id, body: 500 if custom_id == "1" else None
+    out = tmp_path / "out"
+    job_id = submit(capsys, recordings, "-o", out)  # 0 interview, 1 talk, 2 team/standup
+
+    code, _stdout, stderr = run(
+        capsys, "batch", "results", job_id, "-o", out, "--wait", "--poll-interval", "0"
+    )
+
+    assert code == 1
+    assert sorted(p.name for p in out.glob("*.txt")) == ["interview.txt", "standup.txt"]
+    failures = [line for line in stderr.splitlines() if "failed:" in line]
+    assert len(failures) == 1
+    assert failures[0].startswith(f"voxtral: failed: {recordings / 'talk.wav'}: ")
+    assert "failed on purpose" in failures[0]
+
+
+def test_a_job_that_ended_early_gives_what_it_finished(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    batch_server.script, batch_server.processed = ("QUEUED", "TIMEOUT_EXCEEDED"), 1
+    out = tmp_path / "out"
+    job_id = submit(capsys, recordings, "-o", out)
+
+    code, _, stderr = run(
+        capsys, "batch", "results", job_id, "-o", out, "--wait", "--poll-interval", "0"
+    )
+
+    assert code == 1
+    assert (
+        f"voxtral: batch job {job_id} ended TIMEOUT_EXCEEDED: 1 of 3 done, 1 succeeded, 0 failed"
+        in stderr.splitlines()
+    )
+    assert sorted(p.name for p in out.glob("*.txt")) == ["interview.txt"]
+    failed = [line for line in stderr.splitlines() if "failed:" in line]
+    assert [line.split(": ")[2] for line in failed] == [
+        str(recordings / "talk.wav"),
+        str(recordings / "team" / "standup.wav"),
+    ]
+    assert all("TIMEOUT_EXCEEDED" in line for line in failed)
+
+
+def test_expired_results_are_a_clear_failure(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    job_id = submit(capsys, recordings / "talk.wav", "-o", out, "--wait", "--poll-interval", "0")
+    assert (out / "talk.txt").exists()
+    batch_server.expire()
+
+    code, stdout, stderr = run(
+        capsys, "batch", "results", job_id, "-o", tmp_path / "again", "--manifest-dir", out
+    )
+
+    assert code == 1
+    assert stdout == ""
+    assert "have expired" in stderr and job_id in stderr
+    assert stderr.startswith("voxtral batch results: error: ")
+
+
+def test_cancel_and_status_as_json(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    job_id = submit(capsys, recordings, "-o", tmp_path / "out")
+    code, stdout, _ = run(capsys, "batch", "cancel", job_id)
+    assert code == 0
+    assert stdout.splitlines()[0] == f"{job_id}  CANCELLATION_REQUESTED"
+    code, stdout, _ = run(capsys, "batch", "status", job_id, "--json")
+    assert code == 0
+    job = json.loads(stdout)
+    assert job["id"] == job_id and job["status"] == "CANCELLED"
+
+
+@pytest.mark.parametrize("action", ["status", "cancel", "results"])
+def test_a_malformed_job_id_is_a_usage_error(
+    batch_server: FakeBatchServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    extra = ["-o", str(tmp_path)] if action == "results" else []
+    code, stdout, stderr = run(capsys, "batch", action, "job-123", *extra)
+    assert code == 2
+    assert stdout == ""
+    assert "'job-123' is not a batch job id" in stderr
+    assert batch_server.operations == []
+
+
+def test_results_need_the_manifest_and_the_timestamps_the_format_needs(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    job_id = submit(capsys, recordings / "talk.wav", "-o", out)  # txt: no timestamps
+    sent = len(batch_server.operations)
+
+    code, _, stderr = run(capsys, "batch", "results", job_id, "-o", out, "-f", "vtt")
+    assert code == 2
+    assert "submitted without timestamps" in stderr
+
+    code, _, stderr = run(capsys, "batch", "results", job_id, "-o", tmp_path / "elsewhere")
+    assert code == 2
+    assert f"No manifest for batch job {job_id}" in stderr and "--manifest-dir" in stderr
+    assert len(batch_server.operations) == sent
+
+    elsewhere = tmp_path / "elsewhere"
+    code, _, stderr = run(
+        capsys, "batch", "results", job_id, "-o", elsewhere, "--manifest-dir", out, "--wait",
+        "--poll-interval", "0",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert (elsewhere / "talk.txt").read_text().strip() == "words 0 words 1"
+
+
+def test_batch_submit_checks_before_uploading(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF but not really a wav file")
+    for argv, message in [
+        ([recordings, "-o", tmp_path, "-f", "srt", "--language", "en"], "--language cannot"),
+        ([tmp_path / "missing.wav", "-o", tmp_path], "No such file or directory"),
+        ([recordings, broken, "-o", tmp_path], str(broken)),
+        ([recordings, "-o", tmp_path, "--timeout-hours", "500"], "--timeout-hours"),
+    ]:
+        code, stdout, stderr = run(capsys, "batch", "submit", *argv)
+        assert code == 2, stderr
+        assert stdout == ""
+        assert message in stderr
+    assert batch_server.operations == []
+    code, _, stderr = run(capsys, "batch", "submit", "-o", tmp_path)
+    assert code == 2 and "PATH_OR_URL" in stderr
+    code, _, stderr = run(capsys, "batch")
+    assert code == 2 and "ACTION" in stderr

@@ -31,18 +31,26 @@ from urllib.parse import unquote, urlsplit
 
 from tqdm.auto import tqdm
 
+from ._batch import check_job_id, manifest_path, read_manifest
 from ._bulk import TranscriptionResult
 from ._client import VoxtralClient
 from ._constants import (
     API_KEY_ENV,
     CLI_CACHE_DIR_NAME,
+    DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_TRANSCRIPTION_MODEL,
+    MAX_BATCH_TIMEOUT_HOURS,
     MEDIA_SUFFIXES,
     TIMESTAMP_GRANULARITIES,
 )
-from ._exceptions import ConfigurationError, IncompleteTranscriptionError, InvalidInputError
-from ._models import Transcription
+from ._exceptions import (
+    ConfigurationError,
+    IncompleteTranscriptionError,
+    InvalidInputError,
+    VoxtralError,
+)
+from ._models import BatchJob, Transcription
 from ._protocol import BACKENDS
 from ._records import source_name, srt, vtt
 from ._version import __version__
@@ -70,6 +78,10 @@ _FLAGS = {
     "context_bias": "--context-bias",
     "max_chunk_seconds": "--max-chunk-seconds",
     "concurrency": "--concurrency",
+    "manifest_dir": "--manifest-dir",
+    "timeout_hours": "--timeout-hours",
+    "poll_interval": "--poll-interval",
+    "job_id": "JOB_ID",
 }
 """The command-line flag of each library argument, to name it in error messages."""
 
@@ -209,6 +221,14 @@ def output_names(inputs: Sequence[Input]) -> list[PurePosixPath]:
             digest = hashlib.sha256(f"{inputs[index].name}#{names[index]}".encode()).hexdigest()
             names[index] = names[index].with_name(f"{names[index].name}-{digest[:8]}")
     return names
+
+
+def output_paths(inputs: Sequence[Input], output_dir: Path, output_format: str) -> list[Path]:
+    """``DIR/<name>.<format>`` for each input (see :func:`output_names`)."""
+    return [
+        output_dir.joinpath(*name.parts).with_name(name.name + SUFFIXES[output_format])
+        for name in output_names(inputs)
+    ]
 
 
 def _stem(item: Input) -> str:
@@ -367,17 +387,26 @@ def _check_context_bias(terms: Sequence[str] | None) -> None:
             )
 
 
-def _usage_message(error: InvalidInputError) -> str:
+def one_line_usage(error: InvalidInputError) -> str:
+    """The library's message, naming the command-line flag of the argument it is about."""
     flag = _FLAGS.get(error.argument or "")
-    return f"{error} (option {flag})" if flag else str(error)
+    return f"{one_line(error)} (option {flag})" if flag else one_line(error)
+
+
+def _sayer(err: TextIO) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        tqdm.write(message, file=err)  # keeps any progress bar intact
+
+    return say
+
+
+def _show_progress(args: argparse.Namespace, err: TextIO) -> bool:
+    return err.isatty() if args.progress is None else bool(args.progress)
 
 
 def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.monotonic()
-
-    def say(message: str) -> None:
-        tqdm.write(message, file=err)  # keeps any progress bar intact
-
+    say = _sayer(err)
     options = transcription_kwargs(args)
     inputs = expand_inputs(args.audio, lambda message: say(f"{PROG}: warning: {message}"))
     output_dir: Path | None = args.output_dir
@@ -389,10 +418,7 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"--output-dir {str(output_dir)!r} exists and is not a directory.")
     targets: list[Path | None] = (
-        [
-            output_dir.joinpath(*name.parts).with_name(name.name + SUFFIXES[args.format])
-            for name in output_names(inputs)
-        ]
+        list(output_paths(inputs, output_dir, args.format))  # list: invariant element type
         if output_dir is not None
         else [None] * len(inputs)
     )
@@ -405,16 +431,13 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     tally.skipped = len(inputs) - len(todo)
     if todo:
         with make_client(args.backend, args.base_url) as client:
-            try:
-                results = client.transcribe_many(
-                    [inputs[index].audio for index in todo],
-                    **options,
-                    concurrency=args.concurrency,
-                    cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
-                    show_progress=err.isatty() if args.progress is None else args.progress,
-                )
-            except InvalidInputError as error:
-                raise UsageError(_usage_message(error)) from error
+            results = client.transcribe_many(  # checks every option before sending anything
+                [inputs[index].audio for index in todo],
+                **options,
+                concurrency=args.concurrency,
+                cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+                show_progress=_show_progress(args, err),
+            )
             writer = _Writer(args.format, out, several=len(inputs) > 1)
             try:
                 for result in results:
@@ -433,7 +456,11 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             + (" (finished outputs are skipped)" if output_dir is not None else "")
             + "."
         )
-    if not args.quiet:
+    return _finish(tally, args.quiet, started, say)
+
+
+def _finish(tally: Tally, quiet: bool, started: float, say: Callable[[str], None]) -> int:
+    if not quiet:
         say(tally.summary(time.monotonic() - started))
     return EXIT_FAILED if tally.failed else EXIT_OK
 
@@ -519,6 +546,132 @@ def default_cache_dir() -> Path:
     return Path(base, CLI_CACHE_DIR_NAME)
 
 
+# --------------------------------------------------------------------------- batch
+
+
+def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    say = _sayer(err)
+    options = transcription_kwargs(args)
+    inputs = expand_inputs(args.audio, lambda message: say(f"{PROG}: warning: {message}"))
+    with make_client(args.backend, args.base_url) as client:
+        job = client.submit_batch(
+            [item.audio for item in inputs],
+            manifest_dir=args.output_dir,
+            **options,
+            timeout_hours=args.timeout_hours,
+            show_progress=_show_progress(args, err),
+        )
+        out.write(job.id + "\n")
+        out.flush()
+        say(
+            f"{PROG}: submitted batch job {job.id} ({len(inputs)} input(s)); its manifest is "
+            f"{str(manifest_path(args.output_dir, job.id))!r}"
+        )
+        if not args.wait:
+            say(
+                f"{PROG}: see how it goes with `voxtral batch status {job.id}`, collect it with "
+                f"`voxtral batch results {job.id} -o {args.output_dir} --wait`"
+            )
+            return EXIT_OK
+        return _collect(client, job.id, args, args.output_dir, out, err)
+
+
+def run_batch_results(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    job_id = check_job_id(args.job_id)
+    manifest_dir = args.manifest_dir or args.output_dir
+    options = read_manifest(manifest_dir, job_id).options  # before anything is asked
+    if args.format in TIMED_FORMATS and not options.timestamp_granularities:
+        raise UsageError(
+            f"Job {job_id} was submitted without timestamps, so it has no segments for "
+            f"--format {args.format}: use --format txt or json, or submit again with "
+            f"--format {args.format}."
+        )
+    with make_client(args.backend, args.base_url) as client:
+        return _collect(client, job_id, args, manifest_dir, out, err)
+
+
+def _collect(
+    client: VoxtralClient,
+    job_id: str,
+    args: argparse.Namespace,
+    manifest_dir: Path,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Wait for the job if asked, then write one output per input (the ``transcribe`` way)."""
+    started = time.monotonic()
+    say = _sayer(err)
+    try:
+        job = (
+            client.wait_for_batch(
+                job_id, poll_interval=args.poll_interval, show_progress=_show_progress(args, err)
+            )
+            if args.wait
+            else client.get_batch(job_id)
+        )
+    except KeyboardInterrupt:
+        say(
+            f"{PROG}: stopped waiting; job {job_id} goes on. Collect it later with "
+            f"`voxtral batch results {job_id} -o {args.output_dir} --wait`."
+        )
+        return EXIT_INTERRUPTED
+    if not job.done:
+        say(
+            f"{PROG}: batch job {job_id} is {job.status} ({_counts(job)}); its results come "
+            "once it ends: add --wait, or check it with `voxtral batch status`."
+        )
+        return EXIT_FAILED
+    if job.status != "SUCCESS":
+        say(f"{PROG}: batch job {job_id} ended {job.status}: {_counts(job)}")
+    results = client.batch_results(
+        job_id, manifest_dir=manifest_dir, delete_files=not args.keep_files
+    )
+    inputs = [
+        Input(result.source if _URL.match(result.source) else Path(result.source), result.source)
+        for result in results
+    ]
+    targets = output_paths(inputs, args.output_dir, args.format)
+    writer = _Writer(args.format, out, several=True)
+    tally = Tally()
+    for result, item, target in zip(results, inputs, targets, strict=True):
+        _handle(result, item, target, writer, tally, say)
+    if tally.failed:
+        say(
+            f"{PROG}: {tally.failed} input(s) failed (named above); transcribe them again "
+            "with `voxtral transcribe` or a new batch."
+        )
+    return _finish(tally, args.quiet, started, say)
+
+
+def run_batch_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    job_id = check_job_id(args.job_id)
+    with make_client(args.backend, args.base_url) as client:
+        job = client.get_batch(job_id)
+    out.write(job.model_dump_json(indent=2) + "\n" if args.json else _describe_job(job))
+    return EXIT_OK
+
+
+def run_batch_cancel(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    job_id = check_job_id(args.job_id)
+    with make_client(args.backend, args.base_url) as client:
+        job = client.cancel_batch(job_id)
+    out.write(_describe_job(job))
+    return EXIT_OK
+
+
+def _describe_job(job: BatchJob) -> str:
+    lines = [f"{job.id}  {job.status}", f"requests: {_counts(job)}"]
+    lines.extend(f"error: {one_line(Exception(p.message))} ({p.count}x)" for p in job.errors)
+    return "\n".join(lines) + "\n"
+
+
+def _counts(job: BatchJob) -> str:
+    return (
+        f"{job.completed_requests} of {job.total_requests} done, "
+        f"{job.succeeded_requests} succeeded, {job.failed_requests} failed"
+    )
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -532,6 +685,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -542,13 +705,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _add_transcription_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "audio",
-        nargs="+",
-        metavar="PATH_OR_URL",
-        help="audio or video files, directories (searched recursively), globs, http(s) URLs",
-    )
+def _add_format_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-f",
         "--format",
@@ -558,6 +715,16 @@ def _add_transcription_flags(parser: argparse.ArgumentParser) -> None:
         "line per segment (source, start, end, speaker_id, text); srt, vtt: subtitles "
         "(default: %(default)s)",
     )
+
+
+def _add_transcription_flags(parser: argparse.ArgumentParser, *, backends: bool) -> None:
+    parser.add_argument(
+        "audio",
+        nargs="+",
+        metavar="PATH_OR_URL",
+        help="audio or video files, directories (searched recursively), globs, http(s) URLs",
+    )
+    _add_format_flag(parser)
     options = parser.add_argument_group("transcription options")
     options.add_argument(
         "--model", default=DEFAULT_TRANSCRIPTION_MODEL, help="model id (default: %(default)s)"
@@ -593,18 +760,25 @@ def _add_transcription_flags(parser: argparse.ArgumentParser) -> None:
         help="longest stretch of audio per request; longer files are split at pauses "
         "(default: 15 minutes, within the model's limit)",
     )
+    _add_server_flags(parser, backends=backends)
+
+
+def _add_server_flags(parser: argparse.ArgumentParser, *, backends: bool) -> None:
     connection = parser.add_argument_group("server")
-    connection.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="mistral",
-        help="mistral (key from MISTRAL_API_KEY) or vllm (default: %(default)s)",
-    )
+    if backends:
+        connection.add_argument(
+            "--backend",
+            choices=BACKENDS,
+            default="mistral",
+            help="mistral (key from MISTRAL_API_KEY) or vllm (default: %(default)s)",
+        )
+    else:
+        parser.set_defaults(backend="mistral")
     connection.add_argument(
         "--base-url",
         metavar="URL",
-        help="API base URL (default: MISTRAL_BASE_URL, else Mistral's; "
-        "http://localhost:8000/v1 for vllm)",
+        help="API base URL (default: MISTRAL_BASE_URL, else Mistral's"
+        + ("; http://localhost:8000/v1 for vllm)" if backends else ")"),
     )
 
 
@@ -624,7 +798,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_TRANSCRIBE_EPILOG,
     )
-    _add_transcription_flags(transcribe)
+    _add_transcription_flags(transcribe, backends=True)
     output = transcribe.add_argument_group("output and resuming")
     output.add_argument(
         "-o",
@@ -660,15 +834,132 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress bars over files and chunks on stderr (default: when stderr is a terminal)",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
-    transcribe.set_defaults(run=run_transcribe)
+    transcribe.set_defaults(run=run_transcribe, prog=transcribe.prog)
+    _add_batch_parsers(commands)
     return parser
+
+
+def _add_batch_parsers(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="the Batch API: submit a corpus now, collect the transcripts later",
+        description=_BATCH_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_BATCH_EPILOG,
+    )
+    actions = batch.add_subparsers(dest="action", metavar="ACTION", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
+
+    submit = actions.add_parser(
+        "submit",
+        help="upload the audio and create a job; prints its id",
+        description="Check and prepare every input (converted, long files split), upload it "
+        "and create a batch job. The job id is printed on stdout; the manifest that maps the "
+        "job's requests back to the inputs is written to --output-dir.",
+        formatter_class=raw,
+        epilog=_BATCH_EPILOG,
+    )
+    _add_transcription_flags(submit, backends=False)
+    job = submit.add_argument_group("job")
+    job.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="where the job's manifest goes (and the outputs, with --wait)",
+    )
+    job.add_argument(
+        "--timeout-hours",
+        type=_positive_int,
+        default=DEFAULT_BATCH_TIMEOUT_HOURS,
+        metavar="H",
+        help=f"hours the job may run, 1 to {MAX_BATCH_TIMEOUT_HOURS} (default: %(default)s)",
+    )
+    _add_collect_flags(job)
+    submit.set_defaults(run=run_batch_submit, prog=submit.prog)
+
+    status = actions.add_parser(
+        "status",
+        help="a job's status and request counts",
+        description="Print a batch job's status and request counts on stdout.",
+        formatter_class=raw,
+        epilog=_BATCH_EPILOG,
+    )
+    status.add_argument("job_id", metavar="JOB_ID", help="the id `batch submit` printed")
+    status.add_argument("--json", action="store_true", help="the whole job, as JSON")
+    _add_server_flags(status, backends=False)
+    status.set_defaults(run=run_batch_status, prog=status.prog)
+
+    results = actions.add_parser(
+        "results",
+        help="write one output per input of a finished job",
+        description="Download a finished job's results and write one output per input to "
+        "--output-dir (as `transcribe` does). Exits 1 naming each input that failed. The "
+        "uploaded audio is deleted from the Files API once the results are in hand, unless "
+        "--keep-files; the results themselves stay downloadable for 24 hours.",
+        formatter_class=raw,
+        epilog=_BATCH_EPILOG,
+    )
+    results.add_argument("job_id", metavar="JOB_ID", help="the id `batch submit` printed")
+    _add_format_flag(results)
+    where = results.add_argument_group("job")
+    where.add_argument(
+        "-o", "--output-dir", type=Path, required=True, metavar="DIR", help="where outputs go"
+    )
+    where.add_argument(
+        "--manifest-dir",
+        type=Path,
+        metavar="DIR",
+        help="where `batch submit` wrote the manifest (default: --output-dir)",
+    )
+    _add_collect_flags(where)
+    _add_server_flags(results, backends=False)
+    results.set_defaults(run=run_batch_results, prog=results.prog)
+
+    cancel = actions.add_parser(
+        "cancel",
+        help="stop a job (what it finished stays collectable)",
+        description="Ask the server to stop a batch job; prints its status.",
+        formatter_class=raw,
+        epilog=_BATCH_EPILOG,
+    )
+    cancel.add_argument("job_id", metavar="JOB_ID", help="the id `batch submit` printed")
+    _add_server_flags(cancel, backends=False)
+    cancel.set_defaults(run=run_batch_cancel, prog=cancel.prog)
+
+
+def _add_collect_flags(group: Any) -> None:
+    group.add_argument(
+        "--wait", action="store_true", help="wait for the job to end, then write the outputs"
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=_seconds,
+        metavar="S",
+        help="seconds between status checks with --wait (default: 2, growing to 60)",
+    )
+    group.add_argument(
+        "--keep-files",
+        action="store_true",
+        help="keep the uploaded audio in the Files API after collecting the results",
+    )
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars on stderr (default: when stderr is a terminal)",
+    )
+    group.add_argument("-q", "--quiet", action="store_true", help="no summary line")
 
 
 _MAIN_EPILOG = """\
 examples:
   voxtral transcribe meeting.mp3
   voxtral transcribe recordings/ --output-dir transcripts/ --format srt
+  voxtral batch submit corpus/ --output-dir transcripts/ --wait
   voxtral transcribe --help
+  voxtral batch --help
 
 The API key is read from the MISTRAL_API_KEY environment variable.
 """
@@ -686,6 +977,27 @@ progress go to stderr.
 
 exit status: 0 all done, 1 some inputs failed (each named on stderr),
 2 usage error (nothing was sent), 130 interrupted."""
+
+_BATCH_DESCRIPTION = """\
+Mistral's Batch API for corpora: the requests run on Mistral's side, outside the
+real-time rate limits, within --timeout-hours. Submit once, then collect the
+results from any process with the job id and the manifest in --output-dir.
+
+exit status: 0 done, 1 some inputs failed (each named on stderr) or the job
+cannot give results (not finished, expired), 2 usage error (nothing was sent,
+e.g. a malformed job id), 130 interrupted (the job goes on)."""
+
+_BATCH_EPILOG = """\
+examples:
+  # submit a directory; prints the job id
+  voxtral batch submit lectures/ -o out/ --format srt
+
+  voxtral batch status 8b0e5d3c-5c1e-4a8e-9f55-6f0b4a0f2d11
+  voxtral batch results 8b0e5d3c-5c1e-4a8e-9f55-6f0b4a0f2d11 -o out/ --format srt --wait
+  voxtral batch cancel 8b0e5d3c-5c1e-4a8e-9f55-6f0b4a0f2d11
+
+  # all in one go
+  voxtral batch submit calls/ -o out/ --format jsonl --wait"""
 
 _TRANSCRIBE_EPILOG = """\
 examples:
@@ -730,8 +1042,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.run(args, sys.stdout, sys.stderr)
     except UsageError as error:
-        sys.stderr.write(f"{PROG} {args.command}: error: {error}\n")
+        sys.stderr.write(f"{args.prog}: error: {error}\n")
         return EXIT_USAGE
+    except InvalidInputError as error:  # the library's checks, before anything is sent
+        sys.stderr.write(f"{args.prog}: error: {one_line_usage(error)}\n")
+        return EXIT_USAGE
+    except VoxtralError as error:
+        sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted.\n")
         return EXIT_INTERRUPTED
