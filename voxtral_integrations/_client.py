@@ -58,6 +58,7 @@ from ._exceptions import (
     APITimeoutError,
     ConfigurationError,
     InvalidInputError,
+    RateLimitError,
 )
 from ._models import (
     BatchJob,
@@ -89,7 +90,7 @@ from ._protocol import (
     transcription_options,
 )
 from ._redaction import redact_url, redact_urls
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, parse_retry_after
 from ._sources import AudioInput, AudioSource, AudioUpload, check_file_id, resolve_audio
 from ._streaming import AsyncStream, Stream
 from ._transcribe import (
@@ -284,12 +285,51 @@ class _BaseClient:
         headers = {**self._headers, **spec.headers}
         return http.build_request(spec.method, url, headers=headers, timeout=self._timeout, **body)
 
+    # ---- pace (see _pacing)
+
+    def _turn(self, spec: RequestSpec) -> float:
+        """``0.0`` when ``spec`` may be sent now, else seconds to wait first.
+
+        A wait longer than ``max_retry_after`` (a 429 asked this client for
+        minutes) is raised rather than slept, as it is for the request that got it.
+        """
+        wait = self._pace.admit()
+        if wait > self._retry.max_retry_after:
+            url = redact_url(self.base_url + spec.path)
+            raise RateLimitError(
+                f"{spec.method} {httpx.URL(url).path} was not sent: the server asked this "
+                f"client to wait {wait:.0f} s more, longer than "
+                f"{self._retry.max_retry_after:.0f} s (max_retry_after). Try again later.",
+                method=spec.method,
+                url=url,
+                status_code=429,
+                server_message="",
+                retry_after=wait,
+            )
+        return wait
+
+    def _note_rate_limit(self, response: httpx.Response, retries: int) -> float | None:
+        """A 429 holds every request of this client as soon as its headers arrive.
+
+        Returns the hold (the server's ``Retry-After``, else a backoff), which is
+        also the wait of the request that got the 429.
+        """
+        if response.status_code != 429:
+            return None
+        retry_after = parse_retry_after(response.headers)
+        hold = retry_after if retry_after is not None else self._retry.backoff(retries)
+        self._pace.throttle(hold)
+        return hold
+
     # ---- outcomes
 
     def _retry_delay_after_status(
-        self, spec: RequestSpec, retries: int, response: httpx.Response
+        self, spec: RequestSpec, retries: int, response: httpx.Response, hold: float | None
     ) -> float:
-        """Seconds to wait before retrying ``response``'s request; raises when not retried."""
+        """Seconds to wait before retrying ``response``'s request; raises when not retried.
+
+        ``hold`` is the wait a 429 imposed on the whole client; this request keeps to it.
+        """
         error = status_error(
             method=spec.method,
             url=redact_url(str(response.request.url)),
@@ -297,10 +337,9 @@ class _BaseClient:
             headers=response.headers,
             content=response.content,
         )
-        delay = self._retry.delay_after_status(retries, response.status_code, error.retry_after)
-        if response.status_code == 429:  # the key's limit: everyone waits, not only this request
-            wait = delay if delay is not None else error.retry_after or self._retry.backoff(retries)
-            self._pace.throttle(wait)
+        delay = self._retry.delay_after_status(
+            retries, response.status_code, hold if hold is not None else error.retry_after
+        )
         if delay is None:
             raise error
         self._log_retry(spec, retries, f"status {response.status_code}", delay)
@@ -899,15 +938,20 @@ class VoxtralClient(_BaseClient):
     def _send(self, spec: RequestSpec) -> httpx.Response:
         """Send with retries; return a 2xx response (body read unless streaming)."""
         retries = 0
+        throttled_at: int | None = None  # successes in the pool when a 429'd attempt went out
         while True:
-            while (wait := self._pace.admit()) > 0:
+            while (wait := self._turn(spec)) > 0:
                 time.sleep(wait)
-            succeeded = False
+            if throttled_at is not None and self._pace.successes > throttled_at:
+                retries -= 1  # the pool moved on meanwhile: the 429 was its limit (see _pacing)
+            successes = self._pace.successes
+            succeeded, hold = False, None
             started = time.monotonic()
             try:
                 with spec.body() as body:
                     request = self._build_request(self._http, spec, body)
                     response = self._http.send(request, stream=True)
+                hold = self._note_rate_limit(response, retries)
                 self._log_response(spec, response, started)
                 if not (spec.stream and response.is_success):
                     _read_or_close(response)
@@ -916,11 +960,12 @@ class VoxtralClient(_BaseClient):
             else:
                 if succeeded := response.is_success:
                     return response
-                delay = self._retry_delay_after_status(spec, retries, response)
+                delay = self._retry_delay_after_status(spec, retries, response, hold)
             finally:
                 self._pace.release(succeeded=succeeded)
             time.sleep(delay)
             retries += 1
+            throttled_at = successes if hold is not None else None
 
     def _events(self, response: httpx.Response, parser: EventParser[_Event]) -> Iterator[_Event]:
         decoder = EventStreamDecoder(parser, response)
@@ -1245,15 +1290,20 @@ class AsyncVoxtralClient(_BaseClient):
     async def _send(self, spec: RequestSpec) -> httpx.Response:
         """See :meth:`VoxtralClient._send`."""
         retries = 0
+        throttled_at: int | None = None  # successes in the pool when a 429'd attempt went out
         while True:
-            while (wait := self._pace.admit()) > 0:
+            while (wait := self._turn(spec)) > 0:
                 await anyio.sleep(wait)
-            succeeded = False
+            if throttled_at is not None and self._pace.successes > throttled_at:
+                retries -= 1  # the pool moved on meanwhile: the 429 was its limit (see _pacing)
+            successes = self._pace.successes
+            succeeded, hold = False, None
             started = time.monotonic()
             try:
                 with spec.body() as body:
                     request = self._build_request(self._http, spec, body)
                     response = await self._http.send(request, stream=True)
+                hold = self._note_rate_limit(response, retries)
                 self._log_response(spec, response, started)
                 if not (spec.stream and response.is_success):
                     await _aread_or_close(response)
@@ -1262,11 +1312,12 @@ class AsyncVoxtralClient(_BaseClient):
             else:
                 if succeeded := response.is_success:
                     return response
-                delay = self._retry_delay_after_status(spec, retries, response)
+                delay = self._retry_delay_after_status(spec, retries, response, hold)
             finally:
                 self._pace.release(succeeded=succeeded)
             await anyio.sleep(delay)
             retries += 1
+            throttled_at = successes if hold is not None else None
 
     async def _long_events(
         self, payloads: list[Payload], options: TranscriptionOptions
