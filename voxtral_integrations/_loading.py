@@ -4,22 +4,34 @@ The LangChain loader and parser and the LlamaIndex reader share this: the same
 options, the same checks before anything is sent, the same transcription calls
 and the same records, so the two adapters only map records to their Document
 types. Files are transcribed side by side by the client's ``transcribe_many``,
-under one budget of requests in flight across files and chunks.
+under one budget of requests in flight across files and chunks; with
+``mode="batch"`` they go to Mistral's Batch API as one job instead
+(:func:`load_batch`), and come back as the same records.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
+
+import anyio
 
 from ._bulk import Source, TranscriptionResult
 from ._client import AsyncVoxtralClient, VoxtralClient
 from ._constants import DEFAULT_BULK_CONCURRENCY, DEFAULT_TRANSCRIPTION_MODEL
-from ._exceptions import InvalidInputError, LoadError, VoxtralError
-from ._protocol import transcription_options
+from ._exceptions import (
+    AudioError,
+    InvalidInputError,
+    LoadError,
+    UnsupportedFeatureError,
+    VoxtralError,
+)
+from ._models import BatchJob
+from ._protocol import Backend, transcription_options
 from ._records import (
     DEFAULT_WINDOW_SECONDS,
     Granularity,
@@ -33,6 +45,7 @@ from ._records import (
 logger = logging.getLogger("voxtral_integrations")
 
 OnError = Literal["raise", "skip"]
+Mode = Literal["online", "batch"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,8 @@ class LoadOptions:
     cache_dir: str | os.PathLike[str] | None = None
     show_progress: bool = False
     on_error: OnError = "raise"
+    mode: Mode = "online"
+    batch_dir: str | os.PathLike[str] | None = None
     transcription_extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -73,7 +88,51 @@ class LoadOptions:
                 "granularity='file'.",
                 argument="language",
             )
+        self._check_mode()
         transcription_options(**self._options())  # the core's own checks, up front
+
+    def _check_mode(self) -> None:
+        if self.mode not in ("online", "batch"):
+            raise InvalidInputError(
+                f"`mode`={self.mode!r}: use 'online' (transcribe now) or 'batch' (Mistral's "
+                "Batch API: one job for all files, not rate limited, results within hours).",
+                argument="mode",
+            )
+        if self.mode == "batch" and not self.batch_dir:
+            raise InvalidInputError(
+                "mode='batch' needs `batch_dir`: the directory where the job's manifest is "
+                "written (its results can be collected from there by job id if this process "
+                "stops waiting).",
+                argument="batch_dir",
+            )
+        if self.mode == "online" and self.batch_dir:
+            raise InvalidInputError(
+                "`batch_dir` is for mode='batch'; pass mode='batch' or drop `batch_dir`.",
+                argument="batch_dir",
+            )
+        if self.mode == "batch" and self.cache_dir:
+            raise InvalidInputError(
+                "`cache_dir` resumes online transcriptions; a batch job keeps its results on "
+                "the server. Drop `cache_dir` with mode='batch'.",
+                argument="cache_dir",
+            )
+
+    def check_backend(self, backend: Backend) -> None:
+        """Raise ``UnsupportedFeatureError`` for what the backend cannot do, before any load."""
+        if backend != "vllm":
+            return
+        if self.mode == "batch":
+            raise UnsupportedFeatureError(
+                "mode='batch' uses Mistral's Batch API, which vLLM does not have. Use "
+                "mode='online' with the vLLM backend.",
+                argument="mode",
+            )
+        if self.needs_timestamps:
+            raise UnsupportedFeatureError(
+                f"granularity={self.granularity!r} needs segment timestamps, which vLLM does "
+                "not serve for Voxtral. Use granularity='file' with the vLLM backend.",
+                argument="granularity",
+            )
 
     @property
     def needs_timestamps(self) -> bool:
@@ -97,6 +156,14 @@ class LoadOptions:
             "show_progress": self.show_progress,
         }
 
+    def batch_kwargs(self) -> dict[str, Any]:
+        return {
+            **self._options(),
+            "manifest_dir": self.batch_dir,
+            "max_chunk_seconds": self.max_chunk_seconds,
+            "show_progress": self.show_progress,
+        }
+
     def to_records(self, transcription: Any, source: str) -> list[Record]:
         return records(
             transcription,
@@ -114,8 +181,12 @@ def load(
 
     The files are transcribed side by side (``client.transcribe_many``: up to
     ``options.concurrency`` requests in flight across files and chunks); a file
-    that finishes early waits here for its turn.
+    that finishes early waits here for its turn. With ``mode="batch"``, see
+    :func:`load_batch`.
     """
+    if options.mode == "batch":
+        yield from load_batch(client, items, options)
+        return
     done: dict[int, TranscriptionResult] = {}
     turn = 0
     for result in client.transcribe_many(items, **options.transcribe_kwargs()):  # type: ignore[arg-type]
@@ -128,15 +199,86 @@ def load(
 
 
 async def aload(
-    client: AsyncVoxtralClient, items: Sequence[Source], options: LoadOptions
+    client: AsyncVoxtralClient,
+    items: Sequence[Source],
+    options: LoadOptions,
+    *,
+    batch_client: Callable[[], VoxtralClient] | None = None,
 ) -> AsyncIterator[tuple[Source, list[Record]]]:
     """Each source's records as soon as it is done (completion order), sharing one budget
-    of ``options.concurrency`` requests in flight across files and chunks."""
+    of ``options.concurrency`` requests in flight across files and chunks.
+
+    With ``mode="batch"`` the sync batch flow (:func:`load_batch`) runs in a worker
+    thread on a client from ``batch_client``: it is mostly waiting for the job.
+    """
+    if options.mode == "batch":
+        assert batch_client is not None, "mode='batch' needs a sync client factory"
+        async for loaded in _aload_batch(batch_client, items, options):
+            yield loaded
+        return
     results = client.transcribe_many(items, **options.transcribe_kwargs())  # type: ignore[arg-type]
     async for result in results:
         yielded = _records_or_skip(result, items[result.index], options)
         if yielded is not None:
             yield yielded
+
+
+def load_batch(
+    client: VoxtralClient, items: Sequence[Source], options: LoadOptions
+) -> Iterator[tuple[Source, list[Record]]]:
+    """Every source as one Batch API job: submitted, waited for, then records in input order.
+
+    The records are those online transcription gives for the same answers. Local
+    audio that cannot be used fails before anything is uploaded: a
+    :class:`LoadError` naming it or, with ``on_error="skip"``, a warning and a job
+    without it. The job's manifest goes to ``options.batch_dir``; the uploaded files
+    are deleted once the results are in.
+    """
+    remaining = list(items)
+    job = _submit(client, remaining, options)
+    if job is None:  # every file was skipped
+        return
+    client.wait_for_batch(job.id, show_progress=options.show_progress)
+    for result in client.batch_results(job.id, manifest_dir=options.batch_dir):  # type: ignore[arg-type]
+        loaded = _records_or_skip(result, remaining[result.index], options)
+        if loaded is not None:
+            yield loaded
+
+
+def _submit(
+    client: VoxtralClient, remaining: list[Source], options: LoadOptions
+) -> BatchJob | None:
+    """Submit ``remaining``, dropping (from the list) each file skipped as unusable."""
+    while remaining:
+        try:
+            return client.submit_batch(remaining, **options.batch_kwargs())  # type: ignore[arg-type]
+        except AudioError as error:
+            named = [s for s in remaining if error.source in (s.name, str(Path(s.name)))]
+            if len(named) != 1:  # which input it was is unclear: skipping one would be a guess
+                raise
+            _handle(error, named[0], options)
+            remaining.remove(named[0])
+    return None
+
+
+async def _aload_batch(
+    batch_client: Callable[[], VoxtralClient], items: Sequence[Source], options: LoadOptions
+) -> AsyncIterator[tuple[Source, list[Record]]]:
+    def run() -> tuple[list[tuple[Source, list[Record]]], LoadError | None]:
+        loaded: list[tuple[Source, list[Record]]] = []
+        with batch_client() as client:
+            try:
+                for item in load_batch(client, items, options):
+                    loaded.append(item)
+            except LoadError as error:  # the files before it are still given
+                return loaded, error
+        return loaded, None
+
+    loaded, error = await anyio.to_thread.run_sync(run)
+    for item in loaded:
+        yield item
+    if error is not None:
+        raise error
 
 
 def _records_or_skip(

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from audio_factory import encode, speech_pcm
 from conftest import FAKE_API_KEY
+from fake_batch import FakeBatchServer
 from fake_voxtral import FakeVoxtral
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
@@ -305,3 +306,118 @@ def test_load_keeps_the_documents_before_a_failure(
     with pytest.raises(LoadError) as caught:
         loader(FakeVoxtral(), [recordings["wav"], broken]).load()
     assert [doc.page_content for doc in caught.value.documents] == ["words 0"]
+
+
+# --------------------------------------------------------------------------- batch mode
+
+
+def batch_server(**settings: Any) -> FakeBatchServer:
+    return FakeBatchServer(script=("QUEUED", "SUCCESS"), **settings)  # done at the first poll
+
+
+def contents(docs: list[Document]) -> list[tuple[str, dict[str, Any]]]:
+    return [(doc.page_content, doc.metadata) for doc in docs]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"granularity": "segment"},
+        {"granularity": "window", "window_seconds": 8},
+        {"granularity": "file", "transcript_format": "srt"},
+        {"granularity": "file"},
+    ],
+)
+def test_batch_mode_gives_the_documents_online_gives(
+    recordings: dict[str, Path], tmp_path: Path, options: dict[str, Any]
+) -> None:
+    files = [recordings["long"], recordings["short"], recordings["wav"]]
+    online = loader(FakeVoxtral(), files, max_chunk_seconds=10, **options).load()
+    server = batch_server()
+    batched = loader(
+        server, files, mode="batch", batch_dir=tmp_path, max_chunk_seconds=10, **options
+    ).load()
+    assert contents(batched) == contents(online)
+    assert len({doc.metadata["source"] for doc in batched}) == 3
+    ((job_id, job),) = server.jobs.items()
+    assert len(job.lines) == 5  # the long file in three chunks, then one line per file
+    assert [path.name for path in tmp_path.iterdir()] == [f"{job_id}.voxtral-batch.json"]
+
+
+def test_batch_mode_async_runs_the_batch_in_a_thread(
+    recordings: dict[str, Path], tmp_path: Path
+) -> None:
+    files = [recordings["short"], recordings["wav"]]
+    online = loader(FakeVoxtral(), files).load()
+
+    async def collect() -> list[Document]:
+        batch_loader = loader(batch_server(), files, mode="batch", batch_dir=tmp_path)
+        return [doc async for doc in batch_loader.alazy_load()]
+
+    assert contents(asyncio.run(collect())) == contents(online)
+
+
+def test_batch_mode_failures_follow_on_error(
+    recordings: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = [recordings["short"], recordings["wav"], recordings["long"]]
+
+    def refused(custom_id: str, body: dict[str, Any]) -> int | None:
+        return 400 if custom_id == "1" else None  # the wav file's only request
+
+    with pytest.raises(LoadError) as caught:
+        loader(batch_server(fail=refused), files, mode="batch", batch_dir=tmp_path).load()
+    assert caught.value.source == str(recordings["wav"])
+    assert "failed on purpose" in str(caught.value)
+    assert {doc.metadata["source"] for doc in caught.value.documents} == {str(recordings["short"])}
+
+    with caplog.at_level(logging.WARNING, logger="voxtral_integrations"):
+        docs = loader(
+            batch_server(fail=refused), files, mode="batch", batch_dir=tmp_path, on_error="skip"
+        ).load()
+    assert [doc.metadata["source"] for doc in docs].count(str(recordings["long"])) == 6
+    assert str(recordings["wav"]) not in {doc.metadata["source"] for doc in docs}
+    assert any(str(recordings["wav"]) in record.getMessage() for record in caplog.records)
+
+
+def test_batch_mode_skips_unusable_audio_before_uploading_it(
+    recordings: dict[str, Path], tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.mp3"
+    files = [recordings["short"], missing, recordings["wav"]]
+    server = batch_server()
+    with pytest.raises(LoadError) as caught:
+        loader(server, files, mode="batch", batch_dir=tmp_path / "jobs").load()
+    assert caught.value.source == str(missing)
+    assert server.operations == []  # nothing was sent
+
+    docs = loader(server, files, mode="batch", batch_dir=tmp_path / "jobs", on_error="skip").load()
+    assert {doc.metadata["source"] for doc in docs} == {
+        str(recordings["short"]),
+        str(recordings["wav"]),
+    }
+    uploaded = [f.filename for f in server.files.values() if f.purpose == "audio"]
+    assert "missing.mp3" not in uploaded
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        ({"mode": "batch"}, "batch_dir"),
+        ({"mode": "later", "batch_dir": "jobs"}, "mode"),
+        ({"batch_dir": "jobs"}, "batch_dir"),
+        ({"mode": "batch", "batch_dir": "jobs", "cache_dir": "cache"}, "cache_dir"),
+    ],
+)
+def test_batch_mode_options_are_checked_up_front(options: dict[str, Any], argument: str) -> None:
+    server = batch_server()
+    with pytest.raises(InvalidInputError) as caught:
+        loader(server, "a.mp3", **options)
+    assert caught.value.argument == argument
+    assert server.operations == []
+
+
+def test_vllm_has_no_batch_mode() -> None:
+    with pytest.raises(UnsupportedFeatureError, match="Batch API") as caught:
+        VoxtralLoader("a.mp3", backend="vllm", granularity="file", mode="batch", batch_dir="jobs")
+    assert caught.value.argument == "mode"

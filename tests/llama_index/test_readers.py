@@ -12,13 +12,19 @@ import httpx
 import pytest
 from audio_factory import encode, speech_pcm
 from conftest import FAKE_API_KEY
+from fake_batch import FakeBatchServer
 from fake_voxtral import FakeVoxtral
 from llama_index.core import SimpleDirectoryReader
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import Document, MetadataMode
 
-from voxtral_integrations import ConfigurationError, InvalidInputError, LoadError
+from voxtral_integrations import (
+    ConfigurationError,
+    InvalidInputError,
+    LoadError,
+    UnsupportedFeatureError,
+)
 from voxtral_integrations.llama_index import VoxtralReader, VoxtralToolSpec
 
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
@@ -262,3 +268,53 @@ def test_options_changed_after_construction_are_used(folder: Path) -> None:
     voxtral.granularity = "sentence"
     with pytest.raises(InvalidInputError):
         voxtral.load_data(folder / "short.mp3")
+
+
+# --------------------------------------------------------------------------- batch mode
+
+
+def batch_server(**settings: Any) -> FakeBatchServer:
+    return FakeBatchServer(script=("QUEUED", "SUCCESS"), **settings)  # done at the first poll
+
+
+def contents(docs: list[Document]) -> list[tuple[str, dict[str, Any], list[str]]]:
+    return [(doc.text, doc.metadata, doc.excluded_embed_metadata_keys) for doc in docs]
+
+
+@pytest.mark.parametrize("granularity", ["segment", "window", "file"])
+def test_batch_mode_gives_the_documents_online_gives(
+    folder: Path, tmp_path: Path, granularity: str
+) -> None:
+    files = [folder / "standup.m4a", folder / "short.mp3", folder / "memo.flac"]
+    options = {"granularity": granularity, "max_chunk_seconds": 10}
+    online = reader(FakeVoxtral(), **options).load_data(files, extra_info={"corpus": "x"})
+    server = batch_server()
+    batch_reader = reader(server, mode="batch", batch_dir=str(tmp_path), **options)
+    batched = batch_reader.load_data(files, extra_info={"corpus": "x"})
+    assert contents(batched) == contents(online)
+    assert "jobs_api_routes_batch_create_batch_job" in server.operations
+
+    async_batched = asyncio.run(batch_reader.aload_data(files, extra_info={"corpus": "x"}))
+    assert contents(async_batched) == contents(online)
+
+
+def test_batch_mode_failures_are_load_errors_naming_the_file(folder: Path, tmp_path: Path) -> None:
+    server = batch_server(fail=lambda custom_id, body: 429)
+    voxtral = reader(server, mode="batch", batch_dir=str(tmp_path), on_error="raise")
+    with pytest.raises(LoadError, match="failed on purpose") as caught:
+        voxtral.load_data(folder / "short.mp3")
+    assert caught.value.source == str(folder / "short.mp3")
+
+
+def test_batch_mode_is_checked_up_front() -> None:
+    server = batch_server()
+    with pytest.raises(InvalidInputError) as caught:
+        reader(server, mode="batch")
+    assert caught.value.argument == "batch_dir"
+    with pytest.raises(InvalidInputError) as caught:
+        reader(server, mode="offline", batch_dir="jobs")
+    assert caught.value.argument == "mode"
+    with pytest.raises(UnsupportedFeatureError, match="Batch API"):
+        VoxtralReader(backend="vllm", granularity="file", mode="batch", batch_dir="jobs")
+    assert server.operations == []
+    assert reader(server, mode="batch", batch_dir="jobs").to_dict()["batch_dir"] == "jobs"

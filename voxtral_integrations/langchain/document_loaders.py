@@ -25,8 +25,8 @@ from .._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
 )
-from .._exceptions import LoadError, UnsupportedFeatureError
-from .._loading import LoadOptions, OnError, aload, load
+from .._exceptions import LoadError
+from .._loading import LoadOptions, Mode, OnError, aload, load
 from .._protocol import Backend
 from .._records import DEFAULT_WINDOW_SECONDS, Granularity, Record, TranscriptFormat
 
@@ -47,6 +47,8 @@ class _VoxtralSettings:
         window_seconds: float,
         transcript_format: TranscriptFormat,
         on_error: OnError,
+        mode: Mode,
+        batch_dir: str | os.PathLike[str] | None,
         api_key: str | None,
         base_url: str | None,
         model: str,
@@ -76,14 +78,11 @@ class _VoxtralSettings:
             cache_dir=cache_dir,
             show_progress=show_progress,
             on_error=on_error,
+            mode=mode,
+            batch_dir=batch_dir,
         )
         self._options.check()
-        if backend == "vllm" and self._options.needs_timestamps:
-            raise UnsupportedFeatureError(
-                f"granularity={granularity!r} needs segment timestamps, which vLLM does not "
-                "serve for Voxtral. Use granularity='file' with the vLLM backend.",
-                argument="granularity",
-            )
+        self._options.check_backend(backend)
         self._client_settings: dict[str, Any] = {
             "api_key": api_key,
             "base_url": base_url,
@@ -129,6 +128,12 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
             files before it were yielded) or ``"skip"`` (log a warning, go on).
         concurrency: Requests in flight at once, across files and their chunks
             (files are transcribed side by side; a 429 slows them all down).
+        mode: ``"online"`` (transcribe now) or ``"batch"``: all files go to
+            Mistral's Batch API as one job (not rate limited; loading waits until
+            the job ends, which may take hours), giving the same Documents.
+        batch_dir: With ``mode="batch"`` (required there): where the job's manifest
+            is written; ``VoxtralClient.batch_results(job_id, manifest_dir=...)``
+            collects the results from it if the load stops waiting.
 
     Client settings (``api_key``, ``base_url``, ``model``, ``backend``,
     ``max_retries``, ``timeout``, and your own ``http_client`` /
@@ -145,6 +150,8 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         transcript_format: TranscriptFormat = "text",
         on_error: OnError = "raise",
+        mode: Mode = "online",
+        batch_dir: str | os.PathLike[str] | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
         model: str = DEFAULT_TRANSCRIPTION_MODEL,
@@ -167,6 +174,8 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
             window_seconds=window_seconds,
             transcript_format=transcript_format,
             on_error=on_error,
+            mode=mode,
+            batch_dir=batch_dir,
             api_key=api_key,
             base_url=base_url,
             model=model,
@@ -201,9 +210,13 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
                 yield from map(_document, records)
 
     async def alazy_load(self) -> AsyncIterator[Document]:
-        """Natively async: files transcribed concurrently, each yielded when done."""
+        """Natively async: files transcribed concurrently, each yielded when done.
+
+        With ``mode="batch"`` the batch flow runs in a worker thread.
+        """
         async with self._async_client() as client:
-            async for _, records in aload(client, self._sources, self._options):
+            batch = self._client
+            async for _, records in aload(client, self._sources, self._options, batch_client=batch):
                 for record in records:
                     yield _document(record)
 
@@ -251,6 +264,8 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
             window_seconds=window_seconds,
             transcript_format=transcript_format,
             on_error="raise",
+            mode="online",
+            batch_dir=None,
             api_key=api_key,
             base_url=base_url,
             model=model,

@@ -30,7 +30,7 @@ from .._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
 )
-from .._exceptions import LoadError, UnsupportedFeatureError
+from .._exceptions import LoadError
 from .._loading import LoadOptions, aload, load
 from .._protocol import Backend
 from .._records import DEFAULT_WINDOW_SECONDS, TIMING_KEYS, Record
@@ -57,7 +57,10 @@ class VoxtralReader(BasePydanticReader):
     ``MISTRAL_API_KEY``, ``base_url``, ``model``, ``backend``, ``max_retries``,
     ``timeout``) and transcription options (``language``, ``diarize``,
     ``context_bias``, ``max_chunk_seconds``, ``concurrency``, ``cache_dir``,
-    ``show_progress``) have the names ``VoxtralLoader`` uses.
+    ``show_progress``) have the names ``VoxtralLoader`` uses, and so do ``mode``
+    (``"batch"`` sends all files of a load to Mistral's Batch API as one job and
+    waits for it, giving the same Documents) and ``batch_dir`` (where that job's
+    manifest goes; required with ``mode="batch"``).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -69,6 +72,8 @@ class VoxtralReader(BasePydanticReader):
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     transcript_format: str = "text"
     on_error: str = "raise"
+    mode: str = "online"
+    batch_dir: str | None = None
     api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
     base_url: str | None = None
     model: str = DEFAULT_TRANSCRIPTION_MODEL
@@ -112,14 +117,11 @@ class VoxtralReader(BasePydanticReader):
             cache_dir=self.cache_dir,
             show_progress=self.show_progress,
             on_error=self.on_error,  # type: ignore[arg-type]
+            mode=self.mode,  # type: ignore[arg-type]
+            batch_dir=self.batch_dir,
         )
         self._options.check()
-        if self.backend == "vllm" and self._options.needs_timestamps:
-            raise UnsupportedFeatureError(
-                f"granularity={self.granularity!r} needs segment timestamps, which vLLM does "
-                "not serve for Voxtral. Use granularity='file' with the vLLM backend.",
-                argument="granularity",
-            )
+        self._options.check_backend(self.backend)
         self._client().close()  # a missing key fails here, not at the first file
 
     @classmethod
@@ -187,7 +189,8 @@ class VoxtralReader(BasePydanticReader):
         documents: list[Document] = []
         try:
             async with self._async_client() as client:
-                async for source, records in aload(client, _sources(file, fs), self._options):
+                loads = aload(client, _sources(file, fs), self._options, batch_client=self._client)
+                async for source, records in loads:
                     documents.extend(_document(record, extra_info, source) for record in records)
         except LoadError as error:
             error.documents = documents
