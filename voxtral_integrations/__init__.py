@@ -6,8 +6,9 @@ The core needs no framework::
 
     result = VoxtralClient().transcribe("meeting.mp3", timestamp_granularities=["segment"])
 
-The LangChain and LlamaIndex adapters are being built on this core (see the
-README's Status section).
+Many files: ``client.transcribe_many(paths)``; corpora: ``client.submit_batch``.
+The adapters live in ``voxtral_integrations.langchain`` and
+``voxtral_integrations.llama_index``; the ``voxtral`` command in ``cli``.
 """
 
 from ._bulk import TranscriptionResult
