@@ -38,7 +38,7 @@ def test_a_429_holds_everyone_for_its_wait(clock: list[float]) -> None:
     assert pace.admit() == pytest.approx(0.5)
     clock[0] += 0.5
     for _ in range(4):
-        pace.release(succeeded=False)
+        pace.release(succeeded=False, epoch=pace.epoch)
     assert pace.admit() == 0.0
 
 
@@ -55,7 +55,7 @@ def test_one_burst_of_429s_halves_the_window_once(clock: list[float]) -> None:
     admit_all(pace, 16)
     for _ in range(10):  # ten answers of the same burst
         pace.throttle(1.0)
-        pace.release(succeeded=False)
+        pace.release(succeeded=False, epoch=pace.epoch)
     assert pace.window == 8
     clock[0] += 1.0
     pace.throttle(1.0)  # a new burst, after the hold: halves again
@@ -68,12 +68,12 @@ def test_the_window_binds_then_grows_back_until_it_no_longer_binds(clock: list[f
     pace.throttle(0.0)
     assert pace.window == 4
     for _ in range(8):
-        pace.release(succeeded=True)
+        pace.release(succeeded=True, epoch=pace.epoch)
     assert 4 < pace.window < 8
     admit_all(pace, math.ceil(pace.window))
     assert pace.admit() == PACE_POLL_SECONDS  # full: asked to look again shortly
     for _ in range(200):
-        pace.release(succeeded=True)
+        pace.release(succeeded=True, epoch=pace.epoch)
         assert pace.admit() == 0.0
     assert pace.window == math.inf  # grew past the most ever in flight (8)
 
@@ -83,5 +83,18 @@ def test_the_window_never_drops_below_one(clock: list[float]) -> None:
     admit_all(pace, 1)
     pace.throttle(0.0)
     assert pace.window == 1
-    pace.release(succeeded=False)
+    pace.release(succeeded=False, epoch=pace.epoch)
     assert pace.admit() == 0.0
+
+
+def test_successes_sent_before_a_cut_do_not_reopen_the_window(clock: list[float]) -> None:
+    pace = Pace()
+    admit_all(pace, 16)
+    before = pace.epoch
+    pace.throttle(1.0)  # 8 of the 16 get a 429; the other 8 succeed during the hold
+    assert pace.window == 8
+    for _ in range(8):
+        pace.release(succeeded=True, epoch=before)
+    assert pace.window == 8
+    pace.release(succeeded=True, epoch=pace.epoch)
+    assert pace.window == 8 + 1 / 8

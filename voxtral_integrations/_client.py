@@ -944,7 +944,7 @@ class VoxtralClient(_BaseClient):
                 time.sleep(wait)
             if throttled_at is not None and self._pace.successes > throttled_at:
                 retries -= 1  # the pool moved on meanwhile: the 429 was its limit (see _pacing)
-            successes = self._pace.successes
+            successes, epoch = self._pace.successes, self._pace.epoch
             succeeded, hold = False, None
             started = time.monotonic()
             try:
@@ -962,7 +962,7 @@ class VoxtralClient(_BaseClient):
                     return response
                 delay = self._retry_delay_after_status(spec, retries, response, hold)
             finally:
-                self._pace.release(succeeded=succeeded)
+                self._pace.release(succeeded=succeeded, epoch=epoch)
             time.sleep(delay)
             retries += 1
             throttled_at = successes if hold is not None else None
@@ -1296,7 +1296,7 @@ class AsyncVoxtralClient(_BaseClient):
                 await anyio.sleep(wait)
             if throttled_at is not None and self._pace.successes > throttled_at:
                 retries -= 1  # the pool moved on meanwhile: the 429 was its limit (see _pacing)
-            successes = self._pace.successes
+            successes, epoch = self._pace.successes, self._pace.epoch
             succeeded, hold = False, None
             started = time.monotonic()
             try:
@@ -1314,7 +1314,7 @@ class AsyncVoxtralClient(_BaseClient):
                     return response
                 delay = self._retry_delay_after_status(spec, retries, response, hold)
             finally:
-                self._pace.release(succeeded=succeeded)
+                self._pace.release(succeeded=succeeded, epoch=epoch)
             await anyio.sleep(delay)
             retries += 1
             throttled_at = successes if hold is not None else None

@@ -43,6 +43,7 @@ class Pace:
         self._in_flight = 0
         self._peak = 0
         self._successes = 0
+        self._epoch = 0
 
     @property
     def window(self) -> float:
@@ -53,6 +54,11 @@ class Pace:
     def successes(self) -> int:
         """Requests that succeeded so far (the client's retry accounting reads it)."""
         return self._successes
+
+    @property
+    def epoch(self) -> int:
+        """How many times the window was cut; a request notes it when admitted."""
+        return self._epoch
 
     def admit(self) -> float:
         """``0.0`` with a slot taken, or the seconds to wait before asking again."""
@@ -65,12 +71,17 @@ class Pace:
             self._peak = max(self._peak, self._in_flight)
             return 0.0
 
-    def release(self, *, succeeded: bool) -> None:
-        """Give back a slot taken by :meth:`admit`; a success widens a narrowed window."""
+    def release(self, *, succeeded: bool, epoch: int) -> None:
+        """Give back a slot taken by :meth:`admit` in ``epoch``.
+
+        A success widens a narrowed window only if the request was admitted after
+        the last cut: successes of requests sent before it say nothing about the
+        narrower window (counting them re-opened it while the hold still ran).
+        """
         with self._lock:
             self._in_flight -= 1
             self._successes += succeeded
-            if succeeded and self._window != math.inf:
+            if succeeded and epoch == self._epoch and self._window != math.inf:
                 self._window += 1.0 / self._window
                 if self._window > self._peak:
                     self._window = math.inf
@@ -85,4 +96,5 @@ class Pace:
             moment = now()
             if moment >= self._resume_at:
                 self._window = max(1.0, min(self._window, self._in_flight) // 2)
+                self._epoch += 1
             self._resume_at = max(self._resume_at, moment + wait)
