@@ -388,6 +388,63 @@ def test_clashing_stems_end_up_in_subdirectories(
     )
 
 
+def test_inputs_with_the_same_printable_name_are_numbered_in_input_order() -> None:
+    import threading
+
+    signed = ["https://cdn.example/talk.mp3?sig=AAA", "https://cdn.example/talk.mp3?sig=BBB"]
+    inputs = cli.expand_inputs([*signed, "https://cdn.example/talk.mp3"], print)
+    assert [item.name for item in inputs] == ["https://cdn.example/talk.mp3"] * 3
+    box: dict[str, list[PurePosixPath]] = {}
+    worker = threading.Thread(target=lambda: box.update(names=output_names(inputs)), daemon=True)
+    worker.start()
+    worker.join(5)
+    names = [str(name) for name in box["names"]]  # a KeyError: still looping
+    assert re.fullmatch(r"talk-[0-9a-f]{8}", names[0])
+    assert names[1:] == [f"{names[0]}-2", f"{names[0]}-3"]
+    assert output_names(inputs) == box["names"]  # the same names on a re-run
+
+
+def test_an_output_file_never_takes_the_place_of_a_directory() -> None:
+    inputs = [
+        Input(Path("/r/p.txt/talk.wav"), "p.txt/talk.wav"),
+        Input(Path("/r/q/talk.wav"), "q/talk.wav"),
+        Input(Path("/r/p.wav"), "p.wav"),
+    ]
+    paths = cli.output_paths(inputs, Path("/out"), "txt")
+    assert [str(path) for path in paths] == [
+        "/out/p.txt/talk.txt",
+        "/out/q/talk.txt",
+        "/out/p-2.txt",
+    ]
+    assert [str(path) for path in cli.output_paths(inputs, Path("/out"), "srt")] == [
+        "/out/p.txt/talk.srt",
+        "/out/q/talk.srt",
+        "/out/p.srt",
+    ]
+
+
+def test_dot_names_stay_inside_the_output_dir_and_apart(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = [
+        write_wav(tmp_path / "a" / "..mp3", TRUTH["talk"], 6.0),
+        write_wav(tmp_path / "b" / "..mp3", TRUTH["standup"], 4.5),
+    ]
+    out = tmp_path / "work" / "out"
+
+    code, _, stderr = run(capsys, "transcribe", odd[0], "-o", out, "-q")
+    assert code == 0, stderr
+    assert [p.name for p in (tmp_path / "work").iterdir()] == ["out"]
+    assert [p.name for p in out.iterdir()] == ["audio.txt"]
+
+    code, _, stderr = run(capsys, "transcribe", *odd, "-o", tmp_path / "two", "-q")
+    assert code == 0, stderr
+    written = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.txt"))
+    assert written == [Path("a/audio.txt"), Path("b/audio.txt")]
+    texts = [(tmp_path / "two" / path).read_text().split() for path in written]
+    assert len(texts[0]) == 2 * len(TRUTH["talk"]) and len(texts[1]) == 2 * len(TRUTH["standup"])
+
+
 def test_a_url_is_sent_as_a_url_and_its_query_never_shown(
     server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -193,14 +193,17 @@ def _suffix_list() -> str:
     return " ".join(sorted(MEDIA_SUFFIXES))
 
 
-def output_names(inputs: Sequence[Input]) -> list[PurePosixPath]:
+def output_names(inputs: Sequence[Input], suffix: str = "") -> list[PurePosixPath]:
     """Where each input's output goes under ``--output-dir``, before the format's suffix.
 
     The input's stem (``talk.mp3`` -> ``talk``). Inputs whose stems clash are told
     apart by their path relative to their common parent (``a/talk``, ``b/talk``),
     then by their suffix (``talk.mp3``, ``talk.wav``), then by a short hash of their
-    name (URLs). Names are compared case-insensitively (macOS, Windows), and the
-    same inputs always get the same names, which is what lets a re-run skip them.
+    name (URLs), and last, for inputs with the same printable name (two signed URLs
+    of one object), by ``-2``, ``-3`` in input order. Names are compared
+    case-insensitively (macOS, Windows) and with ``suffix`` (the file's), so no
+    output is another's file or directory; the same inputs always get the same
+    names, which is what lets a re-run skip them.
     """
     names = [PurePosixPath(_stem(item)) for item in inputs]
     local = [item.audio.resolve() if isinstance(item.audio, Path) else None for item in inputs]
@@ -211,32 +214,61 @@ def output_names(inputs: Sequence[Input]) -> list[PurePosixPath]:
         for index in clashing:
             path = local[index]
             if path is not None:
-                names[index] = PurePosixPath(path.relative_to(parent).as_posix()).with_suffix("")
+                relative = PurePosixPath(path.relative_to(parent).as_posix())
+                names[index] = relative.with_name(_safe_stem(relative))
     for index in _clashes(names):
         path = local[index]
         if path is not None and path.suffix:
             names[index] = names[index].with_name(names[index].name + path.suffix)
-    while clashing := _clashes(names):
-        for index in clashing:
-            digest = hashlib.sha256(f"{inputs[index].name}#{names[index]}".encode()).hexdigest()
-            names[index] = names[index].with_name(f"{names[index].name}-{digest[:8]}")
-    return names
+    for index in _clashes(names):
+        digest = hashlib.sha256(inputs[index].name.encode()).hexdigest()
+        names[index] = names[index].with_name(f"{names[index].name}-{digest[:8]}")
+    return _numbered(names, suffix)
+
+
+def _numbered(names: Sequence[PurePosixPath], suffix: str) -> list[PurePosixPath]:
+    """``names`` with each repeat, or file another one needs as a directory, numbered."""
+    directories = {str(parent).casefold() for name in names for parent in name.parents}
+    taken: set[str] = set()
+    unique = []
+    for name in names:
+        candidate, number = name, 1
+        while (file := f"{candidate}{suffix}".casefold()) in taken or file in directories:
+            number += 1
+            candidate = name.with_name(f"{name.name}-{number}")
+        taken.add(file)
+        unique.append(candidate)
+    return unique
 
 
 def output_paths(inputs: Sequence[Input], output_dir: Path, output_format: str) -> list[Path]:
-    """``DIR/<name>.<format>`` for each input (see :func:`output_names`)."""
-    return [
+    """``DIR/<name>.<format>`` for each input (see :func:`output_names`), each inside ``DIR``."""
+    paths = [
         output_dir.joinpath(*name.parts).with_name(name.name + SUFFIXES[output_format])
-        for name in output_names(inputs)
+        for name in output_names(inputs, SUFFIXES[output_format])
     ]
+    inside = Path(os.path.abspath(output_dir))
+    for item, path in zip(inputs, paths, strict=True):
+        if inside not in Path(os.path.abspath(path)).parents:  # no name leaves the directory
+            raise UsageError(
+                f"Cannot place the output of {item.name!r} inside --output-dir "
+                f"{str(output_dir)!r} (it would go to {str(path)!r}): rename the input."
+            )
+    return paths
 
 
 def _stem(item: Input) -> str:
     if isinstance(item.audio, Path):
-        return item.audio.stem or item.audio.name
+        return _safe_stem(PurePosixPath(item.audio.name))
     parts = urlsplit(item.audio)
     stem = PurePosixPath(unquote(parts.path)).stem or parts.hostname or "audio"
     return _UNSAFE.sub("_", stem).strip("._") or "audio"
+
+
+def _safe_stem(path: PurePosixPath) -> str:
+    """A file name's stem, never `.` or `..` (`..mp3`): those would leave the directory."""
+    stem = path.stem or path.name
+    return stem if stem.strip(".") else "audio"
 
 
 def _clashes(names: Sequence[PurePosixPath]) -> list[int]:
