@@ -83,6 +83,8 @@ class FakeJob:
     output_file: str | None = None
     error_file: str | None = None
     completed_at: int | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    """What the job reports in ``errors`` (set by a test); a timed-out job reports its own."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,9 +97,12 @@ class FakeJob:
             "agent_id": None,
             "output_file": self.output_file,
             "error_file": self.error_file,
-            "errors": [{"message": "Job timed out", "count": 1}]
-            if self.status == "TIMEOUT_EXCEEDED"
-            else [],
+            "errors": self.errors
+            or (
+                [{"message": "Job timed out", "count": 1}]
+                if self.status == "TIMEOUT_EXCEEDED"
+                else []
+            ),
             "outputs": None,
             "status": self.status,
             "created_at": CREATED_AT,

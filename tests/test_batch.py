@@ -8,6 +8,7 @@ be compared with the online path's for the same audio.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from conftest import FAKE_API_KEY
 from fake_batch import FakeBatchServer
 from fake_voxtral import FakeVoxtral
 
+import voxtral_integrations._batch as batch_module
 from voxtral_integrations import (
     APIResponseError,
     AudioError,
@@ -212,6 +214,46 @@ def test_delete_files_false_keeps_the_uploads(
     client.batch_results(job.id, manifest_dir=tmp_path)
     assert sorted(server.deleted) == sorted(manifest.uploaded_files)
     assert read_manifest(tmp_path, job.id).files_deleted
+
+
+def test_results_survive_a_manifest_that_cannot_be_rewritten(
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = batch_client(server)
+    job = client.submit_batch(corpus[:2], manifest_dir=tmp_path, **SEGMENTS)
+    client.wait_for_batch(job.id, poll_interval=0)
+    kept = client.batch_results(job.id, manifest_dir=tmp_path, delete_files=False)
+    uploaded = read_manifest(tmp_path, job.id).uploaded_files
+
+    def read_only(directory: Path, manifest: Manifest) -> Path:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(batch_module, "write_manifest", read_only)
+    for _ in range(2):  # and again: the files are gone, the manifest still says otherwise
+        results = client.batch_results(job.id, manifest_dir=tmp_path)
+        assert [r.unwrap() for r in results] == [r.unwrap() for r in kept]
+    assert sorted(server.deleted) == sorted(uploaded)
+    assert not read_manifest(tmp_path, job.id).files_deleted
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2 and "Read-only file system" in warnings[0]
+
+
+def test_an_upper_case_job_id_is_the_same_job(
+    corpus: list[str], server: FakeBatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = iter(range(1, 100))  # ids with letters, for upper case to change them
+    monkeypatch.setattr(server, "new_id", lambda: f"abcdef00-0000-4000-8000-{next(ids):012x}")
+    client = batch_client(server)
+    job = client.submit_batch(corpus[1:2], manifest_dir=tmp_path)
+    assert job.id != job.id.upper()
+    assert client.wait_for_batch(job.id.upper(), poll_interval=0).id == job.id
+    [result] = client.batch_results(job.id.upper(), manifest_dir=tmp_path)
+    assert result.unwrap().text
+    assert client.get_batch(job.id.upper()).status == "SUCCESS"
 
 
 # --------------------------------------------------------------------------- failures

@@ -914,6 +914,50 @@ def test_cancel_and_status_as_json(
     assert job["id"] == job_id and job["status"] == "CANCELLED"
 
 
+def test_status_and_cancel_never_show_a_signed_url_the_job_reports(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    job_id = submit(capsys, recordings / "talk.wav", "-o", tmp_path / "out")
+    message = f"Could not download {SIGNED_URL} (403)"
+    batch_server.jobs[job_id].errors = [{"message": message, "count": 2}]
+    shown = "Could not download https://files.example.com/podcast.wav?<redacted> (403)"
+
+    code, stdout, stderr = run(capsys, "batch", "status", job_id)
+    assert code == 0, stderr
+    assert stdout.splitlines()[-1] == f"error: {shown} (2x)"
+    code, stdout, stderr = run(capsys, "batch", "status", job_id, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["errors"] == [{"message": shown, "count": 2}]
+    code, stdout, stderr = run(capsys, "batch", "cancel", job_id)
+    assert code == 0, stderr
+    assert stdout.splitlines()[-1] == f"error: {shown} (2x)"
+    assert "SECRET-TOKEN" not in "".join(capsys.readouterr())
+
+
+def test_an_upper_case_job_id_finds_its_manifest(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ids = iter(range(1, 100))  # ids with letters, for upper case to change them
+    monkeypatch.setattr(batch_server, "new_id", lambda: f"abcdef00-0000-4000-8000-{next(ids):012x}")
+    out = tmp_path / "out"
+    job_id = submit(capsys, recordings / "talk.wav", "-o", out, "--wait")
+    first = (out / "talk.txt").read_text()
+    (out / "talk.txt").unlink()
+    code, _, stderr = run(capsys, "batch", "results", job_id.upper(), "-o", out)
+    assert code == 0, stderr
+    assert (out / "talk.txt").read_text() == first
+    code, stdout, stderr = run(capsys, "batch", "status", job_id.upper())
+    assert code == 0, stderr
+    assert stdout.startswith(f"{job_id}  SUCCESS")
+
+
 @pytest.mark.parametrize("action", ["status", "cancel", "results"])
 def test_a_malformed_job_id_is_a_usage_error(
     batch_server: FakeBatchServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], action: str

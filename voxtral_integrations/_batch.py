@@ -194,14 +194,15 @@ def _manifest_directory(manifest_dir: object) -> Path:
 
 
 def check_job_id(job_id: object) -> str:
-    """A job id is a UUID; anything else is a typo, refused before it reaches a URL."""
+    """A job id is a UUID, in lower case as the API spells it (and names its manifest);
+    anything else is a typo, refused before it reaches a URL."""
     if not isinstance(job_id, str) or not _UUID.fullmatch(job_id):
         raise InvalidInputError(
             f"{job_id!r} is not a batch job id: use the `id` of the BatchJob that "
             "`submit_batch` returned (a UUID such as 'b6a4a1c2-0d0e-4f6a-9c57-3f2d2e1c9a10').",
             argument="job_id",
         )
-    return job_id
+    return job_id.lower()
 
 
 def job_settings(timeout_hours: object, metadata: object) -> dict[str, Any]:
@@ -617,7 +618,7 @@ def wait(
 ) -> BatchJob:
     """Poll until the job ends; raise :class:`BatchJobError` once ``timeout`` seconds passed."""
     client._dialect.check_files_supported()
-    check_job_id(job_id)
+    job_id = check_job_id(job_id)
     _check_seconds(poll_interval, "poll_interval")
     _check_seconds(timeout, "timeout")
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -667,7 +668,8 @@ def results(
 ) -> list[TranscriptionResult]:
     """Download a finished job's lines and turn them into one result per input."""
     client._dialect.check_files_supported()
-    manifest = read_manifest(manifest_dir, check_job_id(job_id))
+    job_id = check_job_id(job_id)
+    manifest = read_manifest(manifest_dir, job_id)
     job = get(client, job_id)
     if not job.done:
         raise BatchJobError(
@@ -694,7 +696,15 @@ def results(
         and not manifest.files_deleted
         and _delete_quietly(client, manifest.uploaded_files)
     ):
-        write_manifest(Path(manifest_dir), manifest.model_copy(update={"files_deleted": True}))
+        try:
+            write_manifest(Path(manifest_dir), manifest.model_copy(update={"files_deleted": True}))
+        except OSError as exc:  # the files are gone all the same; a later call finds them gone
+            logger.warning(
+                "Could not record in the manifest of batch job %s that its uploaded files are "
+                "deleted (%s); the results are returned all the same.",
+                job_id,
+                exc.strerror or type(exc).__name__,
+            )
     return assembled
 
 

@@ -53,6 +53,7 @@ from ._exceptions import (
 from ._models import BatchJob, Transcription
 from ._protocol import BACKENDS
 from ._records import source_name, srt, vtt
+from ._redaction import redact_urls, redact_urls_in
 from ._version import __version__
 
 PROG = "voxtral"
@@ -679,7 +680,10 @@ def run_batch_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     job_id = check_job_id(args.job_id)
     with make_client(args.backend, args.base_url) as client:
         job = client.get_batch(job_id)
-    out.write(job.model_dump_json(indent=2) + "\n" if args.json else _describe_job(job))
+    if args.json:  # server messages may echo a signed URL: a credential
+        out.write(json.dumps(redact_urls_in(job.model_dump(mode="json")), indent=2) + "\n")
+    else:
+        out.write(_describe_job(job))
     return EXIT_OK
 
 
@@ -693,7 +697,9 @@ def run_batch_cancel(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _describe_job(job: BatchJob) -> str:
     lines = [f"{job.id}  {job.status}", f"requests: {_counts(job)}"]
-    lines.extend(f"error: {one_line(Exception(p.message))} ({p.count}x)" for p in job.errors)
+    lines.extend(
+        f"error: {one_line(Exception(redact_urls(p.message)))} ({p.count}x)" for p in job.errors
+    )
     return "\n".join(lines) + "\n"
 
 
