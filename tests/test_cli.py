@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -329,6 +330,28 @@ def test_globs_are_expanded_and_duplicates_sent_once(
     assert sorted(p.name for p in out.iterdir()) == ["interview.txt", "standup.txt", "talk.txt"]
 
 
+def test_a_quoted_recursive_glob_does_not_follow_directory_links(
+    recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+
+    (recordings / "team" / "up").symlink_to(recordings)  # two ways back to an ancestor
+    (recordings / "team" / "up again").symlink_to(recordings)
+    box: dict[str, list[Input]] = {}
+    pattern = f"{recordings}/**/*.wav"
+    worker = threading.Thread(
+        target=lambda: box.update(found=cli.expand_inputs([pattern], print)), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    found = box["found"]  # a KeyError: glob's walk is still growing
+    assert sorted(str(item.audio.relative_to(recordings)) for item in found) == [  # type: ignore[union-attr]
+        "interview.wav",
+        "talk.wav",
+        "team/standup.wav",
+    ]
+
+
 def test_an_explicitly_named_file_is_tried_whatever_its_suffix(
     server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -579,6 +602,22 @@ def test_overwrite_transcribes_again(
     assert server.request_count == 0
     assert run(capsys, "transcribe", recordings / "talk.wav", "-o", out, "--overwrite")[0] == 0
     assert (out / "talk.txt").read_text() == "talk 0 talk 1\n"
+
+
+def test_outputs_get_the_umask_mode_or_the_mode_of_the_file_they_replace(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    previous = os.umask(0o027)
+    try:
+        assert run(capsys, "transcribe", recordings / "talk.wav", "-o", out, "-f", "srt")[0] == 0
+        assert stat.S_IMODE((out / "talk.srt").stat().st_mode) == 0o640
+        (out / "talk.srt").chmod(0o604)
+        argv = ["transcribe", recordings / "talk.wav", "-o", out, "-f", "srt", "--overwrite"]
+        assert run(capsys, *argv)[0] == 0
+        assert stat.S_IMODE((out / "talk.srt").stat().st_mode) == 0o604
+    finally:
+        os.umask(previous)
 
 
 def test_an_interrupted_run_keeps_what_finished_and_a_rerun_continues(

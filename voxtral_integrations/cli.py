@@ -16,10 +16,12 @@ from an argument (it would land in the shell history), and never printed.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -147,11 +149,9 @@ def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list
 
 def _glob(pattern: str, warn: Callable[[str], None]) -> list[Path]:
     """A glob's audio and video files (the shell did not expand it: quoted, or Windows)."""
-    import glob
-
     media: list[Path] = []
-    for match in sorted(glob.glob(pattern, recursive=True)):
-        path = Path(match)
+    base, *parts = _glob_parts(pattern)
+    for path in sorted(set(_matches(Path(base), parts)), key=lambda path: path.parts):
         if path.is_dir():
             media.extend(_media_in(path, warn))
         elif _is_media(path):
@@ -163,6 +163,44 @@ def _glob(pattern: str, warn: Callable[[str], None]) -> list[Path]:
             f"{pattern!r} matches no audio or video file (looked for {_suffix_list()})."
         )
     return media
+
+
+def _glob_parts(pattern: str) -> list[str]:
+    """The pattern's leading part without wildcards (``.`` if none), then its other parts."""
+    parts = list(Path(pattern).parts)
+    plain = next((n for n, part in enumerate(parts) if _GLOB.search(part)), len(parts))
+    return [os.path.join(*parts[:plain]) if plain else os.curdir, *parts[plain:]]
+
+
+def _matches(base: Path, parts: Sequence[str]) -> Iterator[Path]:
+    """What ``base/parts...`` matches, as :func:`glob.glob` with ``recursive=True`` would,
+    except that ``**`` does not follow symlinks to directories: two links back to an
+    ancestor make glob's walk grow without end. Hidden names match only a part that
+    starts with a dot, as in glob."""
+    if not parts:
+        yield base
+        return
+    part, rest = parts[0], parts[1:]
+    if not _GLOB.search(part):
+        if (base / part).exists() or (not rest and (base / part).is_symlink()):
+            yield from _matches(base / part, rest)
+        return
+    try:
+        entries = sorted(os.scandir(base), key=lambda entry: entry.name)
+    except OSError:
+        return
+    visible = [entry for entry in entries if not entry.name.startswith(".") or part[0] == "."]
+    if part == "**":
+        yield from _matches(base, rest)
+        for entry in visible:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _matches(Path(entry.path), parts)
+            elif not rest:
+                yield Path(entry.path)
+        return
+    for entry in visible:
+        if fnmatch.fnmatch(entry.name, part) and (not rest or entry.is_dir()):
+            yield from _matches(Path(entry.path), rest)
 
 
 def _media_in(directory: Path, warn: Callable[[str], None]) -> list[Path]:
@@ -308,16 +346,30 @@ def _segment_line(segment: Any, name: str) -> dict[str, Any]:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename).
+
+    The file gets the mode of the one it replaces, else the one a plain ``open``
+    would give (``mkstemp`` makes it private to the user, whatever the umask).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, _file_mode(path))
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)  # the only way to read it; set back at once
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------- summary
