@@ -317,6 +317,37 @@ def test_directory_search_skips_unsupported_files_with_a_named_warning(
     ]
 
 
+def test_a_bad_file_found_in_a_directory_or_glob_is_skipped_by_name(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (recordings / "aborted.wav").write_bytes(b"")
+    (recordings / "moved.mp3").symlink_to(tmp_path / "gone.mp3")
+    os.mkfifo(recordings / "team" / "pipe.wav")
+    out = tmp_path / "out"
+
+    for argument in (recordings, f"{recordings}/**/*.*"):
+        code, _, stderr = run(capsys, "transcribe", argument, "-o", out, "--overwrite")
+        assert code == 0, stderr
+        warnings = [line for line in stderr.splitlines() if "warning" in line]
+        assert (
+            f"voxtral: warning: skipping {str(recordings / 'aborted.wav')!r}: an empty file"
+            in warnings
+        )
+        assert (
+            f"voxtral: warning: skipping {str(recordings / 'moved.mp3')!r}: a link to nothing"
+            in warnings
+        )
+        pipe = recordings / "team" / "pipe.wav"
+        assert f"voxtral: warning: skipping {str(pipe)!r}: not a regular file" in warnings
+        assert sorted(p.name for p in out.iterdir()) == [
+            "interview.txt",
+            "standup.txt",
+            "talk.txt",
+        ]
+    code, _, stderr = run(capsys, "transcribe", tmp_path / "gone.mp3", "-o", out)
+    assert code == 2 and "No such file or directory" in stderr  # named: still a usage error
+
+
 def test_globs_are_expanded_and_duplicates_sent_once(
     server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

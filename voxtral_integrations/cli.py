@@ -110,8 +110,9 @@ def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list
 
     A file named explicitly is kept whatever its suffix (the library probes content);
     files found in a directory or by a glob are kept only with an audio or video
-    suffix, and the others are skipped with a warning naming them. Hidden files and
-    directories are not searched.
+    suffix and when they can be read (not empty, not a dangling link), and the
+    others are skipped with a warning naming them: one bad file in a directory
+    must not stop the run. Hidden files and directories are not searched.
     """
     found: list[Path | str] = []
     for argument in arguments:
@@ -154,10 +155,10 @@ def _glob(pattern: str, warn: Callable[[str], None]) -> list[Path]:
     for path in sorted(set(_matches(Path(base), parts)), key=lambda path: path.parts):
         if path.is_dir():
             media.extend(_media_in(path, warn))
-        elif _is_media(path):
-            media.append(path)
-        else:
+        elif not _is_media(path):
             warn(_unsupported(path))
+        elif _usable(path, warn):
+            media.append(path)
     if not media:
         raise UsageError(
             f"{pattern!r} matches no audio or video file (looked for {_suffix_list()})."
@@ -210,11 +211,30 @@ def _media_in(directory: Path, warn: Callable[[str], None]) -> list[Path]:
         files.extend(Path(root, name) for name in names if not name.startswith("."))
     media = []
     for path in sorted(files, key=lambda path: path.relative_to(directory).parts):
-        if _is_media(path):
-            media.append(path)
-        else:
+        if not _is_media(path):
             warn(_unsupported(path))
+        elif _usable(path, warn):
+            media.append(path)
     return media
+
+
+def _usable(path: Path, warn: Callable[[str], None]) -> bool:
+    """Whether a found file can be sent; if not, say why (it is skipped, the run goes on)."""
+    try:
+        status = path.stat()
+    except OSError as error:
+        reason = "a link to nothing" if path.is_symlink() else (error.strerror or str(error))
+    else:
+        if not stat.S_ISREG(status.st_mode):
+            reason = "not a regular file"
+        elif status.st_size == 0:
+            reason = "an empty file"
+        elif not os.access(path, os.R_OK):
+            reason = "not readable"
+        else:
+            return True
+    warn(f"skipping {str(path)!r}: {reason}")
+    return False
 
 
 def _is_media(path: Path) -> bool:
