@@ -22,8 +22,8 @@ from voxtral_integrations import (
     InternalServerError,
     InvalidInputError,
     RateLimitError,
-    TranscriptionResult,
     VoxtralClient,
+    VoxtralError,
 )
 
 LONG_REGIONS = [(1.0, 4.0), (9.0, 12.0), (18.0, 21.0), (27.0, 30.0)]
@@ -114,8 +114,8 @@ def test_a_long_file_with_a_failed_chunk_keeps_its_partial(corpus: list[Path]) -
 @pytest.mark.parametrize(
     ("audio", "error", "named"),
     [
-        (["missing.mp3"], AudioError, "missing.mp3"),
         (None, InvalidInputError, "No audio given"),
+        ([12345], InvalidInputError, "int"),
         (["ftp://example.com/a.mp3"], InvalidInputError, "ftp"),
     ],
 )
@@ -126,6 +126,62 @@ def test_bad_inputs_are_refused_before_anything_is_sent(
     with sync_client(fake) as client, pytest.raises(error, match=named):
         client.transcribe_many([] if audio is None else [*corpus[:2], *audio])  # not iterated
     assert fake.uploads == []
+
+
+def test_a_missing_or_empty_file_is_its_own_result_and_the_others_go_on(
+    corpus: list[Path], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    fake = FakeVoxtral()
+    with sync_client(fake) as client:
+        inputs = [corpus[0], tmp_path / "missing.mp3", empty, corpus[1]]
+        results = {r.index: r for r in client.transcribe_many(inputs)}
+    assert [results[i].ok for i in range(4)] == [True, False, False, True]
+    assert isinstance(results[1].error, AudioError) and "missing.mp3" in str(results[1].error)
+    assert isinstance(results[2].error, AudioError) and "empty" in str(results[2].error)
+    assert len(fake.uploads) == 2
+
+
+def test_an_unexpected_error_in_one_file_is_that_files_result(
+    corpus: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxtral_integrations import _client
+
+    real_prepare = _client.prepare
+
+    def broken_for_one(upload: Any, **limits: Any) -> Any:
+        if upload.name.endswith("clip 1.wav"):
+            raise RuntimeError("codec crashed at https://files.example/a.wav?token=SECRET")
+        return real_prepare(upload, **limits)
+
+    monkeypatch.setattr(_client, "prepare", broken_for_one)
+    with sync_client(FakeVoxtral()) as client:
+        results = {r.index: r for r in client.transcribe_many(corpus[:3])}
+    assert results[0].ok and results[2].ok
+    error = results[1].error
+    assert isinstance(error, VoxtralError) and isinstance(error.__cause__, RuntimeError)
+    assert "codec crashed" in str(error) and "SECRET" not in str(error)
+
+
+def test_a_pipe_is_read_once(corpus: list[Path]) -> None:
+    import io
+
+    class Pipe(io.RawIOBase):
+        def __init__(self, content: bytes) -> None:
+            self._stream = io.BytesIO(content)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            data = self._stream.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+
+    with sync_client(FakeVoxtral()) as client:
+        (result,) = client.transcribe_many([Pipe(corpus[0].read_bytes())])
+    assert result.ok, result.error
 
 
 def test_bad_options_are_refused_before_anything_is_sent(corpus: list[Path]) -> None:
@@ -225,18 +281,47 @@ def test_a_429_slows_the_whole_pool_and_every_file_arrives(corpus: list[Path]) -
     assert log.throttled and log.early() == []
 
 
-def test_a_hold_longer_than_max_retry_after_is_raised_not_slept(tiny_wav: Path) -> None:
-    def answer(request: Any) -> Reply:
-        return Reply.error(429, "slow down", retry_after=120)
+def test_a_hold_longer_than_max_retry_after_fails_its_request_and_holds_the_others(
+    tiny_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxtral_integrations import _pacing
 
-    with LocalVoxtralServer(hook=answer) as server:
-        client = VoxtralClient(api_key=FAKE_API_KEY, base_url=server.base_url)
-        started = time.monotonic()
-        results = list(client.transcribe_many([tiny_wav] * 3, concurrency=1))
-        client.close()
-        count = server.request_count
-    assert time.monotonic() - started < 5
-    assert all(isinstance(r.error, RateLimitError) for r in results)
-    assert all(r.error.retry_after and r.error.retry_after > 60 for r in results)  # type: ignore[union-attr]
-    assert count == 1  # the two others were not sent into the hold
-    assert isinstance(results[0], TranscriptionResult)
+    slept: list[float] = []
+    real_now = _pacing.now
+    monkeypatch.setattr(time, "sleep", slept.append)
+    monkeypatch.setattr(_pacing, "now", lambda: real_now() + sum(slept))
+    answers = [
+        httpx.Response(429, headers={"Retry-After": "120"}, json={"message": "slow down"}),
+        httpx.Response(200, json={"text": "fine", "model": "m", "segments": []}),
+    ]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    with sync_client(answer) as client:
+        first, second = sorted(
+            client.transcribe_many([tiny_wav] * 2, concurrency=1), key=lambda r: r.index
+        )
+    assert isinstance(first.error, RateLimitError) and first.error.retry_after == 120
+    assert second.ok and second.unwrap().text == "fine"
+    assert sum(slept) >= 119.9  # the other request waited the whole hold before it was sent
+
+
+def test_a_request_the_server_never_lets_through_still_ends(corpus: list[Path]) -> None:
+    from voxtral_integrations._constants import MAX_FREE_RATE_LIMIT_RETRIES
+
+    def refuse_clip_0(request: Any) -> Reply | None:
+        upload = request.files.get("file")
+        if upload is not None and upload.filename == "clip 0.wav":
+            return Reply(429, {"message": "no"}, {"retry-after-ms": "1"})
+        return None
+
+    clips = [corpus[0], *corpus[1:5] * 10]  # the refused one, then 40 that succeed
+    assert MAX_FREE_RATE_LIMIT_RETRIES < 40  # else the successes alone could not bound it
+    with LocalVoxtralServer(latency=0.01, hook=refuse_clip_0) as server:
+        with VoxtralClient(api_key=FAKE_API_KEY, base_url=server.base_url) as client:
+            results = {r.index: r for r in client.transcribe_many(clips, concurrency=4)}
+        attempts = sum(1 for record in server.requests if record.status == 429)
+    assert isinstance(results[0].error, RateLimitError)
+    assert all(results[index].ok for index in range(1, len(clips)))
+    assert 3 <= attempts <= 3 + MAX_FREE_RATE_LIMIT_RETRIES  # max_retries=2, plus free ones

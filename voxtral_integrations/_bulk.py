@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from ._exceptions import AudioError, InvalidInputError, VoxtralError
 from ._models import Transcription
 from ._records import source_name
+from ._redaction import redact_urls
 from ._sources import AudioInput
 
 
@@ -127,6 +128,18 @@ TranscribeOne = Callable[[Source, Slot, BulkProgress], Transcription]
 AsyncTranscribeOne = Callable[[Source, AsyncSlot, BulkProgress], Awaitable[Transcription]]
 
 
+def _failed(index: int, source: Source, error: Exception) -> TranscriptionResult:
+    """The result of an input that failed; an unexpected error is wrapped, not raised,
+    so one odd file (an unwritable cache, a codec crash) cannot end a run of thousands."""
+    name = source_name(source.name)
+    if not isinstance(error, VoxtralError):
+        detail = redact_urls(str(error))
+        wrapped = VoxtralError(f"{name!r} failed unexpectedly: {type(error).__name__}: {detail}")
+        wrapped.__cause__ = error
+        error = wrapped
+    return TranscriptionResult(index, name, error=error)
+
+
 class _Stopped(Exception):
     """The caller stopped iterating: chunks not yet sent are not sent."""
 
@@ -141,8 +154,10 @@ def transcribe_many(
     """Each input's result as soon as it is done, with at most ``concurrency`` requests out.
 
     ``concurrency`` threads take the files; every chunk request of every file
-    holds one of ``concurrency`` slots while it is sent. If the caller stops
-    iterating, requests not yet sent are not sent and those in flight are awaited.
+    holds one of ``concurrency`` slots while it is prepared and sent (so memory
+    holds at most ``concurrency`` chunk payloads). When the iterator is closed,
+    chunks not yet started are not sent; requests already started (including
+    ones waiting out a ``Retry-After``) are awaited.
     """
     slots = threading.Semaphore(concurrency)
     stopped = threading.Event()
@@ -159,8 +174,10 @@ def transcribe_many(
     def one(index: int, source: Source) -> TranscriptionResult:
         try:
             transcription = transcribe_one(source, slot, progress)
-        except VoxtralError as error:
-            return TranscriptionResult(index, source_name(source.name), error=error)
+        except _Stopped:
+            raise
+        except Exception as error:
+            return _failed(index, source, error)
         finally:
             progress.file_done()
         return TranscriptionResult(index, source_name(source.name), transcription)
@@ -197,8 +214,8 @@ async def atranscribe_many(
         async with files:
             try:
                 transcription = await transcribe_one(source, lambda: slots, progress)
-            except VoxtralError as error:
-                return TranscriptionResult(index, source_name(source.name), error=error)
+            except Exception as error:
+                return _failed(index, source, error)
             finally:
                 progress.file_done()
             return TranscriptionResult(index, source_name(source.name), transcription)

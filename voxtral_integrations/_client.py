@@ -48,6 +48,7 @@ from ._constants import (
     DEFAULT_MODEL_LIMITS,
     DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
+    MAX_FREE_RATE_LIMIT_RETRIES,
     MODEL_LIMITS,
     USER_AGENT_PREFIX,
     VLLM_LIMITS,
@@ -56,9 +57,9 @@ from ._exceptions import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    AudioError,
     ConfigurationError,
     InvalidInputError,
-    RateLimitError,
 )
 from ._models import (
     BatchJob,
@@ -91,7 +92,15 @@ from ._protocol import (
 )
 from ._redaction import redact_url, redact_urls
 from ._retry import RetryPolicy, parse_retry_after
-from ._sources import AudioInput, AudioSource, AudioUpload, check_file_id, resolve_audio
+from ._sources import (
+    AudioFileId,
+    AudioInput,
+    AudioSource,
+    AudioUpload,
+    AudioURL,
+    check_file_id,
+    resolve_audio,
+)
 from ._streaming import AsyncStream, Stream
 from ._transcribe import (
     ChunkCache,
@@ -196,17 +205,34 @@ class _BaseClient:
         concurrency: int,
         **options: Any,
     ) -> tuple[TranscriptionOptions, list[Source]]:
-        """Check the options and every input that can be checked without reading it."""
+        """Check the options and every input that can be checked without reading it.
+
+        An unusable input (a URL scheme, a type, a feature the backend lacks) is
+        raised now; a local file that is missing, empty or unreadable becomes that
+        file's failed result, so one bad file among thousands does not stop the rest.
+        Each input is resolved once (a pipe or socket can only be read once).
+        """
         checked = transcription_options(**options)
         _check_chunking(max_chunk_seconds, concurrency)
-        items = sources(audio)
-        for item in items:
+        items = []
+        for item in sources(audio):
             if not callable(item.audio):
-                self._bulk_source(item, checked)
+                try:
+                    resolved = self._bulk_source(item, checked)
+                except AudioError:
+                    pass
+                else:
+                    item = Source(lambda resolved=resolved: resolved, item.name)  # type: ignore[misc]
+            items.append(item)
         return checked, items
 
     def _bulk_source(self, item: Source, options: TranscriptionOptions) -> AudioSource:
-        source = resolve_audio(item.resolve())
+        audio = item.resolve()
+        source = (
+            audio
+            if isinstance(audio, (AudioUpload, AudioURL, AudioFileId))
+            else resolve_audio(audio)
+        )
         self._dialect.transcription_request(options, source, stream=False)  # refuses early
         return source
 
@@ -290,23 +316,10 @@ class _BaseClient:
     def _turn(self, spec: RequestSpec) -> float:
         """``0.0`` when ``spec`` may be sent now, else seconds to wait first.
 
-        A wait longer than ``max_retry_after`` (a 429 asked this client for
-        minutes) is raised rather than slept, as it is for the request that got it.
+        Every request waits out a hold however long: the server set it. Only the
+        request that got a ``Retry-After`` beyond ``max_retry_after`` raises it.
         """
-        wait = self._pace.admit()
-        if wait > self._retry.max_retry_after:
-            url = redact_url(self.base_url + spec.path)
-            raise RateLimitError(
-                f"{spec.method} {httpx.URL(url).path} was not sent: the server asked this "
-                f"client to wait {wait:.0f} s more, longer than "
-                f"{self._retry.max_retry_after:.0f} s (max_retry_after). Try again later.",
-                method=spec.method,
-                url=url,
-                status_code=429,
-                server_message="",
-                retry_after=wait,
-            )
-        return wait
+        return self._pace.admit()
 
     def _note_rate_limit(self, response: httpx.Response, retries: int) -> float | None:
         """A 429 holds every request of this client as soon as its headers arrive.
@@ -587,15 +600,16 @@ class VoxtralClient(_BaseClient):
         """Transcribe many recordings, up to ``concurrency`` requests in flight across all.
 
         Takes the options of :meth:`transcribe`, applied to every input. Options and
-        inputs (paths exist, URLs are http(s)) are checked now, before anything is
-        sent; audio content is examined when each file's turn comes.
+        inputs (URL schemes, input types, what the backend supports) are checked
+        now, before anything is sent; files are read when each one's turn comes.
 
         Returns an iterator of :class:`TranscriptionResult`, one per input, in the
         order they finish (``result.index`` is the input's position). A file that
-        fails is a result with ``error`` set, and the others go on; with
-        ``cache_dir``, a re-run sends only what is missing. A 429 slows the whole
-        pool down for as long as the server asked (see :class:`VoxtralClient`).
-        If you stop iterating early, requests not yet sent are not sent.
+        fails (a missing or empty local file too) is a result with ``error`` set, and
+        the others go on; with ``cache_dir``, a re-run sends only what is missing. A
+        429 holds every request of this client for as long as the server asked and
+        narrows how many go at once (README, "Many files"). Closing the iterator
+        early starts no more chunks; requests already started finish.
 
         Example::
 
@@ -939,11 +953,13 @@ class VoxtralClient(_BaseClient):
         """Send with retries; return a 2xx response (body read unless streaming)."""
         retries = 0
         throttled_at: int | None = None  # successes in the pool when a 429'd attempt went out
+        free = 0
         while True:
             while (wait := self._turn(spec)) > 0:
                 time.sleep(wait)
-            if throttled_at is not None and self._pace.successes > throttled_at:
-                retries -= 1  # the pool moved on meanwhile: the 429 was its limit (see _pacing)
+            progressed = throttled_at is not None and self._pace.successes > throttled_at
+            if progressed and free < MAX_FREE_RATE_LIMIT_RETRIES:
+                retries, free = retries - 1, free + 1  # the 429 was the pool's limit (_pacing)
             successes, epoch = self._pace.successes, self._pace.epoch
             succeeded, hold = False, None
             started = time.monotonic()
@@ -1291,11 +1307,13 @@ class AsyncVoxtralClient(_BaseClient):
         """See :meth:`VoxtralClient._send`."""
         retries = 0
         throttled_at: int | None = None  # successes in the pool when a 429'd attempt went out
+        free = 0
         while True:
             while (wait := self._turn(spec)) > 0:
                 await anyio.sleep(wait)
-            if throttled_at is not None and self._pace.successes > throttled_at:
-                retries -= 1  # the pool moved on meanwhile: the 429 was its limit (see _pacing)
+            progressed = throttled_at is not None and self._pace.successes > throttled_at
+            if progressed and free < MAX_FREE_RATE_LIMIT_RETRIES:
+                retries, free = retries - 1, free + 1  # the 429 was the pool's limit (_pacing)
             successes, epoch = self._pace.successes, self._pace.epoch
             succeeded, hold = False, None
             started = time.monotonic()

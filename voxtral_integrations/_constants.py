@@ -111,6 +111,8 @@ request nears a timeout."""
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BULK_CONCURRENCY = 8
 """Requests in flight across the files and chunks of ``transcribe_many`` and multi-file loads."""
+MAX_FREE_RATE_LIMIT_RETRIES = 20
+"""429s a request may take without using up ``max_retries`` while the pool progresses."""
 PACE_POLL_SECONDS = 0.005
 """How often a request waiting for a slot in a narrowed window (after a 429) looks again."""
 

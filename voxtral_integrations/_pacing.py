@@ -12,9 +12,9 @@ sends (across threads or tasks):
   multiplicative decrease, as TCP does), until the limit no longer binds, and
 - a 429 does not use up a request's retries when other requests succeeded between
   the attempt that got it and the next one: that is the pool running at the limit
-  and making progress. A 429 with no success in between counts, so a request that
-  is never let through still ends after ``max_retries`` (and every free retry
-  needs a success, so the total is bounded too).
+  and making progress. A 429 with no success in between counts, and so does
+  every 429 after ``MAX_FREE_RATE_LIMIT_RETRIES`` free ones, so a request the
+  server never lets through still ends.
 
 Until the first 429 nothing waits: admission costs one uncontended lock. The
 sync and async clients share this object and differ only in how they sleep:

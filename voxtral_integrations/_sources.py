@@ -185,7 +185,8 @@ def _upload_from_path(path: Path) -> AudioUpload:
         with path.open("rb") as stream:
             yield stream
 
-    return AudioUpload(name, path.name, mime_type_for(path.name), stat.st_size, open_file, path)
+    filename = os.fsencode(path.name).decode("utf-8", "replace")  # undecodable bytes: '\ufffd'
+    return AudioUpload(name, filename, mime_type_for(path.name), stat.st_size, open_file, path)
 
 
 def _upload_from_bytes(content: bytes, *, name: str, filename: str | None = None) -> AudioUpload:

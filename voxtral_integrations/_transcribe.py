@@ -148,6 +148,7 @@ def transcribe_chunks(
             upload = payload.upload if len(payloads) == 1 else materialised(payload.upload)
             return send_one(upload)
 
+    _report_cached(len(payloads) - len(pending), on_chunk)
     with _progress(len(payloads), payloads[0].upload.name, show_progress) as bar:
         bar.update(len(payloads) - len(pending))
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(pending) or 1))) as pool:
@@ -182,6 +183,7 @@ async def atranscribe_chunks(
     failures: dict[int, Exception] = {}
     pending = _take_cached(payloads, cache, results)
     limiter = anyio.Semaphore(max(1, concurrency))
+    _report_cached(len(payloads) - len(pending), on_chunk)
 
     with _progress(len(payloads), payloads[0].upload.name, show_progress) as bar:
         bar.update(len(payloads) - len(pending))
@@ -205,6 +207,12 @@ async def atranscribe_chunks(
             for payload in pending:
                 group.start_soon(run, payload)
     return _finish(payloads, results, failures, cache)
+
+
+def _report_cached(count: int, on_chunk: Callable[[], None] | None) -> None:
+    if on_chunk:
+        for _ in range(count):
+            on_chunk()
 
 
 @asynccontextmanager
@@ -248,7 +256,10 @@ def _record(
     result = outcome.result() if hasattr(outcome, "result") else outcome
     results[payload.chunk.index] = result
     if cache:
-        cache.store(payload.chunk, result)
+        try:
+            cache.store(payload.chunk, result)
+        except OSError as error:  # the transcription is kept; only resuming it is lost
+            logger.warning("could not cache a chunk in %s: %s", cache.directory, error)
 
 
 def _finish(
