@@ -72,6 +72,11 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str
     return code, captured.out, captured.err
 
 
+def outputs(directory: Path) -> list[Path]:
+    """What the command wrote in ``directory``, without its index of which input is which."""
+    return [path for path in directory.iterdir() if path.name != cli.OUTPUT_INDEX]
+
+
 def segments_of(answer: dict[str, Any], offset: float = 0.0) -> list[tuple[float, float, str]]:
     return [(s["start"] + offset, s["end"] + offset, s["text"].strip()) for s in answer["segments"]]
 
@@ -146,7 +151,11 @@ def test_every_format_matches_what_the_server_said(
     assert code == 0, stderr
     assert stdout == ""
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert written == sorted(f"{name}.{output_format}" for name in TRUTH)
+    assert written == sorted([cli.OUTPUT_INDEX, *(f"{name}.{output_format}" for name in TRUTH)])
+    index = json.loads((out / cli.OUTPUT_INDEX).read_text())
+    assert index == {  # which input each output holds, for a re-run to skip only its own
+        f"{path.stem}.{output_format}": str(path) for path in recordings.rglob("*.wav")
+    }
     timed = output_format != "txt"
     for name, truth in TRUTH.items():
         answer = server.answered(f"{name}.wav")
@@ -300,7 +309,7 @@ def test_directory_search_skips_unsupported_files_with_a_named_warning(
         f"voxtral: warning: skipping {str(recordings / 'notes.txt')!r}: not an audio or video "
         "file by its suffix (name it explicitly to try it anyway)"
     ]
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in outputs(out)) == [
         "demo.txt",
         "interview.txt",
         "standup.txt",
@@ -339,7 +348,7 @@ def test_a_bad_file_found_in_a_directory_or_glob_is_skipped_by_name(
         )
         pipe = recordings / "team" / "pipe.wav"
         assert f"voxtral: warning: skipping {str(pipe)!r}: not a regular file" in warnings
-        assert sorted(p.name for p in out.iterdir()) == [
+        assert sorted(p.name for p in outputs(out)) == [
             "interview.txt",
             "standup.txt",
             "talk.txt",
@@ -358,7 +367,7 @@ def test_globs_are_expanded_and_duplicates_sent_once(
     )
     assert code == 0, stderr
     assert sorted(server.filenames()) == ["interview.wav", "standup.wav", "talk.wav"]
-    assert sorted(p.name for p in out.iterdir()) == ["interview.txt", "standup.txt", "talk.txt"]
+    assert sorted(p.name for p in outputs(out)) == ["interview.txt", "standup.txt", "talk.txt"]
 
 
 def test_a_quoted_recursive_glob_does_not_follow_directory_links(
@@ -489,7 +498,7 @@ def test_dot_names_stay_inside_the_output_dir_and_apart(
     code, _, stderr = run(capsys, "transcribe", odd[0], "-o", out, "-q")
     assert code == 0, stderr
     assert [p.name for p in (tmp_path / "work").iterdir()] == ["out"]
-    assert [p.name for p in out.iterdir()] == ["audio.txt"]
+    assert [p.name for p in outputs(out)] == ["audio.txt"]
 
     code, _, stderr = run(capsys, "transcribe", *odd, "-o", tmp_path / "two", "-q")
     assert code == 0, stderr
@@ -603,7 +612,7 @@ def test_a_failing_file_is_named_the_others_are_kept_and_a_rerun_does_only_it(
 
     assert code == 1
     assert stdout == ""
-    assert sorted(p.name for p in out.iterdir()) == ["interview.txt", "talk.txt"]
+    assert sorted(p.name for p in outputs(out)) == ["interview.txt", "talk.txt"]
     failures = [line for line in stderr.splitlines() if "failed:" in line]
     assert failures == [
         f"voxtral: failed: {recordings / 'team' / 'standup.wav'}: POST /v1/audio/transcriptions "
@@ -633,6 +642,33 @@ def test_overwrite_transcribes_again(
     assert server.request_count == 0
     assert run(capsys, "transcribe", recordings / "talk.wav", "-o", out, "--overwrite")[0] == 0
     assert (out / "talk.txt").read_text() == "talk 0 talk 1\n"
+
+
+@pytest.mark.parametrize("output_format", ["json", "srt"])
+def test_an_output_written_for_another_input_is_not_taken_as_done(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], output_format: str
+) -> None:
+    first = write_wav(tmp_path / "x" / "talk.wav", TRUTH["talk"], 6.0)
+    second = write_wav(tmp_path / "y" / "talk.wav", TRUTH["standup"], 4.5)
+    out = tmp_path / "out"
+    suffix = cli.SUFFIXES[output_format]
+    timed = ["-f", output_format, "--timestamps", "segment"]
+    assert run(capsys, "transcribe", first, "-o", out, *timed)[0] == 0
+    kept = (out / f"talk{suffix}").read_text()
+
+    code, _, stderr = run(capsys, "transcribe", second, "-o", out, *timed)
+    assert code == 0, stderr
+    assert f"voxtral: warning: {str(out / f'talk{suffix}')!r} holds the output of " in stderr
+    assert (out / f"talk{suffix}").read_text() == kept
+    other = parse_output((out / f"talk-2{suffix}").read_text(), output_format)[1]
+    assert_times(other, TRUTH["standup"])
+
+    server.reset()
+    for audio in (first, second):  # each finds its own output now
+        code, _, stderr = run(capsys, "transcribe", audio, "-o", out, *timed)
+        assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
+    assert server.request_count == 0
+    assert sorted(p.name for p in outputs(out)) == [f"talk-2{suffix}", f"talk{suffix}"]
 
 
 def test_outputs_get_the_umask_mode_or_the_mode_of_the_file_they_replace(
@@ -677,7 +713,7 @@ def test_an_interrupted_run_keeps_what_finished_and_a_rerun_continues(
 
     assert code == 130
     assert stdout == ""
-    done = sorted(p.name for p in out.iterdir())
+    done = sorted(p.name for p in outputs(out))
     assert len(done) == 2
     assert "interrupted" in stderr and "2 finished output(s)" in stderr
     assert "run the same command again" in stderr
@@ -690,7 +726,7 @@ def test_an_interrupted_run_keeps_what_finished_and_a_rerun_continues(
     assert code == 0, stderr
     assert server.filenames() == [missing.replace(".txt", ".wav")]
     assert "skipped 2 already done" in stderr
-    assert sorted(p.name for p in out.iterdir()) == ["interview.txt", "standup.txt", "talk.txt"]
+    assert sorted(p.name for p in outputs(out)) == ["interview.txt", "standup.txt", "talk.txt"]
 
 
 def test_a_long_file_resumes_at_the_chunk_that_failed(
@@ -982,6 +1018,30 @@ def test_cancel_and_status_as_json(
     assert code == 0
     job = json.loads(stdout)
     assert job["id"] == job_id and job["status"] == "CANCELLED"
+
+
+def test_batch_results_skip_existing_outputs_unless_overwrite(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    job_id = submit(capsys, recordings, "-o", out, "--wait", "--keep-files")
+    (out / "talk.txt").write_text("edited by hand\n")
+    (out / "interview.txt").unlink()
+
+    code, _, stderr = run(capsys, "batch", "results", job_id, "-o", out, "--keep-files")
+    assert code == 0, stderr
+    assert "1 done, 0 failed, skipped 2 already done" in stderr
+    assert (out / "talk.txt").read_text() == "edited by hand\n"
+    assert (out / "interview.txt").exists()
+
+    code, _, stderr = run(capsys, "batch", "results", job_id, "-o", out, "--overwrite")
+    assert code == 0, stderr
+    assert (out / "talk.txt").read_text() != "edited by hand\n"
+    _, help_text, _ = run(capsys, "batch", "results", "--help")
+    assert "--overwrite" in help_text and "skipped" in help_text
 
 
 def test_status_and_cancel_never_show_a_signed_url_the_job_reports(

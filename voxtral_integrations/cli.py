@@ -63,6 +63,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 SUFFIXES = {"txt": ".txt", "json": ".json", "jsonl": ".jsonl", "srt": ".srt", "vtt": ".vtt"}
 """Output formats and the suffix of their files under ``--output-dir``."""
+OUTPUT_INDEX = ".voxtral-outputs.json"
+"""In ``--output-dir``: the input each output was written for, so a re-run skips only its own."""
+INDEX_SAVE_SECONDS = 1.0
+"""The index is saved at most this often while outputs come in (and at the end): a
+rewrite per output would cost a large corpus quadratic time."""
 TIMED_FORMATS = ("srt", "vtt", "jsonl")
 """Formats made of timed segments: segment timestamps are requested for them."""
 DEFAULT_FORMAT = "txt"
@@ -498,6 +503,10 @@ def one_line_usage(error: InvalidInputError) -> str:
     return f"{one_line(error)} (option {flag})" if flag else one_line(error)
 
 
+def _warner(say: Callable[[str], None]) -> Callable[[str], None]:
+    return lambda message: say(f"{PROG}: warning: {message}")
+
+
 def _sayer(err: TextIO) -> Callable[[str], None]:
     def say(message: str) -> None:
         tqdm.write(message, file=err)  # keeps any progress bar intact
@@ -513,7 +522,8 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.monotonic()
     say = _sayer(err)
     options = transcription_kwargs(args)
-    inputs = expand_inputs(args.audio, lambda message: say(f"{PROG}: warning: {message}"))
+    warn = _warner(say)
+    inputs = expand_inputs(args.audio, warn)
     output_dir: Path | None = args.output_dir
     if output_dir is None and args.format in ("srt", "vtt") and len(inputs) > 1:
         raise UsageError(
@@ -528,11 +538,10 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else [None] * len(inputs)
     )
     tally = Tally()
-    todo = [
-        index
-        for index, target in enumerate(targets)
-        if target is None or args.overwrite or not target.exists()
-    ]
+    index = _OutputIndex(output_dir) if output_dir is not None else None
+    targets, todo = plan_outputs(
+        inputs, targets, index, args.format, overwrite=args.overwrite, warn=warn
+    )
     tally.skipped = len(inputs) - len(todo)
     if todo:
         with make_client(args.backend, args.base_url) as client:
@@ -546,14 +555,16 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             writer = _Writer(args.format, out, several=len(inputs) > 1)
             try:
                 for result in results:
-                    index = todo[result.index]
-                    _handle(result, inputs[index], targets[index], writer, tally, say)
+                    position = todo[result.index]
+                    _handle(result, inputs[position], targets[position], writer, tally, say, index)
             except KeyboardInterrupt:
                 say(_interrupted(tally, output_dir, args.no_cache))
                 return EXIT_INTERRUPTED
             finally:
                 _close(results)  # nothing more is sent; requests in flight are awaited
                 writer.flush_ready()
+                if index is not None:
+                    index.save()
     if tally.failed:
         say(
             f"{PROG}: {tally.failed} input(s) failed (named above); run the same command "
@@ -577,6 +588,7 @@ def _handle(
     writer: _Writer,
     tally: Tally,
     say: Callable[[str], None],
+    index: _OutputIndex | None,
 ) -> None:
     """Write (or queue for stdout) one finished input, or name its failure on stderr."""
     if result.error is not None:
@@ -592,8 +604,120 @@ def _handle(
     tally.add_usage(transcription)
     if target is not None:
         write_atomically(target, render(transcription, item.name, writer.format, compact=False))
+        if index is not None:
+            index.record(target, source_key(item))
     else:
         writer.add(result.index, item.name, transcription)
+
+
+class _OutputIndex:
+    """``DIR/.voxtral-outputs.json``: output file (relative to ``DIR``) -> :func:`source_key`.
+
+    A file of the right name may hold another input's output (``x/talk.wav`` then
+    ``y/talk.wav`` into one directory); the index tells them apart for every format.
+    A missing or damaged index is empty: outputs it does not know are taken as done.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._path = directory / OUTPUT_INDEX
+        self._entries = _read_index(self._path)
+        self._unsaved = False
+        self._saved_at = time.monotonic()
+
+    def owner(self, target: Path) -> str | None:
+        return self._entries.get(self._key(target))
+
+    def record(self, target: Path, source: str) -> None:
+        self._entries[self._key(target)] = source
+        self._unsaved = True
+        if time.monotonic() - self._saved_at >= INDEX_SAVE_SECONDS:
+            self.save()
+
+    def save(self) -> None:
+        if self._unsaved:
+            text = json.dumps(self._entries, ensure_ascii=False, indent=1, sort_keys=True)
+            write_atomically(self._path, text + "\n")
+            self._unsaved = False
+            self._saved_at = time.monotonic()
+
+    def _key(self, target: Path) -> str:
+        return target.relative_to(self._directory).as_posix()
+
+
+def _read_index(path: Path) -> dict[str, str]:
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(entries, dict):
+        return {}
+    return {key: value for key, value in entries.items() if isinstance(value, str)}
+
+
+def source_key(item: Input) -> str:
+    """What an output records as its input: a local file's absolute path, or the URL's name."""
+    return str(item.audio.resolve()) if isinstance(item.audio, Path) else item.name
+
+
+def plan_outputs(
+    inputs: Sequence[Input],
+    targets: Sequence[Path | None],
+    index: _OutputIndex | None,
+    output_format: str,
+    *,
+    overwrite: bool,
+    warn: Callable[[str], None],
+) -> tuple[list[Path | None], list[int]]:
+    """Each input's output file, and the positions of the inputs to transcribe.
+
+    An input whose output exists is skipped, unless ``overwrite``, or unless that
+    file was written for another input: then its output goes to ``<name>-2``
+    (``-3``...), never over the other one.
+    """
+    planned = list(targets)
+    taken = {str(target).casefold() for target in targets if target is not None}
+    todo = []
+    for position, (item, target) in enumerate(zip(inputs, targets, strict=True)):
+        if target is None or overwrite:
+            todo.append(position)
+            continue
+        candidate, number, other = target, 1, None
+        while candidate.exists():
+            owner = _owner(candidate, output_format, index)
+            if owner is None or owner in (item.name, source_key(item)):
+                break  # done by an earlier run
+            other = other or owner
+            while True:
+                number += 1
+                stem = target.name.removesuffix(SUFFIXES[output_format])
+                candidate = target.with_name(f"{stem}-{number}{SUFFIXES[output_format]}")
+                if str(candidate).casefold() not in taken:
+                    break
+        else:
+            todo.append(position)
+            if other is not None:
+                warn(
+                    f"{str(target)!r} holds the output of {other!r}, not of {item.name!r}: "
+                    f"writing {str(candidate)!r}"
+                )
+        taken.add(str(candidate).casefold())
+        planned[position] = candidate
+    return planned, todo
+
+
+def _owner(target: Path, output_format: str, index: _OutputIndex | None) -> str | None:
+    """The input ``target`` was written for, if the index or the file itself says."""
+    recorded = index.owner(target) if index is not None else None
+    if recorded is not None or output_format not in ("json", "jsonl"):
+        return recorded
+    try:
+        with target.open(encoding="utf-8") as file:
+            document = json.loads(file.read() if output_format == "json" else file.readline())
+    except (OSError, ValueError):
+        return None
+    source = document.get("source") if isinstance(document, dict) else None
+    return source if isinstance(source, str) else None
 
 
 class _Writer:
@@ -657,7 +781,7 @@ def default_cache_dir() -> Path:
 def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     say = _sayer(err)
     options = transcription_kwargs(args)
-    inputs = expand_inputs(args.audio, lambda message: say(f"{PROG}: warning: {message}"))
+    inputs = expand_inputs(args.audio, _warner(say))
     with make_client(args.backend, args.base_url) as client:
         job = client.submit_batch(
             [item.audio for item in inputs],
@@ -735,11 +859,24 @@ def _collect(
         Input(result.source if _URL.match(result.source) else Path(result.source), result.source)
         for result in results
     ]
-    targets = output_paths(inputs, args.output_dir, args.format)
+    index = _OutputIndex(args.output_dir)
+    targets, todo = plan_outputs(
+        inputs,
+        output_paths(inputs, args.output_dir, args.format),
+        index,
+        args.format,
+        overwrite=args.overwrite,
+        warn=_warner(say),
+    )
     writer = _Writer(args.format, out, several=True)
-    tally = Tally()
-    for result, item, target in zip(results, inputs, targets, strict=True):
-        _handle(result, item, target, writer, tally, say)
+    tally = Tally(skipped=len(inputs) - len(todo))
+    try:
+        for position in todo:
+            _handle(
+                results[position], inputs[position], targets[position], writer, tally, say, index
+            )
+    finally:
+        index.save()
     if tally.failed:
         say(
             f"{PROG}: {tally.failed} input(s) failed (named above); transcribe them again "
@@ -1050,6 +1187,12 @@ def _add_collect_flags(group: Any) -> None:
         help="seconds between status checks with --wait (default: 2, growing to 60)",
     )
     group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write every output even where it exists (by default an input whose output "
+        "exists is skipped, as `transcribe` does)",
+    )
+    group.add_argument(
         "--keep-files",
         action="store_true",
         help="keep the uploaded audio in the Files API after collecting the results",
@@ -1080,8 +1223,10 @@ video file in them), globs and http(s) URLs. Any format is converted and long
 recordings are split at pauses; every timestamp is absolute in the recording.
 
 Each input's output is written as soon as it is done. A re-run of the same
-command skips inputs whose output exists and, through the resume cache, sends
-only the missing chunks of a long file that failed or was interrupted.
+command skips inputs whose output exists (DIR/.voxtral-outputs.json records
+which input each output is for; another input's file is never taken as done)
+and, through the resume cache, sends only the missing chunks of a long file
+that failed or was interrupted.
 Results go to stdout unless --output-dir is given; messages, the summary and
 progress go to stderr.
 
