@@ -51,6 +51,8 @@ class SpeechServer:
     """
 
     fail: Callable[[str, int], bool] = never
+    delay: Callable[[str], float] = lambda filename: 0.0
+    """Seconds to wait before answering a request for ``filename``."""
     answers: list[Answer] = field(default_factory=list)
     _attempts: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -115,7 +117,7 @@ class SpeechServer:
             return reply
         body = self._transcription(request, filename, upload.content)
         self._record(filename, 200, body)
-        return Reply(200, body)
+        return Reply(200, body, delay=self.delay(filename))
 
     def _transcription(
         self, request: ReceivedRequest, filename: str, audio: bytes

@@ -729,6 +729,66 @@ def test_an_interrupted_run_keeps_what_finished_and_a_rerun_continues(
     assert sorted(p.name for p in outputs(out)) == ["interview.txt", "standup.txt", "talk.txt"]
 
 
+def test_ctrl_c_prints_what_finished_behind_an_input_still_in_flight(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+    import threading
+    import time
+
+    paths = [write_wav(tmp_path / f"{name}.wav", TRUTH["talk"], 6.0) for name in "abcd"]
+    server.delay = lambda filename: 1.5 if filename == "a.wav" else 0.0
+
+    def interrupt_once_the_rest_is_answered() -> None:
+        deadline = time.monotonic() + 10
+        while len(server.filenames()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # b, c and d reach the command, held back behind a
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_the_rest_is_answered, daemon=True).start()
+    code, stdout, stderr = run(capsys, "transcribe", *paths, "--no-cache", "--concurrency", "4")
+
+    assert code == 130
+    assert re.findall(r"==> (.+) <==", stdout) == [str(path) for path in paths[1:]]
+    assert "b 0 b 1" in stdout
+    assert "voxtral: finishing 1 request(s) in flight; press Ctrl-C again to abandon them" in stderr
+    assert "interrupted" in stderr.splitlines()[-1]
+
+
+def test_a_second_ctrl_c_abandons_the_requests_in_flight(
+    server: SpeechServer, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    audio = write_wav(tmp_path / "slow.wav", TRUTH["talk"], 6.0)
+    server.delay = lambda filename: 20.0
+    command = subprocess.Popen(
+        [sys.executable, "-m", "voxtral_integrations", "transcribe", str(audio), "--no-cache"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not server.filenames() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started = time.monotonic()
+        command.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        command.send_signal(signal.SIGINT)
+        _, stderr = command.communicate(timeout=15)
+    finally:
+        command.kill()
+    assert command.returncode == 130, stderr
+    assert time.monotonic() - started < 10  # not the 20 s the request takes
+    assert "finishing 1 request(s) in flight; press Ctrl-C again to abandon them" in stderr
+    assert "abandoned the requests in flight" in stderr
+
+
 def test_a_long_file_resumes_at_the_chunk_that_failed(
     server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -21,11 +21,14 @@ import hashlib
 import json
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
@@ -96,6 +99,10 @@ _FLAGS = {
 
 class UsageError(Exception):
     """A command line that cannot work: exit 2, before anything is sent."""
+
+
+class _Abandoned(KeyboardInterrupt):
+    """A second Ctrl-C: the requests in flight are not waited for."""
 
 
 # --------------------------------------------------------------------------- inputs
@@ -553,15 +560,37 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 show_progress=_show_progress(args, err),
             )
             writer = _Writer(args.format, out, several=len(inputs) > 1)
+
+            def finishing() -> None:
+                in_flight = min(args.concurrency, len(todo) - tally.done - tally.failed)
+                say(
+                    f"{PROG}: finishing {in_flight} request(s) in flight; press Ctrl-C again "
+                    "to abandon them"
+                )
+
             try:
-                for result in results:
-                    position = todo[result.index]
-                    _handle(result, inputs[position], targets[position], writer, tally, say, index)
-            except KeyboardInterrupt:
+                with _interruptible(finishing):
+                    try:
+                        for result in results:
+                            position = todo[result.index]
+                            _handle(
+                                result,
+                                inputs[position],
+                                targets[position],
+                                writer,
+                                tally,
+                                say,
+                                index,
+                            )
+                    finally:
+                        _close(results)  # nothing more is sent; requests in flight are awaited
+            except KeyboardInterrupt as interrupt:
+                writer.flush_finished()  # held back for input order: printed all the same
                 say(_interrupted(tally, output_dir, args.no_cache))
+                if isinstance(interrupt, _Abandoned):
+                    raise
                 return EXIT_INTERRUPTED
             finally:
-                _close(results)  # nothing more is sent; requests in flight are awaited
                 writer.flush_ready()
                 if index is not None:
                     index.save()
@@ -741,16 +770,48 @@ class _Writer:
 
     def flush_ready(self) -> None:
         while self._next in self._ready:
-            entry = self._ready.pop(self._next)
+            self._print(self._ready.pop(self._next))
             self._next += 1
-            if entry is None:
-                continue
-            name, transcription = entry
-            if self.format == "txt" and self._several:
-                self._out.write(("\n" if self._printed else "") + f"==> {name} <==\n")
-            self._out.write(render(transcription, name, self.format, compact=True))
-            self._printed += 1
         self._out.flush()
+
+    def flush_finished(self) -> None:
+        """Print what is finished, also past an input not done (on interruption)."""
+        for index in sorted(self._ready):
+            self._print(self._ready.pop(index))
+        self._out.flush()
+
+    def _print(self, entry: tuple[str, Transcription] | None) -> None:
+        if entry is None:
+            return
+        name, transcription = entry
+        if self.format == "txt" and self._several:
+            self._out.write(("\n" if self._printed else "") + f"==> {name} <==\n")
+        self._out.write(render(transcription, name, self.format, compact=True))
+        self._printed += 1
+
+
+@contextmanager
+def _interruptible(finishing: Callable[[], None]) -> Iterator[None]:
+    """The first Ctrl-C calls ``finishing`` (to say what is awaited), then interrupts;
+    a second one, while the requests in flight are awaited, abandons them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    interrupts = 0
+
+    def interrupt(number: int, frame: object) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            raise _Abandoned
+        finishing()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _close(results: Iterator[TranscriptionResult]) -> None:
@@ -1305,6 +1366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VoxtralError as error:
         sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n")
         return EXIT_FAILED
+    except _Abandoned:  # the client is closed: the requests in flight end at once
+        sys.stderr.write(f"{PROG}: abandoned the requests in flight.\n")
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted.\n")
         return EXIT_INTERRUPTED
