@@ -48,7 +48,6 @@ from ._constants import (
     DEFAULT_MODEL_LIMITS,
     DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
-    MAX_FREE_RATE_LIMIT_RETRIES,
     MODEL_LIMITS,
     USER_AGENT_PREFIX,
     VLLM_LIMITS,
@@ -71,7 +70,7 @@ from ._models import (
     TranscriptionStreamEvent,
     UploadedFile,
 )
-from ._pacing import Pace
+from ._pacing import Attempts, Pace
 from ._protocol import (
     BACKENDS,
     DIALECTS,
@@ -951,16 +950,12 @@ class VoxtralClient(_BaseClient):
 
     def _send(self, spec: RequestSpec) -> httpx.Response:
         """Send with retries; return a 2xx response (body read unless streaming)."""
-        retries = 0
-        throttled_at: int | None = None  # successes in the pool when a 429'd attempt went out
-        free = 0
+        attempts = Attempts(self._pace)
         while True:
             while (wait := self._turn(spec)) > 0:
                 time.sleep(wait)
-            progressed = throttled_at is not None and self._pace.successes > throttled_at
-            if progressed and free < MAX_FREE_RATE_LIMIT_RETRIES:
-                retries, free = retries - 1, free + 1  # the 429 was the pool's limit (_pacing)
-            successes, epoch = self._pace.successes, self._pace.epoch
+            attempts.started()
+            retries = attempts.retries
             succeeded, hold = False, None
             started = time.monotonic()
             try:
@@ -978,10 +973,9 @@ class VoxtralClient(_BaseClient):
                     return response
                 delay = self._retry_delay_after_status(spec, retries, response, hold)
             finally:
-                self._pace.release(succeeded=succeeded, epoch=epoch)
+                self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
             time.sleep(delay)
-            retries += 1
-            throttled_at = successes if hold is not None else None
+            attempts.failed(throttled=hold is not None)
 
     def _events(self, response: httpx.Response, parser: EventParser[_Event]) -> Iterator[_Event]:
         decoder = EventStreamDecoder(parser, response)
@@ -1305,16 +1299,12 @@ class AsyncVoxtralClient(_BaseClient):
 
     async def _send(self, spec: RequestSpec) -> httpx.Response:
         """See :meth:`VoxtralClient._send`."""
-        retries = 0
-        throttled_at: int | None = None  # successes in the pool when a 429'd attempt went out
-        free = 0
+        attempts = Attempts(self._pace)
         while True:
             while (wait := self._turn(spec)) > 0:
                 await anyio.sleep(wait)
-            progressed = throttled_at is not None and self._pace.successes > throttled_at
-            if progressed and free < MAX_FREE_RATE_LIMIT_RETRIES:
-                retries, free = retries - 1, free + 1  # the 429 was the pool's limit (_pacing)
-            successes, epoch = self._pace.successes, self._pace.epoch
+            attempts.started()
+            retries = attempts.retries
             succeeded, hold = False, None
             started = time.monotonic()
             try:
@@ -1332,10 +1322,9 @@ class AsyncVoxtralClient(_BaseClient):
                     return response
                 delay = self._retry_delay_after_status(spec, retries, response, hold)
             finally:
-                self._pace.release(succeeded=succeeded, epoch=epoch)
+                self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
             await anyio.sleep(delay)
-            retries += 1
-            throttled_at = successes if hold is not None else None
+            attempts.failed(throttled=hold is not None)
 
     async def _long_events(
         self, payloads: list[Payload], options: TranscriptionOptions
