@@ -40,6 +40,7 @@ from voxtral_integrations import (
     UnknownEvent,
     UnprocessableEntityError,
     UnsupportedFeatureError,
+    UploadedFile,
     VoxtralClient,
     _pacing,
 )
@@ -163,7 +164,17 @@ def file_digests(request: httpx.Request) -> list[str]:
         pytest.param(lambda: [status(429), ok()], 1, None, 2, id="429-then-ok"),
         pytest.param(lambda: [status(400)], 5, BadRequestError, 1, id="400-not-retried"),
         pytest.param(lambda: [status(401)], 5, AuthenticationError, 1, id="401-not-retried"),
-        pytest.param(lambda: [status(404), ok()], 5, NotFoundError, 1, id="404-not-retried"),
+        pytest.param(lambda: [status(404), ok()], 5, None, 2, id="404-retried-once"),
+        pytest.param(
+            lambda: [status(404), status(404), ok()], 5, NotFoundError, 2, id="second-404-raised"
+        ),
+        pytest.param(
+            lambda: [status(404), status(503), ok()], 5, None, 3, id="404-then-5xx-then-ok"
+        ),
+        pytest.param(
+            lambda: [status(503), status(404), status(404)], 5, NotFoundError, 3, id="404-once"
+        ),
+        pytest.param(lambda: [status(404), ok()], 0, NotFoundError, 1, id="404-max-retries-0"),
         pytest.param(lambda: [status(422)], 5, UnprocessableEntityError, 1, id="422-not-retried"),
         pytest.param(
             lambda: [httpx.ConnectError("refused"), httpx.ReadError("reset"), ok()],
@@ -202,6 +213,41 @@ def test_retry_attempts(
             client.call("transcribe", tiny_wav)
     assert len(seen) == attempts
     assert len(sleeps) == attempts - 1
+
+
+@pytest.mark.parametrize(
+    ("backend", "source", "attempts"),
+    [
+        pytest.param("mistral", "upload", 2, id="mistral-upload-retried"),
+        pytest.param("mistral", "https://example.com/a.mp3", 2, id="mistral-file-url-retried"),
+        pytest.param("mistral", "file-id", 1, id="mistral-file-id-not-retried"),
+        pytest.param("vllm", "upload", 1, id="vllm-not-retried"),
+    ],
+)
+def test_a_404_is_retried_only_where_it_cannot_mean_missing(
+    runner: Callable[..., Runner],
+    sleeps: list[float],
+    tiny_wav: Path,
+    backend: str,
+    source: str,
+    attempts: int,
+) -> None:
+    """A file id may be gone and vLLM's 404 means an unserved model; neither is a glitch."""
+    handler, seen = sequence(status(404), status(404))
+    settings: dict[str, Any] = {"backend": backend, "base_url": "http://127.0.0.1:9/v1"}
+    audio: Any = {"upload": tiny_wav, "file-id": UploadedFile(id="f" * 8)}.get(source, source)
+    with pytest.raises(NotFoundError):
+        runner(handler, max_retries=3, **settings).call("transcribe", audio)
+    assert len(seen) == attempts
+
+
+def test_a_404_from_other_endpoints_is_not_retried(
+    runner: Callable[..., Runner], sleeps: list[float]
+) -> None:
+    handler, seen = sequence(status(404), status(404))
+    with pytest.raises(NotFoundError):
+        runner(handler, max_retries=3).call("get_signed_url", "file-123")
+    assert len(seen) == 1
 
 
 def test_retry_after_is_honoured_exactly(

@@ -48,6 +48,10 @@ def test_which_statuses_are_retried(status: int, retried: bool) -> None:
     assert (delay is not None) is retried
     # A server-given wait does not make a non-retryable status retryable.
     assert (policy.delay_after_status(0, status, 1.0) is not None) is retried
+    # A transient 404 is retryable; the flag changes nothing else.
+    transient = policy.delay_after_status(0, status, None, not_found_is_transient=True)
+    assert (transient is not None) is (retried or status == 404)
+    assert policy.delay_after_status(3, 404, None, not_found_is_transient=True) is None
 
 
 @pytest.mark.parametrize(

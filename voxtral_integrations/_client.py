@@ -336,12 +336,15 @@ class _BaseClient:
     # ---- outcomes
 
     def _retry_delay_after_status(
-        self, spec: RequestSpec, retries: int, response: httpx.Response, hold: float | None
+        self, spec: RequestSpec, attempts: Attempts, response: httpx.Response, hold: float | None
     ) -> float:
         """Seconds to wait before retrying ``response``'s request; raises when not retried.
 
         ``hold`` is the wait a 429 imposed on the whole client; this request keeps to it.
         """
+        retries = attempts.retries
+        not_found_is_transient = spec.transient_not_found and not attempts.not_found
+        attempts.not_found = attempts.not_found or response.status_code == 404
         error = status_error(
             method=spec.method,
             url=redact_url(str(response.request.url)),
@@ -350,7 +353,10 @@ class _BaseClient:
             content=response.content,
         )
         delay = self._retry.delay_after_status(
-            retries, response.status_code, hold if hold is not None else error.retry_after
+            retries,
+            response.status_code,
+            hold if hold is not None else error.retry_after,
+            not_found_is_transient=not_found_is_transient,
         )
         if delay is None:
             raise error
@@ -971,7 +977,7 @@ class VoxtralClient(_BaseClient):
             else:
                 if succeeded := response.is_success:
                     return response
-                delay = self._retry_delay_after_status(spec, retries, response, hold)
+                delay = self._retry_delay_after_status(spec, attempts, response, hold)
             finally:
                 self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
             time.sleep(delay)
@@ -1320,7 +1326,7 @@ class AsyncVoxtralClient(_BaseClient):
             else:
                 if succeeded := response.is_success:
                     return response
-                delay = self._retry_delay_after_status(spec, retries, response, hold)
+                delay = self._retry_delay_after_status(spec, attempts, response, hold)
             finally:
                 self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
             await anyio.sleep(delay)

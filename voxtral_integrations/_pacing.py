@@ -104,14 +104,16 @@ class Attempts:
     """One request's attempts, counted as the pace counts them (the module docstring).
 
     ``retries`` is what the retry policy reads; ``epoch`` is what :meth:`Pace.release`
-    needs back. Call :meth:`started` once admitted, :meth:`failed` after each failed
-    attempt's wait.
+    needs back; ``not_found`` is set once an attempt got a 404 (retried at most once,
+    see ``_retry``). Call :meth:`started` once admitted, :meth:`failed` after each
+    failed attempt's wait.
     """
 
     def __init__(self, pace: Pace) -> None:
         self._pace = pace
         self.retries = 0
         self.epoch = 0
+        self.not_found = False
         self._successes = 0
         self._throttled_at: int | None = None  # the pool's successes when a 429'd attempt went out
         self._free = 0

@@ -200,6 +200,8 @@ class RequestSpec:
     upload: AudioUpload | None = None
     stream: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
+    transient_not_found: bool = False
+    """A 404 here is a routing glitch, not a missing resource: retry it once (``_retry``)."""
 
     @contextmanager
     def body(self) -> Iterator[dict[str, Any]]:
@@ -279,6 +281,7 @@ class MistralDialect:
             upload=upload,
             stream=stream,
             headers={"Accept": "text/event-stream"} if stream else {},
+            transient_not_found="file_id" not in form,
         )
 
     def parse_transcription(self, content: bytes, options: TranscriptionOptions) -> Transcription:

@@ -3,7 +3,16 @@
 Retried: 429, 500, 502, 503 and 504 (Mistral's documented retryable set), and
 connection failures and timeouts. Everything else (400, 401, 403, 404, 413, 422)
 is a property of the request and fails the same way every time, so it is raised
-at once.
+at once, with one exception:
+
+A 404 from Mistral's transcription endpoint for an uploaded file or a ``file_url``
+is retried once. That endpoint always exists and Mistral answers a bad model with
+400, so such a 404 names nothing missing: it is a routing glitch (the seed notebook
+saw 3 of 8 chunk uploads fail this way, each fine when sent again). Repeating it is
+safe: a transcription creates nothing on the server, and a 404 means it was not
+done. A second 404 is taken at its word (a wrong ``base_url``, a proxy), and so is a
+404 for a ``file_id`` (the file may really be gone), or from a vLLM server (its 404
+means the model is not served), or from any other endpoint (a file, a batch job).
 
 The wait is exponential backoff with jitter, unless the server said how long to
 wait: a ``Retry-After`` (delta-seconds or an HTTP date) is honoured exactly, never
@@ -36,10 +45,21 @@ class RetryPolicy:
     max_retry_after: float = MAX_RETRY_AFTER
 
     def delay_after_status(
-        self, retries_done: int, status_code: int, retry_after: float | None
+        self,
+        retries_done: int,
+        status_code: int,
+        retry_after: float | None,
+        *,
+        not_found_is_transient: bool = False,
     ) -> float | None:
-        """Seconds to wait before retrying a response with ``status_code``, or ``None``."""
-        if status_code not in RETRYABLE_STATUS_CODES or retries_done >= self.max_retries:
+        """Seconds to wait before retrying a response with ``status_code``, or ``None``.
+
+        ``not_found_is_transient`` makes a 404 retryable (the module docstring says when).
+        """
+        retryable = status_code in RETRYABLE_STATUS_CODES or (
+            status_code == 404 and not_found_is_transient
+        )
+        if not retryable or retries_done >= self.max_retries:
             return None
         if retry_after is not None:
             return retry_after if retry_after <= self.max_retry_after else None
