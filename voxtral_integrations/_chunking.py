@@ -146,12 +146,14 @@ def owns(segment: Segment, low: float, high: float) -> bool:
     Both borders are moved down by a few units in the last place, so that the two
     chunks on either side of a border, which compute a segment's midpoint with
     different float rounding, still agree on who keeps it, without either border
-    claiming any real stretch of time. A segment without bounds stays with the
-    chunk that produced it.
+    claiming any real stretch of time. A segment without usable bounds (null, or
+    not finite) stays with the chunk that produced it.
     """
     if segment.start is None or segment.end is None:
         return True
     middle = (segment.start + segment.end) / 2
+    if not math.isfinite(middle):
+        return True
     return _lowered(low) <= middle < _lowered(high)
 
 
@@ -162,7 +164,10 @@ def _lowered(border: float) -> float:
 def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcription:
     """One transcription of the whole recording from per-chunk transcriptions.
 
-    ``results[i]`` holds chunk ``i``'s times relative to that chunk's start.
+    ``results[i]`` holds chunk ``i``'s times relative to that chunk's start. The
+    segments come out in order of their start (subtitles need it, and a long segment
+    kept by a later chunk may start before one kept by the chunk before it); the
+    texts are joined in chunk order.
     """
     if len(chunks) == 1 and chunks[0].start == 0:  # nothing to move: keep every field
         return results[0].model_copy(update={"chunks": list(chunks)})
@@ -175,10 +180,23 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
         text=" ".join(text for result in results if (text := result.text.strip())),
         model=results[0].model if results else "",
         language=languages[0] if languages else None,
-        segments=segments,
+        segments=by_start(segments),
         usage=sum_usage(result.usage for result in results),
         chunks=list(chunks),
     )
+
+
+def by_start(segments: Sequence[Segment]) -> list[Segment]:
+    """``segments`` sorted by start, stably; one without a usable start keeps its place
+    after the segment before it."""
+    keys: list[float] = []
+    key = -math.inf
+    for segment in segments:
+        if segment.start is not None and math.isfinite(segment.start):
+            key = segment.start
+        keys.append(key)
+    order = sorted(range(len(segments)), key=keys.__getitem__)
+    return [segments[index] for index in order]
 
 
 def sum_usage(usages: Iterable[Usage]) -> Usage:

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._redaction import redact_url
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -147,12 +149,16 @@ class BatchJobError(VoxtralError):
 
 
 class APIError(VoxtralError):
-    """Talking to the server failed. ``method`` and ``url`` say which request."""
+    """Talking to the server failed. ``method`` and ``url`` say which request.
+
+    ``url`` is kept without user info or query string, whoever raises the error: a
+    ``base_url`` may carry a password, and a query string a token.
+    """
 
     def __init__(self, message: str, *, method: str, url: str) -> None:
         super().__init__(message)
         self.method = method
-        self.url = url
+        self.url = redact_url(url)
 
 
 class APIConnectionError(APIError):

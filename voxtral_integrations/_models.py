@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from ._redaction import redact_url
 
 __all__ = [
     "BatchJob",
@@ -41,7 +43,8 @@ __all__ = [
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # a validation error quotes no input: a malformed answer may hold a signed URL
+    model_config = ConfigDict(extra="allow", populate_by_name=True, hide_input_in_errors=True)
 
 
 class Usage(_Lenient):
@@ -72,7 +75,7 @@ class Segment(_Lenient):
 class Chunk(BaseModel):
     """A stretch of the original recording sent as one request, in seconds."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     index: int
     start: float
@@ -239,10 +242,16 @@ class SignedURL(_Lenient):
     """A time-limited download URL for an uploaded file.
 
     The URL is a credential: anyone holding it can fetch the file. It is hidden
-    from ``repr`` and ``str``; read ``.url`` where you need it.
+    from ``repr`` and ``str``, and ``model_dump``/``model_dump_json`` give it without
+    its query string (where the token is), as a log or a stored JSON would; read
+    ``.url`` where you need it.
     """
 
     url: str = Field(repr=False)
+
+    @field_serializer("url")
+    def _redacted(self, url: str) -> str:
+        return redact_url(url)
 
     def __str__(self) -> str:
         return "SignedURL(url=<redacted>)"

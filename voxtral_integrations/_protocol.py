@@ -346,7 +346,7 @@ class VLLMDialect(MistralDialect):
         return RequestSpec("POST", "/audio/transcriptions", form=form, upload=source, stream=stream)
 
     def parse_transcription(self, content: bytes, options: TranscriptionOptions) -> Transcription:
-        body = json.loads(content)
+        body = _json(content)
         if not isinstance(body, Mapping) or not isinstance(body.get("text"), str):
             raise ValueError("expected an object with a 'text' string")
         return Transcription(
@@ -666,10 +666,18 @@ class EventStreamDecoder(Generic[_Event]):
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    value = json.loads(text)
+    value = _json(text)
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def _json(text: str | bytes) -> Any:
+    """``json.loads`` whose every failure is a ``ValueError`` (nesting too deep included)."""
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply to read") from exc
 
 
 # --------------------------------------------------------------------------- responses
@@ -724,20 +732,21 @@ def parse_error_body(content: bytes, status_code: int) -> tuple[ErrorBody, Any]:
     The shapes: ``{"object": "error", "message", "type", "param", "code"}`` (the
     documented one), ``{"detail": "..."}`` (401), and FastAPI's
     ``{"detail": [{"loc", "msg", "type"}]}`` (422). Anything else (an HTML page from
-    a proxy, an empty body) falls back to a short excerpt of the text.
+    a proxy, an empty body) falls back to a short excerpt of the text. The body comes
+    back with every URL in it redacted (the message is redacted by the caller).
     """
     text = content.decode("utf-8", errors="replace")
     try:
         body: Any = json.loads(text) if text.strip() else None
-    except (json.JSONDecodeError, RecursionError):
-        body = None
-    if isinstance(body, Mapping):
-        parsed = _error_from_mapping(body)
-        if parsed is not None:
-            return parsed, body
+        parsed = _error_from_mapping(body) if isinstance(body, Mapping) else None
+        body = redact_urls_in(body)
+    except (ValueError, RecursionError):  # not JSON, a number too long to read, too deep
+        body, parsed = None, None
+    if parsed is not None:
+        return parsed, body
     excerpt = redact_urls(" ".join(text.split()))[:200]  # redact first: a cut URL escapes
     reason = httpx.codes.get_reason_phrase(status_code) or "error"
-    return ErrorBody(excerpt or reason), body if body is not None else (text or None)
+    return ErrorBody(excerpt or reason), body if body is not None else (redact_urls(text) or None)
 
 
 def _error_from_mapping(body: Mapping[str, Any]) -> ErrorBody | None:
@@ -788,10 +797,13 @@ def status_error(
     if error_class is None:
         error_class = InternalServerError if status_code >= 500 else APIStatusError
     request_id = next((headers[name] for name in _REQUEST_ID_HEADERS if name in headers), None)
-    server_message = redact_urls(parsed.message)
+    server_message = _shown(parsed.message, _MAX_SERVER_MESSAGE)
+    code, type_, param = (
+        _shown(v, _MAX_ERROR_FIELD) for v in (parsed.code, parsed.type, parsed.param)
+    )
     details = ", ".join(
         f"{label} {value}"
-        for label, value in (("code", parsed.code), ("type", parsed.type), ("param", parsed.param))
+        for label, value in (("code", code), ("type", type_), ("param", param))
         if value
     )
     path = httpx.URL(url).path
@@ -809,10 +821,22 @@ def status_error(
         url=url,
         status_code=status_code,
         server_message=server_message,
-        code=parsed.code,
-        type=parsed.type,
-        param=parsed.param,
+        code=code or None,
+        type=type_ or None,
+        param=param or None,
         request_id=request_id,
         retry_after=parse_retry_after(headers),
-        body=redact_urls_in(body),
+        body=body,
     )
+
+
+_MAX_SERVER_MESSAGE = 1000
+_MAX_ERROR_FIELD = 200
+"""Characters an error keeps of the server's message, and of its code, type and param:
+a proxy may answer a megabyte, and an exception is printed whole."""
+
+
+def _shown(value: str | None, limit: int) -> str:
+    """``value`` redacted, then cut to ``limit`` characters (in that order: a cut URL escapes)."""
+    shown = redact_urls(value or "")
+    return shown if len(shown) <= limit else shown[: limit - 1] + "\u2026"

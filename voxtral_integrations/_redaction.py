@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^\s'\"<>]+")
+"""A URL in free text. The scheme's length is bounded, so that a long run of scheme
+characters (a megabyte of ``a.a.a.``) costs linear time, not quadratic; a match may
+start inside a word, which can only redact more."""
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#]*@")
 
 
@@ -26,11 +29,11 @@ def redact_urls(text: str) -> str:
 
 
 def redact_urls_in(value: object) -> object:
-    """A copy of a parsed JSON value with every URL in its strings redacted."""
+    """A copy of a parsed JSON value with every URL in its strings, keys too, redacted."""
     if isinstance(value, str):
         return redact_urls(value)
     if isinstance(value, dict):
-        return {key: redact_urls_in(item) for key, item in value.items()}
+        return {redact_urls_in(key): redact_urls_in(item) for key, item in value.items()}
     if isinstance(value, list):
         return [redact_urls_in(item) for item in value]
     return value
