@@ -47,6 +47,16 @@ LEVELS_RATE = 4000
 """Loudness profiles are computed at 4 kHz: pauses show as well as at full rate."""
 SEARCH_SECONDS = 30.0
 """How far before each chunk limit a cut may move to find a pause."""
+SAMPLE_RATES = (1000, 768_000)
+"""Sample rates (Hz) a recording can have. A header outside them is damaged or hostile:
+1 Hz would make two seconds of samples last half a day, and be sent as 48 requests."""
+MAX_CHANNELS = 64
+"""The most channels FFmpeg's resampler mixes; a header with more is damaged."""
+SENT_CHANNELS = 2
+"""Mono and stereo are sent as they are. More channels are downmixed to mono (converted):
+the model hears one channel anyway, and eight would cost eight times the upload."""
+TRUNCATION_SLACK_SECONDS = 0.5
+"""How much shorter than its header declares a file may measure before it is truncated."""
 _ACCEPTED = {  # PyAV demuxer name -> (codecs sent as they are, suffix)
     "mp3": ({"mp3", "mp3float"}, ".mp3"),
     "wav": ({"pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_u8"}, ".wav"),
@@ -114,12 +124,16 @@ def _audio_stream(container: Any, upload: AudioUpload) -> Any:
     if not container.streams.audio:
         kind = "video with no audio track" if container.streams.video else "file with no audio"
         raise AudioError(
-            f"{upload.name!r} is a {kind}: there is nothing to transcribe.", source=upload.name
+            f"{upload.name!r} is a {kind}: there is nothing to transcribe. Pass the recording "
+            "itself, or a video exported with its sound.",
+            source=upload.name,
         )
     stream = container.streams.audio[0]
     if stream.codec_context is None or stream.codec_context.codec is None:
         raise AudioError(
-            f"{upload.name!r} uses an audio codec PyAV cannot decode.", source=upload.name
+            f"{upload.name!r} uses an audio codec PyAV cannot decode. Convert it to WAV, FLAC "
+            "or MP3 with the program that made it.",
+            source=upload.name,
         )
     return stream
 
@@ -133,6 +147,14 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
     """
     with _opened(upload) as container:
         stream = _audio_stream(container, upload)
+        context = stream.codec_context
+        if not context.sample_rate or not context.channels:  # no frame FFmpeg could read
+            raise AudioError(
+                f"{upload.name!r} is not audio that can be decoded (no audio frame found). "
+                "Check that the file is complete and really audio or video.",
+                source=upload.name,
+            )
+        _check_layout(upload, context.sample_rate, context.channels)
         time_base = float(stream.time_base)
         times, positions, sizes = array("d"), array("q"), array("q")
         end = 0.0
@@ -156,7 +178,6 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
                 f"{upload.name!r} is damaged{at} ({exc.strerror or exc}); repair or re-encode it.",
                 source=upload.name,
             ) from exc
-        context = stream.codec_context
         info = AudioInfo(
             container=container.format.name,
             codec=context.name,
@@ -164,19 +185,126 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
             sample_rate=context.sample_rate or 0,
             channels=context.channels or 0,
             size=upload.size,
-            accepted_suffix=_accepted_suffix(container.format.name, context.name),
+            accepted_suffix=_accepted_suffix(
+                container.format.name, context.name, context.channels or 0
+            ),
         )
     if not times or info.duration <= 0:
-        raise AudioError(f"{upload.name!r} holds no audio (zero length).", source=upload.name)
+        raise _no_audio(upload)
     index = _PacketIndex(times, positions, sizes)
+    declared = _declared_seconds(upload, info.container, index)
+    if declared is not None and info.duration < declared - TRUNCATION_SLACK_SECONDS:
+        raise _truncated(upload, declared, info.duration)
     if info.container == "mp3":
         _check_mp3_continuity(upload, index)
+    if info.container == "ogg":
+        _check_ogg_pages(upload, times[-1])
     return info, index
 
 
-def _accepted_suffix(container: str, codec: str) -> str | None:
+def _no_audio(upload: AudioUpload) -> AudioError:
+    return AudioError(
+        f"{upload.name!r} holds no audio (zero length): no audio data was found in it. Check "
+        "that it is the finished recording, not an empty export or another kind of file.",
+        source=upload.name,
+    )
+
+
+def _truncated(upload: AudioUpload, declared: float, held: float) -> AudioError:
+    return AudioError(
+        f"{upload.name!r} is truncated: its header declares {declared:.1f} s of audio but the "
+        f"file holds {held:.1f} s. Download or export it again.",
+        source=upload.name,
+    )
+
+
+def _check_layout(upload: AudioUpload, sample_rate: int, channels: int) -> None:
+    """Refuse a sample rate or channel count no recording has, before any time is computed."""
+    low, high = SAMPLE_RATES
+    if not low <= sample_rate <= high:
+        problem = f"a sample rate of {sample_rate} Hz (recordings have {low} to {high} Hz)"
+    elif not 1 <= channels <= MAX_CHANNELS:
+        problem = f"{channels} channels (recordings have 1 to {MAX_CHANNELS})"
+    else:
+        return
+    raise AudioError(
+        f"{upload.name!r} has an impossible header: {problem}. The file is damaged or not "
+        "what its name says; export it again from the original recording.",
+        source=upload.name,
+    )
+
+
+def _declared_seconds(upload: AudioUpload, container: str, index: _PacketIndex) -> float | None:
+    """The length the file's header declares, for the formats whose header counts samples.
+
+    FLAC's STREAMINFO and the Xing/Info frame LAME and FFmpeg put before MP3 audio
+    count what the encoder wrote; a file that measures shorter lost its end. Other
+    headers' lengths are estimates (from the bitrate) and prove nothing.
+    """
+    if container == "flac":
+        with _byte_range(upload, 0, 26) as head:
+            if head[:4] != b"fLaC" or head[4] & 0x7F != 0:  # STREAMINFO comes first
+                return None
+            rate = int.from_bytes(head[18:21], "big") >> 4
+            samples = int.from_bytes(head[21:26], "big") & 0xFFFFFFFFF  # 0: not known
+        return samples / rate if rate and samples else None
+    if container == "mp3":
+        first_audio = index.positions[0]
+        with _byte_range(upload, max(0, first_audio - _MP3_MAX_FRAME), first_audio) as head:
+            return _xing_seconds(bytes(head))
+    return None
+
+
+def _xing_seconds(head: bytes) -> float | None:
+    """Seconds a Xing/Info frame at the end of ``head`` declares, or ``None`` if none does."""
+    for tag in (b"Xing", b"Info"):
+        at = head.rfind(tag)
+        if at < 0 or len(head) < at + 12:
+            continue
+        for side in (9, 17, 32):
+            frame = at - 4 - side
+            if frame < 0:
+                continue
+            version, rate_index = (head[frame + 1] >> 3) & 3, (head[frame + 2] >> 2) & 3
+            if head[frame] != 0xFF or head[frame + 1] & 0xE0 != 0xE0 or version == 1:
+                continue
+            if rate_index == 3 or side != _MP3_SIDE_INFO[version == 3][head[frame + 3] >> 6 == 3]:
+                continue
+            if not int.from_bytes(head[at + 4 : at + 8], "big") & 1:  # no frame count
+                return None
+            frames = int.from_bytes(head[at + 8 : at + 12], "big")
+            return frames * (1152 if version == 3 else 576) / _MP3_RATES[version][rate_index]
+    return None
+
+
+def _check_ogg_pages(upload: AudioUpload, last: float) -> None:
+    """Raise if the last Ogg page is cut off: FFmpeg drops it without a word.
+
+    Pages are walked by their headers alone (27 bytes and a segment table each).
+    """
+    with upload.open() as content:
+        stream = io.BytesIO(content) if isinstance(content, bytes) else content
+        offset = 0
+        while offset < upload.size:
+            stream.seek(offset)
+            header = stream.read(27)
+            if header[:4] != b"OggS"[: len(header)]:
+                return  # not a page: FFmpeg resynchronised past it; nothing cut here
+            lacing = stream.read(header[26]) if len(header) == 27 else b""
+            if len(header) < 27 or len(lacing) < header[26]:
+                break
+            offset += 27 + len(lacing) + sum(lacing)
+    if offset != upload.size:
+        raise AudioError(
+            f"{upload.name!r} is truncated: its last Ogg page is cut off after {last:.1f} s. "
+            "Download or export it again.",
+            source=upload.name,
+        )
+
+
+def _accepted_suffix(container: str, codec: str, channels: int) -> str | None:
     codecs, suffix = _ACCEPTED.get(container, (set(), ""))
-    return suffix if codec in codecs else None
+    return suffix if codec in codecs and channels <= SENT_CHANNELS else None
 
 
 _MP3_BITRATES = {  # kbit/s by bitrate index, Layer III
@@ -184,6 +312,10 @@ _MP3_BITRATES = {  # kbit/s by bitrate index, Layer III
     2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
 }
 _MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+_MP3_SIDE_INFO = {True: {False: 32, True: 17}, False: {False: 17, True: 9}}
+"""Bytes of side information after a Layer III header: [MPEG-1?][mono?]."""
+_MP3_MAX_FRAME = 2048
+"""More than the longest Layer III frame (1441 bytes at 320 kbit/s, 32 kHz)."""
 
 
 def _check_mp3_frame(upload: AudioUpload, frame: bytes, at: float) -> None:
@@ -215,7 +347,8 @@ def _check_mp3_frame(upload: AudioUpload, frame: bytes, at: float) -> None:
         )
     if len(frame) < length:
         raise AudioError(
-            f"{upload.name!r} is truncated: the frame at {at:.1f} s is cut off.",
+            f"{upload.name!r} is truncated: the frame at {at:.1f} s is cut off. Download or "
+            "export it again.",
             source=upload.name,
         )
 
@@ -234,7 +367,8 @@ def _check_mp3_continuity(upload: AudioUpload, index: _PacketIndex) -> None:
             )
     if positions[-1] + sizes[-1] > upload.size:
         raise AudioError(
-            f"{upload.name!r} is truncated: its last frame is cut off at {times[-1]:.1f} s.",
+            f"{upload.name!r} is truncated: its last frame is cut off at {times[-1]:.1f} s. "
+            "Download or export it again.",
             source=upload.name,
         )
 
@@ -254,9 +388,11 @@ def prepare(
     """
     one_request = one_request_seconds(max_chunk_seconds, target_seconds)
     wav = _WavLayout.parse(upload)
+    if wav is not None and wav.channels > SENT_CHANNELS:
+        wav = None  # downmixed to mono: converted, never sent or sliced as it is
     if wav is not None and wav.duration <= one_request and upload.size <= max_bytes:
         info = wav.info(upload)  # the common short WAV: the header says it all
-        return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), upload)]
+        return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
     if upload.path is None:  # read a caller's stream once, then share it (bytes are not copied)
         content = upload.read_all()
         upload = AudioUpload(
@@ -315,9 +451,12 @@ def prepare_short_wav(
     """
     wav = _WavLayout.parse(upload)
     one_request = one_request_seconds(max_chunk_seconds, target_seconds)
-    if wav is None or wav.duration > one_request or upload.size > max_bytes:
+    if wav is None or wav.channels > SENT_CHANNELS:
         return None
-    return [Payload(Chunk(index=0, start=0.0, end=wav.duration), upload)]
+    if wav.duration > one_request or upload.size > max_bytes:
+        return None
+    info = wav.info(upload)
+    return [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
 
 
 def _renamed(upload: AudioUpload, info: AudioInfo) -> AudioUpload:
@@ -508,6 +647,10 @@ def _to_flac(upload: AudioUpload, start: float, end: float) -> bytes:
 # --------------------------------------------------------------------------- WAV
 
 
+_WAV_SIZE_UNKNOWN = 0xFFFFFFFF
+"""The data size FFmpeg and others write when the output cannot seek back (a pipe)."""
+
+
 @dataclass(frozen=True)
 class _WavLayout:
     """Where a PCM WAV file keeps its samples, read from its header in Python."""
@@ -539,21 +682,25 @@ class _WavLayout:
             if kind == b"fmt ":
                 fmt = head[offset + 8 : offset + 8 + size]
             elif kind == b"data" and fmt is not None and len(fmt) >= 16:
-                tag, channels, rate, _, block_align, _ = struct.unpack("<HHIIHH", fmt[:16])
-                if tag not in (1, 3, 0xFFFE) or not channels or not rate or not block_align:
+                tag, channels, rate, _, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
+                if tag not in (1, 3, 0xFFFE):
                     return None
-                available = upload.size - offset - 8
-                if size > available:
+                _check_layout(upload, rate, channels)
+                if not block_align or block_align != channels * ((bits + 7) // 8):
                     raise AudioError(
-                        f"{upload.name!r} is truncated: its header declares "
-                        f"{size / block_align / rate:.1f} s of audio but the file holds "
-                        f"{max(available, 0) / block_align / rate:.1f} s.",
+                        f"{upload.name!r} has an impossible header: blocks of {block_align} "
+                        f"bytes for {channels} channel(s) of {bits} bits. The file is damaged; "
+                        "export it again from the original recording.",
                         source=upload.name,
                     )
+                available = max(upload.size - offset - 8, 0)
+                if size == _WAV_SIZE_UNKNOWN:  # written to a pipe: the samples run to the end
+                    size = available - available % block_align
+                if size > available:
+                    byte_rate = block_align * rate
+                    raise _truncated(upload, size / byte_rate, available / byte_rate)
                 if size == 0:
-                    raise AudioError(
-                        f"{upload.name!r} holds no audio (zero length).", source=upload.name
-                    )
+                    raise _no_audio(upload)
                 return cls(fmt, offset + 8, size, rate, channels, block_align)
             offset += 8 + size + (size & 1)
         return None
