@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeAlias, Union
+from urllib.parse import urlsplit
 
 from ._constants import ACCEPTED_AUDIO_TYPES, MAX_FILE_URL_LENGTH, OTHER_AUDIO_TYPES
 from ._exceptions import AudioError, InvalidInputError
@@ -32,6 +33,10 @@ AudioInput: TypeAlias = Union[
 """Everything ``transcribe`` accepts as ``audio``."""
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+_URI_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+):")
+"""``data:``, ``javascript:``, ``mailto:``: a URI without ``//``. Two letters at least,
+so that ``C:`` stays a Windows drive."""
+_SHOWN_URL_LENGTH = 80
 _FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -87,6 +92,8 @@ def resolve_audio(audio: AudioInput | None, *, file_id: str | None = None) -> Au
     if isinstance(audio, (bytes, bytearray, memoryview)):
         return _upload_from_bytes(bytes(audio), name="<bytes>")
     if isinstance(audio, str) and (match := _SCHEME.match(audio)):
+        return _url(audio, match.group(1))
+    if isinstance(audio, str) and (match := _URI_SCHEME.match(audio)) and not os.path.exists(audio):
         return _url(audio, match.group(1))
     if isinstance(audio, (str, os.PathLike)):
         path = os.fspath(audio)
@@ -146,8 +153,18 @@ def sniff_extension(head: bytes) -> str | None:
 def _url(url: str, scheme: str) -> AudioURL:
     if scheme.lower() not in ("http", "https"):
         raise InvalidInputError(
-            f"Unsupported URL scheme {scheme!r} in {redact_url(url)!r}: the API fetches only "
+            f"Unsupported URL scheme {scheme!r} in {_shown(url)!r}: the API fetches only "
             "http(s) URLs. Pass a local path, or upload the file first.",
+            argument="audio",
+        )
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # a malformed port or IPv6 address
+        host = None
+    if not host:
+        raise InvalidInputError(
+            f"The audio URL {_shown(url)!r} names no host the server could fetch it from. "
+            "Pass a whole http(s) URL (https://host/path), or a local path.",
             argument="audio",
         )
     if len(url) > MAX_FILE_URL_LENGTH:
@@ -157,6 +174,12 @@ def _url(url: str, scheme: str) -> AudioURL:
             argument="audio",
         )
     return AudioURL(url)
+
+
+def _shown(url: str) -> str:
+    """``url`` fit for a message: redacted, and cut short (a ``data:`` URI may be megabytes)."""
+    shown = redact_url(url)
+    return shown if len(shown) <= _SHOWN_URL_LENGTH else shown[: _SHOWN_URL_LENGTH - 1] + "…"
 
 
 def _upload_from_path(path: Path) -> AudioUpload:
@@ -174,7 +197,11 @@ def _upload_from_path(path: Path) -> AudioUpload:
             f"{name!r} is a directory, not an audio file. Pass one file at a time.", source=name
         )
     if stat.st_size == 0:
-        raise AudioError(f"Audio file {name!r} is empty (0 bytes).", source=name)
+        raise AudioError(
+            f"Audio file {name!r} is empty (0 bytes). Check the path, or export the recording "
+            "again.",
+            source=name,
+        )
     if not os.access(path, os.R_OK):
         raise AudioError(
             f"Audio file {name!r} is not readable: check its permissions.", source=name
@@ -191,7 +218,9 @@ def _upload_from_path(path: Path) -> AudioUpload:
 
 def _upload_from_bytes(content: bytes, *, name: str, filename: str | None = None) -> AudioUpload:
     if not content:
-        raise AudioError(f"The audio {name} is empty (0 bytes).", source=name)
+        raise AudioError(
+            f"The audio {name} is empty (0 bytes): pass the recording's content.", source=name
+        )
     if filename is None or not os.path.splitext(filename)[1]:
         filename = "audio" + (sniff_extension(content[:16]) or "")
     # bytes are immutable, so every attempt can send the very same object
