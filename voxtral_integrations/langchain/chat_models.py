@@ -116,6 +116,7 @@ _UNSENDABLE_BLOCKS = frozenset({"image", "video", "file", "text-plain"})
 """LangChain standard blocks Voxtral chat cannot take (it hears audio and reads text)."""
 
 _DATA_URI = re.compile(r"data:(?P<mime>[^;,]+)(?:;[^;,]*)*;base64,(?P<data>.+)", re.DOTALL)
+_URL_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 ToolChoice = builtins.dict[str, Any] | str | bool | None
 
@@ -244,6 +245,8 @@ def audio_part(
     if block.get("type") == "input_audio":
         audio = block.get("input_audio")
         if isinstance(audio, str) and audio.strip():  # Mistral's own shape, sent as is
+            if _URL_SCHEME.match(audio):  # base64 has no ':'; anything else is a URL
+                _check_fetchable(audio, where)
             return {"type": "input_audio", "input_audio": audio}
         if isinstance(audio, Mapping) and _given(audio.get("data")):  # OpenAI's object
             audio_format = audio.get("format")
@@ -269,6 +272,7 @@ def audio_part(
             raise _no_audio(block, where)
         if (parsed := _DATA_URI.fullmatch(url)) is not None:
             return _base64_part(parsed["data"], mime or parsed["mime"], where)
+        _check_fetchable(url, where)
         _audio_format(mime, where)
         return {"type": "input_audio", "input_audio": url}
     if _given(file_id):
@@ -305,6 +309,16 @@ def audio_file_ids(messages: Sequence[BaseMessage]) -> list[str]:
             ):
                 found[block["file_id"]] = None
     return list(found)
+
+
+def _check_fetchable(url: str, where: str) -> None:
+    """Refuse a URL the server cannot fetch (``file://``, ``ftp://``, ...) before sending it."""
+    if not url.lower().startswith(("http://", "https://", "data:")):
+        raise InvalidInputError(
+            f"{where} has url={redact_url(url)[:80]!r}; Voxtral chat takes an http(s) URL the "
+            "server can fetch, or a data: URL. Send a local file as base64 data.",
+            argument="messages",
+        )
 
 
 def _base64_part(data: object, mime: object, where: str) -> dict[str, Any]:
