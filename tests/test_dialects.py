@@ -444,6 +444,22 @@ def test_mistral_chat_audio_part(input_audio: Any, expected: str) -> None:
     assert MISTRAL.chat_audio_part(part) == {"type": "input_audio", "input_audio": expected}
 
 
+@pytest.mark.parametrize("dialect", [MISTRAL, VLLM], ids=["mistral", "vllm"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://user:PASSWORD-SENTINEL@files.example/a.mp3",
+        "FILE:///C:/a.wav",
+        "javascript:alert(1)",
+    ],
+)
+def test_chat_audio_a_server_cannot_fetch_is_refused(dialect: Any, url: str) -> None:
+    with pytest.raises(InvalidInputError, match="cannot fetch") as caught:
+        dialect.chat_audio_part({"type": "input_audio", "input_audio": url})
+    assert "PASSWORD-SENTINEL" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("input_audio", "expected"),
     [

@@ -55,7 +55,7 @@ from ._models import (
     UnknownEvent,
     Usage,
 )
-from ._redaction import redact_urls, redact_urls_in
+from ._redaction import redact_url, redact_urls, redact_urls_in
 from ._retry import parse_retry_after
 from ._sources import AudioSource, AudioUpload, AudioURL, sniff_extension
 from ._sse import ServerSentEvent, SSEDecoder
@@ -465,10 +465,17 @@ def _chat_message(dialect: MistralDialect, message: Any, index: int) -> dict[str
 
 
 def _audio_string(audio: object) -> str:
+    """Base64 or a URL the server can fetch; base64 has no ``:``, so a ``:`` marks a URL."""
     if not isinstance(audio, str) or not audio.strip():
         raise InvalidInputError(
             "An `input_audio` content part needs audio: a base64 string, an http(s) URL, or "
             "a signed URL from `get_signed_url`.",
+            argument="messages",
+        )
+    if ":" in audio[:64] and not audio.lower().startswith(("http://", "https://", "data:")):
+        raise InvalidInputError(
+            f"An `input_audio` content part has the URL {redact_url(audio)[:80]!r}, which the "
+            "server cannot fetch: pass an http(s) URL, a data: URL, or the audio as base64.",
             argument="messages",
         )
     return audio
