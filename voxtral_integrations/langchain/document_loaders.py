@@ -106,6 +106,11 @@ class _VoxtralSettings:
             f"model={options.model!r}, backend={self._client_settings['backend']!r})"
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickle holds no key, as ``dumps`` does not: unpickled (or copied), the object
+        reads ``MISTRAL_API_KEY`` again. Its sources are kept as given."""
+        return {**vars(self), "_client_settings": {**self._client_settings, "api_key": None}}
+
 
 class VoxtralLoader(_VoxtralSettings, BaseLoader):
     """Transcribe audio files or URLs into Documents with timestamps.

@@ -629,6 +629,15 @@ class VoxtralLLM(FunctionCallingLLM):
     def class_name(cls) -> str:
         return "VoxtralLLM"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickle holds no key, as ``to_dict`` does not, and no clients: unpickled, the
+        LLM reads ``MISTRAL_API_KEY`` again and builds its clients at its first call."""
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        private = state.get("__pydantic_private__") or {}
+        state["__pydantic_private__"] = {**private, "_clients": None, "_clients_for": None}
+        return state
+
     @property
     def metadata(self) -> LLMMetadata:
         """Works for any model name: no model table to fall out of date."""

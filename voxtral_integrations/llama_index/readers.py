@@ -128,6 +128,13 @@ class VoxtralReader(BasePydanticReader):
     def class_name(cls) -> str:
         return "VoxtralReader"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickle holds no key, as ``to_dict`` does not: unpickled, the reader reads
+        ``MISTRAL_API_KEY`` again."""
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        return state
+
     def _settings(self) -> dict[str, Any]:
         return {
             "api_key": self.api_key.get_secret_value() if self.api_key else None,

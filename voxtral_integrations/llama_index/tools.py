@@ -49,6 +49,11 @@ class VoxtralToolSpec(BaseToolSpec):
     def __repr__(self) -> str:
         return f"VoxtralToolSpec(model={self._model!r}, backend={self._settings['backend']!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickle holds no key: unpickled (or copied), the spec reads ``MISTRAL_API_KEY``
+        again."""
+        return {**vars(self), "_settings": {**self._settings, "api_key": None}}
+
     def _timestamps(self) -> dict[str, Any]:
         vllm = self._settings["backend"] == "vllm"  # vLLM serves no timestamps
         return {} if vllm else {"timestamp_granularities": ["segment"]}
