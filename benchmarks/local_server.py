@@ -5,9 +5,10 @@ access or an API key: HTTP/1.1 with keep-alive (so httpx's connection pool is us
 as against api.mistral.ai), a response latency (fixed, plus optionally so much per
 second of uploaded audio, as a real transcription takes), a requests-per-second limit
 answered with 429 and ``Retry-After``, and a hook that may answer any request
-itself (fault injection). It records every request's arrival time and status, so a
-benchmark or test can check how the client behaved, e.g. that no retry came sooner
-than a ``Retry-After`` allowed::
+itself (fault injection: any status, a stall, a connection closed or reset before
+or during the answer, a body shorter than its head announced). It records every
+request's arrival time and status, so a benchmark or test can check how the client
+behaved, e.g. that no retry came sooner than a ``Retry-After`` allowed::
 
     from benchmarks.local_server import LocalVoxtralServer, Reply
 
@@ -37,12 +38,15 @@ import json
 import math
 import re
 import socket
+import struct
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -108,6 +112,15 @@ class Reply:
     seconds apart; ``complete=False`` then drops the connection instead of sending
     the final chunk. ``disconnect=True`` drops the connection without answering.
     ``delay`` is waited before anything is sent.
+
+    Faults of the network in between: ``cut_at`` sends only that many bytes of the
+    body (of the chunks' contents when chunked; ``0`` sends the head alone) under a
+    head announcing all of it, then drops the connection, as a proxy or a server
+    that dies mid-answer does. ``reset=True`` drops it with a TCP reset (RST,
+    ``SO_LINGER`` 0) instead of an orderly close (FIN), wherever it is dropped:
+    before answering, mid-body, or in place of the final chunk. ``framed=False``
+    sends the body with neither ``Content-Length`` nor chunks, ended by closing the
+    connection (HTTP/1.0 style, as some proxies answer): a cut is then invisible.
     """
 
     status: int = 200
@@ -118,6 +131,9 @@ class Reply:
     chunk_delay: float = 0.0
     complete: bool = True
     disconnect: bool = False
+    cut_at: int | None = None
+    reset: bool = False
+    framed: bool = True
 
     @classmethod
     def error(
@@ -148,9 +164,18 @@ class Reply:
         )
 
     @classmethod
-    def dropped(cls, *, delay: float = 0.0) -> Reply:
-        """Close the connection without a response (after ``delay`` seconds)."""
-        return cls(0, delay=delay, disconnect=True)
+    def dropped(cls, *, delay: float = 0.0, reset: bool = False) -> Reply:
+        """Close the connection without a response (after ``delay`` seconds).
+
+        ``reset=True`` resets it (RST) instead of closing it.
+        """
+        return cls(0, delay=delay, disconnect=True, reset=reset)
+
+    def truncated(self, at: int, *, reset: bool = False) -> Reply:
+        """This reply with its body cut after ``at`` bytes (see ``cut_at``)."""
+        if at < 0:
+            raise ValueError("`at` must be >= 0 bytes.")
+        return replace(self, cut_at=at, reset=reset)
 
     def encoded(self) -> tuple[bytes, str]:
         """The body's bytes and its default content type."""
@@ -435,6 +460,15 @@ class LocalVoxtralServer:
                 return Reply.error(500, f"The hook raised {type(exc).__name__}: {exc}")
             if reply is not None:
                 return reply
+        return self.answer(request)
+
+    def answer(self, request: ReceivedRequest) -> Reply:
+        """The server's own answer to ``request``, as if no hook were set.
+
+        Authentication, route, rate limit, validation, then the transcription. A
+        hook calls it to damage the real answer (``Reply.truncated``) rather than
+        make one up.
+        """
         if self.api_key is not None and (
             request.headers.get("authorization") != f"Bearer {self.api_key}"
         ):
@@ -548,6 +582,12 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.app.idle_timeout)
+        self._reset = False
+
+    def finish(self) -> None:
+        super().finish()
+        if self._reset:  # closed here, before socketserver's shutdown(SHUT_WR) could send a FIN
+            self.connection.close()
 
     def handle(self) -> None:
         stopping = self.server.app._stopping
@@ -650,15 +690,17 @@ class _Handler(BaseHTTPRequestHandler):
         dropped = reply.disconnect or (reply.delay > 0 and stopping.wait(reply.delay))
         app._record(request, reply, None if dropped else reply.status)
         if dropped:
-            self.close_connection = True
+            self._drop(reply.reset)
             return
         body, content_type = reply.encoded()
         headers = {"content-type": content_type, "x-request-id": f"local-{request.index}"}
         headers.update((name.lower(), value) for name, value in reply.headers.items())
-        if reply.chunks is None:
+        if reply.chunks is not None:
+            headers["transfer-encoding"] = "chunked"
+        elif reply.framed:
             headers["content-length"] = str(len(body))
         else:
-            headers["transfer-encoding"] = "chunked"
+            self.close_connection = True  # the close is what ends the body
         if self.close_connection:
             headers["connection"] = "close"
         try:
@@ -668,19 +710,36 @@ class _Handler(BaseHTTPRequestHandler):
         head = f"HTTP/1.1 {reply.status} {phrase}\r\n" + "".join(
             f"{name}: {value}\r\n" for name, value in headers.items()
         )
+        cut = reply.cut_at
         if reply.chunks is None:
-            self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
+            self.wfile.write(head.encode("latin-1") + b"\r\n" + body[:cut])
+            if (cut is not None and cut < len(body)) or not reply.framed:
+                self._drop(reply.reset)
             return
         self.wfile.write(head.encode("latin-1") + b"\r\n")
+        sent = 0
         for number, chunk in enumerate(chunk for chunk in reply.chunks if chunk):
             if number and reply.chunk_delay > 0 and stopping.wait(reply.chunk_delay):
                 self.close_connection = True
                 return
+            if cut is not None and sent + len(chunk) > cut:  # announced whole, sent in part
+                self.wfile.write(b"%X\r\n%s" % (len(chunk), chunk[: cut - sent]))
+                self._drop(reply.reset)
+                return
             self.wfile.write(b"%X\r\n%s\r\n" % (len(chunk), chunk))
+            sent += len(chunk)
         if reply.complete:
             self.wfile.write(b"0\r\n\r\n")
         else:
-            self.close_connection = True
+            self._drop(reply.reset)
+
+    def _drop(self, reset: bool) -> None:
+        """End the connection after this request: a FIN, or with ``reset`` an RST."""
+        self.close_connection = True
+        if reset:
+            # linger 0: close() discards anything unsent and answers with an RST
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self._reset = True
 
 
 class _BodyError(Exception):
@@ -891,14 +950,28 @@ def _seconds(wait: float) -> str:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """The wait an answer asks for: ``retry-after-ms``, else ``Retry-After`` in seconds
+    or as an HTTP date (measured from now, when the answer is recorded)."""
     lowered = {name.lower(): value for name, value in headers.items()}
     for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         if name in lowered:
             try:
                 return float(lowered[name]) / scale
             except ValueError:
-                return None
+                if name == "retry-after-ms":
+                    return None
+                return _until(lowered[name])
     return None
+
+
+def _until(http_date: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
 
 
 # --------------------------------------------------------------------------- CLI
