@@ -14,7 +14,16 @@ import os
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import nullcontext
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
@@ -55,9 +64,11 @@ from ._constants import (
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseError,
     APITimeoutError,
     AudioError,
     ConfigurationError,
+    IncompleteStreamError,
     InvalidInputError,
 )
 from ._models import (
@@ -90,7 +101,7 @@ from ._protocol import (
     transcription_options,
 )
 from ._redaction import redact_url, redact_urls
-from ._retry import RetryPolicy, parse_retry_after
+from ._retry import RetryPolicy, json_cut_short, parse_retry_after
 from ._sources import (
     AudioFileId,
     AudioInput,
@@ -401,6 +412,45 @@ class _BaseClient:
             url=url,
         )
 
+    def _cut_short_retry(
+        self, spec: RequestSpec, attempts: Attempts, response: httpx.Response, exc: APIResponseError
+    ) -> float:
+        """Seconds to wait before sending again a transcription whose 200 JSON is cut short.
+
+        Raises ``exc`` (the body could not be parsed) when it is not retried: see
+        ``_retry`` (once per request, for a body cut short, within ``max_retries``).
+        """
+        delay = None
+        if not attempts.cut_short and json_cut_short(response.content):
+            delay = self._retry.delay_after_transport_error(attempts.retries)
+        attempts.cut_short = True
+        if delay is None:
+            raise exc
+        self._log_retry(spec, attempts.retries, "a 200 whose JSON is cut short", delay)
+        return delay
+
+    def _stream_retry(self, spec: RequestSpec, retries: int, exc: IncompleteStreamError) -> float:
+        """Seconds to wait before sending again a stream that ended before its first event.
+
+        Nothing of it reached the caller, so sending it again repeats nothing: it is
+        retried like a connection that failed, within ``max_retries``. A stream cut
+        after its first event is not retried: the caller may hold part of it already
+        (``IncompleteStreamError`` carries what arrived).
+        """
+        delay = self._retry.delay_after_transport_error(retries)
+        if delay is None:
+            if not retries:
+                raise exc
+            raise IncompleteStreamError(
+                f"Sent {retries + 1} times, each stream ended before its first event; the "
+                f"last: {exc}",
+                method=exc.method,
+                url=exc.url,
+                received=exc.received,
+            ) from exc
+        self._log_retry(spec, retries, "stream ended before its first event", delay)
+        return delay
+
     def _log_retry(self, spec: RequestSpec, retries: int, reason: str, delay: float) -> None:
         logger.debug(
             "%s %s: %s; retry %d of %d in %.2f s",
@@ -667,7 +717,7 @@ class VoxtralClient(_BaseClient):
         if not isinstance(source, AudioUpload):
             spec = self._dialect.transcription_request(options, source, stream=False)
             with slot():
-                result = self._parse_transcription(self._send(spec), options)
+                result = self._transcribe_request(spec, options)
             if progress:
                 progress.planned(1)
                 progress.chunk_done()
@@ -678,7 +728,7 @@ class VoxtralClient(_BaseClient):
 
         def send_one(upload: AudioUpload) -> Transcription:
             spec = self._dialect.transcription_request(options, upload, stream=False)
-            return self._parse_transcription(self._send(spec), options)
+            return self._transcribe_request(spec, options)
 
         return transcribe_chunks(
             payloads,
@@ -706,10 +756,13 @@ class VoxtralClient(_BaseClient):
         """Transcribe with ``stream=true``: events arrive as the model produces them.
 
         Takes the same arguments as :meth:`transcribe`. The request is sent (and
-        retried) before this returns; the iterator yields :class:`LanguageEvent`,
+        retried) and its first event received before this returns; a stream that
+        ends before its first event is sent again, like a failed connection (nothing
+        of it was seen). The iterator yields :class:`LanguageEvent`,
         :class:`TextDeltaEvent`, :class:`SegmentEvent` and :class:`UnknownEvent` for
         types this version does not know, and ends after the :class:`DoneEvent`.
-        If the connection ends before it, :class:`IncompleteStreamError` is raised.
+        If the connection ends after the first event and before the last,
+        :class:`IncompleteStreamError` is raised with the events that arrived.
         Long local audio is streamed chunk after chunk, with absolute times, and
         ends with one :class:`DoneEvent` for the whole recording.
         """
@@ -734,10 +787,8 @@ class VoxtralClient(_BaseClient):
             return Stream(self._long_events(payloads, options), lambda: None)
         audio_source = payloads[0].upload if payloads else source
         spec = self._dialect.transcription_request(options, audio_source, stream=True)
-        response = self._send(spec)
-        return Stream(
-            self._events(response, self._dialect.transcription_events(options)), response.close
-        )
+        response, events = self._stream(spec, lambda: self._dialect.transcription_events(options))
+        return Stream(events, response.close)
 
     def _long_events(
         self, payloads: list[Payload], options: TranscriptionOptions
@@ -745,8 +796,9 @@ class VoxtralClient(_BaseClient):
         joined = LongStream([payload.chunk for payload in payloads])
         for payload in payloads:
             upload = materialised(payload.upload)
-            response = self._send(self._dialect.transcription_request(options, upload, stream=True))
-            for event in self._events(response, self._dialect.transcription_events(options)):
+            spec = self._dialect.transcription_request(options, upload, stream=True)
+            _, events = self._stream(spec, lambda: self._dialect.transcription_events(options))
+            for event in events:
                 if (absolute := joined.absolute(payload.chunk, event)) is not None:
                     yield absolute
         yield joined.done()
@@ -828,10 +880,10 @@ class VoxtralClient(_BaseClient):
             stream=stream,
             extra=extra_body,
         )
-        response = self._send(spec)
         if stream:
-            return Stream(self._events(response, ChatChunks()), response.close)
-        return self._parse(response, ChatCompletion)
+            response, chunks = self._stream(spec, ChatChunks)
+            return Stream(chunks, response.close)
+        return self._parse(self._send(spec), ChatCompletion)
 
     def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
         """Store local audio with the Files API; transcribe it later by its id."""
@@ -954,9 +1006,13 @@ class VoxtralClient(_BaseClient):
         """Ask the server to stop the job; what it finished stays in its results."""
         return _batch.cancel(self, job_id)
 
-    def _send(self, spec: RequestSpec) -> httpx.Response:
-        """Send with retries; return a 2xx response (body read unless streaming)."""
-        attempts = Attempts(self._pace)
+    def _send(self, spec: RequestSpec, attempts: Attempts | None = None) -> httpx.Response:
+        """Send with retries; return a 2xx response (body read unless streaming).
+
+        ``attempts`` goes on counting a request whose 2xx turned out unusable (see
+        :meth:`_stream`).
+        """
+        attempts = attempts or Attempts(self._pace)
         while True:
             while (wait := self._turn(spec)) > 0:
                 time.sleep(wait)
@@ -983,7 +1039,46 @@ class VoxtralClient(_BaseClient):
             time.sleep(delay)
             attempts.failed(throttled=hold is not None)
 
-    def _events(self, response: httpx.Response, parser: EventParser[_Event]) -> Iterator[_Event]:
+    def _transcribe_request(
+        self, spec: RequestSpec, options: TranscriptionOptions
+    ) -> Transcription:
+        """Send a transcription and parse it; a JSON body cut short is sent once more."""
+        attempts = Attempts(self._pace)
+        while True:
+            response = self._send(spec, attempts)
+            try:
+                return self._parse_transcription(response, options)
+            except APIResponseError as exc:
+                delay = self._cut_short_retry(spec, attempts, response, exc)
+            time.sleep(delay)
+            attempts.failed(throttled=False)
+
+    def _stream(
+        self, spec: RequestSpec, parser: Callable[[], EventParser[_Event]]
+    ) -> tuple[httpx.Response, Iterator[_Event]]:
+        """Send a streaming ``spec`` and wait for its first event.
+
+        A stream that ends before it is sent again within the same attempts
+        (``_stream_retry`` says why that is safe).
+        """
+        attempts = Attempts(self._pace)
+        while True:
+            response = self._send(spec, attempts)
+            events = self._events(response, parser())
+            try:
+                first = next(events)
+            except StopIteration:
+                return response, events
+            except IncompleteStreamError as exc:
+                delay = self._stream_retry(spec, attempts.retries, exc)
+                time.sleep(delay)
+                attempts.failed(throttled=False)
+                continue
+            return response, _prepended(first, events)
+
+    def _events(
+        self, response: httpx.Response, parser: EventParser[_Event]
+    ) -> Generator[_Event, None, None]:
         decoder = EventStreamDecoder(parser, response)
         try:
             for chunk in response.iter_bytes():
@@ -1151,7 +1246,7 @@ class AsyncVoxtralClient(_BaseClient):
         if not isinstance(source, AudioUpload):
             spec = self._dialect.transcription_request(options, source, stream=False)
             async with (slot or no_slot)():
-                result = self._parse_transcription(await self._send(spec), options)
+                result = await self._transcribe_request(spec, options)
             if progress:
                 progress.planned(1)
                 progress.chunk_done()
@@ -1165,7 +1260,7 @@ class AsyncVoxtralClient(_BaseClient):
 
         async def send_one(upload: AudioUpload) -> Transcription:
             spec = self._dialect.transcription_request(options, upload, stream=False)
-            return self._parse_transcription(await self._send(spec), options)
+            return await self._transcribe_request(spec, options)
 
         return await atranscribe_chunks(
             payloads,
@@ -1212,8 +1307,9 @@ class AsyncVoxtralClient(_BaseClient):
         if payloads and payloads[0].upload is not source:  # converted: encode off the loop
             audio_source = await anyio.to_thread.run_sync(materialised, payloads[0].upload)
         spec = self._dialect.transcription_request(options, audio_source, stream=True)
-        response = await self._send(spec)
-        events = self._events(response, self._dialect.transcription_events(options))
+        response, events = await self._stream(
+            spec, lambda: self._dialect.transcription_events(options)
+        )
         return AsyncStream(events, response.aclose)
 
     @overload
@@ -1286,10 +1382,10 @@ class AsyncVoxtralClient(_BaseClient):
             stream=stream,
             extra=extra_body,
         )
-        response = await self._send(spec)
         if stream:
-            return AsyncStream(self._events(response, ChatChunks()), response.aclose)
-        return self._parse(response, ChatCompletion)
+            response, chunks = await self._stream(spec, ChatChunks)
+            return AsyncStream(chunks, response.aclose)
+        return self._parse(await self._send(spec), ChatCompletion)
 
     async def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
         """See :meth:`VoxtralClient.upload_file`."""
@@ -1303,9 +1399,9 @@ class AsyncVoxtralClient(_BaseClient):
         """See :meth:`VoxtralClient.delete_file`."""
         return self._parse(await self._send(self._delete(file)), DeletedFile)
 
-    async def _send(self, spec: RequestSpec) -> httpx.Response:
+    async def _send(self, spec: RequestSpec, attempts: Attempts | None = None) -> httpx.Response:
         """See :meth:`VoxtralClient._send`."""
-        attempts = Attempts(self._pace)
+        attempts = attempts or Attempts(self._pace)
         while True:
             while (wait := self._turn(spec)) > 0:
                 await anyio.sleep(wait)
@@ -1339,15 +1435,50 @@ class AsyncVoxtralClient(_BaseClient):
         for payload in payloads:
             upload = await anyio.to_thread.run_sync(materialised, payload.upload)
             spec = self._dialect.transcription_request(options, upload, stream=True)
-            response = await self._send(spec)
-            async for event in self._events(response, self._dialect.transcription_events(options)):
+            _, events = await self._stream(
+                spec, lambda: self._dialect.transcription_events(options)
+            )
+            async for event in events:
                 if (absolute := joined.absolute(payload.chunk, event)) is not None:
                     yield absolute
         yield joined.done()
 
+    async def _transcribe_request(
+        self, spec: RequestSpec, options: TranscriptionOptions
+    ) -> Transcription:
+        """See :meth:`VoxtralClient._transcribe_request`."""
+        attempts = Attempts(self._pace)
+        while True:
+            response = await self._send(spec, attempts)
+            try:
+                return self._parse_transcription(response, options)
+            except APIResponseError as exc:
+                delay = self._cut_short_retry(spec, attempts, response, exc)
+            await anyio.sleep(delay)
+            attempts.failed(throttled=False)
+
+    async def _stream(
+        self, spec: RequestSpec, parser: Callable[[], EventParser[_Event]]
+    ) -> tuple[httpx.Response, AsyncIterator[_Event]]:
+        """See :meth:`VoxtralClient._stream`."""
+        attempts = Attempts(self._pace)
+        while True:
+            response = await self._send(spec, attempts)
+            events = self._events(response, parser())
+            try:
+                first = await events.__anext__()
+            except StopAsyncIteration:
+                return response, events
+            except IncompleteStreamError as exc:
+                delay = self._stream_retry(spec, attempts.retries, exc)
+                await anyio.sleep(delay)
+                attempts.failed(throttled=False)
+                continue
+            return response, _aprepended(first, events)
+
     async def _events(
         self, response: httpx.Response, parser: EventParser[_Event]
-    ) -> AsyncIterator[_Event]:
+    ) -> AsyncGenerator[_Event, None]:
         decoder = EventStreamDecoder(parser, response)
         try:
             async for chunk in response.aiter_bytes():
@@ -1371,6 +1502,24 @@ def _ssl_context() -> ssl.SSLContext:
 
 async def _nothing() -> None:
     return None
+
+
+def _prepended(first: _Event, rest: Generator[_Event, None, None]) -> Iterator[_Event]:
+    """``first``, then ``rest``; closing it closes ``rest`` (and its connection)."""
+    try:
+        yield first
+        yield from rest
+    finally:
+        rest.close()
+
+
+async def _aprepended(first: _Event, rest: AsyncGenerator[_Event, None]) -> AsyncIterator[_Event]:
+    try:
+        yield first
+        async for event in rest:
+            yield event
+    finally:
+        await rest.aclose()
 
 
 def _check_chunking(max_chunk_seconds: float | None, concurrency: int) -> None:

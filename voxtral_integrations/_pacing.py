@@ -104,9 +104,10 @@ class Attempts:
     """One request's attempts, counted as the pace counts them (the module docstring).
 
     ``retries`` is what the retry policy reads; ``epoch`` is what :meth:`Pace.release`
-    needs back; ``not_found`` is set once an attempt got a 404 (retried at most once,
-    see ``_retry``). Call :meth:`started` once admitted, :meth:`failed` after each
-    failed attempt's wait.
+    needs back; ``not_found`` is set once an attempt got a 404, ``cut_short`` once a
+    200 came with its JSON cut short (each retried at most once, see ``_retry``).
+    Call :meth:`started` once admitted, :meth:`failed` after each failed attempt's
+    wait.
     """
 
     def __init__(self, pace: Pace) -> None:
@@ -114,6 +115,7 @@ class Attempts:
         self.retries = 0
         self.epoch = 0
         self.not_found = False
+        self.cut_short = False
         self._successes = 0
         self._throttled_at: int | None = None  # the pool's successes when a 429'd attempt went out
         self._free = 0

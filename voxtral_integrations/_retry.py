@@ -14,6 +14,19 @@ done. A second 404 is taken at its word (a wrong ``base_url``, a proxy), and so 
 404 for a ``file_id`` (the file may really be gone), or from a vLLM server (its 404
 means the model is not served), or from any other endpoint (a file, a batch job).
 
+A stream that ends before its first event counts as a failed connection: nothing
+of it reached the caller, so sending it again repeats nothing. A stream cut after
+its first event is not retried (the caller may hold part of it already).
+
+A 200 transcription whose JSON body is cut short (an object whose end is missing)
+is sent again once, within ``max_retries``. A body delimited by the end of
+the connection (HTTP/1.0, some proxies) has no length to be checked against, so a
+connection lost mid-answer arrives as a clean 200 with half a JSON object: a
+network fault, not an answer. A transcription creates nothing, so repeating it is
+safe. Any other malformed 200 (valid JSON of the wrong shape, an HTML page) is
+what the server or a proxy meant to send and is raised at once; so is a second
+cut body.
+
 The wait is exponential backoff with jitter, unless the server said how long to
 wait: a ``Retry-After`` (delta-seconds or an HTTP date) is honoured exactly, never
 undercut. A ``Retry-After`` longer than ``max_retry_after`` is not waited out; the
@@ -28,6 +41,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+
+from pydantic_core import from_json
 
 from ._constants import (
     INITIAL_RETRY_DELAY,
@@ -76,6 +91,21 @@ class RetryPolicy:
         """
         base = min(self.initial_delay * 2.0 ** min(retries_done, 32), self.max_delay)
         return base * (1.0 - 0.25 * (rng or random).random())
+
+
+def json_cut_short(content: bytes) -> bool:
+    """Whether ``content`` is the start of a JSON object whose end never arrived.
+
+    That is, the parser ran out of input inside the object, as opposed to finding
+    something that is not JSON, or something after it.
+    """
+    if not content.lstrip().startswith(b"{"):
+        return False
+    try:
+        from_json(content)
+    except ValueError as exc:
+        return str(exc).startswith("EOF while parsing")
+    return False
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
