@@ -743,18 +743,7 @@ def _load(server: LocalVoxtralServer, path: Path, granularity: str) -> list[Any]
 
 @pytest.mark.parametrize(
     "granularity",
-    [
-        "segment",
-        pytest.param(
-            "window",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="_records._group_record takes a window's first *known* start and last "
-                "known end: a window opening (closing) with a null-bounded segment gets a time "
-                "later (earlier) than its words. Not a file of this task; reported.",
-            ),
-        ),
-    ],
+    ["segment", "window"],
 )
 def test_loader_documents_never_carry_a_wrong_time(granularity: str, medium_wav: Path) -> None:
     """A Document's start/end are its first/last segment's own, or absent: never a neighbour's."""

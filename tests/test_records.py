@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voxtral_integrations import Transcription
-from voxtral_integrations._records import clock, records, srt
+from voxtral_integrations._records import clock, records, srt, timestamped_text
 
 
 def transcription(*segments: tuple[float | None, float | None]) -> Transcription:
@@ -48,5 +48,27 @@ def test_windows_measure_from_the_first_known_start() -> None:
         transcription(*segments), source="a.mp3", granularity="window", window_seconds=60
     )
     assert len(windowed) == 5
-    assert windowed[0].metadata["start"] == 0.0 and windowed[0].metadata["end"] == 59.0
-    assert all(r.metadata["end"] - r.metadata["start"] <= 60 for r in windowed)
+    # The window opens with words of unknown time: it claims no start (0.0 would be a guess).
+    assert "start" not in windowed[0].metadata and windowed[0].metadata["end"] == 59.0
+    assert all(r.metadata["end"] - r.metadata["start"] <= 60 for r in windowed[1:])
+
+
+@pytest.mark.parametrize(
+    ("segments", "start", "end"),
+    [
+        pytest.param([(None, None), (6.0, 7.0)], None, 7.0, id="opens-unknown"),
+        pytest.param([(1.0, 2.0), (None, None)], 1.0, None, id="closes-unknown"),
+        pytest.param([(1.0, 2.0), (None, None), (3.0, 4.0)], 1.0, 4.0, id="unknown-inside"),
+    ],
+)
+def test_a_window_takes_its_outer_segments_bounds(
+    segments: list[tuple[float | None, float | None]], start: float | None, end: float | None
+) -> None:
+    (window,) = records(transcription(*segments), source="a.mp3", granularity="window")
+    assert window.metadata.get("start") == start and window.metadata.get("end") == end
+    assert window.text == " ".join(f"s{i}" for i in range(len(segments)))
+
+
+def test_timestamped_text_keeps_words_of_unknown_time() -> None:
+    text = timestamped_text(transcription((1.0, 2.0), (None, None), (3.0, 4.0)))
+    assert text.splitlines() == ["[00:00:01] s0", "s1", "[00:00:03] s2"]

@@ -110,9 +110,8 @@ def records(
 
 def _group_record(group: list[tuple[int, Segment]], common: dict[str, Scalar]) -> Record:
     first = group[0][1]
-    start = next((s.start for _, s in group if s.start is not None), None)
-    end = next((s.end for _, s in reversed(group) if s.end is not None), None)
-    metadata = {**common, "segment_index": group[0][0], **_span(start, end)}
+    # Only the outer segments' bounds are the window's: an inner one would cut off words.
+    metadata = {**common, "segment_index": group[0][0], **_span(first.start, group[-1][1].end)}
     if first.speaker_id:
         metadata["speaker"] = first.speaker_id
     return Record(_joined(group), metadata)
@@ -205,12 +204,15 @@ def vtt(transcription: Transcription) -> str:
 
 
 def timestamped_text(transcription: Transcription) -> str:
-    """The transcript as lines ``[HH:MM:SS] text`` (for agents), or the plain text."""
+    """The transcript as lines ``[HH:MM:SS] text`` (for agents), or the plain text.
+
+    A segment the server gave no start keeps its line, without a time.
+    """
     lines = [
-        f"[{clock(segment.start)}] "
+        (f"[{clock(segment.start)}] " if segment.start is not None else "")
         + (f"{segment.speaker_id}: " if segment.speaker_id else "")
         + segment.text.strip()
         for segment in transcription.segments
-        if segment.start is not None and segment.text.strip()
+        if segment.text.strip()
     ]
     return "\n".join(lines) if lines else transcription.text.strip()
