@@ -361,7 +361,7 @@ class _BaseClient:
             url=redact_url(str(response.request.url)),
             status_code=response.status_code,
             headers=response.headers,
-            content=response.content,
+            content=self._without_key(response.content),
         )
         delay = self._retry.delay_after_status(
             retries,
@@ -373,6 +373,10 @@ class _BaseClient:
             raise error
         self._log_retry(spec, retries, f"status {response.status_code}", delay)
         return delay
+
+    def _without_key(self, content: bytes) -> bytes:
+        """``content`` with this client's key blanked out: a proxy may echo request headers."""
+        return content.replace(self._api_key.encode(), b"<redacted>") if self._api_key else content
 
     def _retry_delay_after_transport_error(
         self, spec: RequestSpec, retries: int, exc: httpx.RequestError
@@ -496,6 +500,12 @@ def _check_base_url(url: str) -> str:
         raise ConfigurationError(
             f"`base_url`={redact_url(str(url))!r} is not an http(s) URL; use e.g. "
             f"{DEFAULT_BASE_URL!r} or 'http://localhost:8000/v1' for vLLM."
+        )
+    if parsed.userinfo:  # httpx would send them as Basic auth in place of the key, and log them
+        raise ConfigurationError(
+            f"`base_url`={redact_url(url)!r} carries a user name or password. Pass the URL "
+            "without them; for a server or proxy that needs them, pass "
+            "`http_client=httpx.Client(auth=(user, password))` (or `proxy=`)."
         )
     return url.rstrip("/")
 
