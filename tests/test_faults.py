@@ -510,6 +510,20 @@ def test_a_malformed_event_is_raised_at_once(kind: str, wav: bytes) -> None:
     assert "A stream event is malformed" in str(caught.value)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("reply", "says"), MALFORMED[2:3])
+def test_a_stream_answered_with_a_page_is_raised_at_once(
+    kind: str, reply: Reply, says: str, wav: bytes
+) -> None:
+    """Read as a stream it holds no events; sending it again would only fail the same way."""
+    with serve(lambda request: reply) as server:
+        with pytest.raises(APIResponseError) as caught:
+            Call(kind, "stream", server.base_url)(wav)
+        assert len(transcriptions(server)) == 1
+    assert type(caught.value) is APIResponseError
+    assert "A stream was answered with text/html, not events" in str(caught.value)
+
+
 # --------------------------------------------------------------------------- streams cut short
 
 EVENTS: list[dict[str, Any]] = [

@@ -1091,6 +1091,7 @@ class VoxtralClient(_BaseClient):
     ) -> Generator[_Event, None, None]:
         decoder = EventStreamDecoder(parser, response)
         try:
+            _check_event_stream(response)
             for chunk in response.iter_bytes():
                 yield from decoder.feed(chunk)
                 if decoder.done:
@@ -1491,6 +1492,7 @@ class AsyncVoxtralClient(_BaseClient):
     ) -> AsyncGenerator[_Event, None]:
         decoder = EventStreamDecoder(parser, response)
         try:
+            _check_event_stream(response)
             async for chunk in response.aiter_bytes():
                 for event in decoder.feed(chunk):
                     yield event
@@ -1505,6 +1507,16 @@ class AsyncVoxtralClient(_BaseClient):
 
 
 @functools.cache
+def _check_event_stream(response: httpx.Response) -> None:
+    """Raise if a streamed request was answered with something else (a proxy's HTML page).
+
+    Read as a stream it would hold no events and be sent again, only to fail the same way.
+    """
+    media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type and media_type != "text/event-stream":
+        raise response_error(response, f"A stream was answered with {media_type}, not events")
+
+
 def _ssl_context() -> ssl.SSLContext:
     """httpx's default TLS context, built once for every client (each build costs ~25 ms)."""
     return httpx.create_ssl_context()
