@@ -7,11 +7,13 @@ two shells cannot drift apart.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import io
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -414,6 +416,34 @@ def test_stream_yields_typed_events_in_order_and_passes_unknown_ones(
     assert events[2].type == "transcription.vendor.new_thing" and events[2].data["value"] == 1
     assert b'name="stream"\r\n\r\ntrue' in seen[0].content
     assert seen[0].headers["accept"] == "text/event-stream"
+
+
+def test_a_finished_stream_keeps_nothing_alive(
+    runner: Callable[..., Runner], tiny_wav: Path
+) -> None:
+    """A response holds its request (the upload, the key): nothing may keep it once read."""
+    responses: list[weakref.ref[httpx.Response]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = sse(*STREAM_EVENTS)
+        responses.append(weakref.ref(response))
+        return response
+
+    client = runner(handler)
+    for _ in range(3):
+        assert len(client.stream("stream_transcription", tiny_wav)) == len(STREAM_EVENTS)
+    gc.collect()
+    assert len(responses) == 3 and all(ref() is None for ref in responses)
+
+
+def test_clients_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building one costs ~25 ms; a loader making a client per call must not pay it each time."""
+    built: list[object] = []
+    create = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda: built.append(1) or create())
+    for _ in range(3):
+        VoxtralClient(api_key=FAKE_API_KEY).close()
+    assert len(built) <= 1
 
 
 def test_a_stream_cut_before_done_raises_with_what_arrived(

@@ -1506,7 +1506,6 @@ class AsyncVoxtralClient(_BaseClient):
             await response.aclose()
 
 
-@functools.cache
 def _check_event_stream(response: httpx.Response) -> None:
     """Raise if a streamed request was answered with something else (a proxy's HTML page).
 
@@ -1517,6 +1516,7 @@ def _check_event_stream(response: httpx.Response) -> None:
         raise response_error(response, f"A stream was answered with {media_type}, not events")
 
 
+@functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """httpx's default TLS context, built once for every client (each build costs ~25 ms)."""
     return httpx.create_ssl_context()
