@@ -272,6 +272,20 @@ def test_a_retry_after_beyond_the_cap_is_raised_not_slept(
     assert len(seen) == 1 and sleeps == []
 
 
+def test_a_hold_beyond_the_cap_fails_the_other_requests_fast_too(
+    runner: Callable[..., Runner], sleeps: list[float], tiny_wav: Path
+) -> None:
+    """A 429 asking for an hour must not make the rest of a call sleep for that hour."""
+    handler, seen = sequence(status(429, **{"Retry-After": "3600"}), ok(), ok())
+    client = runner(handler, max_retries=3)
+    for _ in range(2):
+        with pytest.raises(RateLimitError) as caught:
+            client.call("transcribe", tiny_wav)
+        assert 3590 < caught.value.retry_after <= 3600
+    assert "wait 3600 s more" in str(caught.value) and "was not sent" in str(caught.value)
+    assert len(seen) == 1 and sleeps == []
+
+
 def test_backoff_grows_without_retry_after(
     runner: Callable[..., Runner], sleeps: list[float], tiny_wav: Path
 ) -> None:

@@ -24,6 +24,7 @@ import asyncio
 import functools
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -258,6 +259,29 @@ def test_a_429_asking_for_an_hour_is_raised_at_once(kind: str, mode: str, wav: b
     assert caught.value.retry_after == 3600 and caught.value.status_code == 429
     assert "failed with 429: Requests rate limit exceeded" in str(caught.value)
     assert elapsed < 1.0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_429_asking_for_an_hour_ends_a_chunked_call_at_once(kind: str, medium_wav: Path) -> None:
+    """The other chunks raise too (with what remains of the hold) instead of sleeping it out."""
+    hook = first_only(lambda: _rate_limited({"Retry-After": "3600"}))
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            Call(kind, "transcribe", server.base_url)(medium_wav, max_chunk_seconds=10)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with serve(hook) as server:
+        worker = threading.Thread(target=call, daemon=True)  # a sleeping one must not hang pytest
+        worker.start()
+        worker.join(timeout=10.0)
+        assert not worker.is_alive(), "the call is sleeping out the hour"
+    (error,) = outcome
+    assert isinstance(error, IncompleteTranscriptionError)
+    assert error.failed and all(isinstance(e, RateLimitError) for e in error.failed.values())
+    assert all(3590 < e.retry_after <= 3600 for e in error.failed.values())  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -70,6 +70,7 @@ from ._exceptions import (
     ConfigurationError,
     IncompleteStreamError,
     InvalidInputError,
+    RateLimitError,
 )
 from ._models import (
     BatchJob,
@@ -326,10 +327,24 @@ class _BaseClient:
     def _turn(self, spec: RequestSpec) -> float:
         """``0.0`` when ``spec`` may be sent now, else seconds to wait first.
 
-        Every request waits out a hold however long: the server set it. Only the
-        request that got a ``Retry-After`` beyond ``max_retry_after`` raises it.
+        A hold longer than ``max_retry_after`` (a 429 asked for an hour) is waited
+        out by no request: each raises ``RateLimitError`` with what remains of it,
+        as the request that got the 429 did, so no call sleeps for minutes unasked.
         """
-        return self._pace.admit()
+        wait = self._pace.admit()
+        if wait <= self._retry.max_retry_after:
+            return wait
+        path = httpx.URL(self.base_url + spec.path).path
+        raise RateLimitError(
+            f"{spec.method} {path} was not sent: a 429 asked this client to wait {wait:.0f} s "
+            f"more, longer than the {self._retry.max_retry_after:.0f} s it waits unasked. "
+            "Retry after that, or lower concurrency.",
+            method=spec.method,
+            url=redact_url(self.base_url + spec.path),
+            status_code=429,
+            server_message="",
+            retry_after=wait,
+        )
 
     def _note_rate_limit(self, response: httpx.Response, retries: int) -> float | None:
         """A 429 holds every request of this client as soon as its headers arrive.
