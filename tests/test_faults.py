@@ -432,7 +432,9 @@ def test_a_connection_fault_always_is_raised_after_the_bound(
     if mode == "stream" and fault == "reset-after-headers":
         # the 200 arrived; each stream was cut before its first event
         assert type(error) is IncompleteStreamError and error.received == []
-        assert str(error).startswith(f"Sent {ATTEMPTS} times, each stream ended before its first")
+        assert str(error).startswith(
+            f"Gave up after {ATTEMPTS} attempts; the last stream ended before its first event"
+        )
         assert "was cut off (ReadError)" in str(error)
         return
     expected, says = ALWAYS_FAILING[fault]
@@ -631,7 +633,7 @@ def test_a_stream_that_never_starts_is_raised_after_the_bound(kind: str, wav: by
         assert len(transcriptions(server)) == ATTEMPTS
     assert caught.value.received == []
     assert str(caught.value).startswith(
-        f"Sent {ATTEMPTS} times, each stream ended before its first event; the last: The "
+        f"Gave up after {ATTEMPTS} attempts; the last stream ended before its first event: The "
         f"stream from POST {TRANSCRIPTIONS} ended before its final event, after 0 events"
     )
 

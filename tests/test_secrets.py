@@ -482,11 +482,25 @@ def test_a_failed_input_of_transcribe_many_is_named_without_its_credential(
 
 
 @pytest.mark.parametrize("client_class", [VoxtralClient, AsyncVoxtralClient])
-def test_a_base_url_with_credentials_is_refused_unshown(client_class: Any) -> None:
-    """httpx would send them as Basic auth in place of the key, and log every request's URL."""
-    with pytest.raises(ConfigurationError, match="user name or password") as caught:
-        client_class(FAKE_API_KEY, base_url=f"https://proxy-user:{PASSWORD}@proxy.example/v1")
-    assert leaks(caught.value) == []
+@pytest.mark.parametrize(
+    ("base_url", "says"),
+    [
+        (f"https://proxy-user:{PASSWORD}@proxy.example/v1", "user name or password"),
+        (f"https://gateway.example/v1?key={PASSWORD}", "query string or fragment"),
+        (f"https://gateway.example/v1#{PASSWORD}", "query string or fragment"),
+    ],
+)
+def test_a_base_url_with_credentials_is_refused_unshown(
+    client_class: Any, base_url: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx would send user info as Basic auth in place of the key; the paths would go
+    after a query; and httpx logs every request's URL."""
+    with pytest.raises(ConfigurationError, match=says) as caught:
+        client_class(FAKE_API_KEY, base_url=base_url)
+    monkeypatch.setenv("MISTRAL_BASE_URL", base_url)
+    with pytest.raises(ConfigurationError, match=says) as from_environment:
+        client_class(FAKE_API_KEY)
+    assert leaks([caught.value, from_environment.value]) == []
 
 
 def test_an_echoed_authorization_header_is_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -499,6 +513,29 @@ def test_an_echoed_authorization_header_is_not_repeated(monkeypatch: pytest.Monk
     with pytest.raises(VoxtralError) as caught:
         sync_client(handler).transcribe("https://example.com/a.mp3")
     assert leaks(caught.value) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "kept", "gone"),
+    [
+        pytest.param("o", "The model voxtral does not exist", None, id="short-key-no-secret"),
+        pytest.param(
+            'sk-"quoted\\-SENTINEL', "The model voxtral", 'sk-"quoted', id="json-escaped-echo"
+        ),
+    ],
+)
+def test_only_a_real_key_is_blanked_from_an_error_body(
+    key: str, kept: str, gone: str | None
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        message = f"The model voxtral does not exist (key {key})"
+        return httpx.Response(400, json={"object": "error", "message": message})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with pytest.raises(VoxtralError) as caught:
+        VoxtralClient(api_key=key, http_client=http).transcribe("https://example.com/a.mp3")
+    assert kept in str(caught.value)
+    assert gone is None or gone not in str(caught.value)
 
 
 # =============================================================================== objects

@@ -89,6 +89,16 @@ def test_unusable_path(tmp_path: Path, make: Any, problem: str) -> None:
     assert isinstance(info.value, InvalidInputError)
 
 
+@pytest.mark.parametrize("name", ["notes:v2.wav", "rec.2024-01-01T10:00:00.wav", "C:talk.mp3"])
+def test_a_missing_path_with_a_colon_is_not_found_not_a_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AudioError, match="not found") as info:
+        resolve_audio(name)
+    assert info.value.source == name
+
+
 def test_empty_string_is_not_reported_as_the_current_directory() -> None:
     # Path("") is "."; the message must not send the caller looking at a directory.
     with pytest.raises(InvalidInputError) as info:

@@ -9,6 +9,7 @@ the other does not.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
@@ -57,6 +58,7 @@ from ._constants import (
     DEFAULT_MODEL_LIMITS,
     DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
+    MIN_SECRET_KEY_LENGTH,
     MODEL_LIMITS,
     USER_AGENT_PREFIX,
     VLLM_LIMITS,
@@ -390,8 +392,16 @@ class _BaseClient:
         return delay
 
     def _without_key(self, content: bytes) -> bytes:
-        """``content`` with this client's key blanked out: a proxy may echo request headers."""
-        return content.replace(self._api_key.encode(), b"<redacted>") if self._api_key else content
+        """``content`` with this client's key blanked out: a proxy may echo request headers.
+
+        A short key (a vLLM placeholder such as ``EMPTY``) is no secret, and blanking
+        it would mangle the words that contain it.
+        """
+        if not self._api_key or len(self._api_key) < MIN_SECRET_KEY_LENGTH:
+            return content
+        for shown in {self._api_key, json.dumps(self._api_key)[1:-1]}:  # raw, and in JSON
+            content = content.replace(shown.encode(), b"<redacted>")
+        return content
 
     def _retry_delay_after_transport_error(
         self, spec: RequestSpec, retries: int, exc: httpx.RequestError
@@ -461,8 +471,8 @@ class _BaseClient:
             if not retries:
                 raise exc
             raise IncompleteStreamError(
-                f"Sent {retries + 1} times, each stream ended before its first event; the "
-                f"last: {exc}",
+                f"Gave up after {retries + 1} attempts; the last stream ended before its first "
+                f"event: {exc}",
                 method=exc.method,
                 url=exc.url,
                 received=exc.received,
@@ -521,6 +531,12 @@ def _check_base_url(url: str) -> str:
             f"`base_url`={redact_url(url)!r} carries a user name or password. Pass the URL "
             "without them; for a server or proxy that needs them, pass "
             "`http_client=httpx.Client(auth=(user, password))` (or `proxy=`)."
+        )
+    if parsed.query or parsed.fragment:  # paths go after it, and httpx logs every URL
+        raise ConfigurationError(
+            f"`base_url`={redact_url(url)!r} has a query string or fragment; the API paths "
+            "are appended to it. Pass the URL without them; for a gateway that needs a "
+            "query parameter, pass `http_client=httpx.Client(params={...})`."
         )
     return url.rstrip("/")
 

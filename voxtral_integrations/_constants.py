@@ -35,6 +35,10 @@ MAX_RETRY_AFTER = 60.0
 """A ``Retry-After`` longer than this is not waited out: the error is raised with its
 ``retry_after`` so the caller decides, rather than a call silently sleeping for long."""
 
+MIN_SECRET_KEY_LENGTH = 12
+"""Keys at least this long are blanked from error bodies a proxy echoed; shorter ones
+(vLLM placeholders such as ``EMPTY``) are no secret and would mangle the message."""
+
 RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 """Mistral's documented retryable statuses (its SDK retries the same set)."""
 

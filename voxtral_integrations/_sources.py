@@ -33,9 +33,9 @@ AudioInput: TypeAlias = Union[
 """Everything ``transcribe`` accepts as ``audio``."""
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
-_URI_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+):")
-"""``data:``, ``javascript:``, ``mailto:``: a URI without ``//``. Two letters at least,
-so that ``C:`` stays a Windows drive."""
+_URI_SCHEME = re.compile(r"^(data|javascript|mailto|blob|about|file|urn|tel):", re.IGNORECASE)
+"""The schemes of URIs written without ``//``; any other ``word:`` (``notes:v2.wav``,
+``rec.2024-01-01T10:00.wav``, ``C:``) is a path that may simply not exist."""
 _SHOWN_URL_LENGTH = 80
 _FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
