@@ -33,9 +33,12 @@ AudioInput: TypeAlias = Union[
 """Everything ``transcribe`` accepts as ``audio``."""
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
-_URI_SCHEME = re.compile(r"^(data|javascript|mailto|blob|about|file|urn|tel):", re.IGNORECASE)
-"""The schemes of URIs written without ``//``; any other ``word:`` (``notes:v2.wav``,
-``rec.2024-01-01T10:00.wav``, ``C:``) is a path that may simply not exist."""
+_URI_SCHEME = re.compile(
+    r"^(https?|ftp|file|data|javascript|mailto|blob|about|urn|tel):", re.IGNORECASE
+)
+"""URIs written without ``//`` (``data:``, a mistyped ``https:/host``); any other
+``word:`` (``notes:v2.wav``, ``rec.2024-01-01T10:00.wav``, ``C:``) is a path that may
+simply not exist."""
 _SHOWN_URL_LENGTH = 80
 _FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 

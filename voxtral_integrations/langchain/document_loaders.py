@@ -26,7 +26,7 @@ from .._constants import (
     DEFAULT_TRANSCRIPTION_MODEL,
 )
 from .._exceptions import LoadError
-from .._loading import LoadOptions, Mode, OnError, aload, load
+from .._loading import KeylessPickle, LoadOptions, Mode, OnError, aload, load
 from .._protocol import Backend
 from .._records import DEFAULT_WINDOW_SECONDS, Granularity, Record, TranscriptFormat
 
@@ -37,8 +37,10 @@ def _document(record: Record) -> Document:
     return Document(page_content=record.text, metadata=dict(record.metadata))
 
 
-class _VoxtralSettings:
+class _VoxtralSettings(KeylessPickle):
     """The client settings and transcription options the loader and parser share."""
+
+    _key_holder = "_client_settings"
 
     def __init__(
         self,
@@ -105,11 +107,6 @@ class _VoxtralSettings:
             f"{type(self).__name__}(granularity={options.granularity!r}, "
             f"model={options.model!r}, backend={self._client_settings['backend']!r})"
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        """A pickle holds no key, as ``dumps`` does not: unpickled (or copied), the object
-        reads ``MISTRAL_API_KEY`` again. Its sources are kept as given."""
-        return {**vars(self), "_client_settings": {**self._client_settings, "api_key": None}}
 
 
 class VoxtralLoader(_VoxtralSettings, BaseLoader):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import re
 import uuid
@@ -628,6 +629,15 @@ class VoxtralLLM(FunctionCallingLLM):
     @classmethod
     def class_name(cls) -> str:
         return "VoxtralLLM"
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> VoxtralLLM:
+        """A copy with the same settings and its own clients, built at its first call
+        (a client holds a connection pool and locks, which cannot be copied)."""
+        clone = copy.copy(self)
+        object.__setattr__(clone, "__dict__", copy.deepcopy(self.__dict__, memo))
+        private = {**(self.__pydantic_private__ or {}), "_clients": None, "_clients_for": None}
+        object.__setattr__(clone, "__pydantic_private__", private)
+        return clone
 
     def __getstate__(self) -> dict[str, Any]:
         """A pickle holds no key, as ``to_dict`` does not, and no clients: unpickled, the

@@ -9,13 +9,14 @@ from llama_index.core.tools.tool_spec.base import BaseToolSpec
 
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import API_KEY_ENV, DEFAULT_TRANSCRIPTION_MODEL
+from .._loading import KeylessPickle
 from .._protocol import Backend
 from .._records import timestamped_text
 
 __all__ = ["VoxtralToolSpec"]
 
 
-class VoxtralToolSpec(BaseToolSpec):
+class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
     """``transcribe_audio`` for agents, sync and async, with ``[HH:MM:SS]`` markers.
 
     Example::
@@ -27,6 +28,7 @@ class VoxtralToolSpec(BaseToolSpec):
     """
 
     spec_functions = [("transcribe_audio", "atranscribe_audio")]  # noqa: RUF012
+    _key_holder = "_settings"
 
     def __init__(
         self,
@@ -48,11 +50,6 @@ class VoxtralToolSpec(BaseToolSpec):
 
     def __repr__(self) -> str:
         return f"VoxtralToolSpec(model={self._model!r}, backend={self._settings['backend']!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        """A pickle holds no key: unpickled (or copied), the spec reads ``MISTRAL_API_KEY``
-        again."""
-        return {**vars(self), "_settings": {**self._settings, "api_key": None}}
 
     def _timestamps(self) -> dict[str, Any]:
         vllm = self._settings["backend"] == "vllm"  # vLLM serves no timestamps
