@@ -1055,28 +1055,30 @@ class VoxtralClient(_BaseClient):
         """
         attempts = attempts or Attempts(self._pace)
         while True:
-            while (wait := self._turn(spec)) > 0:
-                time.sleep(wait)
-            attempts.started()
-            retries = attempts.retries
-            succeeded, hold = False, None
-            started = time.monotonic()
-            try:
-                with spec.body() as body:
-                    request = self._build_request(self._http, spec, body)
+            with spec.body() as body:
+                # Built before its turn, so that nothing but the send itself comes between
+                # the turn and the wire, where a 429 arriving meanwhile would go unheeded.
+                request = self._build_request(self._http, spec, body)
+                while (wait := self._turn(spec)) > 0:
+                    time.sleep(wait)
+                attempts.started()
+                retries = attempts.retries
+                succeeded, hold = False, None
+                started = time.monotonic()
+                try:
                     response = self._http.send(request, stream=True)
-                hold = self._note_rate_limit(response, retries)
-                self._log_response(spec, response, started)
-                if not (spec.stream and response.is_success):
-                    _read_or_close(response)
-            except httpx.RequestError as exc:
-                delay = self._retry_delay_after_transport_error(spec, retries, exc)
-            else:
-                if succeeded := response.is_success:
-                    return response
-                delay = self._retry_delay_after_status(spec, attempts, response, hold)
-            finally:
-                self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
+                    hold = self._note_rate_limit(response, retries)
+                    self._log_response(spec, response, started)
+                    if not (spec.stream and response.is_success):
+                        _read_or_close(response)
+                except httpx.RequestError as exc:
+                    delay = self._retry_delay_after_transport_error(spec, retries, exc)
+                else:
+                    if succeeded := response.is_success:
+                        return response
+                    delay = self._retry_delay_after_status(spec, attempts, response, hold)
+                finally:
+                    self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
             time.sleep(delay)
             attempts.failed(throttled=hold is not None)
 
@@ -1445,28 +1447,28 @@ class AsyncVoxtralClient(_BaseClient):
         """See :meth:`VoxtralClient._send`."""
         attempts = attempts or Attempts(self._pace)
         while True:
-            while (wait := self._turn(spec)) > 0:
-                await anyio.sleep(wait)
-            attempts.started()
-            retries = attempts.retries
-            succeeded, hold = False, None
-            started = time.monotonic()
-            try:
-                with spec.body() as body:
-                    request = self._build_request(self._http, spec, body)
+            with spec.body() as body:
+                request = self._build_request(self._http, spec, body)
+                while (wait := self._turn(spec)) > 0:
+                    await anyio.sleep(wait)
+                attempts.started()
+                retries = attempts.retries
+                succeeded, hold = False, None
+                started = time.monotonic()
+                try:
                     response = await self._http.send(request, stream=True)
-                hold = self._note_rate_limit(response, retries)
-                self._log_response(spec, response, started)
-                if not (spec.stream and response.is_success):
-                    await _aread_or_close(response)
-            except httpx.RequestError as exc:
-                delay = self._retry_delay_after_transport_error(spec, retries, exc)
-            else:
-                if succeeded := response.is_success:
-                    return response
-                delay = self._retry_delay_after_status(spec, attempts, response, hold)
-            finally:
-                self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
+                    hold = self._note_rate_limit(response, retries)
+                    self._log_response(spec, response, started)
+                    if not (spec.stream and response.is_success):
+                        await _aread_or_close(response)
+                except httpx.RequestError as exc:
+                    delay = self._retry_delay_after_transport_error(spec, retries, exc)
+                else:
+                    if succeeded := response.is_success:
+                        return response
+                    delay = self._retry_delay_after_status(spec, attempts, response, hold)
+                finally:
+                    self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
             await anyio.sleep(delay)
             attempts.failed(throttled=hold is not None)
 
