@@ -55,7 +55,7 @@ from ._models import (
     UnknownEvent,
     Usage,
 )
-from ._redaction import redact_url, redact_urls, redact_urls_in
+from ._redaction import redact_urls, redact_urls_in, shortened, shown_url
 from ._retry import parse_retry_after
 from ._sources import AudioSource, AudioUpload, AudioURL, sniff_extension
 from ._sse import ServerSentEvent, SSEDecoder
@@ -474,7 +474,7 @@ def _audio_string(audio: object) -> str:
         )
     if ":" in audio[:64] and not audio.lower().startswith(("http://", "https://", "data:")):
         raise InvalidInputError(
-            f"An `input_audio` content part has the URL {redact_url(audio)[:80]!r}, which the "
+            f"An `input_audio` content part has the URL {shown_url(audio)!r}, which the "
             "server cannot fetch: pass an http(s) URL, a data: URL, or the audio as base64.",
             argument="messages",
         )
@@ -804,9 +804,10 @@ def status_error(
     if error_class is None:
         error_class = InternalServerError if status_code >= 500 else APIStatusError
     request_id = next((headers[name] for name in _REQUEST_ID_HEADERS if name in headers), None)
-    server_message = _shown(parsed.message, _MAX_SERVER_MESSAGE)
+    server_message = shortened(redact_urls(parsed.message), _MAX_SERVER_MESSAGE)
     code, type_, param = (
-        _shown(v, _MAX_ERROR_FIELD) for v in (parsed.code, parsed.type, parsed.param)
+        shortened(redact_urls(v or ""), _MAX_ERROR_FIELD)
+        for v in (parsed.code, parsed.type, parsed.param)
     )
     details = ", ".join(
         f"{label} {value}"
@@ -841,9 +842,3 @@ _MAX_SERVER_MESSAGE = 1000
 _MAX_ERROR_FIELD = 200
 """Characters an error keeps of the server's message, and of its code, type and param:
 a proxy may answer a megabyte, and an exception is printed whole."""
-
-
-def _shown(value: str | None, limit: int) -> str:
-    """``value`` redacted, then cut to ``limit`` characters (in that order: a cut URL escapes)."""
-    shown = redact_urls(value or "")
-    return shown if len(shown) <= limit else shown[: limit - 1] + "\u2026"

@@ -14,6 +14,8 @@ _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^\s'\"<>]+")
 characters (a megabyte of ``a.a.a.``) costs linear time, not quadratic; a match may
 start inside a word, which can only redact more."""
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#]*@")
+SHOWN_URL_LENGTH = 80
+"""Characters of a URL a message quotes."""
 
 
 def redact_url(url: str) -> str:
@@ -21,6 +23,19 @@ def redact_url(url: str) -> str:
     base, has_query = re.split(r"[?#]", url, maxsplit=1)[0], ("?" in url or "#" in url)
     base = _USERINFO.sub(r"\1<redacted>@", base)
     return base + ("?<redacted>" if has_query else "")
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for a message: redacted, and cut short (a ``data:`` URI may be megabytes)."""
+    return shortened(redact_url(url), SHOWN_URL_LENGTH)
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut.
+
+    Redact before cutting: a URL cut in half no longer looks like one.
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def redact_urls(text: str) -> str:

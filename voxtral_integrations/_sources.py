@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from ._constants import ACCEPTED_AUDIO_TYPES, MAX_FILE_URL_LENGTH, OTHER_AUDIO_TYPES
 from ._exceptions import AudioError, InvalidInputError
 from ._models import UploadedFile
-from ._redaction import redact_url
+from ._redaction import shown_url
 
 AudioInput: TypeAlias = Union[
     str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], UploadedFile
@@ -39,7 +39,6 @@ _URI_SCHEME = re.compile(
 """URIs written without ``//`` (``data:``, a mistyped ``https:/host``); any other
 ``word:`` (``notes:v2.wav``, ``rec.2024-01-01T10:00.wav``, ``C:``) is a path that may
 simply not exist."""
-_SHOWN_URL_LENGTH = 80
 _FILE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -156,7 +155,7 @@ def sniff_extension(head: bytes) -> str | None:
 def _url(url: str, scheme: str) -> AudioURL:
     if scheme.lower() not in ("http", "https"):
         raise InvalidInputError(
-            f"Unsupported URL scheme {scheme!r} in {_shown(url)!r}: the API fetches only "
+            f"Unsupported URL scheme {scheme!r} in {shown_url(url)!r}: the API fetches only "
             "http(s) URLs. Pass a local path, or upload the file first.",
             argument="audio",
         )
@@ -166,7 +165,7 @@ def _url(url: str, scheme: str) -> AudioURL:
         host = None
     if not host:
         raise InvalidInputError(
-            f"The audio URL {_shown(url)!r} names no host the server could fetch it from. "
+            f"The audio URL {shown_url(url)!r} names no host the server could fetch it from. "
             "Pass a whole http(s) URL (https://host/path), or a local path.",
             argument="audio",
         )
@@ -177,12 +176,6 @@ def _url(url: str, scheme: str) -> AudioURL:
             argument="audio",
         )
     return AudioURL(url)
-
-
-def _shown(url: str) -> str:
-    """``url`` fit for a message: redacted, and cut short (a ``data:`` URI may be megabytes)."""
-    shown = redact_url(url)
-    return shown if len(shown) <= _SHOWN_URL_LENGTH else shown[: _SHOWN_URL_LENGTH - 1] + "…"
 
 
 def _upload_from_path(path: Path) -> AudioUpload:

@@ -73,7 +73,7 @@ from .._exceptions import APIResponseError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
 from .._models import ToolCall as APIToolCall
 from .._protocol import Backend
-from .._redaction import redact_url
+from .._redaction import redact_url, shown_url
 
 __all__ = [
     "ChatVoxtral",
@@ -315,7 +315,7 @@ def _check_fetchable(url: str, where: str) -> None:
     """Refuse a URL the server cannot fetch (``file://``, ``ftp://``, ...) before sending it."""
     if not url.lower().startswith(("http://", "https://", "data:")):
         raise InvalidInputError(
-            f"{where} has url={redact_url(url)[:80]!r}; Voxtral chat takes an http(s) URL the "
+            f"{where} has url={shown_url(url)!r}; Voxtral chat takes an http(s) URL the "
             "server can fetch, or a data: URL. Send a local file as base64 data.",
             argument="messages",
         )
