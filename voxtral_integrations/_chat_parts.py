@@ -23,6 +23,22 @@ class ChatOptions(TypedDict):
     extra_body: dict[str, Any] | None
 
 
+def chat_options(
+    kwargs: dict[str, Any], *, model: str, temperature: float | None, max_tokens: int | None
+) -> ChatOptions:
+    """A call's keyword arguments as the core's, over the adapter's own settings;
+    the ones the core does not name go in ``extra_body``. ``kwargs`` is consumed."""
+    return ChatOptions(
+        model=kwargs.pop("model", None) or model,
+        tools=kwargs.pop("tools", None),
+        tool_choice=kwargs.pop("tool_choice", None),
+        response_format=kwargs.pop("response_format", None),
+        temperature=kwargs.pop("temperature", temperature),
+        max_tokens=kwargs.pop("max_tokens", max_tokens),
+        extra_body=kwargs or None,
+    )
+
+
 _TOOL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
 
 

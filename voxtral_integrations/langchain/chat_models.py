@@ -61,7 +61,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
-from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice
+from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     ACCEPTED_AUDIO_TYPES,
@@ -652,14 +652,8 @@ class ChatVoxtral(BaseChatModel):
         stops = stop if stop is not None else self.stop
         if stops:
             extra["stop"] = list(stops)
-        return ChatOptions(
-            model=extra.pop("model", None) or self.model,
-            tools=extra.pop("tools", None),
-            tool_choice=extra.pop("tool_choice", None),
-            response_format=extra.pop("response_format", None),
-            temperature=extra.pop("temperature", self.temperature),
-            max_tokens=extra.pop("max_tokens", self.max_tokens),
-            extra_body=extra or None,
+        return chat_options(
+            extra, model=self.model, temperature=self.temperature, max_tokens=self.max_tokens
         )
 
     def _messages(self, messages: list[BaseMessage]) -> list[builtins.dict[str, Any]]:

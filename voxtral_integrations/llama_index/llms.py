@@ -60,7 +60,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.utils import resolve_binary
 from pydantic import Field, PrivateAttr, SecretStr
 
-from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice
+from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
 from .._exceptions import APIResponseError, AudioError, InvalidInputError
@@ -699,14 +699,8 @@ class VoxtralLLM(FunctionCallingLLM):
         """A call's keyword arguments as the core's; unknown ones go in ``extra_body``."""
         extra = {**self.additional_kwargs}
         extra.update((key, value) for key, value in kwargs.items() if key not in _LLAMA_INDEX_ONLY)
-        return ChatOptions(
-            model=extra.pop("model", None) or self.model,
-            tools=extra.pop("tools", None),
-            tool_choice=extra.pop("tool_choice", None),
-            response_format=extra.pop("response_format", None),
-            temperature=extra.pop("temperature", self.temperature),
-            max_tokens=extra.pop("max_tokens", self.max_tokens),
-            extra_body=extra or None,
+        return chat_options(
+            extra, model=self.model, temperature=self.temperature, max_tokens=self.max_tokens
         )
 
     @staticmethod
