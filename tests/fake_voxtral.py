@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -146,3 +146,22 @@ def _sse(body: dict[str, Any]) -> httpx.Response:
     events.append({"type": "transcription.done", **body})
     text = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
+
+
+class ChunkedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body delivered in pieces, optionally dying with ``error`` after the last one."""
+
+    def __init__(self, chunks: list[bytes], error: Exception | None = None) -> None:
+        self._chunks = chunks
+        self._error = error
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._chunks
+        if self._error:
+            raise self._error
+
+    async def __aiter__(self) -> Any:
+        for chunk in self._chunks:
+            yield chunk
+        if self._error:
+            raise self._error

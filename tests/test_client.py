@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import anyio
 import httpx
 import pytest
 from conftest import FAKE_API_KEY
+from fake_voxtral import ChunkedBody
 
 from voxtral_integrations import (
     APIConnectionError,
@@ -380,27 +381,8 @@ def sse(*events: dict[str, Any], cut_after: int | None = None) -> httpx.Response
     raw = text.encode()[:cut_after] if cut_after is not None else text.encode()
     chunks = [raw[i : i + 7] for i in range(0, len(raw), 7)]  # split mid-frame on purpose
     return httpx.Response(
-        200, headers={"content-type": "text/event-stream"}, stream=_Chunks(chunks)
+        200, headers={"content-type": "text/event-stream"}, stream=ChunkedBody(chunks)
     )
-
-
-class _Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A body delivered in pieces, optionally dying with ``error`` after the last one."""
-
-    def __init__(self, chunks: list[bytes], error: Exception | None = None) -> None:
-        self._chunks = chunks
-        self._error = error
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._chunks
-        if self._error:
-            raise self._error
-
-    async def __aiter__(self) -> Any:
-        for chunk in self._chunks:
-            yield chunk
-        if self._error:
-            raise self._error
 
 
 STREAM_EVENTS = [
@@ -480,7 +462,7 @@ def test_a_connection_cut_mid_stream_keeps_what_arrived(
     runner: Callable[..., Runner], tiny_wav: Path
 ) -> None:
     frames = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in STREAM_EVENTS]
-    body = _Chunks(frames[:2], error=httpx.RemoteProtocolError("peer closed connection"))
+    body = ChunkedBody(frames[:2], error=httpx.RemoteProtocolError("peer closed connection"))
     handler, _ = sequence(httpx.Response(200, stream=body))
     with pytest.raises(IncompleteStreamError) as caught:
         runner(handler).stream("stream_transcription", tiny_wav)

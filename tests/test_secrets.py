@@ -54,7 +54,7 @@ import pytest
 from audio_factory import encode, speech_pcm
 from conftest import CASSETTES, FAKE_API_KEY
 from fake_batch import FakeBatchServer, FakeJob
-from fake_voxtral import multipart
+from fake_voxtral import ChunkedBody, multipart
 from pydantic import BaseModel
 
 import voxtral_integrations.langchain as langchain_adapters
@@ -301,22 +301,6 @@ def raising(error: Exception) -> Handler:
     return handler
 
 
-class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
-    def __init__(self, chunks: list[bytes], error: Exception | None = None) -> None:
-        self._chunks, self._error = chunks, error
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._chunks
-        if self._error:
-            raise self._error
-
-    async def __aiter__(self) -> Any:
-        for chunk in self._chunks:
-            yield chunk
-        if self._error:
-            raise self._error
-
-
 def stream(error: Exception | None = None) -> Handler:
     events = [
         {"type": "transcription.language", "audio_language": "en"},
@@ -324,7 +308,7 @@ def stream(error: Exception | None = None) -> Handler:
     ]
     body = [f"data: {json.dumps(event)}\n\n".encode() for event in events]
     headers = {"content-type": "text/event-stream"}
-    return lambda request: httpx.Response(200, headers=headers, stream=_Body(body, error))
+    return lambda request: httpx.Response(200, headers=headers, stream=ChunkedBody(body, error))
 
 
 def sync_client(handler: Handler, **settings: Any) -> VoxtralClient:
@@ -670,16 +654,7 @@ def test_a_pickled_adapter_holds_no_key_and_reads_it_again(
         assert name in ("ChatVoxtral", "VoxtralTranscriptionTool")
         return
     assert FAKE_API_KEY.encode() not in pickled  # a loader's sources are kept as given
-    seen: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("authorization", ""))
-        if request.url.path.endswith("/chat/completions"):
-            return httpx.Response(200, json={"model": "m", "choices": [{"message": {}}]})
-        return httpx.Response(200, json=transcription())
-
-    monkeypatch.setattr(httpx, "Client", _patched_client(handler))
-    monkeypatch.setenv("MISTRAL_API_KEY", "sk-from-the-environment")
+    seen = _authorizations_sent(monkeypatch)
     _use(pickle.loads(pickled), speech_wav)
     assert seen and set(seen) == {"Bearer sk-from-the-environment"}
 
@@ -696,6 +671,15 @@ def test_a_copied_adapter_keeps_its_key(
     """
     if name in ("ChatVoxtral", "VoxtralTranscriptionTool"):
         pytest.skip("holds live clients: copies share them, deep copies are refused")
+    seen = _authorizations_sent(monkeypatch)
+    adapter = ADAPTERS[name](api_key=FAKE_API_KEY)
+    _use(copier(adapter), speech_wav)
+    assert seen and set(seen) == {f"Bearer {FAKE_API_KEY}"}
+
+
+def _authorizations_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ``Authorization`` headers of every request from now on (answered with success);
+    ``MISTRAL_API_KEY`` is set to another key, which a keyless adapter would read."""
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -706,9 +690,7 @@ def test_a_copied_adapter_keeps_its_key(
 
     monkeypatch.setattr(httpx, "Client", _patched_client(handler))
     monkeypatch.setenv("MISTRAL_API_KEY", "sk-from-the-environment")
-    adapter = ADAPTERS[name](api_key=FAKE_API_KEY)
-    _use(copier(adapter), speech_wav)
-    assert seen and set(seen) == {f"Bearer {FAKE_API_KEY}"}
+    return seen
 
 
 def _patched_client(handler: Handler) -> type[httpx.Client]:
