@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,23 @@ CASSETTES = REPO / "cassettes"
 BCN_WEATHER = REPO / "examples" / "data" / "bcn_weather.mp3"
 FAKE_API_KEY = "sk-test-SENTINEL-0123456789abcdef"
 """The key replayed tests use; a sentinel the secret-scanning tests look for."""
+
+
+def pytest_report_header() -> str:
+    """The versions this run resolved: a red run against a new release names it."""
+    names = {
+        re.match(r"[A-Za-z0-9._-]+", requirement).group()  # type: ignore[union-attr]
+        for requirement in importlib.metadata.requires("voxtral-integrations") or []
+        if "extra ==" not in requirement
+        or re.search(r"extra == .(langchain|llamaindex)", requirement)
+    }
+    found = []
+    for name in sorted(names, key=str.lower):
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return "voxtral-integrations dependencies: " + ", ".join(found)
 
 
 def recording(config: pytest.Config) -> bool:

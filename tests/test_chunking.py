@@ -684,6 +684,24 @@ def test_model_comes_from_the_first_result() -> None:
             Usage(prompt_audio_seconds=0.0),
             id="audio-seconds-reported-as-zero",
         ),
+        pytest.param(
+            [
+                Usage.model_validate(
+                    {"prompt_tokens_details": {"cached_tokens": 3, "audio_tokens": 375}}
+                ),
+                Usage.model_validate({"num_cached_tokens": 2}),
+                Usage.model_validate({"prompt_tokens_details": {"audio_tokens": 125}}),
+            ],
+            Usage.model_validate(
+                {"prompt_tokens_details": {"cached_tokens": 5, "audio_tokens": 500}}
+            ),
+            id="token-details-in-either-spelling",
+        ),
+        pytest.param(
+            [Usage.model_validate({"prompt_tokens_details": {"cached_tokens": 0}}), Usage()],
+            Usage.model_validate({"prompt_tokens_details": {"cached_tokens": 0}}),
+            id="token-details-partly-known",
+        ),
     ],
 )
 def test_sum_usage(usages: list[Usage], expected: Usage) -> None:
@@ -693,11 +711,15 @@ def test_sum_usage(usages: list[Usage], expected: Usage) -> None:
         total.completion_tokens,
         total.total_tokens,
         total.prompt_audio_seconds,
+        total.cached_tokens,
+        total.audio_tokens,
     ) == (
         expected.prompt_tokens,
         expected.completion_tokens,
         expected.total_tokens,
         expected.prompt_audio_seconds,
+        expected.cached_tokens,
+        expected.audio_tokens,
     )
 
 

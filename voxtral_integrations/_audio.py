@@ -631,7 +631,10 @@ def _to_flac(upload: AudioUpload, start: float, end: float) -> bytes:
     with _opened(upload) as container:
         stream = container.streams.audio[0]
         with av.open(output, "w", format="flac") as flac:
-            encoder = flac.add_stream("flac", rate=CONVERSION_RATE, layout="mono")
+            # PyAV before 18 types add_stream() as a stream of any kind
+            encoder: av.AudioStream = flac.add_stream(  # type: ignore[assignment,unused-ignore]
+                "flac", rate=CONVERSION_RATE, layout="mono"
+            )
             encoder.codec_context.format = "s16"
             for pcm in _pcm(container, stream, start, end, CONVERSION_RATE, name=upload.name):
                 frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)

@@ -200,14 +200,21 @@ def by_start(segments: Sequence[Segment]) -> list[Segment]:
 
 
 def sum_usage(usages: Iterable[Usage]) -> Usage:
-    """Token and audio counts added up over chunks."""
-    total = Usage()
-    for usage in usages:
-        total.prompt_tokens += usage.prompt_tokens
-        total.completion_tokens += usage.completion_tokens
-        total.total_tokens += usage.total_tokens
-        if usage.prompt_audio_seconds is not None:
-            total.prompt_audio_seconds = (
-                total.prompt_audio_seconds or 0.0
-            ) + usage.prompt_audio_seconds
-    return total
+    """Token and audio counts added up over chunks; a count no chunk reported stays unset."""
+    usages = list(usages)
+    seconds = [u.prompt_audio_seconds for u in usages if u.prompt_audio_seconds is not None]
+    details = {
+        key: sum(counts)
+        for key, counts in (
+            ("cached_tokens", [u.cached_tokens for u in usages if u.cached_tokens is not None]),
+            ("audio_tokens", [u.audio_tokens for u in usages if u.audio_tokens is not None]),
+        )
+        if counts
+    }
+    return Usage(
+        prompt_tokens=sum(u.prompt_tokens for u in usages),
+        completion_tokens=sum(u.completion_tokens for u in usages),
+        total_tokens=sum(u.total_tokens for u in usages),
+        prompt_audio_seconds=sum(seconds, 0.0) if seconds else None,
+        **({"prompt_tokens_details": details} if details else {}),
+    )

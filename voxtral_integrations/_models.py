@@ -48,13 +48,40 @@ class _Lenient(BaseModel):
 
 
 class Usage(_Lenient):
-    """Token and audio accounting. Chunked transcriptions report the sum over chunks."""
+    """Token and audio accounting. Chunked transcriptions report the sum over chunks.
+
+    The token breakdown stays in the keys the server sent (``prompt_tokens_details``,
+    or the older ``num_cached_tokens``), so a dump says what the server said;
+    ``cached_tokens`` and ``audio_tokens`` read it.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     prompt_audio_seconds: float | None = None
     """Seconds of audio billed; vLLM reports it as ``usage.seconds``."""
+
+    @property
+    def cached_tokens(self) -> int | None:
+        """Prompt tokens served from the cache, where the server says."""
+        cached = _count(self._details().get("cached_tokens"))
+        return cached if cached is not None else _count(self._extra("num_cached_tokens"))
+
+    @property
+    def audio_tokens(self) -> int | None:
+        """Prompt tokens that encode audio, where the server says."""
+        return _count(self._details().get("audio_tokens"))
+
+    def _details(self) -> dict[str, Any]:
+        details = self._extra("prompt_tokens_details")
+        return details if isinstance(details, dict) else {}
+
+    def _extra(self, key: str) -> Any:
+        return (self.model_extra or {}).get(key)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class Segment(_Lenient):

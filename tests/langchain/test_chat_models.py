@@ -35,6 +35,7 @@ from voxtral_integrations import (
     ChatCompletionChunk,
     InvalidInputError,
     UnsupportedFeatureError,
+    Usage,
 )
 from voxtral_integrations._protocol import DIALECTS, Backend, chat_request
 from voxtral_integrations.langchain.chat_models import (
@@ -46,6 +47,7 @@ from voxtral_integrations.langchain.chat_models import (
     generation_chunk,
     message_dicts,
     tool_choice_param,
+    usage_metadata,
 )
 
 WAV_B64 = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAgD4AAAB9AAACABAAZGF0YQAAAAA="  # a real WAV header
@@ -376,6 +378,58 @@ def completion(**message: Any) -> ChatCompletion:
             },
         }
     )
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        pytest.param(
+            {"prompt_tokens": 120, "completion_tokens": 8, "total_tokens": 128},
+            {"input_tokens": 120, "output_tokens": 8, "total_tokens": 128},
+            id="counts-only",
+        ),
+        pytest.param(
+            {"prompt_tokens": 5, "completion_tokens": 2},
+            {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7},
+            id="total-missing",
+        ),
+        pytest.param(
+            {
+                "prompt_tokens": 400,
+                "completion_tokens": 26,
+                "total_tokens": 426,
+                "prompt_audio_seconds": 7,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 375},
+            },
+            {
+                "input_tokens": 400,
+                "output_tokens": 26,
+                "total_tokens": 426,
+                "input_token_details": {"audio": 375, "cache_read": 0},
+            },
+            id="audio-and-cached-tokens",
+        ),
+        pytest.param(
+            {"prompt_tokens": 50, "completion_tokens": 4, "num_cached_tokens": 32},
+            {
+                "input_tokens": 50,
+                "output_tokens": 4,
+                "total_tokens": 54,
+                "input_token_details": {"cache_read": 32},
+            },
+            id="cached-tokens-older-spelling",
+        ),
+        pytest.param(
+            {"prompt_tokens": 9, "completion_tokens": 1, "prompt_tokens_details": None},
+            {"input_tokens": 9, "output_tokens": 1, "total_tokens": 10},
+            id="details-null",
+        ),
+    ],
+)
+def test_usage_metadata_carries_the_token_details_the_server_gives(
+    usage: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert usage_metadata(Usage.model_validate(usage)) == expected
 
 
 def call(arguments: Any, call_id: str | None = "Ab3De6Gh9") -> dict[str, Any]:
@@ -837,7 +891,9 @@ def test_serialised_model_loads_back_without_the_key() -> None:
         allowed_objects=[ChatVoxtral],
     )
     assert isinstance(loaded, ChatVoxtral)
-    assert loaded.asdict() == model.asdict()
+    assert loaded.model_dump(exclude={"mistral_api_key"}) == model.model_dump(
+        exclude={"mistral_api_key"}
+    )
     assert loaded.mistral_api_key is not None
     assert loaded.mistral_api_key.get_secret_value() == "sk-other"
 

@@ -39,6 +39,7 @@ from langchain_core.messages import (
     BaseMessage,
     ChatMessage,
     HumanMessage,
+    InputTokenDetails,
     InvalidToolCall,
     SystemMessage,
     ToolCall,
@@ -452,12 +453,25 @@ def generation_chunk(
 
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
-    """The API's token counts in LangChain's terms."""
-    return UsageMetadata(
+    """The API's token counts in LangChain's terms.
+
+    ``input_token_details`` carries the audio and cached prompt tokens when the
+    server reports them; the audio *seconds* it bills are not tokens, so they stay
+    in ``response_metadata["prompt_audio_seconds"]``.
+    """
+    metadata = UsageMetadata(
         input_tokens=usage.prompt_tokens,
         output_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
     )
+    details = InputTokenDetails()
+    if usage.audio_tokens is not None:
+        details["audio"] = usage.audio_tokens
+    if usage.cached_tokens is not None:
+        details["cache_read"] = usage.cached_tokens
+    if details:
+        metadata["input_token_details"] = details
+    return metadata
 
 
 def _metadata(model: str, finish_reason: str | None, usage: Usage) -> dict[str, Any]:

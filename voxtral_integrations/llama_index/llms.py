@@ -456,6 +456,10 @@ def _usage_kwargs(usage: Usage) -> dict[str, Any]:
     }
     if usage.prompt_audio_seconds is not None:
         counts["prompt_audio_seconds"] = usage.prompt_audio_seconds
+    if usage.audio_tokens is not None:
+        counts["audio_tokens"] = usage.audio_tokens
+    if usage.cached_tokens is not None:
+        counts["cached_tokens"] = usage.cached_tokens
     return counts
 
 
