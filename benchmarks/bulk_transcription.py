@@ -23,7 +23,7 @@ request sent while a ``Retry-After`` received by the same client was still runni
 There must be 429s in every bulk run (else the limit did not bind and the run
 proves nothing). Exits 1 if any target is missed.
 
-    /work/venv/bin/python benchmarks/bulk_transcription.py
+    python benchmarks/bulk_transcription.py
 """
 
 from __future__ import annotations

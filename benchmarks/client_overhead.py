@@ -15,9 +15,9 @@ and the median and quartiles of the per-round ratios (a wide spread means the
 machine was too noisy for the figures to be trusted). Exits 1 if the ratio
 exceeds the target (1.10), 0 otherwise.
 
-    /work/venv/bin/python benchmarks/client_overhead.py            # sync clients
-    /work/venv/bin/python benchmarks/client_overhead.py --async    # async clients
-    /work/venv/bin/python benchmarks/client_overhead.py --cpu 0    # pinned: less noise
+    python benchmarks/client_overhead.py            # sync clients
+    python benchmarks/client_overhead.py --async    # async clients
+    python benchmarks/client_overhead.py --cpu 0    # pinned: less noise
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ between pauses (0.3-2 s), made once from a fixed seed and cached under /tmp:
 Exits 1 if any target is missed or a check fails (every figure is printed
 either way), 0 otherwise.
 
-    /work/venv/bin/python benchmarks/prepare_long_audio.py
-    /work/venv/bin/python benchmarks/prepare_long_audio.py --profile   # where our time goes
+    python benchmarks/prepare_long_audio.py
+    python benchmarks/prepare_long_audio.py --profile   # where our time goes
 """
 
 from __future__ import annotations
@@ -76,10 +76,10 @@ MAX_WALL_OVER_SLOWEST = 1.5
 
 INSTALL_HINT = (
     "The pydub comparison needs pydub and an ffmpeg binary (with ffprobe):\n"
-    "    /work/venv/bin/pip install pydub\n"
+    "    python -m pip install pydub\n"
     "    apt-get update && apt-get install -y ffmpeg\n"
     "and, on Python 3.13 or later (the standard library's audioop is gone):\n"
-    "    /work/venv/bin/pip install audioop-lts"
+    "    python -m pip install audioop-lts"
 )
 
 
