@@ -55,13 +55,10 @@ from ._constants import (
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_MODEL_LIMITS,
     DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
     MIN_SECRET_KEY_LENGTH,
-    MODEL_LIMITS,
     USER_AGENT_PREFIX,
-    VLLM_LIMITS,
 )
 from ._exceptions import (
     APIConnectionError,
@@ -95,9 +92,11 @@ from ._protocol import (
     RequestSpec,
     TranscriptionOptions,
     chat_request,
+    check_chunking,
     delete_file_request,
     file_content_request,
     files_upload_request,
+    request_limits,
     response_error,
     signed_url_request,
     status_error,
@@ -205,7 +204,7 @@ class _BaseClient:
     ) -> tuple[TranscriptionOptions, AudioSource]:
         """Check everything, classify the audio; nothing is read or sent yet."""
         checked = transcription_options(**options)
-        _check_chunking(max_chunk_seconds, concurrency)
+        check_chunking(max_chunk_seconds, concurrency, backend=self.backend, model=checked.model)
         source = resolve_audio(audio, file_id=file_id)
         self._dialect.transcription_request(checked, source, stream=stream)  # refuses early
         return checked, source
@@ -226,7 +225,7 @@ class _BaseClient:
         Each input is resolved once (a pipe or socket can only be read once).
         """
         checked = transcription_options(**options)
-        _check_chunking(max_chunk_seconds, concurrency)
+        check_chunking(max_chunk_seconds, concurrency, backend=self.backend, model=checked.model)
         items = []
         for item in sources(audio):
             if not callable(item.audio):
@@ -256,12 +255,9 @@ class _BaseClient:
 
         Without ``max_chunk_seconds`` the model's limit is the ceiling and long audio
         is shared out in chunks of about 15 minutes, for concurrency; a caller's
-        ``max_chunk_seconds`` is both.
+        ``max_chunk_seconds`` (never over the limit: :func:`check_chunking`) is both.
         """
-        if self.backend == "vllm":
-            limits = VLLM_LIMITS
-        else:
-            limits = MODEL_LIMITS.get(options.model, DEFAULT_MODEL_LIMITS)
+        limits = request_limits(self.backend, options.model)
         return {
             "max_chunk_seconds": max_chunk_seconds or limits.max_seconds,
             "target_seconds": max_chunk_seconds or min(DEFAULT_CHUNK_SECONDS, limits.max_seconds),
@@ -987,7 +983,9 @@ class VoxtralClient(_BaseClient):
             diarize=diarize,
             context_bias=context_bias,
         )
-        _check_chunking(max_chunk_seconds, DEFAULT_CONCURRENCY)
+        check_chunking(
+            max_chunk_seconds, DEFAULT_CONCURRENCY, backend=self.backend, model=options.model
+        )
         return _batch.submit(
             self,
             audio,
@@ -1575,22 +1573,6 @@ async def _aprepended(first: _Event, rest: AsyncGenerator[_Event, None]) -> Asyn
             yield event
     finally:
         await rest.aclose()
-
-
-def _check_chunking(max_chunk_seconds: float | None, concurrency: int) -> None:
-    if max_chunk_seconds is not None and (
-        isinstance(max_chunk_seconds, bool)
-        or not isinstance(max_chunk_seconds, (int, float))
-        or not max_chunk_seconds >= 10
-    ):
-        raise InvalidInputError(
-            f"`max_chunk_seconds`={max_chunk_seconds!r} must be a number of seconds >= 10.",
-            argument="max_chunk_seconds",
-        )
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidInputError(
-            f"`concurrency`={concurrency!r} must be a whole number >= 1.", argument="concurrency"
-        )
 
 
 def _read_or_close(response: httpx.Response) -> None:

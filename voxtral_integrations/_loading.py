@@ -32,7 +32,7 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import BatchJob
-from ._protocol import Backend, transcription_options
+from ._protocol import Backend, check_chunking, transcription_options
 from ._records import (
     DEFAULT_WINDOW_SECONDS,
     Granularity,
@@ -146,7 +146,8 @@ class LoadOptions:
             )
 
     def check_backend(self, backend: Backend) -> None:
-        """Raise ``UnsupportedFeatureError`` for what the backend cannot do, before any load."""
+        """Raise for what the backend cannot do or take, before any load."""
+        check_chunking(self.max_chunk_seconds, self.concurrency, backend=backend, model=self.model)
         if backend != "vllm":
             return
         if self.mode == "batch":

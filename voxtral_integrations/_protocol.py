@@ -28,7 +28,14 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from ._constants import MAX_CONTEXT_BIAS_ITEMS, TIMESTAMP_GRANULARITIES
+from ._constants import (
+    DEFAULT_MODEL_LIMITS,
+    MAX_CONTEXT_BIAS_ITEMS,
+    MODEL_LIMITS,
+    TIMESTAMP_GRANULARITIES,
+    VLLM_LIMITS,
+    ModelLimits,
+)
 from ._exceptions import (
     APIResponseError,
     APIStatusError,
@@ -71,6 +78,47 @@ _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "mistral-correlation-id", "
 
 
 # --------------------------------------------------------------------------- options
+
+
+def request_limits(backend: Backend, model: str) -> ModelLimits:
+    """How long and how large one transcription request to ``model`` on ``backend`` may be."""
+    if backend == "vllm":
+        return VLLM_LIMITS
+    return MODEL_LIMITS.get(model, DEFAULT_MODEL_LIMITS)
+
+
+def check_chunking(
+    max_chunk_seconds: float | None, concurrency: int, *, backend: Backend, model: str
+) -> None:
+    """Raise ``InvalidInputError`` for a chunk length or concurrency that cannot work.
+
+    Every entry point that sends local audio (the clients, the loaders, the CLI
+    through the client, batch submission) calls this before anything is read or
+    sent: a ``max_chunk_seconds`` over the backend's per-request limit would only
+    come back as a 400 after the whole upload.
+    """
+    if max_chunk_seconds is not None and (
+        isinstance(max_chunk_seconds, bool)
+        or not isinstance(max_chunk_seconds, (int, float))
+        or not max_chunk_seconds >= 10
+    ):
+        raise InvalidInputError(
+            f"`max_chunk_seconds`={max_chunk_seconds!r} must be a number of seconds >= 10.",
+            argument="max_chunk_seconds",
+        )
+    limit = request_limits(backend, model).max_seconds
+    if max_chunk_seconds is not None and max_chunk_seconds > limit:
+        served = "vLLM" if backend == "vllm" else f"model {model!r}"
+        raise InvalidInputError(
+            f"`max_chunk_seconds`={_number(max_chunk_seconds)} is over the {_number(limit)} s "
+            f"one request to {served} may carry: pass at most {_number(limit)}, or leave it "
+            "unset (long audio is then split to fit).",
+            argument="max_chunk_seconds",
+        )
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInputError(
+            f"`concurrency`={concurrency!r} must be a whole number >= 1.", argument="concurrency"
+        )
 
 
 @dataclass(frozen=True)
