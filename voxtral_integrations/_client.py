@@ -15,6 +15,7 @@ import os
 import re
 import ssl
 import time
+import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -583,11 +584,19 @@ class VoxtralClient(_BaseClient):
         self._http = http_client or httpx.Client(
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
+        # ``VoxtralClient().transcribe(...)`` keeps no reference to close: the pool we
+        # own is closed when this client is collected (or at exit), so no socket is left
+        # open. ``with VoxtralClient() as client:`` closes it at a known point.
+        self._closer = weakref.finalize(self, self._http.close) if self._owns_http else None
 
     def close(self) -> None:
-        """Close the connection pool (not a caller-supplied ``http_client``)."""
-        if self._owns_http:
-            self._http.close()
+        """Close the connection pool (not a caller-supplied ``http_client``).
+
+        A client that is never closed has its own pool closed when it is garbage
+        collected; ``with`` (or ``close()``) releases the connections at once.
+        """
+        if self._closer is not None:
+            self._closer()
 
     def __enter__(self) -> VoxtralClient:
         return self
@@ -1587,3 +1596,59 @@ async def _aread_or_close(response: httpx.Response) -> None:
         await response.aread()
     finally:
         await response.aclose()
+
+
+_Adapter = TypeVar("_Adapter", bound="ClosesClients")
+
+
+class ClosesClients:
+    """``close()``/``aclose()`` and ``with``/``async with`` for an adapter holding core clients.
+
+    An adapter (a chat model, an LLM, a tool) makes its core clients itself, so the
+    caller has no client to close. ``close()`` releases the connections of sync
+    calls, ``aclose()`` those of both kinds; the adapter stays usable and opens new
+    connections at its next call. The adapter implements :meth:`_swap_clients`.
+    """
+
+    def _swap_clients(
+        self, *, both: bool
+    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
+        """Put fresh clients in place of the sync one (and the async one if ``both``);
+        return the clients replaced (``None`` for one not replaced or never made)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the connections of sync calls (never a caller-supplied ``http_client``)."""
+        old, _ = self._swap_clients(both=False)
+        if old is not None:
+            old.close()
+
+    async def aclose(self) -> None:
+        """Close the connections of sync and async calls (not caller-supplied clients)."""
+        old, old_async = self._swap_clients(both=True)
+        if old is not None:
+            old.close()
+        if old_async is not None:
+            await old_async.close()
+
+    def __enter__(self: _Adapter) -> _Adapter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self: _Adapter) -> _Adapter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -63,7 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from typing_extensions import Self
 
 from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
-from .._client import AsyncVoxtralClient, VoxtralClient
+from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import (
     ACCEPTED_AUDIO_TYPES,
     API_KEY_ENV,
@@ -548,7 +548,25 @@ def core_clients(owner: Any) -> tuple[VoxtralClient, AsyncVoxtralClient]:
     )
 
 
-class ChatVoxtral(BaseChatModel):
+class CoreClients(ClosesClients):
+    """``close``/``aclose`` and the context managers for a LangChain object whose
+    ``_client`` and ``_async_client`` come from :func:`core_clients`."""
+
+    _client: VoxtralClient
+    _async_client: AsyncVoxtralClient
+
+    def _swap_clients(
+        self, *, both: bool
+    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
+        fresh, fresh_async = core_clients(self)
+        old, self._client = self._client, fresh
+        if not both:
+            return old, None
+        old_async, self._async_client = self._async_client, fresh_async
+        return old, old_async
+
+
+class ChatVoxtral(CoreClients, BaseChatModel):
     """Mistral's Voxtral as a LangChain chat model: text, audio, tools, structured output.
 
     Example::
@@ -572,6 +590,8 @@ class ChatVoxtral(BaseChatModel):
     flac, ogg or webm.
 
     Serialises without the key (``dumps(model)`` names ``MISTRAL_API_KEY`` instead).
+    ``with ChatVoxtral() as model:`` (``async with`` for async calls), or ``close()``
+    / ``aclose()``, releases its connections; it stays usable afterwards.
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")

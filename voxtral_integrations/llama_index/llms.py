@@ -61,7 +61,7 @@ from llama_index.core.utils import resolve_binary
 from pydantic import Field, PrivateAttr, SecretStr
 
 from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
-from .._client import AsyncVoxtralClient, VoxtralClient
+from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
 from .._exceptions import APIResponseError, AudioError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
@@ -554,7 +554,7 @@ class _StreamState:
 # --------------------------------------------------------------------------- the LLM
 
 
-class VoxtralLLM(FunctionCallingLLM):
+class VoxtralLLM(ClosesClients, FunctionCallingLLM):
     """Mistral's Voxtral as a LlamaIndex LLM: text, audio blocks, tools, streaming.
 
     Example::
@@ -578,7 +578,8 @@ class VoxtralLLM(FunctionCallingLLM):
 
     Serialises (``to_dict``, ``to_json``) without the key, which is never in the
     ``repr`` either. A key taken from ``MISTRAL_API_KEY`` is never sent to a vLLM
-    host.
+    host. ``with VoxtralLLM() as llm:`` (``async with`` for async calls), or
+    ``close()`` / ``aclose()``, releases its connections; it stays usable afterwards.
     """
 
     model: str = Field(
@@ -623,6 +624,8 @@ class VoxtralLLM(FunctionCallingLLM):
 
     _clients: tuple[VoxtralClient, AsyncVoxtralClient] | None = PrivateAttr(default=None)
     _clients_for: tuple[Any, ...] | None = PrivateAttr(default=None)
+    _retired: list[AsyncVoxtralClient] = PrivateAttr(default_factory=list)
+    """Async clients replaced (after a change of settings) and not closed yet."""
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
@@ -639,7 +642,12 @@ class VoxtralLLM(FunctionCallingLLM):
         (a client holds a connection pool and locks, which cannot be copied)."""
         clone = copy.copy(self)
         object.__setattr__(clone, "__dict__", copy.deepcopy(self.__dict__, memo))
-        private = {**(self.__pydantic_private__ or {}), "_clients": None, "_clients_for": None}
+        private = {
+            **(self.__pydantic_private__ or {}),
+            "_clients": None,
+            "_clients_for": None,
+            "_retired": [],
+        }
         object.__setattr__(clone, "__pydantic_private__", private)
         return clone
 
@@ -649,7 +657,12 @@ class VoxtralLLM(FunctionCallingLLM):
         state = super().__getstate__()
         state["__dict__"] = {**state["__dict__"], "api_key": None}
         private = state.get("__pydantic_private__") or {}
-        state["__pydantic_private__"] = {**private, "_clients": None, "_clients_for": None}
+        state["__pydantic_private__"] = {
+            **private,
+            "_clients": None,
+            "_clients_for": None,
+            "_retired": [],
+        }
         return state
 
     @property
@@ -685,6 +698,9 @@ class VoxtralLLM(FunctionCallingLLM):
             id(self.async_http_client),
         )
         if self._clients is None or self._clients_for != settings:
+            if self._clients is not None:  # a setting changed: the old pool is let go
+                self._clients[0].close()
+                self._retired.append(self._clients[1])  # closed by aclose(): it needs a loop
             common: dict[str, Any] = {
                 "base_url": self.base_url,
                 "backend": self.backend,
@@ -698,6 +714,26 @@ class VoxtralLLM(FunctionCallingLLM):
             )
             self._clients_for = settings
         return self._clients
+
+    def _swap_clients(
+        self, *, both: bool
+    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
+        """The next call builds new clients (see :class:`ClosesClients`)."""
+        if self._clients is None:
+            return None, None
+        old, old_async = self._clients
+        self._clients, self._clients_for = None, None
+        if both:
+            return old, old_async
+        self._retired.append(old_async)  # its pool needs an event loop: closed by aclose()
+        return old, None
+
+    async def aclose(self) -> None:
+        """Close the connections of sync and async calls (not caller-supplied clients)."""
+        retired, self._retired = self._retired, []
+        for client in retired:
+            await client.close()
+        await super().aclose()
 
     def _options(self, kwargs: Mapping[str, Any]) -> ChatOptions:
         """A call's keyword arguments as the core's; unknown ones go in ``extra_body``."""
