@@ -92,6 +92,7 @@ from ._protocol import (
     EventStreamDecoder,
     RequestSpec,
     TranscriptionOptions,
+    carries_inline_audio,
     chat_request,
     check_chunking,
     delete_file_request,
@@ -1422,7 +1423,8 @@ class AsyncVoxtralClient(_BaseClient):
         extra_body: Mapping[str, Any] | None = None,
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
         """See :meth:`VoxtralClient.chat`."""
-        spec = self._chat(
+        build = functools.partial(
+            self._chat,
             messages,
             model=model,
             tools=tools,
@@ -1433,6 +1435,8 @@ class AsyncVoxtralClient(_BaseClient):
             stream=stream,
             extra=extra_body,
         )
+        # inline audio may need decoding and converting: not on the event loop
+        spec = await anyio.to_thread.run_sync(build) if carries_inline_audio(messages) else build()
         if stream:
             response, chunks = await self._stream(spec, ChatChunks)
             return AsyncStream(chunks, response.aclose)

@@ -58,6 +58,14 @@ ACCEPTED_AUDIO_TYPES = {
 }
 """Containers the transcription API documents as accepted, by file suffix."""
 
+CHAT_AUDIO_FORMATS = frozenset({"wav", "mp3", "flac", "ogg", "webm"})
+"""The ``input_audio`` formats the chat endpoint decodes (other audio is converted first)."""
+
+CHAT_MAX_AUDIO_SECONDS = 40 * 60
+"""Audio one chat message may carry: Voxtral understands up to about 40 minutes of audio
+in its 32k-token context (Mistral's Voxtral announcement); longer audio is refused
+locally, before it is converted or sent."""
+
 OTHER_AUDIO_TYPES = {
     ".m4a": "audio/mp4",
     ".mp4": "video/mp4",

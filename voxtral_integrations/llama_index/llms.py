@@ -14,9 +14,9 @@ part, whatever it holds:
 - ``url``: an ``http(s)`` URL (the server fetches it) or a ``data:`` URL.
 
 The format comes from the block (``format``, which LlamaIndex guesses from the
-data or the file suffix) or is sniffed from the bytes. Chat sends audio as it is,
-so it must be wav, mp3, flac, ogg or webm; the core puts the part in Mistral's or
-vLLM's shape for the selected backend.
+data or the file suffix) or is sniffed from the bytes. Audio other than wav, mp3,
+flac, ogg or webm (m4a, aac, video...) is converted to FLAC by the core client,
+which also puts the part in Mistral's or vLLM's shape for the selected backend.
 """
 
 from __future__ import annotations
@@ -102,7 +102,6 @@ _FORMATS = {
 }
 """A format name, file suffix or MIME subtype -> the format name sent (mp3, wav...)."""
 
-_ACCEPTED = "wav, mp3, flac, ogg or webm"
 _DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?:;[^;,]*)*;base64,(?P<data>.*)", re.DOTALL)
 _SYSTEM_ROLES = frozenset({MessageRole.SYSTEM, MessageRole.DEVELOPER})
 _ASSISTANT_ROLES = frozenset({MessageRole.ASSISTANT, MessageRole.CHATBOT, MessageRole.MODEL})
@@ -248,7 +247,7 @@ def audio_part(block: AudioBlock, *, where: str = "the AudioBlock") -> dict[str,
     for a block without audio, an unsupported format or URL scheme, and
     :class:`AudioError` for a file that cannot be read.
     """
-    declared = _format_name(block.format, where, given="format")
+    declared = _format_name(block.format)
     if _has_data(block.audio):
         data = _base64_of(block.audio, where)
     elif block.path is not None:
@@ -257,8 +256,16 @@ def audio_part(block: AudioBlock, *, where: str = "the AudioBlock") -> dict[str,
         url = str(block.url)
         if (inline := _DATA_URL.fullmatch(url)) is not None:
             data = inline["data"]
-            declared = declared or _format_name(inline["mime"] or None, where, given="MIME type")
+            declared = declared or _format_name(inline["mime"] or None)
         elif url.lower().startswith(("http://", "https://")):
+            if declared is not None and declared not in _FORMAT_OF_MIME.values():
+                raise InvalidInputError(
+                    f"Unsupported audio format {declared!r}: a URL is fetched by the server as "
+                    f"it is, and Voxtral chat decodes wav, mp3, flac, ogg and webm ({where}). "
+                    "Pass the file as `path=` or `audio=` instead: other formats are then "
+                    "converted before sending.",
+                    argument="messages",
+                )
             return {"type": "input_audio", "input_audio": url}
         else:
             raise InvalidInputError(
@@ -326,15 +333,13 @@ def _read_path(path: Path, where: str) -> bytes:
         ) from exc
 
 
-def _format_name(value: object, where: str, *, given: str) -> str | None:
+def _format_name(value: object) -> str | None:
     """The format name for a format, suffix or MIME type; ``None`` when not given."""
     if value is None or value == "":
         return None
-    normal = str(value).split(";", 1)[0].strip().lower().lstrip(".")
-    audio_format = _FORMATS.get(normal.rsplit("/", 1)[-1])
-    if audio_format is None:
-        raise _unsupported(f"{given} {value!r}", where)
-    return audio_format
+    normal = str(value).split(";", 1)[0].strip().lower().lstrip(".").rsplit("/", 1)[-1]
+    # a format the endpoint does not take (m4a, mp4...) is converted by the core client
+    return _FORMATS.get(normal, normal)
 
 
 def _sniffed_format(data: str, where: str) -> str | None:
@@ -346,16 +351,7 @@ def _sniffed_format(data: str, where: str) -> str | None:
     suffix = sniff_extension(raw)
     if suffix is None:
         return None
-    return _format_name(suffix[1:], where, given="format (sniffed from the data)")
-
-
-def _unsupported(what: str, where: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"Unsupported audio {what} in {where}: Voxtral chat sends audio as it is and "
-        f"accepts {_ACCEPTED}. Convert the audio first (VoxtralClient.transcribe converts "
-        "other formats itself).",
-        argument="messages",
-    )
+    return _format_name(suffix[1:])
 
 
 def _needs_io(messages: Sequence[ChatMessage]) -> bool:
@@ -572,9 +568,9 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
         print(answer.message.content, answer.additional_kwargs["prompt_audio_seconds"])
 
     Audio may be bytes or base64 (``audio=``), a local file (``path=``), or an
-    ``http(s)`` or ``data:`` URL (``url=``); it is sent as it is (wav, mp3, flac,
-    ogg or webm). Tools work through LlamaIndex's function calling
-    (``chat_with_tools``, ``predict_and_call``, ``FunctionAgent``...).
+    ``http(s)`` or ``data:`` URL (``url=``); audio other than wav, mp3, flac, ogg
+    or webm (m4a...) is converted to FLAC before sending. Tools work through
+    LlamaIndex's function calling (``chat_with_tools``, ``predict_and_call``, ``FunctionAgent``...).
 
     Serialises (``to_dict``, ``to_json``) without the key, which is never in the
     ``repr`` either. A key taken from ``MISTRAL_API_KEY`` is never sent to a vLLM
