@@ -9,6 +9,7 @@ pass one of them as ``model=`` to pin the Voxtral 3 generation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
@@ -119,6 +120,14 @@ DEFAULT_CHUNK_SECONDS = 15 * 60
 more: chunks are transcribed concurrently (with ``concurrency=8`` a 2-hour file takes
 about as long as one chunk), a failed chunk costs minutes to redo, not hours, and no
 request nears a timeout."""
+
+DEFAULT_GRANULARITY: Literal["window"] = "window"
+"""What one Document of the loaders holds: a window of consecutive segments. A segment
+(2-5 s, a sentence or less) is too little text to retrieve by and floods a vector store;
+a whole file is too much to embed as one vector. Windows keep every segment's times."""
+DEFAULT_WINDOW_SECONDS = 60.0
+"""A window's length: about 150 words of speech, a common retrieval chunk size, cut at
+segment boundaries and at every change of speaker."""
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BULK_CONCURRENCY = 8

@@ -14,8 +14,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -23,7 +23,12 @@ import anyio
 
 from ._bulk import Source, TranscriptionResult
 from ._client import AsyncVoxtralClient, VoxtralClient
-from ._constants import DEFAULT_BULK_CONCURRENCY, DEFAULT_TRANSCRIPTION_MODEL
+from ._constants import (
+    DEFAULT_BULK_CONCURRENCY,
+    DEFAULT_GRANULARITY,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_WINDOW_SECONDS,
+)
 from ._exceptions import (
     AudioError,
     InvalidInputError,
@@ -34,7 +39,6 @@ from ._exceptions import (
 from ._models import BatchJob
 from ._protocol import Backend, check_chunking, transcription_options
 from ._records import (
-    DEFAULT_WINDOW_SECONDS,
     Granularity,
     Record,
     TranscriptFormat,
@@ -76,15 +80,25 @@ class KeylessPickle:
         return clone
 
 
+CLIENT_SETTINGS = ("api_key", "base_url", "backend", "max_retries", "timeout")
+"""The adapters' arguments that configure the core client rather than the load."""
+
+
 @dataclass(frozen=True)
 class LoadOptions:
-    """How audio becomes records; checked as a whole by :meth:`check`."""
+    """How audio becomes records; checked as a whole by :meth:`check`.
 
-    granularity: Granularity = "segment"
+    The one table of what a load takes: each adapter passes its arguments of the
+    same names through :func:`load_options`, and the tests hold every adapter's
+    signature to these fields and to ``VoxtralClient.transcribe``'s options.
+    """
+
+    granularity: Granularity = DEFAULT_GRANULARITY
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     transcript_format: TranscriptFormat = "text"
     model: str = DEFAULT_TRANSCRIPTION_MODEL
     language: str | None = None
+    temperature: float | None = None
     diarize: bool = False
     context_bias: Sequence[str] | None = None
     max_chunk_seconds: float | None = None
@@ -94,7 +108,6 @@ class LoadOptions:
     on_error: OnError = "raise"
     mode: Mode = "online"
     batch_dir: str | os.PathLike[str] | None = None
-    transcription_extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         """Raise ``InvalidInputError`` for any bad option, before any audio is read."""
@@ -171,6 +184,7 @@ class LoadOptions:
         return {
             "model": self.model,
             "language": self.language,
+            "temperature": self.temperature,
             "timestamp_granularities": ["segment"] if self.needs_timestamps else None,
             "diarize": self.diarize,
             "context_bias": self.context_bias,
@@ -201,6 +215,13 @@ class LoadOptions:
             window_seconds=self.window_seconds,
             transcript_format=self.transcript_format,
         )
+
+
+def load_options(arguments: Mapping[str, Any]) -> LoadOptions:
+    """The :class:`LoadOptions` among an adapter's ``arguments`` (by name; others ignored)."""
+    return LoadOptions(
+        **{f.name: arguments[f.name] for f in fields(LoadOptions) if f.name in arguments}
+    )
 
 
 def load(
@@ -327,7 +348,8 @@ def _handle(error: VoxtralError, source: Source, options: LoadOptions) -> None:
         logger.warning("skipped %s: %s", name, error)
         return
     raise LoadError(
-        f"Could not load {name!r}: {error} (files loaded before it were already "
-        "returned; pass on_error='skip' to go on past failures).",
+        f"Could not load {name!r}: {error} (the Documents of the files before it are in "
+        "this error's `documents`, and a lazy load has yielded them already; pass "
+        "on_error='skip' to go on past failures).",
         source=name,
     ) from error
