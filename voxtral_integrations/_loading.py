@@ -28,6 +28,7 @@ from ._constants import (
     DEFAULT_GRANULARITY,
     DEFAULT_TRANSCRIPTION_MODEL,
     DEFAULT_WINDOW_SECONDS,
+    MEDIA_SUFFIXES,
 )
 from ._exceptions import (
     AudioError,
@@ -234,6 +235,7 @@ def load(
     that finishes early waits here for its turn. With ``mode="batch"``, see
     :func:`load_batch`.
     """
+    items = in_directories(items)
     if options.mode == "batch":
         yield from load_batch(client, items, options)
         return
@@ -261,6 +263,7 @@ async def aload(
     With ``mode="batch"`` the sync batch flow (:func:`load_batch`) runs in a worker
     thread on a client from ``batch_client``: it is mostly waiting for the job.
     """
+    items = await anyio.to_thread.run_sync(in_directories, items)
     if options.mode == "batch":
         assert batch_client is not None, "mode='batch' needs a sync client factory"
         async for loaded in _aload_batch(batch_client, items, options):
@@ -271,6 +274,38 @@ async def aload(
         yielded = _records_or_skip(result, items[result.index], options)
         if yielded is not None:
             yield yielded
+
+
+def in_directories(items: Sequence[Source]) -> list[Source]:
+    """``items`` with each local directory replaced by the audio and video files under it.
+
+    A directory is one load of all its recordings, transcribed side by side under
+    one budget, where a framework's own directory readers hand them over one at a
+    time. Files are found by suffix (``MEDIA_SUFFIXES``), at any depth, in path
+    order; hidden files and directories are left out.
+    """
+    found: list[Source] = []
+    for item in items:
+        if not isinstance(item.audio, (str, os.PathLike)) or not os.path.isdir(item.audio):
+            found.append(item)
+            continue
+        root = Path(item.audio)
+        media = sorted(
+            path
+            for path in root.rglob("*")
+            if path.suffix.lower() in MEDIA_SUFFIXES
+            and not any(part.startswith(".") for part in path.relative_to(root).parts)
+            and path.is_file()
+        )
+        if not media:
+            raise InvalidInputError(
+                f"The directory {item.name!r} holds no audio or video files (looked for "
+                f"{' '.join(sorted(MEDIA_SUFFIXES))}, at any depth). Check the path, or pass "
+                "the files themselves.",
+                argument="file_path",
+            )
+        found.extend(Source(path, str(path)) for path in media)
+    return found
 
 
 def load_batch(

@@ -80,7 +80,11 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
                           #  "start_timestamp": "00:03:01", "segment_index": 41, ...}
 
     Args:
-        file_path: One or many paths or ``http(s)`` URLs.
+        file_path: One or many paths or ``http(s)`` URLs; a directory stands for
+            every recording under it. Files are transcribed side by side, which
+            ``GenericLoader`` (one blob after another) cannot do: give the loader the
+            directory, or a list of paths, rather than a ``VoxtralParser`` to a
+            ``GenericLoader``.
         granularity: ``"window"`` (the default: consecutive segments up to
             ``window_seconds``, 60 s, a new one at a speaker change; a retrieval-sized
             piece of text), ``"segment"`` (a Document per timed segment, 2-5 s) or
@@ -189,7 +193,8 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
 
     Takes the same options as :class:`VoxtralLoader` (without ``file_path``). A
     path-backed blob is read from disk; an in-memory blob (``Blob.from_data``) is
-    sent from memory.
+    sent from memory. ``GenericLoader`` parses one blob after another, so files go
+    one at a time; ``VoxtralLoader("calls/")`` transcribes them side by side.
     """
 
     def __init__(

@@ -54,6 +54,11 @@ class VoxtralReader(BasePydanticReader):
             "calls/", file_extractor={".mp3": reader, ".m4a": reader, ".wav": reader}
         ).load_data()
 
+    ``SimpleDirectoryReader.load_data()`` hands its extractor one file after
+    another; ``await SimpleDirectoryReader(...).aload_data()`` runs them side by
+    side, and ``reader.load_data("calls/")`` (a directory: every recording under it)
+    or a list of paths does too, under one budget of ``concurrency`` requests.
+
     ``load_data`` takes a path, an ``http(s)`` URL, ``bytes``, or several of them,
     plus ``extra_info`` (merged into every Document's metadata) and ``fs`` (an
     ``fsspec`` file system to read paths from). Client settings (``api_key`` from
