@@ -6,12 +6,14 @@
 
 Audio goes in a LangChain standard content block; the model hears it directly
 (no separate transcription step), and with tools bound it can act on what was
-said.
+said. Any format works: what chat does not decode itself (m4a, aac, video...) is
+converted to FLAC by the client before it is sent.
 """
 
 from __future__ import annotations
 
 import base64
+import mimetypes
 import sys
 from pathlib import Path
 
@@ -30,10 +32,11 @@ def get_weather(city: str) -> str:
 
 
 def audio_message(path: Path, prompt: str) -> HumanMessage:
+    mime_type, _ = mimetypes.guess_type(path.name)  # .m4a: audio/mp4, converted before sending
     audio = {
         "type": "audio",
         "base64": base64.b64encode(path.read_bytes()).decode(),
-        "mime_type": "audio/mpeg" if path.suffix == ".mp3" else "audio/wav",
+        "mime_type": mime_type or "application/octet-stream",
     }
     return HumanMessage(content=[audio, {"type": "text", "text": prompt}])
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import runpy
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from audio_factory import encode, speech_pcm
+from chat_server import ChatServer
+from conftest import FAKE_API_KEY, REPO
 
 EXAMPLES = REPO / "examples"
 
@@ -85,3 +88,18 @@ def test_llama_index_query_with_timestamps_example(
     answer, sources = capsys.readouterr().out.split("Sources:")
     assert "20" in answer
     assert "bcn_weather.mp3 @ 00:00:00" in sources
+
+
+def test_langchain_chat_with_audio_example_sends_an_m4a_converted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m4a = tmp_path / "question.m4a"
+    m4a.write_bytes(encode(speech_pcm([(0.3, 1.2)], 1.5), "m4a"))
+    with ChatServer() as server:
+        monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
+        monkeypatch.setenv("MISTRAL_BASE_URL", server.base_url)
+        assert run_example("langchain_chat_with_audio.py", str(m4a), monkeypatch=monkeypatch) == 0
+    assert "About the recording: ok" in capsys.readouterr().out
+    parts = server.audio_parts()
+    assert len(parts) == 2
+    assert all(base64.b64decode(part)[:4] == b"fLaC" for part in parts)

@@ -35,7 +35,7 @@ from typing import IO, Any
 import av
 
 from ._chunking import LEVEL_HOP_SECONDS, one_request_seconds, plan_chunks, quietest_point
-from ._constants import ACCEPTED_AUDIO_TYPES
+from ._constants import ACCEPTED_AUDIO_TYPES, CHAT_MAX_AUDIO_SECONDS
 from ._exceptions import AudioError
 from ._models import Chunk
 from ._sources import AudioUpload
@@ -436,6 +436,33 @@ def prepare(
     return info, [
         Payload(chunk, _chunk_upload(upload, info, index, chunk, wav)) for chunk in chunks
     ]
+
+
+def chat_audio(content: bytes, *, name: str) -> tuple[bytes, str]:
+    """``content`` as audio the chat endpoint decodes, with its format name.
+
+    Audio in an accepted container and codec is returned as it is; anything else
+    PyAV decodes (m4a/AAC, video, AIFF...) becomes FLAC, 16 kHz, mono, 16-bit, as
+    for transcription: lossless (a lossy source is not coded twice), at the
+    resolution the model hears, about half the size of WAV, and decoded by both
+    Mistral and vLLM. Raises :class:`AudioError` naming ``name`` for audio that
+    cannot be decoded or is longer than the model can take in one message.
+    """
+    upload = AudioUpload(
+        name, "audio", "application/octet-stream", len(content), lambda: nullcontext(content)
+    )
+    info, _ = inspect(upload)
+    if info.duration > CHAT_MAX_AUDIO_SECONDS:
+        raise AudioError(
+            f"The audio in {name} lasts {info.duration / 60:.1f} minutes; one chat message "
+            f"takes at most {CHAT_MAX_AUDIO_SECONDS // 60} minutes of audio. Send a shorter "
+            "excerpt, or transcribe the recording (VoxtralClient.transcribe) and chat about "
+            "the text.",
+            source=name,
+        )
+    if info.accepted_suffix:
+        return content, info.accepted_suffix.lstrip(".")
+    return _to_flac(upload, 0.0, info.duration), "flac"
 
 
 def prepare_short_wav(

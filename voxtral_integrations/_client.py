@@ -15,6 +15,7 @@ import os
 import re
 import ssl
 import time
+import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -55,13 +56,10 @@ from ._constants import (
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_MODEL_LIMITS,
     DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
     MIN_SECRET_KEY_LENGTH,
-    MODEL_LIMITS,
     USER_AGENT_PREFIX,
-    VLLM_LIMITS,
 )
 from ._exceptions import (
     APIConnectionError,
@@ -94,10 +92,13 @@ from ._protocol import (
     EventStreamDecoder,
     RequestSpec,
     TranscriptionOptions,
+    carries_inline_audio,
     chat_request,
+    check_chunking,
     delete_file_request,
     file_content_request,
     files_upload_request,
+    request_limits,
     response_error,
     signed_url_request,
     status_error,
@@ -205,7 +206,7 @@ class _BaseClient:
     ) -> tuple[TranscriptionOptions, AudioSource]:
         """Check everything, classify the audio; nothing is read or sent yet."""
         checked = transcription_options(**options)
-        _check_chunking(max_chunk_seconds, concurrency)
+        check_chunking(max_chunk_seconds, concurrency, backend=self.backend, model=checked.model)
         source = resolve_audio(audio, file_id=file_id)
         self._dialect.transcription_request(checked, source, stream=stream)  # refuses early
         return checked, source
@@ -226,7 +227,7 @@ class _BaseClient:
         Each input is resolved once (a pipe or socket can only be read once).
         """
         checked = transcription_options(**options)
-        _check_chunking(max_chunk_seconds, concurrency)
+        check_chunking(max_chunk_seconds, concurrency, backend=self.backend, model=checked.model)
         items = []
         for item in sources(audio):
             if not callable(item.audio):
@@ -256,12 +257,9 @@ class _BaseClient:
 
         Without ``max_chunk_seconds`` the model's limit is the ceiling and long audio
         is shared out in chunks of about 15 minutes, for concurrency; a caller's
-        ``max_chunk_seconds`` is both.
+        ``max_chunk_seconds`` (never over the limit: :func:`check_chunking`) is both.
         """
-        if self.backend == "vllm":
-            limits = VLLM_LIMITS
-        else:
-            limits = MODEL_LIMITS.get(options.model, DEFAULT_MODEL_LIMITS)
+        limits = request_limits(self.backend, options.model)
         return {
             "max_chunk_seconds": max_chunk_seconds or limits.max_seconds,
             "target_seconds": max_chunk_seconds or min(DEFAULT_CHUNK_SECONDS, limits.max_seconds),
@@ -587,11 +585,19 @@ class VoxtralClient(_BaseClient):
         self._http = http_client or httpx.Client(
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
+        # ``VoxtralClient().transcribe(...)`` keeps no reference to close: the pool we
+        # own is closed when this client is collected (or at exit), so no socket is left
+        # open. ``with VoxtralClient() as client:`` closes it at a known point.
+        self._closer = weakref.finalize(self, self._http.close) if self._owns_http else None
 
     def close(self) -> None:
-        """Close the connection pool (not a caller-supplied ``http_client``)."""
-        if self._owns_http:
-            self._http.close()
+        """Close the connection pool (not a caller-supplied ``http_client``).
+
+        A client that is never closed has its own pool closed when it is garbage
+        collected; ``with`` (or ``close()``) releases the connections at once.
+        """
+        if self._closer is not None:
+            self._closer()
 
     def __enter__(self) -> VoxtralClient:
         return self
@@ -987,7 +993,9 @@ class VoxtralClient(_BaseClient):
             diarize=diarize,
             context_bias=context_bias,
         )
-        _check_chunking(max_chunk_seconds, DEFAULT_CONCURRENCY)
+        check_chunking(
+            max_chunk_seconds, DEFAULT_CONCURRENCY, backend=self.backend, model=options.model
+        )
         return _batch.submit(
             self,
             audio,
@@ -1415,7 +1423,8 @@ class AsyncVoxtralClient(_BaseClient):
         extra_body: Mapping[str, Any] | None = None,
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
         """See :meth:`VoxtralClient.chat`."""
-        spec = self._chat(
+        build = functools.partial(
+            self._chat,
             messages,
             model=model,
             tools=tools,
@@ -1426,6 +1435,8 @@ class AsyncVoxtralClient(_BaseClient):
             stream=stream,
             extra=extra_body,
         )
+        # inline audio may need decoding and converting: not on the event loop
+        spec = await anyio.to_thread.run_sync(build) if carries_inline_audio(messages) else build()
         if stream:
             response, chunks = await self._stream(spec, ChatChunks)
             return AsyncStream(chunks, response.aclose)
@@ -1577,22 +1588,6 @@ async def _aprepended(first: _Event, rest: AsyncGenerator[_Event, None]) -> Asyn
         await rest.aclose()
 
 
-def _check_chunking(max_chunk_seconds: float | None, concurrency: int) -> None:
-    if max_chunk_seconds is not None and (
-        isinstance(max_chunk_seconds, bool)
-        or not isinstance(max_chunk_seconds, (int, float))
-        or not max_chunk_seconds >= 10
-    ):
-        raise InvalidInputError(
-            f"`max_chunk_seconds`={max_chunk_seconds!r} must be a number of seconds >= 10.",
-            argument="max_chunk_seconds",
-        )
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidInputError(
-            f"`concurrency`={concurrency!r} must be a whole number >= 1.", argument="concurrency"
-        )
-
-
 def _read_or_close(response: httpx.Response) -> None:
     try:
         response.read()
@@ -1605,3 +1600,59 @@ async def _aread_or_close(response: httpx.Response) -> None:
         await response.aread()
     finally:
         await response.aclose()
+
+
+_Adapter = TypeVar("_Adapter", bound="ClosesClients")
+
+
+class ClosesClients:
+    """``close()``/``aclose()`` and ``with``/``async with`` for an adapter holding core clients.
+
+    An adapter (a chat model, an LLM, a tool) makes its core clients itself, so the
+    caller has no client to close. ``close()`` releases the connections of sync
+    calls, ``aclose()`` those of both kinds; the adapter stays usable and opens new
+    connections at its next call. The adapter implements :meth:`_swap_clients`.
+    """
+
+    def _swap_clients(
+        self, *, both: bool
+    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
+        """Put fresh clients in place of the sync one (and the async one if ``both``);
+        return the clients replaced (``None`` for one not replaced or never made)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the connections of sync calls (never a caller-supplied ``http_client``)."""
+        old, _ = self._swap_clients(both=False)
+        if old is not None:
+            old.close()
+
+    async def aclose(self) -> None:
+        """Close the connections of sync and async calls (not caller-supplied clients)."""
+        old, old_async = self._swap_clients(both=True)
+        if old is not None:
+            old.close()
+        if old_async is not None:
+            await old_async.close()
+
+    def __enter__(self: _Adapter) -> _Adapter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self: _Adapter) -> _Adapter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -9,6 +9,7 @@ pass one of them as ``model=`` to pin the Voxtral 3 generation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
@@ -57,6 +58,14 @@ ACCEPTED_AUDIO_TYPES = {
     ".webm": "audio/webm",
 }
 """Containers the transcription API documents as accepted, by file suffix."""
+
+CHAT_AUDIO_FORMATS = frozenset({"wav", "mp3", "flac", "ogg", "webm"})
+"""The ``input_audio`` formats the chat endpoint decodes (other audio is converted first)."""
+
+CHAT_MAX_AUDIO_SECONDS = 40 * 60
+"""Audio one chat message may carry: Voxtral understands up to about 40 minutes of audio
+in its 32k-token context (Mistral's Voxtral announcement); longer audio is refused
+locally, before it is converted or sent."""
 
 OTHER_AUDIO_TYPES = {
     ".m4a": "audio/mp4",
@@ -111,6 +120,14 @@ DEFAULT_CHUNK_SECONDS = 15 * 60
 more: chunks are transcribed concurrently (with ``concurrency=8`` a 2-hour file takes
 about as long as one chunk), a failed chunk costs minutes to redo, not hours, and no
 request nears a timeout."""
+
+DEFAULT_GRANULARITY: Literal["window"] = "window"
+"""What one Document of the loaders holds: a window of consecutive segments. A segment
+(2-5 s, a sentence or less) is too little text to retrieve by and floods a vector store;
+a whole file is too much to embed as one vector. Windows keep every segment's times."""
+DEFAULT_WINDOW_SECONDS = 60.0
+"""A window's length: about 150 words of speech, a common retrieval chunk size, cut at
+segment boundaries and at every change of speaker."""
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BULK_CONCURRENCY = 8

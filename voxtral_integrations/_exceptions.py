@@ -122,15 +122,16 @@ class IncompleteTranscriptionError(VoxtralError):
 class LoadError(VoxtralError):
     """A file of a multi-file load failed; ``source`` names it, ``__cause__`` says why.
 
-    Files loaded before it have already been returned; loaders offer
-    ``on_error="skip"`` to log such files and go on.
+    ``documents`` holds the Documents of the files loaded before it (a lazy load
+    has yielded them already); loaders offer ``on_error="skip"`` to log such files
+    and go on.
     """
 
     def __init__(self, message: str, *, source: str) -> None:
         super().__init__(message)
         self.source = source
         self.documents: list[Any] = []
-        """Documents of the files loaded before it, where a list-returning load collected them."""
+        """Documents of the files loaded before it (set by every list-returning load)."""
 
 
 class BatchJobError(VoxtralError):

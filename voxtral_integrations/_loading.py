@@ -14,8 +14,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -23,7 +23,13 @@ import anyio
 
 from ._bulk import Source, TranscriptionResult
 from ._client import AsyncVoxtralClient, VoxtralClient
-from ._constants import DEFAULT_BULK_CONCURRENCY, DEFAULT_TRANSCRIPTION_MODEL
+from ._constants import (
+    DEFAULT_BULK_CONCURRENCY,
+    DEFAULT_GRANULARITY,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_WINDOW_SECONDS,
+    MEDIA_SUFFIXES,
+)
 from ._exceptions import (
     AudioError,
     InvalidInputError,
@@ -32,9 +38,8 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import BatchJob
-from ._protocol import Backend, transcription_options
+from ._protocol import Backend, check_chunking, transcription_options
 from ._records import (
-    DEFAULT_WINDOW_SECONDS,
     Granularity,
     Record,
     TranscriptFormat,
@@ -76,15 +81,25 @@ class KeylessPickle:
         return clone
 
 
+CLIENT_SETTINGS = ("api_key", "base_url", "backend", "max_retries", "timeout")
+"""The adapters' arguments that configure the core client rather than the load."""
+
+
 @dataclass(frozen=True)
 class LoadOptions:
-    """How audio becomes records; checked as a whole by :meth:`check`."""
+    """How audio becomes records; checked as a whole by :meth:`check`.
 
-    granularity: Granularity = "segment"
+    The one table of what a load takes: each adapter passes its arguments of the
+    same names through :func:`load_options`, and the tests hold every adapter's
+    signature to these fields and to ``VoxtralClient.transcribe``'s options.
+    """
+
+    granularity: Granularity = DEFAULT_GRANULARITY
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     transcript_format: TranscriptFormat = "text"
     model: str = DEFAULT_TRANSCRIPTION_MODEL
     language: str | None = None
+    temperature: float | None = None
     diarize: bool = False
     context_bias: Sequence[str] | None = None
     max_chunk_seconds: float | None = None
@@ -94,7 +109,6 @@ class LoadOptions:
     on_error: OnError = "raise"
     mode: Mode = "online"
     batch_dir: str | os.PathLike[str] | None = None
-    transcription_extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         """Raise ``InvalidInputError`` for any bad option, before any audio is read."""
@@ -146,7 +160,8 @@ class LoadOptions:
             )
 
     def check_backend(self, backend: Backend) -> None:
-        """Raise ``UnsupportedFeatureError`` for what the backend cannot do, before any load."""
+        """Raise for what the backend cannot do or take, before any load."""
+        check_chunking(self.max_chunk_seconds, self.concurrency, backend=backend, model=self.model)
         if backend != "vllm":
             return
         if self.mode == "batch":
@@ -170,6 +185,7 @@ class LoadOptions:
         return {
             "model": self.model,
             "language": self.language,
+            "temperature": self.temperature,
             "timestamp_granularities": ["segment"] if self.needs_timestamps else None,
             "diarize": self.diarize,
             "context_bias": self.context_bias,
@@ -202,6 +218,13 @@ class LoadOptions:
         )
 
 
+def load_options(arguments: Mapping[str, Any]) -> LoadOptions:
+    """The :class:`LoadOptions` among an adapter's ``arguments`` (by name; others ignored)."""
+    return LoadOptions(
+        **{f.name: arguments[f.name] for f in fields(LoadOptions) if f.name in arguments}
+    )
+
+
 def load(
     client: VoxtralClient, items: Sequence[Source], options: LoadOptions
 ) -> Iterator[tuple[Source, list[Record]]]:
@@ -212,6 +235,7 @@ def load(
     that finishes early waits here for its turn. With ``mode="batch"``, see
     :func:`load_batch`.
     """
+    items = in_directories(items)
     if options.mode == "batch":
         yield from load_batch(client, items, options)
         return
@@ -239,6 +263,7 @@ async def aload(
     With ``mode="batch"`` the sync batch flow (:func:`load_batch`) runs in a worker
     thread on a client from ``batch_client``: it is mostly waiting for the job.
     """
+    items = await anyio.to_thread.run_sync(in_directories, items)
     if options.mode == "batch":
         assert batch_client is not None, "mode='batch' needs a sync client factory"
         async for loaded in _aload_batch(batch_client, items, options):
@@ -249,6 +274,38 @@ async def aload(
         yielded = _records_or_skip(result, items[result.index], options)
         if yielded is not None:
             yield yielded
+
+
+def in_directories(items: Sequence[Source]) -> list[Source]:
+    """``items`` with each local directory replaced by the audio and video files under it.
+
+    A directory is one load of all its recordings, transcribed side by side under
+    one budget, where a framework's own directory readers hand them over one at a
+    time. Files are found by suffix (``MEDIA_SUFFIXES``), at any depth, in path
+    order; hidden files and directories are left out.
+    """
+    found: list[Source] = []
+    for item in items:
+        if not isinstance(item.audio, (str, os.PathLike)) or not os.path.isdir(item.audio):
+            found.append(item)
+            continue
+        root = Path(item.audio)
+        media = sorted(
+            path
+            for path in root.rglob("*")
+            if path.suffix.lower() in MEDIA_SUFFIXES
+            and not any(part.startswith(".") for part in path.relative_to(root).parts)
+            and path.is_file()
+        )
+        if not media:
+            raise InvalidInputError(
+                f"The directory {item.name!r} holds no audio or video files (looked for "
+                f"{' '.join(sorted(MEDIA_SUFFIXES))}, at any depth). Check the path, or pass "
+                "the files themselves.",
+                argument="file_path",
+            )
+        found.extend(Source(path, str(path)) for path in media)
+    return found
 
 
 def load_batch(
@@ -326,7 +383,8 @@ def _handle(error: VoxtralError, source: Source, options: LoadOptions) -> None:
         logger.warning("skipped %s: %s", name, error)
         return
     raise LoadError(
-        f"Could not load {name!r}: {error} (files loaded before it were already "
-        "returned; pass on_error='skip' to go on past failures).",
+        f"Could not load {name!r}: {error} (the Documents of the files before it are in "
+        "this error's `documents`, and a lazy load has yielded them already; pass "
+        "on_error='skip' to go on past failures).",
         source=name,
     ) from error

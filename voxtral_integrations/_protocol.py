@@ -28,7 +28,17 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from ._constants import MAX_CONTEXT_BIAS_ITEMS, TIMESTAMP_GRANULARITIES
+from ._audio import chat_audio
+from ._constants import (
+    ACCEPTED_AUDIO_TYPES,
+    CHAT_AUDIO_FORMATS,
+    DEFAULT_MODEL_LIMITS,
+    MAX_CONTEXT_BIAS_ITEMS,
+    MODEL_LIMITS,
+    TIMESTAMP_GRANULARITIES,
+    VLLM_LIMITS,
+    ModelLimits,
+)
 from ._exceptions import (
     APIResponseError,
     APIStatusError,
@@ -71,6 +81,47 @@ _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "mistral-correlation-id", "
 
 
 # --------------------------------------------------------------------------- options
+
+
+def request_limits(backend: Backend, model: str) -> ModelLimits:
+    """How long and how large one transcription request to ``model`` on ``backend`` may be."""
+    if backend == "vllm":
+        return VLLM_LIMITS
+    return MODEL_LIMITS.get(model, DEFAULT_MODEL_LIMITS)
+
+
+def check_chunking(
+    max_chunk_seconds: float | None, concurrency: int, *, backend: Backend, model: str
+) -> None:
+    """Raise ``InvalidInputError`` for a chunk length or concurrency that cannot work.
+
+    Every entry point that sends local audio (the clients, the loaders, the CLI
+    through the client, batch submission) calls this before anything is read or
+    sent: a ``max_chunk_seconds`` over the backend's per-request limit would only
+    come back as a 400 after the whole upload.
+    """
+    if max_chunk_seconds is not None and (
+        isinstance(max_chunk_seconds, bool)
+        or not isinstance(max_chunk_seconds, (int, float))
+        or not max_chunk_seconds >= 10
+    ):
+        raise InvalidInputError(
+            f"`max_chunk_seconds`={max_chunk_seconds!r} must be a number of seconds >= 10.",
+            argument="max_chunk_seconds",
+        )
+    limit = request_limits(backend, model).max_seconds
+    if max_chunk_seconds is not None and max_chunk_seconds > limit:
+        served = "vLLM" if backend == "vllm" else f"model {model!r}"
+        raise InvalidInputError(
+            f"`max_chunk_seconds`={_number(max_chunk_seconds)} is over the {_number(limit)} s "
+            f"one request to {served} may carry: pass at most {_number(limit)}, or leave it "
+            "unset (long audio is then split to fit).",
+            argument="max_chunk_seconds",
+        )
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInputError(
+            f"`concurrency`={concurrency!r} must be a whole number >= 1.", argument="concurrency"
+        )
 
 
 @dataclass(frozen=True)
@@ -456,12 +507,90 @@ def _chat_message(dialect: MistralDialect, message: Any, index: int) -> dict[str
     content = converted.get("content")
     if isinstance(content, list):
         converted["content"] = [
-            dialect.chat_audio_part(part)
+            dialect.chat_audio_part(accepted_audio(part, f"messages[{index}].content[{position}]"))
             if isinstance(part, Mapping) and part.get("type") == "input_audio"
             else part
-            for part in content
+            for position, part in enumerate(content)
         ]
     return converted
+
+
+_ACCEPTED_NAMES = frozenset(
+    {
+        *CHAT_AUDIO_FORMATS,
+        *(suffix.lstrip(".") for suffix in ACCEPTED_AUDIO_TYPES),
+        *(mime.split("/")[1] for mime in ACCEPTED_AUDIO_TYPES.values()),
+        *("mp3", "mpeg3", "x-mpeg-3", "x-wav", "wave", "vnd.wave", "x-flac", "x-ogg"),
+    }
+)
+"""Declared formats, suffixes and MIME subtypes that name a format the chat endpoint takes."""
+_DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?:;[^;,]*)*;base64,(?P<data>.*)", re.DOTALL)
+
+
+def accepted_audio(part: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """An ``input_audio`` part whose inline audio the chat endpoint can decode.
+
+    Base64 (or ``data:`` URL) audio that is not wav, mp3, flac, ogg or webm (by its
+    first bytes or, when they say nothing, its declared format) is converted to
+    FLAC (:func:`chat_audio`); an http(s) URL is the server's to fetch, and audio
+    whose content and declared format say nothing is sent as it is.
+    """
+    audio = part.get("input_audio")
+    data, declared = (
+        (audio.get("data"), audio.get("format")) if isinstance(audio, Mapping) else (audio, None)
+    )
+    if not isinstance(data, str) or not data.strip():
+        return part  # no audio: the dialect says so
+    if data[:5].lower() == "data:":
+        inline = _DATA_URL.fullmatch(data)
+        if inline is None:
+            return part
+        data, declared = inline["data"], declared or inline["mime"] or None
+    elif ":" in data[:64]:
+        return part  # a URL: fetched by the server as it is
+    sniffed = _sniffed(data)
+    if sniffed in _ACCEPTED_NAMES:
+        return part
+    if sniffed is None and (declared is None or _format_name(declared) in _ACCEPTED_NAMES):
+        return part
+    try:
+        content = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError(
+            f"The audio in {where} is not valid base64; pass base64.b64encode(audio).decode().",
+            argument="messages",
+        ) from None
+    sent, audio_format = chat_audio(content, name=where)
+    encoded = data if sent is content else base64.b64encode(sent).decode("ascii")
+    return {**part, "input_audio": {"data": encoded, "format": audio_format}}
+
+
+def carries_inline_audio(messages: Sequence[Any]) -> bool:
+    """Whether any ``input_audio`` part of ``messages`` holds audio data (not a URL)."""
+    for message in messages:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, Mapping) and part.get("type") == "input_audio":
+                audio = part.get("input_audio")
+                data = audio.get("data") if isinstance(audio, Mapping) else audio
+                if isinstance(data, str) and not data.lower().startswith(("http://", "https://")):
+                    return True
+    return False
+
+
+def _format_name(declared: object) -> str:
+    """``audio/x-m4a; codecs=...``, ``.m4a`` or ``M4A`` as ``x-m4a``/``m4a``."""
+    return str(declared).split(";", 1)[0].strip().lower().rsplit("/", 1)[-1].lstrip(".")
+
+
+def _sniffed(data: str) -> str | None:
+    head = data[:32]
+    try:
+        raw = base64.b64decode(head + "=" * (-len(head) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    suffix = sniff_extension(raw)
+    return suffix.lstrip(".") if suffix else None
 
 
 def _audio_string(audio: object) -> str:
@@ -482,11 +611,7 @@ def _audio_string(audio: object) -> str:
 
 
 def _b64_format(data: str) -> str:
-    try:
-        head = base64.b64decode(data[:32] + "=" * (-len(data[:32]) % 4), validate=False)
-    except (binascii.Error, ValueError):
-        head = b""
-    return (sniff_extension(head) or ".wav").lstrip(".")
+    return _sniffed(data) or "wav"
 
 
 def _number(value: float) -> str:

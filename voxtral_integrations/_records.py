@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from ._constants import DEFAULT_GRANULARITY, DEFAULT_WINDOW_SECONDS
 from ._exceptions import InvalidInputError
 from ._models import Segment, Transcription
 from ._redaction import redact_url
@@ -23,9 +24,11 @@ Granularity = Literal["file", "segment", "window"]
 TranscriptFormat = Literal["text", "srt", "vtt"]
 Scalar = str | int | float | bool
 
-DEFAULT_WINDOW_SECONDS = 60.0
 TIMING_KEYS = ("start", "end", "start_timestamp", "duration", "segment_index")
 """Metadata about time: kept for the LLM, left out of what gets embedded."""
+PROVENANCE_KEYS = ("model",)
+"""Metadata about how the text was made: kept for filtering, left out of what is
+embedded and of what the LLM reads (a model id is no evidence for an answer)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def records(
     transcription: Transcription,
     *,
     source: str,
-    granularity: Granularity = "segment",
+    granularity: Granularity = DEFAULT_GRANULARITY,
     window_seconds: float = DEFAULT_WINDOW_SECONDS,
     transcript_format: TranscriptFormat = "text",
 ) -> list[Record]:

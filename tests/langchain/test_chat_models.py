@@ -150,10 +150,7 @@ BAD_AUDIO = [
     ({"type": "audio", "mime_type": "audio/wav"}, "keys ['mime_type', 'type']"),
     ({"type": "audio", "base64": "", "mime_type": "audio/wav"}, "has no audio"),
     ({"type": "audio", "source_type": "base64", "url": AUDIO_URL}, "has no audio"),
-    ({"type": "audio", "base64": "AAAA", "mime_type": "audio/aac"}, "MIME type 'audio/aac'"),
     ({"type": "audio", "url": AUDIO_URL, "mime_type": "audio/mp4"}, "MIME type 'audio/mp4'"),
-    ({"type": "audio", "url": "data:video/mp4;base64,AAAA"}, "MIME type 'video/mp4'"),
-    (obj("AAAA", "aac"), "format 'aac'"),
     (audio(""), "has no audio"),
     (audio(None), "has no audio"),
     (audio({"format": "wav"}), "has no audio"),
@@ -176,7 +173,7 @@ def test_unusable_audio_blocks_raise_a_typed_error_naming_the_value(
 
 def test_the_unsupported_type_error_lists_what_chat_accepts() -> None:
     with pytest.raises(InvalidInputError, match=r"audio/wav, audio/mpeg \(mp3\), audio/flac"):
-        audio_part({"type": "audio", "base64": "AAAA", "mime_type": "audio/x-m4a"})
+        audio_part({"type": "audio", "url": AUDIO_URL, "mime_type": "audio/x-m4a"})
 
 
 def test_audio_file_ids_lists_the_blocks_that_need_a_signed_url() -> None:
@@ -731,7 +728,7 @@ def test_the_vllm_backend_has_no_file_ids() -> None:
 
 def test_bad_input_is_refused_before_anything_is_sent() -> None:
     fake = FakeChat()
-    with pytest.raises(InvalidInputError, match="'audio/aac'"):
+    with pytest.raises(InvalidInputError, match=r"messages\[0\]\.content\[0\] is not valid base64"):
         chat_model(fake).invoke(
             [HumanMessage([{"type": "audio", "base64": "AA", "mime_type": "audio/aac"}])]
         )

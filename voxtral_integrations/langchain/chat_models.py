@@ -15,9 +15,10 @@ Audio content blocks accepted in human messages:
 - OpenAI's ``{"type": "input_audio", "input_audio": {"data": ..., "format": "wav"}}``;
 - Mistral's own ``{"type": "input_audio", "input_audio": "<base64, URL or signed URL>"}``.
 
-Chat sends the audio bytes as they are (nothing is converted), so a MIME type, when
-given, must be one the API takes: ``audio/wav``, ``audio/mpeg`` (mp3),
-``audio/flac``, ``audio/ogg`` or ``audio/webm``.
+Audio data in a format the chat endpoint does not decode (it takes wav, mp3, flac,
+ogg and webm), such as ``audio/mp4`` from an m4a, is converted to FLAC by the core
+client before sending; a URL is fetched by the server, so its MIME type, when
+given, must be one of those.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from typing_extensions import Self
 
 from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
-from .._client import AsyncVoxtralClient, VoxtralClient
+from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import (
     ACCEPTED_AUDIO_TYPES,
     API_KEY_ENV,
@@ -252,9 +253,7 @@ def audio_part(
         if isinstance(audio, Mapping) and _given(audio.get("data")):  # OpenAI's object
             audio_format = audio.get("format")
             mime = None if audio_format is None else _FORMAT_MIMES.get(str(audio_format).lower())
-            if audio_format is not None and mime is None:
-                raise _unsupported(f"format {audio_format!r}", where)
-            return _base64_part(audio["data"], mime, where)
+            return _base64_part(audio["data"], mime or audio_format, where)
         raise _no_audio(block, where)
     source_type = block.get("source_type")  # LangChain v0 blocks have one; v1 blocks do not
     mime = block.get("mime_type")
@@ -274,7 +273,7 @@ def audio_part(
         if (parsed := _DATA_URI.fullmatch(url)) is not None:
             return _base64_part(parsed["data"], mime or parsed["mime"], where)
         _check_fetchable(url, where)
-        _audio_format(mime, where)
+        _check_url_format(mime, where)
         return {"type": "input_audio", "input_audio": url}
     if _given(file_id):
         signed = (signed_urls or {}).get(str(file_id))
@@ -285,7 +284,7 @@ def audio_part(
                 "pass a `url` block instead.",
                 argument="messages",
             )
-        _audio_format(mime, where)
+        _check_url_format(mime, where)
         return {"type": "input_audio", "input_audio": signed}
     raise _no_audio(block, where)
 
@@ -329,30 +328,28 @@ def _base64_part(data: object, mime: object, where: str) -> dict[str, Any]:
             "string (base64.b64encode(audio).decode()).",
             argument="messages",
         )
-    audio_format = _audio_format(mime, where)
-    if audio_format is None:  # Mistral takes the string; the core sniffs a format for vLLM
+    if mime is None:  # Mistral takes the string; the core sniffs a format for vLLM
         return {"type": "input_audio", "input_audio": data}
+    # a format the endpoint does not take (audio/mp4...) is converted by the core client
+    audio_format = _accepted_format(mime) or str(mime)
     return {"type": "input_audio", "input_audio": {"data": data, "format": audio_format}}
 
 
-def _audio_format(mime: object, where: str) -> str | None:
-    """The format name for ``mime`` (``None`` when not given); raises when not accepted."""
-    if mime is None:
-        return None
+def _accepted_format(mime: object) -> str | None:
+    """The format name for ``mime`` when the chat endpoint takes it, else ``None``."""
     normal = str(mime).split(";", 1)[0].strip().lower()
-    audio_format = _FORMATS.get(_MIME_ALIASES.get(normal, normal))
-    if audio_format is None:
-        raise _unsupported(f"MIME type {mime!r}", where)
-    return audio_format
+    return _FORMATS.get(_MIME_ALIASES.get(normal, normal))
 
 
-def _unsupported(what: str, where: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"Unsupported audio {what} in {where}: Voxtral chat sends audio as it is and "
-        f"accepts {_ACCEPTED}. Convert the audio first (VoxtralClient.transcribe converts "
-        "other formats itself).",
-        argument="messages",
-    )
+def _check_url_format(mime: object, where: str) -> None:
+    """A URL is fetched by the server as it is: its declared type must be one it decodes."""
+    if mime is not None and _accepted_format(mime) is None:
+        raise InvalidInputError(
+            f"Unsupported audio MIME type {mime!r} in {where}: a URL is fetched by the server "
+            f"as it is, and Voxtral chat decodes {_ACCEPTED}. Send the audio as base64 data "
+            "instead: other formats are then converted before sending.",
+            argument="messages",
+        )
 
 
 def _no_audio(block: Mapping[str, Any], where: str) -> InvalidInputError:
@@ -548,7 +545,25 @@ def core_clients(owner: Any) -> tuple[VoxtralClient, AsyncVoxtralClient]:
     )
 
 
-class ChatVoxtral(BaseChatModel):
+class CoreClients(ClosesClients):
+    """``close``/``aclose`` and the context managers for a LangChain object whose
+    ``_client`` and ``_async_client`` come from :func:`core_clients`."""
+
+    _client: VoxtralClient
+    _async_client: AsyncVoxtralClient
+
+    def _swap_clients(
+        self, *, both: bool
+    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
+        fresh, fresh_async = core_clients(self)
+        old, self._client = self._client, fresh
+        if not both:
+            return old, None
+        old_async, self._async_client = self._async_client, fresh_async
+        return old, old_async
+
+
+class ChatVoxtral(CoreClients, BaseChatModel):
     """Mistral's Voxtral as a LangChain chat model: text, audio, tools, structured output.
 
     Example::
@@ -568,10 +583,12 @@ class ChatVoxtral(BaseChatModel):
     Audio may also be a public ``url`` block, a ``file_id`` block for a file uploaded
     with ``VoxtralClient.upload_file`` (a signed URL, valid one hour, is fetched for
     each call; Mistral backend only), a LangChain v0 block, OpenAI's ``input_audio``
-    object or Mistral's ``input_audio`` string. The audio is sent as it is: wav, mp3,
-    flac, ogg or webm.
+    object or Mistral's ``input_audio`` string. Audio data other than wav, mp3, flac,
+    ogg or webm (m4a, aac, video...) is converted to FLAC before sending.
 
     Serialises without the key (``dumps(model)`` names ``MISTRAL_API_KEY`` instead).
+    ``with ChatVoxtral() as model:`` (``async with`` for async calls), or ``close()``
+    / ``aclose()``, releases its connections; it stays usable afterwards.
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")

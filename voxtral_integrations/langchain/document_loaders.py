@@ -10,7 +10,7 @@ classes only map its records to ``Document``.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -22,13 +22,15 @@ from .._bulk import Source, sources
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     DEFAULT_BULK_CONCURRENCY,
+    DEFAULT_GRANULARITY,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_WINDOW_SECONDS,
 )
 from .._exceptions import LoadError
-from .._loading import KeylessPickle, LoadOptions, Mode, OnError, aload, load
+from .._loading import CLIENT_SETTINGS, KeylessPickle, Mode, OnError, aload, load, load_options
 from .._protocol import Backend
-from .._records import DEFAULT_WINDOW_SECONDS, Granularity, Record, TranscriptFormat
+from .._records import Granularity, Record, TranscriptFormat
 
 __all__ = ["VoxtralLoader", "VoxtralParser"]
 
@@ -42,57 +44,14 @@ class _VoxtralSettings(KeylessPickle):
 
     _key_holder = "_client_settings"
 
-    def __init__(
-        self,
-        *,
-        granularity: Granularity,
-        window_seconds: float,
-        transcript_format: TranscriptFormat,
-        on_error: OnError,
-        mode: Mode,
-        batch_dir: str | os.PathLike[str] | None,
-        api_key: str | None,
-        base_url: str | None,
-        model: str,
-        backend: Backend,
-        max_retries: int,
-        timeout: float | httpx.Timeout | None,
-        language: str | None,
-        diarize: bool,
-        context_bias: Sequence[str] | None,
-        max_chunk_seconds: float | None,
-        concurrency: int,
-        cache_dir: str | os.PathLike[str] | None,
-        show_progress: bool,
-        http_client: httpx.Client | None,
-        async_http_client: httpx.AsyncClient | None,
-    ) -> None:
-        self._options = LoadOptions(
-            granularity=granularity,
-            window_seconds=window_seconds,
-            transcript_format=transcript_format,
-            model=model,
-            language=language,
-            diarize=diarize,
-            context_bias=context_bias,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            cache_dir=cache_dir,
-            show_progress=show_progress,
-            on_error=on_error,
-            mode=mode,
-            batch_dir=batch_dir,
-        )
+    def __init__(self, arguments: Mapping[str, Any]) -> None:
+        """``arguments``: the public constructor's, by name (``LoadOptions`` fields, the
+        client settings and the two ``http_client`` arguments)."""
+        self._options = load_options(arguments)
         self._options.check()
-        self._options.check_backend(backend)
-        self._client_settings: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "backend": backend,
-            "max_retries": max_retries,
-            "timeout": timeout,
-        }
-        self._http_clients = (http_client, async_http_client)
+        self._options.check_backend(arguments["backend"])
+        self._client_settings: dict[str, Any] = {name: arguments[name] for name in CLIENT_SETTINGS}
+        self._http_clients = (arguments["http_client"], arguments["async_http_client"])
         VoxtralClient(**self._client_settings).close()  # a missing key fails here, not later
 
     def _client(self) -> VoxtralClient:
@@ -117,17 +76,23 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         from voxtral_integrations.langchain import VoxtralLoader
 
         docs = VoxtralLoader(["standup.m4a", "https://example.com/talk.mp3"]).load()
-        docs[3].metadata  # {"source": "standup.m4a", "start": 61.3, "end": 66.9,
-                          #  "start_timestamp": "00:01:01", "segment_index": 3, ...}
+        docs[3].metadata  # {"source": "standup.m4a", "start": 181.3, "end": 239.9,
+                          #  "start_timestamp": "00:03:01", "segment_index": 41, ...}
 
     Args:
-        file_path: One or many paths or ``http(s)`` URLs.
-        granularity: ``"segment"`` (a Document per timed segment), ``"window"``
-            (consecutive segments up to ``window_seconds``, a new one at a speaker
-            change) or ``"file"`` (one per file; ``transcript_format`` may then be
-            ``"srt"`` or ``"vtt"``).
-        on_error: ``"raise"`` (a :class:`LoadError` naming the file, after the
-            files before it were yielded) or ``"skip"`` (log a warning, go on).
+        file_path: One or many paths or ``http(s)`` URLs; a directory stands for
+            every recording under it. Files are transcribed side by side, which
+            ``GenericLoader`` (one blob after another) cannot do: give the loader the
+            directory, or a list of paths, rather than a ``VoxtralParser`` to a
+            ``GenericLoader``.
+        granularity: ``"window"`` (the default: consecutive segments up to
+            ``window_seconds``, 60 s, a new one at a speaker change; a retrieval-sized
+            piece of text), ``"segment"`` (a Document per timed segment, 2-5 s) or
+            ``"file"`` (one per file; ``transcript_format`` may then be ``"srt"`` or
+            ``"vtt"``).
+        on_error: ``"raise"`` (a :class:`LoadError` naming the file; its
+            ``documents`` are those of the files before it, which ``lazy_load`` has
+            yielded already) or ``"skip"`` (log a warning, go on).
         concurrency: Requests in flight at once, across files and their chunks
             (files are transcribed side by side; a 429 slows them all down).
         mode: ``"online"`` (transcribe now) or ``"batch"``: all files go to
@@ -139,16 +104,18 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
 
     Client settings (``api_key``, ``base_url``, ``model``, ``backend``,
     ``max_retries``, ``timeout``, and your own ``http_client`` /
-    ``async_http_client`` for proxies or certificates) and transcription options (``language``,
-    ``diarize``, ``context_bias``, ``max_chunk_seconds``,
-    ``cache_dir``, ``show_progress``) are those of ``VoxtralClient.transcribe``.
+    ``async_http_client`` for proxies or certificates) and transcription options
+    (``language``, ``temperature``, ``diarize``, ``context_bias``,
+    ``max_chunk_seconds``, ``cache_dir``, ``show_progress``) are those of
+    ``VoxtralClient.transcribe``; ``timestamp_granularities`` follows from
+    ``granularity``.
     """
 
     def __init__(
         self,
         file_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         *,
-        granularity: Granularity = "segment",
+        granularity: Granularity = DEFAULT_GRANULARITY,
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         transcript_format: TranscriptFormat = "text",
         on_error: OnError = "raise",
@@ -161,6 +128,7 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         max_retries: int = DEFAULT_MAX_RETRIES,
         timeout: float | httpx.Timeout | None = None,
         language: str | None = None,
+        temperature: float | None = None,
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
         max_chunk_seconds: float | None = None,
@@ -171,35 +139,24 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self._sources: list[Source] = sources(file_path, argument="file_path")
-        super().__init__(
-            granularity=granularity,
-            window_seconds=window_seconds,
-            transcript_format=transcript_format,
-            on_error=on_error,
-            mode=mode,
-            batch_dir=batch_dir,
-            api_key=api_key,
-            base_url=base_url,
-            model=model,
-            backend=backend,
-            max_retries=max_retries,
-            timeout=timeout,
-            language=language,
-            diarize=diarize,
-            context_bias=context_bias,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            cache_dir=cache_dir,
-            show_progress=show_progress,
-            http_client=http_client,
-            async_http_client=async_http_client,
-        )
+        super().__init__(locals())
 
     def load(self) -> list[Document]:
         """All Documents; a :class:`LoadError` carries those of the files before it."""
         documents: list[Document] = []
         try:
             documents.extend(self.lazy_load())
+        except LoadError as error:
+            error.documents = documents
+            raise
+        return documents
+
+    async def aload(self) -> list[Document]:
+        """All Documents, natively async; a :class:`LoadError` carries those finished before it."""
+        documents: list[Document] = []
+        try:
+            async for document in self.alazy_load():
+                documents.append(document)
         except LoadError as error:
             error.documents = documents
             raise
@@ -236,13 +193,14 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
 
     Takes the same options as :class:`VoxtralLoader` (without ``file_path``). A
     path-backed blob is read from disk; an in-memory blob (``Blob.from_data``) is
-    sent from memory.
+    sent from memory. ``GenericLoader`` parses one blob after another, so files go
+    one at a time; ``VoxtralLoader("calls/")`` transcribes them side by side.
     """
 
     def __init__(
         self,
         *,
-        granularity: Granularity = "segment",
+        granularity: Granularity = DEFAULT_GRANULARITY,
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         transcript_format: TranscriptFormat = "text",
         api_key: str | None = None,
@@ -252,6 +210,7 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
         max_retries: int = DEFAULT_MAX_RETRIES,
         timeout: float | httpx.Timeout | None = None,
         language: str | None = None,
+        temperature: float | None = None,
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
         max_chunk_seconds: float | None = None,
@@ -261,29 +220,7 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(
-            granularity=granularity,
-            window_seconds=window_seconds,
-            transcript_format=transcript_format,
-            on_error="raise",
-            mode="online",
-            batch_dir=None,
-            api_key=api_key,
-            base_url=base_url,
-            model=model,
-            backend=backend,
-            max_retries=max_retries,
-            timeout=timeout,
-            language=language,
-            diarize=diarize,
-            context_bias=context_bias,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            cache_dir=cache_dir,
-            show_progress=show_progress,
-            http_client=http_client,
-            async_http_client=async_http_client,
-        )
+        super().__init__(locals())
 
     def lazy_parse(self, blob: Blob) -> Iterator[Document]:
         """The Documents of one blob."""

@@ -16,7 +16,7 @@ from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
 from .._protocol import Backend
 from .._records import timestamped_text
-from .chat_models import core_clients
+from .chat_models import CoreClients, core_clients
 
 __all__ = ["VoxtralTranscriptionInput", "VoxtralTranscriptionTool"]
 
@@ -40,7 +40,7 @@ class VoxtralTranscriptionInput(BaseModel):
     )
 
 
-class VoxtralTranscriptionTool(BaseTool):
+class VoxtralTranscriptionTool(CoreClients, BaseTool):
     """Transcribe a recording with Voxtral and return ``[HH:MM:SS] text`` lines.
 
     Example::

@@ -14,9 +14,9 @@ part, whatever it holds:
 - ``url``: an ``http(s)`` URL (the server fetches it) or a ``data:`` URL.
 
 The format comes from the block (``format``, which LlamaIndex guesses from the
-data or the file suffix) or is sniffed from the bytes. Chat sends audio as it is,
-so it must be wav, mp3, flac, ogg or webm; the core puts the part in Mistral's or
-vLLM's shape for the selected backend.
+data or the file suffix) or is sniffed from the bytes. Audio other than wav, mp3,
+flac, ogg or webm (m4a, aac, video...) is converted to FLAC by the core client,
+which also puts the part in Mistral's or vLLM's shape for the selected backend.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from llama_index.core.utils import resolve_binary
 from pydantic import Field, PrivateAttr, SecretStr
 
 from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
-from .._client import AsyncVoxtralClient, VoxtralClient
+from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
 from .._exceptions import APIResponseError, AudioError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
@@ -102,7 +102,6 @@ _FORMATS = {
 }
 """A format name, file suffix or MIME subtype -> the format name sent (mp3, wav...)."""
 
-_ACCEPTED = "wav, mp3, flac, ogg or webm"
 _DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?:;[^;,]*)*;base64,(?P<data>.*)", re.DOTALL)
 _SYSTEM_ROLES = frozenset({MessageRole.SYSTEM, MessageRole.DEVELOPER})
 _ASSISTANT_ROLES = frozenset({MessageRole.ASSISTANT, MessageRole.CHATBOT, MessageRole.MODEL})
@@ -248,7 +247,7 @@ def audio_part(block: AudioBlock, *, where: str = "the AudioBlock") -> dict[str,
     for a block without audio, an unsupported format or URL scheme, and
     :class:`AudioError` for a file that cannot be read.
     """
-    declared = _format_name(block.format, where, given="format")
+    declared = _format_name(block.format)
     if _has_data(block.audio):
         data = _base64_of(block.audio, where)
     elif block.path is not None:
@@ -257,8 +256,16 @@ def audio_part(block: AudioBlock, *, where: str = "the AudioBlock") -> dict[str,
         url = str(block.url)
         if (inline := _DATA_URL.fullmatch(url)) is not None:
             data = inline["data"]
-            declared = declared or _format_name(inline["mime"] or None, where, given="MIME type")
+            declared = declared or _format_name(inline["mime"] or None)
         elif url.lower().startswith(("http://", "https://")):
+            if declared is not None and declared not in _FORMAT_OF_MIME.values():
+                raise InvalidInputError(
+                    f"Unsupported audio format {declared!r}: a URL is fetched by the server as "
+                    f"it is, and Voxtral chat decodes wav, mp3, flac, ogg and webm ({where}). "
+                    "Pass the file as `path=` or `audio=` instead: other formats are then "
+                    "converted before sending.",
+                    argument="messages",
+                )
             return {"type": "input_audio", "input_audio": url}
         else:
             raise InvalidInputError(
@@ -326,15 +333,13 @@ def _read_path(path: Path, where: str) -> bytes:
         ) from exc
 
 
-def _format_name(value: object, where: str, *, given: str) -> str | None:
+def _format_name(value: object) -> str | None:
     """The format name for a format, suffix or MIME type; ``None`` when not given."""
     if value is None or value == "":
         return None
-    normal = str(value).split(";", 1)[0].strip().lower().lstrip(".")
-    audio_format = _FORMATS.get(normal.rsplit("/", 1)[-1])
-    if audio_format is None:
-        raise _unsupported(f"{given} {value!r}", where)
-    return audio_format
+    normal = str(value).split(";", 1)[0].strip().lower().lstrip(".").rsplit("/", 1)[-1]
+    # a format the endpoint does not take (m4a, mp4...) is converted by the core client
+    return _FORMATS.get(normal, normal)
 
 
 def _sniffed_format(data: str, where: str) -> str | None:
@@ -346,16 +351,7 @@ def _sniffed_format(data: str, where: str) -> str | None:
     suffix = sniff_extension(raw)
     if suffix is None:
         return None
-    return _format_name(suffix[1:], where, given="format (sniffed from the data)")
-
-
-def _unsupported(what: str, where: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"Unsupported audio {what} in {where}: Voxtral chat sends audio as it is and "
-        f"accepts {_ACCEPTED}. Convert the audio first (VoxtralClient.transcribe converts "
-        "other formats itself).",
-        argument="messages",
-    )
+    return _format_name(suffix[1:])
 
 
 def _needs_io(messages: Sequence[ChatMessage]) -> bool:
@@ -554,7 +550,7 @@ class _StreamState:
 # --------------------------------------------------------------------------- the LLM
 
 
-class VoxtralLLM(FunctionCallingLLM):
+class VoxtralLLM(ClosesClients, FunctionCallingLLM):
     """Mistral's Voxtral as a LlamaIndex LLM: text, audio blocks, tools, streaming.
 
     Example::
@@ -572,13 +568,14 @@ class VoxtralLLM(FunctionCallingLLM):
         print(answer.message.content, answer.additional_kwargs["prompt_audio_seconds"])
 
     Audio may be bytes or base64 (``audio=``), a local file (``path=``), or an
-    ``http(s)`` or ``data:`` URL (``url=``); it is sent as it is (wav, mp3, flac,
-    ogg or webm). Tools work through LlamaIndex's function calling
-    (``chat_with_tools``, ``predict_and_call``, ``FunctionAgent``...).
+    ``http(s)`` or ``data:`` URL (``url=``); audio other than wav, mp3, flac, ogg
+    or webm (m4a...) is converted to FLAC before sending. Tools work through
+    LlamaIndex's function calling (``chat_with_tools``, ``predict_and_call``, ``FunctionAgent``...).
 
     Serialises (``to_dict``, ``to_json``) without the key, which is never in the
     ``repr`` either. A key taken from ``MISTRAL_API_KEY`` is never sent to a vLLM
-    host.
+    host. ``with VoxtralLLM() as llm:`` (``async with`` for async calls), or
+    ``close()`` / ``aclose()``, releases its connections; it stays usable afterwards.
     """
 
     model: str = Field(
@@ -623,6 +620,8 @@ class VoxtralLLM(FunctionCallingLLM):
 
     _clients: tuple[VoxtralClient, AsyncVoxtralClient] | None = PrivateAttr(default=None)
     _clients_for: tuple[Any, ...] | None = PrivateAttr(default=None)
+    _retired: list[AsyncVoxtralClient] = PrivateAttr(default_factory=list)
+    """Async clients replaced (after a change of settings) and not closed yet."""
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
@@ -639,7 +638,12 @@ class VoxtralLLM(FunctionCallingLLM):
         (a client holds a connection pool and locks, which cannot be copied)."""
         clone = copy.copy(self)
         object.__setattr__(clone, "__dict__", copy.deepcopy(self.__dict__, memo))
-        private = {**(self.__pydantic_private__ or {}), "_clients": None, "_clients_for": None}
+        private = {
+            **(self.__pydantic_private__ or {}),
+            "_clients": None,
+            "_clients_for": None,
+            "_retired": [],
+        }
         object.__setattr__(clone, "__pydantic_private__", private)
         return clone
 
@@ -649,7 +653,12 @@ class VoxtralLLM(FunctionCallingLLM):
         state = super().__getstate__()
         state["__dict__"] = {**state["__dict__"], "api_key": None}
         private = state.get("__pydantic_private__") or {}
-        state["__pydantic_private__"] = {**private, "_clients": None, "_clients_for": None}
+        state["__pydantic_private__"] = {
+            **private,
+            "_clients": None,
+            "_clients_for": None,
+            "_retired": [],
+        }
         return state
 
     @property
@@ -685,6 +694,9 @@ class VoxtralLLM(FunctionCallingLLM):
             id(self.async_http_client),
         )
         if self._clients is None or self._clients_for != settings:
+            if self._clients is not None:  # a setting changed: the old pool is let go
+                self._clients[0].close()
+                self._retired.append(self._clients[1])  # closed by aclose(): it needs a loop
             common: dict[str, Any] = {
                 "base_url": self.base_url,
                 "backend": self.backend,
@@ -698,6 +710,26 @@ class VoxtralLLM(FunctionCallingLLM):
             )
             self._clients_for = settings
         return self._clients
+
+    def _swap_clients(
+        self, *, both: bool
+    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
+        """The next call builds new clients (see :class:`ClosesClients`)."""
+        if self._clients is None:
+            return None, None
+        old, old_async = self._clients
+        self._clients, self._clients_for = None, None
+        if both:
+            return old, old_async
+        self._retired.append(old_async)  # its pool needs an event loop: closed by aclose()
+        return old, None
+
+    async def aclose(self) -> None:
+        """Close the connections of sync and async calls (not caller-supplied clients)."""
+        retired, self._retired = self._retired, []
+        for client in retired:
+            await client.close()
+        await super().aclose()
 
     def _options(self, kwargs: Mapping[str, Any]) -> ChatOptions:
         """A call's keyword arguments as the core's; unknown ones go in ``extra_body``."""

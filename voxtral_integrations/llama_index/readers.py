@@ -4,8 +4,9 @@ The same records as the LangChain loader (``_records``): granularities, flat
 metadata, ``source`` without query strings. Timing keys (``start``, ``end``,
 ``start_timestamp``, ``duration``, ``segment_index``) are kept out of the text
 that gets embedded, so retrieval is not skewed by numbers, and left in what the
-LLM sees, so an answer can cite the time. Nodes made from these Documents (for
-example by ``SentenceSplitter`` in an ``IngestionPipeline``) inherit the times.
+LLM sees, so an answer can cite the time; ``model`` is in neither. Nodes made
+from these Documents (for example by ``SentenceSplitter`` in an
+``IngestionPipeline``) inherit the times.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     API_KEY_ENV,
     DEFAULT_BULK_CONCURRENCY,
+    DEFAULT_GRANULARITY,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_WINDOW_SECONDS,
 )
 from .._exceptions import LoadError
-from .._loading import LoadOptions, aload, load
+from .._loading import LoadOptions, aload, load, load_options
 from .._protocol import Backend
-from .._records import DEFAULT_WINDOW_SECONDS, TIMING_KEYS, Record
+from .._records import PROVENANCE_KEYS, TIMING_KEYS, Record
 
 __all__ = ["VoxtralReader"]
 
@@ -51,11 +54,16 @@ class VoxtralReader(BasePydanticReader):
             "calls/", file_extractor={".mp3": reader, ".m4a": reader, ".wav": reader}
         ).load_data()
 
+    ``SimpleDirectoryReader.load_data()`` hands its extractor one file after
+    another; ``await SimpleDirectoryReader(...).aload_data()`` runs them side by
+    side, and ``reader.load_data("calls/")`` (a directory: every recording under it)
+    or a list of paths does too, under one budget of ``concurrency`` requests.
+
     ``load_data`` takes a path, an ``http(s)`` URL, ``bytes``, or several of them,
     plus ``extra_info`` (merged into every Document's metadata) and ``fs`` (an
     ``fsspec`` file system to read paths from). Client settings (``api_key`` from
     ``MISTRAL_API_KEY``, ``base_url``, ``model``, ``backend``, ``max_retries``,
-    ``timeout``) and transcription options (``language``, ``diarize``,
+    ``timeout``) and transcription options (``language``, ``temperature``, ``diarize``,
     ``context_bias``, ``max_chunk_seconds``, ``concurrency``, ``cache_dir``,
     ``show_progress``) have the names ``VoxtralLoader`` uses, and so do ``mode``
     (``"batch"`` sends all files of a load to Mistral's Batch API as one job and
@@ -68,7 +76,7 @@ class VoxtralReader(BasePydanticReader):
     is_remote: bool = True
     # plain strings, checked by the library itself: a bad value is an InvalidInputError
     # naming it, like everywhere else, not a pydantic ValidationError
-    granularity: str = "segment"
+    granularity: str = DEFAULT_GRANULARITY
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     transcript_format: str = "text"
     on_error: str = "raise"
@@ -81,6 +89,7 @@ class VoxtralReader(BasePydanticReader):
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float | None = None
     language: str | None = None
+    temperature: float | None = None
     diarize: bool = False
     context_bias: list[str] | None = None
     max_chunk_seconds: float | None = None
@@ -104,22 +113,9 @@ class VoxtralReader(BasePydanticReader):
         """
         if self.api_key is None and self.backend == "mistral" and os.environ.get(API_KEY_ENV):
             self.api_key = SecretStr(os.environ[API_KEY_ENV])
-        self._options = LoadOptions(
-            granularity=self.granularity,  # type: ignore[arg-type]  # checked just below
-            window_seconds=self.window_seconds,
-            transcript_format=self.transcript_format,  # type: ignore[arg-type]
-            model=self.model,
-            language=self.language,
-            diarize=self.diarize,
-            context_bias=self.context_bias,
-            max_chunk_seconds=self.max_chunk_seconds,
-            concurrency=self.concurrency,
-            cache_dir=self.cache_dir,
-            show_progress=self.show_progress,
-            on_error=self.on_error,  # type: ignore[arg-type]
-            mode=self.mode,  # type: ignore[arg-type]
-            batch_dir=self.batch_dir,
-        )
+        # granularity, transcript_format, on_error and mode are plain strings here:
+        # LoadOptions.check() refuses a bad one with the library's InvalidInputError
+        self._options = load_options(vars(self))
         self._options.check()
         self._options.check_backend(self.backend)
         self._client().close()  # a missing key fails here, not at the first file
@@ -243,9 +239,10 @@ def _read(fs: Any, name: str) -> Any:
 def _document(record: Record, extra_info: dict[str, Any] | None, source: Source) -> Document:
     metadata = {**(extra_info or {}), **record.metadata}
     timing = [key for key in TIMING_KEYS if key in metadata]
+    provenance = [key for key in PROVENANCE_KEYS if key in metadata]
     return Document(
         text=record.text,
         metadata=metadata,
-        excluded_embed_metadata_keys=timing,
-        excluded_llm_metadata_keys=[],
+        excluded_embed_metadata_keys=timing + provenance,
+        excluded_llm_metadata_keys=provenance,
     )

@@ -1,0 +1,138 @@
+"""A ``max_chunk_seconds`` over the backend's per-request limit is refused before anything is sent.
+
+Every entry point goes through ``_protocol.check_chunking``: the clients (sync and
+async, one file, many, streamed, batch), the loaders at construction, and the CLI
+through the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from audio_factory import encode, speech_pcm
+from conftest import FAKE_API_KEY
+
+from voxtral_integrations import AsyncVoxtralClient, InvalidInputError, VoxtralClient
+from voxtral_integrations._constants import DEFAULT_MODEL_LIMITS, VLLM_LIMITS
+from voxtral_integrations.cli import main
+from voxtral_integrations.langchain import VoxtralLoader, VoxtralParser
+from voxtral_integrations.llama_index import VoxtralReader
+
+BASE_URL = "http://127.0.0.1:9/v1"
+
+
+class Refuse:
+    """A transport that fails the test if any request reaches it."""
+
+    def __init__(self) -> None:
+        self.sent: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        return httpx.Response(500)
+
+
+def clients(backend: str) -> tuple[VoxtralClient, Refuse]:
+    refuse = Refuse()
+    client = VoxtralClient(
+        FAKE_API_KEY,
+        base_url=BASE_URL,
+        backend=backend,  # type: ignore[arg-type]
+        http_client=httpx.Client(transport=httpx.MockTransport(refuse)),
+    )
+    return client, refuse
+
+
+def assert_refused(error: InvalidInputError, value: float, limit: float) -> None:
+    message = str(error)
+    assert error.argument == "max_chunk_seconds"
+    assert f"`max_chunk_seconds`={value:g}" in message
+    assert f"{limit:g} s" in message and f"at most {limit:g}" in message
+
+
+@pytest.fixture
+def wav(tmp_path: Path) -> Path:
+    path = tmp_path / "talk.wav"
+    path.write_bytes(encode(speech_pcm([(0.2, 0.8)], 1.0), "wav"))
+    return path
+
+
+CALLS: dict[str, Callable[[VoxtralClient, Path, float], Any]] = {
+    "transcribe": lambda c, a, s: c.transcribe(a, max_chunk_seconds=s),
+    "transcribe_many": lambda c, a, s: c.transcribe_many([a], max_chunk_seconds=s),
+    "stream_transcription": lambda c, a, s: c.stream_transcription(a, max_chunk_seconds=s),
+    "submit_batch": lambda c, a, s: c.submit_batch(a, manifest_dir=a.parent, max_chunk_seconds=s),
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize(
+    ("backend", "limit"),
+    [("vllm", VLLM_LIMITS.max_seconds), ("mistral", DEFAULT_MODEL_LIMITS.max_seconds)],
+)
+def test_over_the_limit_is_refused_before_sending(
+    wav: Path, call: str, backend: str, limit: float
+) -> None:
+    if call == "submit_batch" and backend == "vllm":
+        pytest.skip("vLLM has no Batch API (refused as unsupported before this check)")
+    client, refuse = clients(backend)
+    with client, pytest.raises(InvalidInputError) as raised:
+        CALLS[call](client, wav, limit + 1)
+    assert_refused(raised.value, limit + 1, limit)
+    assert refuse.sent == []
+
+
+def test_the_limit_itself_is_accepted(wav: Path) -> None:
+    client, refuse = clients("vllm")
+    with client, pytest.raises(Exception) as raised:  # the 500 of the refusing transport
+        client.transcribe(wav, max_chunk_seconds=VLLM_LIMITS.max_seconds)
+    assert not isinstance(raised.value, InvalidInputError)
+    assert len(refuse.sent) >= 1
+
+
+def test_async_client_refuses_too(wav: Path) -> None:
+    async def main_() -> None:
+        refuse = Refuse()
+        http = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+        async with AsyncVoxtralClient(backend="vllm", base_url=BASE_URL, http_client=http) as c:
+            with pytest.raises(InvalidInputError) as raised:
+                await c.transcribe(wav, max_chunk_seconds=3600)
+        await http.aclose()
+        assert_refused(raised.value, 3600, VLLM_LIMITS.max_seconds)
+        assert refuse.sent == []
+
+    anyio.run(main_)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: VoxtralLoader("a.wav", backend="vllm", granularity="file", max_chunk_seconds=3600),
+        lambda: VoxtralParser(backend="vllm", granularity="file", max_chunk_seconds=3600),
+        lambda: VoxtralReader(backend="vllm", granularity="file", max_chunk_seconds=3600),
+        lambda: VoxtralLoader("a.wav", api_key=FAKE_API_KEY, max_chunk_seconds=3601),
+    ],
+    ids=["loader", "parser", "reader", "loader-mistral"],
+)
+def test_loaders_refuse_at_construction(make: Callable[[], object]) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        make()
+    assert raised.value.argument == "max_chunk_seconds"
+
+
+def test_cli_refuses_before_sending(
+    wav: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[httpx.Request] = []
+    monkeypatch.setattr(httpx.Client, "send", lambda self, request, **_: sent.append(request))
+    flags = ["--backend", "vllm", "--base-url", BASE_URL, "--max-chunk-seconds", "3600"]
+    code = main(["transcribe", str(wav), *flags])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "3600" in err and "at most 1800" in err
+    assert sent == []
