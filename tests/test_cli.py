@@ -534,7 +534,8 @@ def test_a_url_is_sent_as_a_url_and_its_query_never_shown(
         (["transcribe", "s3://bucket/a.wav"], "only http(s) URLs"),
         (["transcribe", "{talk}", "-f", "srt", "--language", "en"], "--language cannot be used"),
         (["transcribe", "{talk}", "--diarize", "--language", "en"], "--diarize is set"),
-        (["transcribe", "{talk}", "--context-bias", "Voxtral", "{talk}"], "looks like an input"),
+        (["transcribe", "--context-bias", "{talk}", "{talk}"], "looks like an input"),
+        (["transcribe", "{talk}", "--context-bias", "two words"], "(option --context-bias)"),
         (["transcribe", "{talk}", "--language", "english"], "(option --language)"),
         (
             ["transcribe", "{talk}", "--concurrency", "0"],
@@ -563,6 +564,18 @@ def test_usage_errors_exit_2_before_anything_is_sent(
     assert stdout == ""
     assert message.format(**values) in stderr
     assert server.request_count == 0
+
+
+def test_context_bias_takes_one_comma_separated_value_and_never_an_input(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    talk = recordings / "talk.wav"
+    argv = ["transcribe", "--context-bias", "Voxtral", talk, "--context-bias", "Mistral_AI,vLLM,"]
+    code, stdout, stderr = run(capsys, *argv)
+    assert code == 0, stderr
+    assert stdout.strip() == server.answered("talk.wav")["text"].strip()
+    [request] = server.server.requests
+    assert request.fields["context_bias"] == ("Voxtral", "Mistral_AI", "vLLM")
 
 
 def test_no_key_is_a_usage_error_naming_the_variable(

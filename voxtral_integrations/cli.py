@@ -499,8 +499,8 @@ def _check_context_bias(terms: Sequence[str] | None) -> None:
     for term in terms or ():
         if Path(term).exists() or _URL.match(term):
             raise UsageError(
-                f"--context-bias {term!r} looks like an input, not a term: put the paths "
-                "before --context-bias, end its terms with --, or separate terms with commas."
+                f"--context-bias {term!r} looks like an input, not a term: --context-bias "
+                "takes one comma-separated list of terms (--context-bias Voxtral,Mistral_AI)."
             )
 
 
@@ -1052,11 +1052,10 @@ def _add_transcription_flags(parser: argparse.ArgumentParser, *, backends: bool)
     options.add_argument("--diarize", action="store_true", help="label segments by speaker")
     options.add_argument(
         "--context-bias",
-        metavar="WORD",
-        nargs="+",
-        action="extend",
-        help="terms to spell right (names, jargon; join words with _). Put it after the "
-        "inputs, or end it with --; commas also separate terms",
+        metavar="TERM[,TERM...]",
+        action="append",
+        help="terms to spell right (names, jargon; join words with _), separated by commas; "
+        "repeatable (--context-bias Voxtral,Mistral_AI --context-bias vLLM)",
     )
     options.add_argument(
         "--temperature", type=float, metavar="T", help="sampling temperature (>= 0)"
@@ -1326,8 +1325,8 @@ examples:
   # who said what, one JSON line per segment
   voxtral transcribe call.m4a --diarize --format jsonl > call.jsonl
 
-  # spell names right (terms after the inputs, or separated by commas)
-  voxtral transcribe 'talks/*.mp4' -o out/ --context-bias Voxtral Mistral_AI
+  # spell names right (terms separated by commas; the flag may be repeated)
+  voxtral transcribe 'talks/*.mp4' -o out/ --context-bias Voxtral,Mistral_AI
 
   # a remote file (fetched by the server)
   voxtral transcribe https://example.com/podcast.mp3 --format json
