@@ -1201,6 +1201,36 @@ def test_results_need_the_manifest_and_the_timestamps_the_format_needs(
     assert (elsewhere / "talk.txt").read_text().strip() == "words 0 words 1"
 
 
+def test_batch_results_default_to_the_format_given_at_submit(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    job_id = submit(capsys, recordings / "talk.wav", "-o", out, "-f", "srt")
+    manifest = out / f"{job_id}.voxtral-batch.json"
+    assert json.loads(manifest.read_text())["output_format"] == "srt"
+
+    argv = ["batch", "results", job_id, "-o", out, "--wait", "--poll-interval", "0"]
+    code, _, stderr = run(capsys, *argv, "--keep-files")
+    assert code == 0, stderr
+    assert [p.name for p in outputs(out) if p != manifest] == ["talk.srt"]
+    assert_times(parse_output((out / "talk.srt").read_text(), "srt")[1], TRUTH["talk"])
+
+    elsewhere = ["--manifest-dir", out, "--keep-files"]
+    code, _, stderr = run(capsys, *argv, "-o", tmp_path / "json", "-f", "json", *elsewhere)
+    assert code == 0, stderr  # an explicit --format wins
+    assert [p.name for p in outputs(tmp_path / "json")] == ["talk.json"]
+
+    document = json.loads(manifest.read_text())  # a manifest from before the field: txt
+    del document["output_format"]
+    manifest.write_text(json.dumps(document))
+    code, _, stderr = run(capsys, *argv, "-o", tmp_path / "old", "--manifest-dir", out)
+    assert code == 0, stderr
+    assert [p.name for p in outputs(tmp_path / "old")] == ["talk.txt"]
+
+
 def test_batch_submit_checks_before_uploading(
     batch_server: FakeBatchServer,
     recordings: Path,

@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 
 from tqdm.auto import tqdm
 
-from ._batch import check_job_id, manifest_path, read_manifest
+from ._batch import check_job_id, manifest_path, read_manifest, write_manifest
 from ._bulk import TranscriptionResult
 from ._client import VoxtralClient
 from ._constants import (
@@ -851,6 +851,7 @@ def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             timeout_hours=args.timeout_hours,
             show_progress=_show_progress(args, err),
         )
+        _record_format(args.output_dir, job.id, args.format, _warner(say))
         out.write(job.id + "\n")
         out.flush()
         say(
@@ -866,10 +867,28 @@ def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _collect(client, job.id, args, args.output_dir, out, err)
 
 
+def _record_format(
+    manifest_dir: Path, job_id: str, output_format: str, warn: Callable[[str], None]
+) -> None:
+    """Keep ``--format`` in the job's manifest: ``batch results`` defaults to it."""
+    manifest = read_manifest(manifest_dir, job_id)
+    try:
+        write_manifest(manifest_dir, manifest.model_copy(update={"output_format": output_format}))
+    except OSError as error:  # the job and its manifest stand; only the default is lost
+        warn(
+            f"could not record --format in the manifest ({error.strerror or error}): pass "
+            f"--format {output_format} to `voxtral batch results`"
+        )
+
+
 def run_batch_results(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     job_id = check_job_id(args.job_id)
     manifest_dir = args.manifest_dir or args.output_dir
-    options = read_manifest(manifest_dir, job_id).options  # before anything is asked
+    manifest = read_manifest(manifest_dir, job_id)  # before anything is asked
+    options = manifest.options
+    if args.format is None:  # an explicit --format wins
+        recorded = manifest.output_format
+        args.format = recorded if recorded in SUFFIXES else DEFAULT_FORMAT
     if args.format in TIMED_FORMATS and not options.timestamp_granularities:
         raise UsageError(
             f"Job {job_id} was submitted without timestamps, so it has no segments for "
@@ -1013,15 +1032,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _add_format_flag(parser: argparse.ArgumentParser) -> None:
+def _add_format_flag(
+    parser: argparse.ArgumentParser, default: str | None = DEFAULT_FORMAT, shown: str = ""
+) -> None:
     parser.add_argument(
         "-f",
         "--format",
         choices=list(SUFFIXES),
-        default=DEFAULT_FORMAT,
+        default=default,
         help="txt: the text; json: the whole transcription with its source; jsonl: one "
         "line per segment (source, start, end, speaker_id, text); srt, vtt: subtitles "
-        "(default: %(default)s)",
+        f"(default: {shown or '%(default)s'})",
     )
 
 
@@ -1209,7 +1230,7 @@ def _add_batch_parsers(commands: Any) -> None:
         epilog=_BATCH_EPILOG,
     )
     results.add_argument("job_id", metavar="JOB_ID", help="the id `batch submit` printed")
-    _add_format_flag(results)
+    _add_format_flag(results, None, f"the --format given to `batch submit`, else {DEFAULT_FORMAT}")
     where = results.add_argument_group("job")
     where.add_argument(
         "-o", "--output-dir", type=Path, required=True, metavar="DIR", help="where outputs go"
