@@ -832,6 +832,45 @@ def test_a_long_file_resumes_at_the_chunk_that_failed(
     assert {text.split()[0] for *_, text in cues} == {f"long.part00{n}" for n in range(3)}
 
 
+def test_the_summary_counts_replayed_chunks_apart_from_what_was_sent(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = write_wav(tmp_path / "long.wav", LONG_REGIONS, 25.0)
+    server.fail = lambda filename, attempt: filename == "long.part001.wav" and attempt == 1
+    argv = ["transcribe", long, "-o", tmp_path / "out", "--max-chunk-seconds", "10"]
+    assert run(capsys, *argv)[0] == 1
+    cached = [server.answered(f"long.part00{n}.wav")["usage"] for n in (0, 2)]
+    server.reset()
+
+    code, _, stderr = run(capsys, *argv)
+
+    assert code == 0, stderr
+    [sent] = [answer.body["usage"] for answer in server.answers]  # only chunk 1 went out
+    summary = stderr.strip().splitlines()[-1]
+    tokens = sent["prompt_tokens"] + sent["completion_tokens"]
+    assert f"{sent['prompt_audio_seconds'] / 60:.1f} min of audio; {tokens} tokens (" in summary
+    replayed_seconds = sum(usage["prompt_audio_seconds"] for usage in cached)
+    replayed = sum(usage["prompt_tokens"] + usage["completion_tokens"] for usage in cached)
+    assert (
+        "from the resume cache (paid for by an earlier run): "
+        f"{replayed_seconds / 60:.1f} min of audio, {replayed} tokens;" in summary
+    )
+
+
+def test_the_cache_never_replays_another_servers_answers(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    talk = recordings / "talk.wav"
+    assert run(capsys, "transcribe", talk)[0] == 0
+    assert run(capsys, "transcribe", talk)[0] == 0
+    assert server.request_count == 1  # the same server: replayed from the cache
+    with SpeechServer() as other:
+        code, _, stderr = run(capsys, "transcribe", talk, "--base-url", other.base_url)
+        assert code == 0, stderr
+        assert other.request_count == 1
+    assert "from the resume cache" not in stderr
+
+
 def test_no_cache_sends_every_chunk_again(
     server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

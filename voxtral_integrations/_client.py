@@ -290,7 +290,9 @@ class _BaseClient:
         options: TranscriptionOptions,
     ) -> ChunkCache | None:
         return (
-            ChunkCache(cache_dir, upload, cache_scope(options, self.backend)) if cache_dir else None
+            ChunkCache(cache_dir, upload, cache_scope(options, self.backend, self.base_url))
+            if cache_dir
+            else None
         )
 
     def _chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:

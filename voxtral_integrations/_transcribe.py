@@ -56,9 +56,12 @@ AsyncSendOne = Callable[[AudioUpload], Awaitable[Transcription]]
 class ChunkCache:
     """Finished chunk transcriptions on disk, keyed by everything that shaped them.
 
-    The key is the SHA-256 of the audio content, the chunk's range, the backend,
-    the model and every option, so a changed file or option never reuses a stale
-    result. Entries are written atomically (temporary file, then rename).
+    The key is the SHA-256 of the audio content, the chunk's range, the backend and
+    its base URL (never the key), the model and every option, so a changed file,
+    option or server never reuses a stale result: a test or vLLM server's answers
+    are not replayed as the real API's. Entries are written atomically (temporary
+    file, then rename). A loaded entry carries its usage as ``replayed_usage``: an
+    earlier run paid for it.
     """
 
     def __init__(
@@ -84,9 +87,10 @@ class ChunkCache:
 
     def load(self, chunk: Chunk) -> Transcription | None:
         try:
-            return Transcription.model_validate_json(self._path(chunk).read_bytes())
+            cached = Transcription.model_validate_json(self._path(chunk).read_bytes())
         except (OSError, ValueError):
             return None
+        return cached.model_copy(update={"replayed_usage": cached.usage})
 
     def store(self, chunk: Chunk, result: Transcription) -> None:
         path = self._path(chunk)
@@ -96,8 +100,8 @@ class ChunkCache:
         os.replace(temporary, path)
 
 
-def cache_scope(options: TranscriptionOptions, backend: str) -> dict[str, Any]:
-    return {"backend": backend, **asdict(options)}
+def cache_scope(options: TranscriptionOptions, backend: str, base_url: str) -> dict[str, Any]:
+    return {"backend": backend, "base_url": base_url, **asdict(options)}
 
 
 def materialised(upload: AudioUpload) -> AudioUpload:

@@ -55,7 +55,7 @@ from ._exceptions import (
     InvalidInputError,
     VoxtralError,
 )
-from ._models import BatchJob, Transcription
+from ._models import BatchJob, Transcription, Usage
 from ._protocol import BACKENDS
 from ._records import source_name, srt, vtt
 from ._redaction import redact_urls, redact_urls_in
@@ -409,7 +409,11 @@ def _file_mode(path: Path) -> int:
 
 @dataclass
 class Tally:
-    """What a run did, for the summary line."""
+    """What a run did, for the summary line.
+
+    Audio and tokens are what this run sent; chunks replayed from the resume cache
+    were paid for by an earlier run and are counted apart.
+    """
 
     done: int = 0
     failed: int = 0
@@ -417,16 +421,22 @@ class Tally:
     audio_seconds: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    replayed_seconds: float = 0.0
+    replayed_tokens: int = 0
 
     def add_usage(self, transcription: Transcription) -> None:
         """Count ``transcription``'s audio and tokens (also a failed file's finished part)."""
         usage = transcription.usage
-        self.prompt_tokens += usage.prompt_tokens
-        self.completion_tokens += usage.completion_tokens
+        replayed = transcription.replayed_usage or Usage()
+        self.prompt_tokens += usage.prompt_tokens - replayed.prompt_tokens
+        self.completion_tokens += usage.completion_tokens - replayed.completion_tokens
+        self.replayed_tokens += replayed.prompt_tokens + replayed.completion_tokens
+        replayed_seconds = replayed.prompt_audio_seconds or 0.0
+        self.replayed_seconds += replayed_seconds
         if usage.prompt_audio_seconds is not None:
-            self.audio_seconds += usage.prompt_audio_seconds
+            self.audio_seconds += usage.prompt_audio_seconds - replayed_seconds
         elif transcription.chunks:
-            self.audio_seconds += transcription.chunks[-1].end
+            self.audio_seconds += transcription.chunks[-1].end - replayed_seconds
         elif transcription.segments and transcription.segments[-1].end is not None:
             self.audio_seconds += transcription.segments[-1].end
 
@@ -435,10 +445,16 @@ class Tally:
         if self.skipped:
             parts.append(f"skipped {self.skipped} already done")
         tokens = self.prompt_tokens + self.completion_tokens
+        replayed = (
+            f"; from the resume cache (paid for by an earlier run): "
+            f"{self.replayed_seconds / 60:.1f} min of audio, {self.replayed_tokens} tokens"
+            if self.replayed_tokens or self.replayed_seconds
+            else ""
+        )
         return (
             f"{PROG}: {', '.join(parts)}; {self.audio_seconds / 60:.1f} min of audio; "
             f"{tokens} tokens ({self.prompt_tokens} prompt, {self.completion_tokens} "
-            f"completion); {seconds:.1f} s"
+            f"completion){replayed}; {seconds:.1f} s"
         )
 
 
