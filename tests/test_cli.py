@@ -936,9 +936,35 @@ def test_vllm_backend_needs_no_key(
         "--model", "served-voxtral",
     )  # fmt: skip
     # the server wants the key, so it answers 401: the vLLM backend never sent one
-    assert code == 1
-    assert "401" in stderr
+    assert code == cli.EXIT_REFUSED
+    assert "401" in stderr and "the vLLM server wants an API key" in stderr
     assert server.request_count == 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_wrong_key_stops_the_run_at_the_first_refusal(
+    server: SpeechServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    concurrency: int,
+) -> None:
+    paths = [write_wav(tmp_path / f"call{n}.wav", TRUTH["talk"], 6.0) for n in range(10)]
+    monkeypatch.setenv("MISTRAL_API_KEY", "sk-not-the-right-key-000")
+    out = tmp_path / "out"
+    code, stdout, stderr = run(
+        capsys, "transcribe", *paths, "-o", out, "--concurrency", str(concurrency)
+    )
+    assert code == cli.EXIT_REFUSED == 3
+    # a request is refused only once the ones beside it are out: none starts after it
+    assert 1 <= server.request_count <= concurrency
+    assert stdout == "" and not out.exists()
+    assert "failed:" not in stderr and "retry them" not in stderr
+    lines = stderr.strip().splitlines()
+    assert lines[0].startswith("voxtral transcribe: error: POST /v1/audio/transcriptions failed")
+    assert lines[1].startswith("voxtral: stopped at the first refusal (401: the key is wrong")
+    assert "Set MISTRAL_API_KEY to a valid key" in lines[1]
+    assert "sk-not-the-right-key" not in stderr
 
 
 # --------------------------------------------------------------------------- batch

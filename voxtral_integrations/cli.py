@@ -9,8 +9,10 @@ cache (on by default) resumes a half-done long file at the chunk it stopped at.
 Streams: results go to stdout (or to ``--output-dir``); messages, warnings, the
 summary and progress bars go to stderr. Exit codes: 0 all done, 1 some inputs
 failed (each named on stderr), 2 a command line that cannot work (nothing is
-sent), 130 interrupted. The API key is read from ``MISTRAL_API_KEY`` only, never
-from an argument (it would land in the shell history), and never printed.
+sent), 3 the server refused the API key (401/403: the run stops at once, since no
+other request could succeed), 130 interrupted. The API key is read from
+``MISTRAL_API_KEY`` only, never from an argument (it would land in the shell
+history), and never printed.
 """
 
 from __future__ import annotations
@@ -50,9 +52,12 @@ from ._constants import (
     TIMESTAMP_GRANULARITIES,
 )
 from ._exceptions import (
+    APIStatusError,
+    AuthenticationError,
     ConfigurationError,
     IncompleteTranscriptionError,
     InvalidInputError,
+    PermissionDeniedError,
     VoxtralError,
 )
 from ._models import BatchJob, Transcription, Usage
@@ -62,7 +67,7 @@ from ._redaction import redact_urls, redact_urls_in
 from ._version import __version__
 
 PROG = "voxtral"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 SUFFIXES = {"txt": ".txt", "json": ".json", "jsonl": ".jsonl", "srt": ".srt", "vtt": ".vtt"}
 """Output formats and the suffix of their files under ``--output-dir``."""
@@ -460,6 +465,26 @@ class Tally:
 
 def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def refused(error: APIStatusError, args: argparse.Namespace) -> str:
+    """Why a 401/403 stopped the command, and what fixes it."""
+    if args.backend == "vllm":
+        return (
+            f"{PROG}: stopped: the vLLM server wants an API key, and this command sends none "
+            f"to vLLM ({API_KEY_ENV} is for Mistral's API): start vLLM without --api-key, or "
+            "use VoxtralClient(backend='vllm', api_key=...) from Python."
+        )
+    why = (
+        "the key is wrong, revoked or expired"
+        if isinstance(error, AuthenticationError)
+        else "the key may not use this model or resource (check its workspace and --model)"
+    )
+    return (
+        f"{PROG}: stopped at the first refusal ({error.status_code}: {why}): no other request "
+        f"could succeed, so none more was sent. Set {API_KEY_ENV} to a valid key (create "
+        "one at https://console.mistral.ai/api-keys), then run the same command again."
+    )
 
 
 # --------------------------------------------------------------------------- transcribe
@@ -1328,7 +1353,8 @@ Results go to stdout unless --output-dir is given; messages, the summary and
 progress go to stderr.
 
 exit status: 0 all done, 1 some inputs failed (each named on stderr),
-2 usage error (nothing was sent), 130 interrupted."""
+2 usage error (nothing was sent), 3 the server refused the API key (the
+run stopped at the first 401/403), 130 interrupted."""
 
 _BATCH_DESCRIPTION = """\
 Mistral's Batch API for corpora: the requests run on Mistral's side, outside the
@@ -1337,7 +1363,8 @@ results from any process with the job id and the manifest in --output-dir.
 
 exit status: 0 done, 1 some inputs failed (each named on stderr) or the job
 cannot give results (not finished, expired), 2 usage error (nothing was sent,
-e.g. a malformed job id), 130 interrupted (the job goes on)."""
+e.g. a malformed job id), 3 the server refused the API key (401/403),
+130 interrupted (the job goes on)."""
 
 _BATCH_EPILOG = """\
 examples:
@@ -1399,6 +1426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInputError as error:  # the library's checks, before anything is sent
         sys.stderr.write(f"{args.prog}: error: {one_line_usage(error)}\n")
         return EXIT_USAGE
+    except (AuthenticationError, PermissionDeniedError) as error:  # the run stopped at it
+        sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n{refused(error, args)}\n")
+        return EXIT_REFUSED
     except VoxtralError as error:
         sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n")
         return EXIT_FAILED
