@@ -357,6 +357,145 @@ def test_a_bad_file_found_in_a_directory_or_glob_is_skipped_by_name(
     assert code == 2 and "No such file or directory" in stderr  # named: still a usage error
 
 
+def deny(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    reach: Path | None = None,
+    read: Path | None = None,
+    list_: Path | None = None,
+) -> None:
+    """Act as a user without permission (the tests run as root, whom modes do not stop):
+    nothing under ``reach`` can be looked at, ``read`` may not be read, ``list_`` listed."""
+    real_stat, real_access, real_scandir = Path.stat, os.access, os.scandir
+
+    def stat_(path: Path, **kwargs: Any) -> os.stat_result:
+        if reach is not None and reach in path.parents:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, **kwargs)
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        if read is not None and Path(path) == read and mode & os.R_OK:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    def scandir(path: Any = ".") -> Any:
+        if list_ is not None and Path(path) == list_:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(Path, "stat", stat_)
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def failures_in(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("voxtral: failed: ")]
+
+
+def test_a_file_in_a_directory_that_may_not_be_searched_is_a_failed_input(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    locked = write_wav(tmp_path / "locked" / "inner.wav", TRUTH["talk"], 6.0)
+    deny(monkeypatch, reach=locked.parent)
+    out = tmp_path / "out"
+
+    code, _, stderr = run(capsys, "transcribe", locked, recordings / "talk.wav", "-o", out)
+
+    assert code == 1, stderr
+    assert failures_in(stderr) == [
+        f"voxtral: failed: {locked}: permission denied: a directory on its path may not be "
+        "searched (give your user search access to each: chmod u+x DIR)"
+    ]
+    assert [p.name for p in outputs(out)] == ["talk.txt"]
+    assert "1 done, 1 failed" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_an_unreadable_recording_in_a_directory_is_a_failed_input(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deny(monkeypatch, read=recordings / "talk.wav")
+    out = tmp_path / "out"
+
+    code, _, stderr = run(capsys, "transcribe", recordings, "-o", out)
+
+    assert code == 1, stderr
+    assert failures_in(stderr) == [
+        f"voxtral: failed: {recordings / 'talk.wav'}: permission denied: it may not be read "
+        "(give your user read access: chmod u+r)"
+    ]
+    assert "Errno" not in stderr
+    assert sorted(p.name for p in outputs(out)) == ["interview.txt", "standup.txt"]
+    assert "talk.wav" not in server.filenames()
+    assert "2 done, 1 failed" in stderr
+
+
+@pytest.mark.parametrize("where", ["named", "inside", "glob"])
+def test_a_directory_that_may_not_be_listed_is_a_failed_input_not_an_empty_one(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    team = recordings / "team"
+    deny(monkeypatch, list_=team)
+    argument = {"named": team, "inside": recordings, "glob": f"{team}/*.wav"}[where]
+    inputs = [argument] if where == "inside" else [argument, recordings / "talk.wav"]
+
+    code, _, stderr = run(capsys, "transcribe", *inputs, "-o", tmp_path / "out")
+
+    assert code == 1, stderr
+    assert failures_in(stderr) == [
+        f"voxtral: failed: {team}: permission denied: the directory may not be listed (give "
+        "your user read and search access: chmod u+rx)"
+    ]
+    assert "contains no audio" not in stderr and "matches no audio" not in stderr
+    assert "standup.wav" not in server.filenames() and "talk.wav" in server.filenames()
+
+
+def test_batch_submit_refuses_inputs_it_may_not_read_before_uploading(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deny(monkeypatch, read=recordings / "talk.wav")
+    code, stdout, stderr = run(capsys, "batch", "submit", recordings, "-o", tmp_path / "out")
+    assert code == 2 and stdout == ""
+    assert f"voxtral: failed: {recordings / 'talk.wav'}: permission denied" in stderr
+    assert "1 input(s) may not be read (named above); nothing was submitted" in stderr
+    assert batch_server.operations == []
+
+
+def test_real_permissions_where_they_apply(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = recordings / "team"
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running with privileges that can read a mode-000 directory")
+        code, _, stderr = run(capsys, "transcribe", locked / "standup.wav", locked, "-q")
+        assert code == 1, stderr
+        assert [line.split(": ")[2] for line in failures_in(stderr)] == [
+            str(locked / "standup.wav"),
+            str(locked),
+        ]
+    finally:
+        locked.chmod(0o755)
+
+
 def test_globs_are_expanded_and_duplicates_sent_once(
     server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -380,7 +519,8 @@ def test_a_quoted_recursive_glob_does_not_follow_directory_links(
     box: dict[str, list[Input]] = {}
     pattern = f"{recordings}/**/*.wav"
     worker = threading.Thread(
-        target=lambda: box.update(found=cli.expand_inputs([pattern], print)), daemon=True
+        target=lambda: box.update(found=cli.expand_inputs([pattern], print, print)),
+        daemon=True,
     )
     worker.start()
     worker.join(10)
@@ -455,7 +595,7 @@ def test_inputs_with_the_same_printable_name_are_numbered_in_input_order() -> No
     import threading
 
     signed = ["https://cdn.example/talk.mp3?sig=AAA", "https://cdn.example/talk.mp3?sig=BBB"]
-    inputs = cli.expand_inputs([*signed, "https://cdn.example/talk.mp3"], print)
+    inputs = cli.expand_inputs([*signed, "https://cdn.example/talk.mp3"], print, print)
     assert [item.name for item in inputs] == ["https://cdn.example/talk.mp3"] * 3
     box: dict[str, list[PurePosixPath]] = {}
     worker = threading.Thread(target=lambda: box.update(names=output_names(inputs)), daemon=True)

@@ -122,16 +122,47 @@ class Input:
     """The path as found, or the URL without its query string (signed URLs are credentials)."""
 
 
-def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list[Input]:
+Denied = Callable[[Path, str], None]
+"""Told of each path that cannot be read for want of permission, with the reason and fix."""
+
+_CANNOT_READ = "permission denied: it may not be read (give your user read access: chmod u+r)"
+_CANNOT_LIST = (
+    "permission denied: the directory may not be listed (give your user read and search "
+    "access: chmod u+rx)"
+)
+_CANNOT_REACH = (
+    "permission denied: a directory on its path may not be searched (give your user "
+    "search access to each: chmod u+x DIR)"
+)
+
+
+class _Counted:
+    """A :data:`Denied` that counts: a directory with a denied part is not "empty"."""
+
+    def __init__(self, denied: Denied) -> None:
+        self._denied = denied
+        self.count = 0
+
+    def __call__(self, path: Path, reason: str) -> None:
+        self.count += 1
+        self._denied(path, reason)
+
+
+def expand_inputs(
+    arguments: Sequence[str], warn: Callable[[str], None], denied: Denied
+) -> list[Input]:
     """Paths, directories (recursive, sorted), globs and URLs, as a list without duplicates.
 
     A file named explicitly is kept whatever its suffix (the library probes content);
     files found in a directory or by a glob are kept only with an audio or video
     suffix and when they can be read (not empty, not a dangling link), and the
     others are skipped with a warning naming them: one bad file in a directory
-    must not stop the run. Hidden files and directories are not searched.
+    must not stop the run. Hidden files and directories are not searched. A path
+    the user may not read or list (the file, a directory, or one above it) goes to
+    ``denied`` instead: it is a failed input, not a skipped one, and not "empty".
     """
     found: list[Path | str] = []
+    counted = _Counted(denied)
     for argument in arguments:
         if _URL.match(argument):
             found.append(argument)
@@ -142,18 +173,26 @@ def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list
                 "the file first, or pass a path."
             )
         path = Path(argument)
-        if path.is_dir():
-            media = _media_in(path, warn)
-            if not media:
+        try:
+            status: os.stat_result | None = path.stat()
+        except PermissionError:
+            counted(path, _CANNOT_REACH)
+            continue
+        except OSError:  # missing, a dangling link: perhaps a glob
+            status = None
+        if status is not None and stat.S_ISDIR(status.st_mode):
+            before = counted.count
+            media = _media_in(path, warn, counted)
+            if not media and counted.count == before:
                 raise UsageError(
                     f"{argument!r} contains no audio or video file (looked for "
                     f"{_suffix_list()}). Name a file explicitly to try it anyway."
                 )
             found.extend(media)
-        elif path.exists():
+        elif status is not None:
             found.append(path)
         elif _GLOB.search(argument):
-            found.extend(_glob(argument, warn))
+            found.extend(_glob(argument, warn, counted))
         else:
             raise UsageError(f"No such file or directory: {argument!r}.")
     unique: dict[object, Input] = {}
@@ -165,18 +204,19 @@ def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list
     return list(unique.values())
 
 
-def _glob(pattern: str, warn: Callable[[str], None]) -> list[Path]:
+def _glob(pattern: str, warn: Callable[[str], None], denied: _Counted) -> list[Path]:
     """A glob's audio and video files (the shell did not expand it: quoted, or Windows)."""
     media: list[Path] = []
+    before = denied.count
     base, *parts = _glob_parts(pattern)
-    for path in sorted(set(_matches(Path(base), parts)), key=lambda path: path.parts):
+    for path in sorted(set(_matches(Path(base), parts, denied)), key=lambda path: path.parts):
         if path.is_dir():
-            media.extend(_media_in(path, warn))
+            media.extend(_media_in(path, warn, denied))
         elif not _is_media(path):
             warn(_unsupported(path))
-        elif _usable(path, warn):
+        elif _usable(path, warn, denied):
             media.append(path)
-    if not media:
+    if not media and denied.count == before:
         raise UsageError(
             f"{pattern!r} matches no audio or video file (looked for {_suffix_list()})."
         )
@@ -190,7 +230,7 @@ def _glob_parts(pattern: str) -> list[str]:
     return [os.path.join(*parts[:plain]) if plain else os.curdir, *parts[plain:]]
 
 
-def _matches(base: Path, parts: Sequence[str]) -> Iterator[Path]:
+def _matches(base: Path, parts: Sequence[str], denied: Denied) -> Iterator[Path]:
     """What ``base/parts...`` matches, as :func:`glob.glob` with ``recursive=True`` would,
     except that ``**`` does not follow symlinks to directories: two links back to an
     ancestor make glob's walk grow without end. Hidden names match only a part that
@@ -200,45 +240,62 @@ def _matches(base: Path, parts: Sequence[str]) -> Iterator[Path]:
         return
     part, rest = parts[0], parts[1:]
     if not _GLOB.search(part):
-        if (base / part).exists() or (not rest and (base / part).is_symlink()):
-            yield from _matches(base / part, rest)
+        try:
+            exists = (base / part).exists() or (not rest and (base / part).is_symlink())
+        except PermissionError:
+            denied(base / part, _CANNOT_REACH)
+            return
+        if exists:
+            yield from _matches(base / part, rest, denied)
         return
     try:
         entries = sorted(os.scandir(base), key=lambda entry: entry.name)
+    except PermissionError:
+        denied(base, _CANNOT_LIST)
+        return
     except OSError:
         return
     visible = [entry for entry in entries if not entry.name.startswith(".") or part[0] == "."]
     if part == "**":
-        yield from _matches(base, rest)
+        yield from _matches(base, rest, denied)
         for entry in visible:
             if entry.is_dir(follow_symlinks=False):
-                yield from _matches(Path(entry.path), parts)
+                yield from _matches(Path(entry.path), parts, denied)
             elif not rest:
                 yield Path(entry.path)
         return
     for entry in visible:
         if fnmatch.fnmatch(entry.name, part) and (not rest or entry.is_dir()):
-            yield from _matches(Path(entry.path), rest)
+            yield from _matches(Path(entry.path), rest, denied)
 
 
-def _media_in(directory: Path, warn: Callable[[str], None]) -> list[Path]:
+def _media_in(directory: Path, warn: Callable[[str], None], denied: Denied) -> list[Path]:
+    def unlisted(error: OSError) -> None:
+        if isinstance(error, PermissionError):
+            denied(Path(error.filename or directory), _CANNOT_LIST)
+        else:
+            warn(f"skipping {error.filename or str(directory)!r}: {error.strerror or error}")
+
     files: list[Path] = []
-    for root, subdirectories, names in os.walk(directory, onerror=lambda error: warn(str(error))):
+    for root, subdirectories, names in os.walk(directory, onerror=unlisted):
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         files.extend(Path(root, name) for name in names if not name.startswith("."))
     media = []
     for path in sorted(files, key=lambda path: path.relative_to(directory).parts):
         if not _is_media(path):
             warn(_unsupported(path))
-        elif _usable(path, warn):
+        elif _usable(path, warn, denied):
             media.append(path)
     return media
 
 
-def _usable(path: Path, warn: Callable[[str], None]) -> bool:
+def _usable(path: Path, warn: Callable[[str], None], denied: Denied) -> bool:
     """Whether a found file can be sent; if not, say why (it is skipped, the run goes on)."""
     try:
         status = path.stat()
+    except PermissionError:
+        denied(path, _CANNOT_REACH)
+        return False
     except OSError as error:
         reason = "a link to nothing" if path.is_symlink() else (error.strerror or str(error))
     else:
@@ -247,7 +304,8 @@ def _usable(path: Path, warn: Callable[[str], None]) -> bool:
         elif status.st_size == 0:
             reason = "an empty file"
         elif not os.access(path, os.R_OK):
-            reason = "not readable"
+            denied(path, _CANNOT_READ)
+            return False
         else:
             return True
     warn(f"skipping {str(path)!r}: {reason}")
@@ -562,6 +620,16 @@ def _sayer(err: TextIO) -> Callable[[str], None]:
     return say
 
 
+def _denier(say: Callable[[str], None], denied: list[Path]) -> Denied:
+    """Name each input denied to the user as a failed one, and keep it in ``denied``."""
+
+    def deny(path: Path, reason: str) -> None:
+        denied.append(path)
+        say(f"{PROG}: failed: {path}: {reason}")
+
+    return deny
+
+
 def _show_progress(args: argparse.Namespace, err: TextIO) -> bool:
     return err.isatty() if args.progress is None else bool(args.progress)
 
@@ -571,7 +639,8 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     say = _sayer(err)
     options = transcription_kwargs(args)
     warn = _warner(say)
-    inputs = expand_inputs(args.audio, warn)
+    denied: list[Path] = []
+    inputs = expand_inputs(args.audio, warn, _denier(say, denied))
     output_dir: Path | None = args.output_dir
     if output_dir is None and args.format in ("srt", "vtt") and len(inputs) > 1:
         raise UsageError(
@@ -635,6 +704,7 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 writer.flush_ready()
                 if index is not None:
                     index.save()
+    tally.failed += len(denied)
     if tally.failed:
         say(
             f"{PROG}: {tally.failed} input(s) failed (named above); run the same command "
@@ -883,7 +953,12 @@ def default_cache_dir() -> Path:
 def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     say = _sayer(err)
     options = transcription_kwargs(args)
-    inputs = expand_inputs(args.audio, _warner(say))
+    denied: list[Path] = []
+    inputs = expand_inputs(args.audio, _warner(say), _denier(say, denied))
+    if denied:  # a job is submitted whole or not at all
+        raise UsageError(
+            f"{len(denied)} input(s) may not be read (named above); nothing was submitted."
+        )
     with make_client(args.backend, args.base_url) as client:
         job = client.submit_batch(
             [item.audio for item in inputs],
