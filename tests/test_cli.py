@@ -154,7 +154,8 @@ def test_every_format_matches_what_the_server_said(
     assert written == sorted([cli.OUTPUT_INDEX, *(f"{name}.{output_format}" for name in TRUTH)])
     index = json.loads((out / cli.OUTPUT_INDEX).read_text())
     assert index == {  # which input each output holds, for a re-run to skip only its own
-        f"{path.stem}.{output_format}": str(path) for path in recordings.rglob("*.wav")
+        f"{path.stem}.{output_format}": Path(os.path.relpath(path, out)).as_posix()
+        for path in recordings.resolve().rglob("*.wav")
     }
     timed = output_format != "txt"
     for name, truth in TRUTH.items():
@@ -822,6 +823,36 @@ def test_an_output_written_for_another_input_is_not_taken_as_done(
         assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
     assert server.request_count == 0
     assert sorted(p.name for p in outputs(out)) == [f"talk-2{suffix}", f"talk{suffix}"]
+
+
+def test_the_output_index_is_relative_and_an_absolute_one_still_reads(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = write_wav(tmp_path / "x" / "talk.wav", TRUTH["talk"], 6.0)
+    write_wav(tmp_path / "y" / "talk.wav", TRUTH["standup"], 4.5)
+    out = tmp_path / "out"
+    assert run(capsys, "transcribe", first, "-o", out)[0] == 0
+    index = out / cli.OUTPUT_INDEX
+    assert json.loads(index.read_text()) == {"talk.txt": "../x/talk.wav"}
+
+    moved = tmp_path / "moved"  # the inputs and outputs moved together keep their index
+    moved.mkdir()
+    for name in ("x", "y", "out"):
+        (tmp_path / name).rename(moved / name)
+    code, _, stderr = run(capsys, "transcribe", moved / "x" / "talk.wav", "-o", moved / "out")
+    assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
+
+    index = moved / "out" / cli.OUTPUT_INDEX  # as an older version wrote it
+    index.write_text(json.dumps({"talk.txt": str((moved / "x" / "talk.wav").resolve())}))
+    code, _, stderr = run(capsys, "transcribe", moved / "x" / "talk.wav", "-o", moved / "out")
+    assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
+    code, _, stderr = run(capsys, "transcribe", moved / "y" / "talk.wav", "-o", moved / "out")
+    assert code == 0 and "holds the output of" in stderr  # another input's output, still
+    assert json.loads(index.read_text()) == {
+        "talk.txt": "../x/talk.wav",
+        "talk-2.txt": "../y/talk.wav",
+    }
+    assert server.request_count == 2
 
 
 def test_outputs_get_the_umask_mode_or_the_mode_of_the_file_they_replace(

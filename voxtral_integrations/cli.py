@@ -751,25 +751,35 @@ def _handle(
 
 
 class _OutputIndex:
-    """``DIR/.voxtral-outputs.json``: output file (relative to ``DIR``) -> :func:`source_key`.
+    """``DIR/.voxtral-outputs.json``: output file -> its input (:func:`source_key`).
 
     A file of the right name may hold another input's output (``x/talk.wav`` then
     ``y/talk.wav`` into one directory); the index tells them apart for every format.
     A missing or damaged index is empty: outputs it does not know are taken as done.
+    Both sides are stored relative to ``DIR`` (``talk.txt`` -> ``../audio/talk.wav``),
+    so a tree moved or shared whole keeps its index, which names no home directory;
+    an index of absolute paths (older versions) is read all the same.
     """
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
+        self._root = directory.resolve()
         self._path = directory / OUTPUT_INDEX
-        self._entries = _read_index(self._path)
+        self._entries = {
+            output: self._relative(source) for output, source in _read_index(self._path).items()
+        }
         self._unsaved = False
         self._saved_at = time.monotonic()
 
     def owner(self, target: Path) -> str | None:
-        return self._entries.get(self._key(target))
+        """The :func:`source_key` of the input ``target`` was written for, if known."""
+        source = self._entries.get(self._key(target))
+        if source is None or _URL.match(source):
+            return source
+        return os.path.normpath(os.path.join(self._root, source))  # an absolute one stays
 
     def record(self, target: Path, source: str) -> None:
-        self._entries[self._key(target)] = source
+        self._entries[self._key(target)] = self._relative(source)
         self._unsaved = True
         if time.monotonic() - self._saved_at >= INDEX_SAVE_SECONDS:
             self.save()
@@ -783,6 +793,15 @@ class _OutputIndex:
 
     def _key(self, target: Path) -> str:
         return target.relative_to(self._directory).as_posix()
+
+    def _relative(self, source: str) -> str:
+        """A local input's absolute path as relative to ``DIR``; a URL's name as it is."""
+        if _URL.match(source) or not os.path.isabs(source):
+            return source
+        try:
+            return Path(os.path.relpath(source, self._root)).as_posix()
+        except ValueError:  # on another drive (Windows): only an absolute path names it
+            return source
 
 
 def _read_index(path: Path) -> dict[str, str]:
