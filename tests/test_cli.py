@@ -16,6 +16,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -1072,6 +1073,59 @@ def test_the_cache_goes_where_it_is_told(
         run(capsys, "transcribe", recordings / "talk.wav", "--cache-dir", tmp_path / "mine")[0] == 0
     )
     assert list((tmp_path / "mine").iterdir())
+
+
+def test_cache_info_and_clear_see_only_the_caches_own_files(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "xdg-cache" / "voxtral-integrations"
+    code, stdout, _ = run(capsys, "cache", "info")
+    assert code == 0
+    assert stdout.splitlines()[:2] == [
+        f"location: {cache} (not created yet)",
+        "entries: 0 finished chunk(s), 0 bytes",
+    ]
+    assert run(capsys, "transcribe", recordings / "talk.wav", recordings / "interview.wav")[0] == 0
+    (cache / "notes.txt").write_text("not the cache's")
+    size = sum(p.stat().st_size for p in cache.glob("*.json"))
+
+    code, stdout, _ = run(capsys, "cache", "info")
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[:2] == [f"location: {cache}", f"entries: 2 finished chunk(s), {size} bytes"]
+    assert re.fullmatch(r"written: \d{4}-\d\d-\d\d \d\d:\d\d UTC to .+ UTC", lines[2])
+    assert lines[3].startswith("policy: entries older than 30 days are removed")
+
+    code, _, stderr = run(capsys, "cache", "clear")
+    assert code == 0
+    assert f"voxtral: removed 2 cache entries ({size} bytes) from {str(cache)!r}" in stderr
+    assert [p.name for p in cache.iterdir()] == ["notes.txt"]
+    server.reset()
+    assert run(capsys, "transcribe", recordings / "talk.wav")[0] == 0
+    assert server.request_count == 1  # nothing left to replay
+
+    mine = tmp_path / "mine"
+    assert run(capsys, "transcribe", recordings / "talk.wav", "--cache-dir", mine)[0] == 0
+    code, stdout, _ = run(capsys, "cache", "info", "--cache-dir", mine)
+    assert code == 0 and "entries: 1 finished chunk(s)" in stdout
+
+
+def test_cache_entries_past_the_age_bound_are_removed_when_transcribe_runs(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "xdg-cache" / "voxtral-integrations"
+    assert run(capsys, "transcribe", recordings / "talk.wav", recordings / "interview.wav")[0] == 0
+    old, recent = sorted(cache.glob("*.json"))
+    foreign = cache / "notes.txt"
+    foreign.write_text("not the cache's")
+    long_ago = time.time() - (cli.CLI_CACHE_MAX_AGE_DAYS + 1) * 86400
+    for path in (old, foreign):
+        os.utime(path, (long_ago, long_ago))
+
+    assert run(capsys, "transcribe", recordings / "team" / "standup.wav", "--no-cache")[0] == 0
+    assert old.exists()  # --no-cache leaves the cache alone
+    assert run(capsys, "transcribe", recordings / "team" / "standup.wav")[0] == 0
+    assert not old.exists() and recent.exists() and foreign.exists()
 
 
 def test_the_key_is_never_shown_or_written(

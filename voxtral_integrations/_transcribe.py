@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -94,10 +95,25 @@ class ChunkCache:
 
     def store(self, chunk: Chunk, result: Transcription) -> None:
         path = self._path(chunk)
-        handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".chunk-", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(result.model_dump_json())
         os.replace(temporary, path)
+
+
+_CACHE_FILE = re.compile(r"[0-9a-f]{64}\.json|\.chunk-[^/\\]+\.tmp")
+"""The names :class:`ChunkCache` gives its entries, and its temporaries (a crash's leftovers)."""
+
+
+def cache_files(directory: str | os.PathLike[str]) -> list[os.DirEntry[str]]:
+    """The files a :class:`ChunkCache` wrote in ``directory``, and nothing else: a
+    ``cache_dir`` may hold other files, which are not the cache's to count or delete.
+    A missing directory has none."""
+    try:
+        with os.scandir(directory) as entries:
+            return [e for e in entries if _CACHE_FILE.fullmatch(e.name) and e.is_file()]
+    except FileNotFoundError:
+        return []
 
 
 def cache_scope(options: TranscriptionOptions, backend: str, base_url: str) -> dict[str, Any]:

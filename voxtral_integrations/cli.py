@@ -18,6 +18,7 @@ history), and never printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
@@ -44,6 +46,7 @@ from ._client import VoxtralClient
 from ._constants import (
     API_KEY_ENV,
     CLI_CACHE_DIR_NAME,
+    CLI_CACHE_MAX_AGE_DAYS,
     DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_TRANSCRIPTION_MODEL,
@@ -64,6 +67,7 @@ from ._models import BatchJob, Transcription, Usage
 from ._protocol import BACKENDS
 from ._records import source_name, srt, vtt
 from ._redaction import redact_urls, redact_urls_in
+from ._transcribe import cache_files
 from ._version import __version__
 
 PROG = "voxtral"
@@ -638,6 +642,8 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.monotonic()
     say = _sayer(err)
     options = transcription_kwargs(args)
+    if not args.no_cache:
+        prune_cache(cache_dir(args))
     warn = _warner(say)
     denied: list[Path] = []
     inputs = expand_inputs(args.audio, warn, _denier(say, denied))
@@ -666,7 +672,7 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 [inputs[index].audio for index in todo],
                 **options,
                 concurrency=args.concurrency,
-                cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+                cache_dir=None if args.no_cache else cache_dir(args),
                 show_progress=_show_progress(args, err),
             )
             writer = _Writer(args.format, out, several=len(inputs) > 1)
@@ -964,6 +970,89 @@ def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/voxtral-integrations``, else ``~/.cache/voxtral-integrations``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
     return Path(base, CLI_CACHE_DIR_NAME)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir(args: argparse.Namespace) -> Path:
+    """The resume cache a command uses: ``--cache-dir``, else :func:`default_cache_dir`."""
+    return args.cache_dir or default_cache_dir()
+
+
+def prune_cache(directory: Path, max_age_days: float = CLI_CACHE_MAX_AGE_DAYS) -> None:
+    """Remove the cache's entries older than ``max_age_days``; never fails a run (it tidies)."""
+    cutoff = time.time() - max_age_days * 86400
+    with contextlib.suppress(OSError):
+        for entry in cache_files(directory):
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+
+
+def run_cache_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    directory = cache_dir(args)
+    files = _cache_files_or_fail(directory)
+    stats = [entry.stat() for entry in files]
+    lines = [
+        f"location: {directory}" + ("" if directory.is_dir() else " (not created yet)"),
+        f"entries: {len(files)} finished chunk(s), {_size(sum(s.st_size for s in stats))}",
+    ]
+    if stats:
+        lines.append(
+            f"written: {_when(min(s.st_mtime for s in stats))} to "
+            f"{_when(max(s.st_mtime for s in stats))}"
+        )
+    lines.append(f"policy: {_CACHE_POLICY}")
+    out.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def run_cache_clear(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    directory = cache_dir(args)
+    removed, freed, kept = 0, 0, []
+    for entry in _cache_files_or_fail(directory):
+        try:
+            size = entry.stat().st_size
+            os.unlink(entry.path)
+        except FileNotFoundError:  # another run pruned it meanwhile
+            continue
+        except OSError as error:
+            kept.append(f"{entry.name} ({error.strerror or error})")
+            continue
+        removed, freed = removed + 1, freed + size
+    say = _sayer(err)
+    say(
+        f"{PROG}: removed {removed} cache entr{'y' if removed == 1 else 'ies'} "
+        f"({_size(freed)}) from {str(directory)!r}"
+    )
+    if kept:
+        say(f"{PROG}: error: could not remove {len(kept)}: {', '.join(kept[:3])}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cache_files_or_fail(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        return cache_files(directory)
+    except OSError as error:
+        raise UsageError(
+            f"Cannot read the resume cache {str(directory)!r} ({error.strerror or error}); "
+            "pass --cache-dir to name another."
+        ) from error
+
+
+def _size(count: int) -> str:
+    value, unit = float(count), "bytes"
+    for bigger in ("kB", "MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --------------------------------------------------------------------------- batch
@@ -1275,13 +1364,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="transcribe inputs again even when their output file exists",
     )
-    output.add_argument(
-        "--cache-dir",
-        type=Path,
-        metavar="DIR",
-        help="resume cache of finished chunks (default: $XDG_CACHE_HOME/"
-        f"{CLI_CACHE_DIR_NAME}, else ~/.cache/{CLI_CACHE_DIR_NAME})",
-    )
+    _add_cache_dir_flag(output, "resume cache of finished chunks (see `voxtral cache`)")
     output.add_argument("--no-cache", action="store_true", help="do not use the resume cache")
     output.add_argument(
         "--concurrency",
@@ -1299,7 +1382,42 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     transcribe.set_defaults(run=run_transcribe, prog=transcribe.prog)
     _add_batch_parsers(commands)
+    _add_cache_parsers(commands)
     return parser
+
+
+_CACHE_POLICY = (
+    f"entries older than {CLI_CACHE_MAX_AGE_DAYS} days are removed when `voxtral transcribe` "
+    "runs; `voxtral cache clear` removes them all"
+)
+
+
+def _add_cache_dir_flag(group: Any, what: str) -> None:
+    group.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"{what} (default: $XDG_CACHE_HOME/{CLI_CACHE_DIR_NAME}, else "
+        f"~/.cache/{CLI_CACHE_DIR_NAME})",
+    )
+
+
+def _add_cache_parsers(commands: Any) -> None:
+    cache = commands.add_parser(
+        "cache",
+        help="inspect or clear the resume cache of finished chunks",
+        description="`voxtral transcribe` keeps each finished chunk of a recording (its "
+        "transcription) so that a re-run after a failure or Ctrl-C sends only the missing "
+        f"ones. The cache holds transcripts: {_CACHE_POLICY}.",
+    )
+    actions = cache.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, run, what in (
+        ("info", run_cache_info, "print where the cache is, its entries, size and age"),
+        ("clear", run_cache_clear, "remove every entry (only the cache's own files)"),
+    ):
+        action = actions.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
+        _add_cache_dir_flag(action, "the cache to look at")
+        action.set_defaults(run=run, prog=action.prog)
 
 
 def _add_batch_parsers(commands: Any) -> None:
@@ -1427,6 +1545,7 @@ examples:
   voxtral transcribe meeting.mp3
   voxtral transcribe recordings/ --output-dir transcripts/ --format srt
   voxtral batch submit corpus/ --output-dir transcripts/ --wait
+  voxtral cache info
   voxtral transcribe --help
   voxtral batch --help
 
