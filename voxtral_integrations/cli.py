@@ -18,7 +18,6 @@ history), and never printed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fnmatch
 import hashlib
 import json
@@ -31,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -529,7 +528,7 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def refused(error: APIStatusError, args: argparse.Namespace) -> str:
+def _refusal_advice(error: APIStatusError, args: argparse.Namespace) -> str:
     """Why a 401/403 stopped the command, and what fixes it."""
     if args.backend == "vllm":
         return (
@@ -983,9 +982,9 @@ def cache_dir(args: argparse.Namespace) -> Path:
 def prune_cache(directory: Path, max_age_days: float = CLI_CACHE_MAX_AGE_DAYS) -> None:
     """Remove the cache's entries older than ``max_age_days``; never fails a run (it tidies)."""
     cutoff = time.time() - max_age_days * 86400
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         for entry in cache_files(directory):
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 if entry.stat().st_mtime < cutoff:
                     os.unlink(entry.path)
 
@@ -1640,7 +1639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{args.prog}: error: {one_line_usage(error)}\n")
         return EXIT_USAGE
     except (AuthenticationError, PermissionDeniedError) as error:  # the run stopped at it
-        sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n{refused(error, args)}\n")
+        sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n{_refusal_advice(error, args)}\n")
         return EXIT_REFUSED
     except VoxtralError as error:
         sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n")
