@@ -17,8 +17,9 @@ request would get it too, each uploading its audio first. So the first one stops
 the run: no request starts after it (the slot that got it is held until the run
 is marked stopped), the requests already in flight are awaited, and the iterator
 raises that :class:`AuthenticationError` or :class:`PermissionDeniedError` in
-place of further results. At most ``concurrency`` requests are sent: the one
-refused and those already out beside it.
+place of further results (what finished in flight is still given first). With a
+wrong key, at most ``concurrency`` requests are sent: the first one refused and
+those already out beside it.
 """
 
 from __future__ import annotations
