@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from pathlib import Path
@@ -18,9 +19,11 @@ from benchmarks.local_server import LocalVoxtralServer, Reply
 from voxtral_integrations import (
     AsyncVoxtralClient,
     AudioError,
+    AuthenticationError,
     IncompleteTranscriptionError,
     InternalServerError,
     InvalidInputError,
+    PermissionDeniedError,
     RateLimitError,
     VoxtralClient,
     VoxtralError,
@@ -231,6 +234,89 @@ def test_async_gives_the_same_results(corpus: list[Path]) -> None:
         return found
 
     assert asyncio.run(run()) == expected
+
+
+# ---- a refused key stops the run
+
+
+class Refusing:
+    """Answers ``status`` (401, 403) to every request but those for ``allowed`` files, which
+    are answered only once a refusal was sent (so they are in flight beside it)."""
+
+    def __init__(self, status: int = 401, allowed: tuple[str, ...] = ()) -> None:
+        self.status = status
+        self.allowed = allowed
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._refused = threading.Event()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        found = re.search(rb'filename="([^"]*)"', request.read())
+        name = found.group(1).decode() if found else ""
+        with self._lock:
+            self.requests.append(name)
+        if name in self.allowed:
+            self._refused.wait(10)
+            return httpx.Response(200, json={"model": "m", "text": name})
+        self._refused.set()
+        return httpx.Response(self.status, json={"message": "Unauthorized", "request_id": "r"})
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, AuthenticationError), (403, PermissionDeniedError)]
+)
+def test_a_refused_key_stops_the_run_after_one_request(
+    corpus: list[Path], status: int, error: type[Exception]
+) -> None:
+    server = Refusing(status)
+    got = []
+    with sync_client(server) as client, pytest.raises(error):
+        for result in client.transcribe_many(corpus, max_chunk_seconds=10, concurrency=1):
+            got.append(result)
+    assert got == []  # no input is reported failed one by one: the run is
+    assert server.requests == ["clip 0.wav"]
+
+
+def test_a_refused_key_sends_at_most_the_requests_already_in_flight(corpus: list[Path]) -> None:
+    server = Refusing()
+    with sync_client(server) as client, pytest.raises(AuthenticationError):
+        list(client.transcribe_many(corpus * 3, max_chunk_seconds=10, concurrency=3))
+    assert 1 <= len(server.requests) <= 3  # every slot is given back only once refused
+
+
+def test_what_finishes_in_flight_beside_a_refusal_is_still_delivered(corpus: list[Path]) -> None:
+    server = Refusing(allowed=("clip 0.wav",))
+    got = []
+    with sync_client(server) as client, pytest.raises(AuthenticationError):
+        for result in client.transcribe_many(corpus, max_chunk_seconds=10, concurrency=2):
+            got.append(result)
+    assert [(result.index, result.unwrap().text) for result in got] == [(0, "clip 0.wav")]
+    assert "clip 1.wav" in server.requests and len(server.requests) <= 3
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_async_a_refused_key_stops_the_run(corpus: list[Path], concurrency: int) -> None:
+    server = Refusing()
+
+    async def run() -> list[Any]:
+        async def answer(request: httpx.Request) -> httpx.Response:
+            await request.aread()
+            return server(request)
+
+        http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+        got = []
+        async with AsyncVoxtralClient(api_key=FAKE_API_KEY, http_client=http) as client:
+            with pytest.raises(AuthenticationError):
+                async for result in client.transcribe_many(
+                    corpus * 2, max_chunk_seconds=10, concurrency=concurrency
+                ):
+                    got.append(result)
+        return got
+
+    assert asyncio.run(run()) == []
+    assert 1 <= len(server.requests) <= concurrency
+    if concurrency == 1:
+        assert server.requests == ["clip 0.wav"]
 
 
 # ---- rate limits, over a real socket

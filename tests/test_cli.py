@@ -16,6 +16,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -154,7 +155,8 @@ def test_every_format_matches_what_the_server_said(
     assert written == sorted([cli.OUTPUT_INDEX, *(f"{name}.{output_format}" for name in TRUTH)])
     index = json.loads((out / cli.OUTPUT_INDEX).read_text())
     assert index == {  # which input each output holds, for a re-run to skip only its own
-        f"{path.stem}.{output_format}": str(path) for path in recordings.rglob("*.wav")
+        f"{path.stem}.{output_format}": Path(os.path.relpath(path, out)).as_posix()
+        for path in recordings.resolve().rglob("*.wav")
     }
     timed = output_format != "txt"
     for name, truth in TRUTH.items():
@@ -357,6 +359,145 @@ def test_a_bad_file_found_in_a_directory_or_glob_is_skipped_by_name(
     assert code == 2 and "No such file or directory" in stderr  # named: still a usage error
 
 
+def deny(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    reach: Path | None = None,
+    read: Path | None = None,
+    list_: Path | None = None,
+) -> None:
+    """Act as a user without permission (the tests run as root, whom modes do not stop):
+    nothing under ``reach`` can be looked at, ``read`` may not be read, ``list_`` listed."""
+    real_stat, real_access, real_scandir = Path.stat, os.access, os.scandir
+
+    def stat_(path: Path, **kwargs: Any) -> os.stat_result:
+        if reach is not None and reach in path.parents:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, **kwargs)
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        if read is not None and Path(path) == read and mode & os.R_OK:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    def scandir(path: Any = ".") -> Any:
+        if list_ is not None and Path(path) == list_:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(Path, "stat", stat_)
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def failures_in(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("voxtral: failed: ")]
+
+
+def test_a_file_in_a_directory_that_may_not_be_searched_is_a_failed_input(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    locked = write_wav(tmp_path / "locked" / "inner.wav", TRUTH["talk"], 6.0)
+    deny(monkeypatch, reach=locked.parent)
+    out = tmp_path / "out"
+
+    code, _, stderr = run(capsys, "transcribe", locked, recordings / "talk.wav", "-o", out)
+
+    assert code == 1, stderr
+    assert failures_in(stderr) == [
+        f"voxtral: failed: {locked}: permission denied: a directory on its path may not be "
+        "searched (give your user search access to each: chmod u+x DIR)"
+    ]
+    assert [p.name for p in outputs(out)] == ["talk.txt"]
+    assert "1 done, 1 failed" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_an_unreadable_recording_in_a_directory_is_a_failed_input(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deny(monkeypatch, read=recordings / "talk.wav")
+    out = tmp_path / "out"
+
+    code, _, stderr = run(capsys, "transcribe", recordings, "-o", out)
+
+    assert code == 1, stderr
+    assert failures_in(stderr) == [
+        f"voxtral: failed: {recordings / 'talk.wav'}: permission denied: it may not be read "
+        "(give your user read access: chmod u+r)"
+    ]
+    assert "Errno" not in stderr
+    assert sorted(p.name for p in outputs(out)) == ["interview.txt", "standup.txt"]
+    assert "talk.wav" not in server.filenames()
+    assert "2 done, 1 failed" in stderr
+
+
+@pytest.mark.parametrize("where", ["named", "inside", "glob"])
+def test_a_directory_that_may_not_be_listed_is_a_failed_input_not_an_empty_one(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    team = recordings / "team"
+    deny(monkeypatch, list_=team)
+    argument = {"named": team, "inside": recordings, "glob": f"{team}/*.wav"}[where]
+    inputs = [argument] if where == "inside" else [argument, recordings / "talk.wav"]
+
+    code, _, stderr = run(capsys, "transcribe", *inputs, "-o", tmp_path / "out")
+
+    assert code == 1, stderr
+    assert failures_in(stderr) == [
+        f"voxtral: failed: {team}: permission denied: the directory may not be listed (give "
+        "your user read and search access: chmod u+rx)"
+    ]
+    assert "contains no audio" not in stderr and "matches no audio" not in stderr
+    assert "standup.wav" not in server.filenames() and "talk.wav" in server.filenames()
+
+
+def test_batch_submit_refuses_inputs_it_may_not_read_before_uploading(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deny(monkeypatch, read=recordings / "talk.wav")
+    code, stdout, stderr = run(capsys, "batch", "submit", recordings, "-o", tmp_path / "out")
+    assert code == 2 and stdout == ""
+    assert f"voxtral: failed: {recordings / 'talk.wav'}: permission denied" in stderr
+    assert "1 input(s) may not be read (named above); nothing was submitted" in stderr
+    assert batch_server.operations == []
+
+
+def test_real_permissions_where_they_apply(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = recordings / "team"
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running with privileges that can read a mode-000 directory")
+        code, _, stderr = run(capsys, "transcribe", locked / "standup.wav", locked, "-q")
+        assert code == 1, stderr
+        assert [line.split(": ")[2] for line in failures_in(stderr)] == [
+            str(locked / "standup.wav"),
+            str(locked),
+        ]
+    finally:
+        locked.chmod(0o755)
+
+
 def test_globs_are_expanded_and_duplicates_sent_once(
     server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -380,7 +521,8 @@ def test_a_quoted_recursive_glob_does_not_follow_directory_links(
     box: dict[str, list[Input]] = {}
     pattern = f"{recordings}/**/*.wav"
     worker = threading.Thread(
-        target=lambda: box.update(found=cli.expand_inputs([pattern], print)), daemon=True
+        target=lambda: box.update(found=cli.expand_inputs([pattern], print, print)),
+        daemon=True,
     )
     worker.start()
     worker.join(10)
@@ -455,7 +597,7 @@ def test_inputs_with_the_same_printable_name_are_numbered_in_input_order() -> No
     import threading
 
     signed = ["https://cdn.example/talk.mp3?sig=AAA", "https://cdn.example/talk.mp3?sig=BBB"]
-    inputs = cli.expand_inputs([*signed, "https://cdn.example/talk.mp3"], print)
+    inputs = cli.expand_inputs([*signed, "https://cdn.example/talk.mp3"], print, print)
     assert [item.name for item in inputs] == ["https://cdn.example/talk.mp3"] * 3
     box: dict[str, list[PurePosixPath]] = {}
     worker = threading.Thread(target=lambda: box.update(names=output_names(inputs)), daemon=True)
@@ -534,7 +676,8 @@ def test_a_url_is_sent_as_a_url_and_its_query_never_shown(
         (["transcribe", "s3://bucket/a.wav"], "only http(s) URLs"),
         (["transcribe", "{talk}", "-f", "srt", "--language", "en"], "--language cannot be used"),
         (["transcribe", "{talk}", "--diarize", "--language", "en"], "--diarize is set"),
-        (["transcribe", "{talk}", "--context-bias", "Voxtral", "{talk}"], "looks like an input"),
+        (["transcribe", "--context-bias", "{talk}", "{talk}"], "looks like an input"),
+        (["transcribe", "{talk}", "--context-bias", "two words"], "(option --context-bias)"),
         (["transcribe", "{talk}", "--language", "english"], "(option --language)"),
         (
             ["transcribe", "{talk}", "--concurrency", "0"],
@@ -563,6 +706,18 @@ def test_usage_errors_exit_2_before_anything_is_sent(
     assert stdout == ""
     assert message.format(**values) in stderr
     assert server.request_count == 0
+
+
+def test_context_bias_takes_one_comma_separated_value_and_never_an_input(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    talk = recordings / "talk.wav"
+    argv = ["transcribe", "--context-bias", "Voxtral", talk, "--context-bias", "Mistral_AI,vLLM,"]
+    code, stdout, stderr = run(capsys, *argv)
+    assert code == 0, stderr
+    assert stdout.strip() == server.answered("talk.wav")["text"].strip()
+    [request] = server.server.requests
+    assert request.fields["context_bias"] == ("Voxtral", "Mistral_AI", "vLLM")
 
 
 def test_no_key_is_a_usage_error_naming_the_variable(
@@ -669,6 +824,36 @@ def test_an_output_written_for_another_input_is_not_taken_as_done(
         assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
     assert server.request_count == 0
     assert sorted(p.name for p in outputs(out)) == [f"talk-2{suffix}", f"talk{suffix}"]
+
+
+def test_the_output_index_is_relative_and_an_absolute_one_still_reads(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = write_wav(tmp_path / "x" / "talk.wav", TRUTH["talk"], 6.0)
+    write_wav(tmp_path / "y" / "talk.wav", TRUTH["standup"], 4.5)
+    out = tmp_path / "out"
+    assert run(capsys, "transcribe", first, "-o", out)[0] == 0
+    index = out / cli.OUTPUT_INDEX
+    assert json.loads(index.read_text()) == {"talk.txt": "../x/talk.wav"}
+
+    moved = tmp_path / "moved"  # the inputs and outputs moved together keep their index
+    moved.mkdir()
+    for name in ("x", "y", "out"):
+        (tmp_path / name).rename(moved / name)
+    code, _, stderr = run(capsys, "transcribe", moved / "x" / "talk.wav", "-o", moved / "out")
+    assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
+
+    index = moved / "out" / cli.OUTPUT_INDEX  # as an older version wrote it
+    index.write_text(json.dumps({"talk.txt": str((moved / "x" / "talk.wav").resolve())}))
+    code, _, stderr = run(capsys, "transcribe", moved / "x" / "talk.wav", "-o", moved / "out")
+    assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
+    code, _, stderr = run(capsys, "transcribe", moved / "y" / "talk.wav", "-o", moved / "out")
+    assert code == 0 and "holds the output of" in stderr  # another input's output, still
+    assert json.loads(index.read_text()) == {
+        "talk.txt": "../x/talk.wav",
+        "talk-2.txt": "../y/talk.wav",
+    }
+    assert server.request_count == 2
 
 
 def test_outputs_get_the_umask_mode_or_the_mode_of_the_file_they_replace(
@@ -819,6 +1004,45 @@ def test_a_long_file_resumes_at_the_chunk_that_failed(
     assert {text.split()[0] for *_, text in cues} == {f"long.part00{n}" for n in range(3)}
 
 
+def test_the_summary_counts_replayed_chunks_apart_from_what_was_sent(
+    server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = write_wav(tmp_path / "long.wav", LONG_REGIONS, 25.0)
+    server.fail = lambda filename, attempt: filename == "long.part001.wav" and attempt == 1
+    argv = ["transcribe", long, "-o", tmp_path / "out", "--max-chunk-seconds", "10"]
+    assert run(capsys, *argv)[0] == 1
+    cached = [server.answered(f"long.part00{n}.wav")["usage"] for n in (0, 2)]
+    server.reset()
+
+    code, _, stderr = run(capsys, *argv)
+
+    assert code == 0, stderr
+    [sent] = [answer.body["usage"] for answer in server.answers]  # only chunk 1 went out
+    summary = stderr.strip().splitlines()[-1]
+    tokens = sent["prompt_tokens"] + sent["completion_tokens"]
+    assert f"{sent['prompt_audio_seconds'] / 60:.1f} min of audio; {tokens} tokens (" in summary
+    replayed_seconds = sum(usage["prompt_audio_seconds"] for usage in cached)
+    replayed = sum(usage["prompt_tokens"] + usage["completion_tokens"] for usage in cached)
+    assert (
+        "from the resume cache (paid for by an earlier run): "
+        f"{replayed_seconds / 60:.1f} min of audio, {replayed} tokens;" in summary
+    )
+
+
+def test_the_cache_never_replays_another_servers_answers(
+    server: SpeechServer, recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    talk = recordings / "talk.wav"
+    assert run(capsys, "transcribe", talk)[0] == 0
+    assert run(capsys, "transcribe", talk)[0] == 0
+    assert server.request_count == 1  # the same server: replayed from the cache
+    with SpeechServer() as other:
+        code, _, stderr = run(capsys, "transcribe", talk, "--base-url", other.base_url)
+        assert code == 0, stderr
+        assert other.request_count == 1
+    assert "from the resume cache" not in stderr
+
+
 def test_no_cache_sends_every_chunk_again(
     server: SpeechServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -849,6 +1073,59 @@ def test_the_cache_goes_where_it_is_told(
         run(capsys, "transcribe", recordings / "talk.wav", "--cache-dir", tmp_path / "mine")[0] == 0
     )
     assert list((tmp_path / "mine").iterdir())
+
+
+def test_cache_info_and_clear_see_only_the_caches_own_files(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "xdg-cache" / "voxtral-integrations"
+    code, stdout, _ = run(capsys, "cache", "info")
+    assert code == 0
+    assert stdout.splitlines()[:2] == [
+        f"location: {cache} (not created yet)",
+        "entries: 0 finished chunk(s), 0 bytes",
+    ]
+    assert run(capsys, "transcribe", recordings / "talk.wav", recordings / "interview.wav")[0] == 0
+    (cache / "notes.txt").write_text("not the cache's")
+    size = sum(p.stat().st_size for p in cache.glob("*.json"))
+
+    code, stdout, _ = run(capsys, "cache", "info")
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[:2] == [f"location: {cache}", f"entries: 2 finished chunk(s), {size} bytes"]
+    assert re.fullmatch(r"written: \d{4}-\d\d-\d\d \d\d:\d\d UTC to .+ UTC", lines[2])
+    assert lines[3].startswith("policy: entries older than 30 days are removed")
+
+    code, _, stderr = run(capsys, "cache", "clear")
+    assert code == 0
+    assert f"voxtral: removed 2 cache entries ({size} bytes) from {str(cache)!r}" in stderr
+    assert [p.name for p in cache.iterdir()] == ["notes.txt"]
+    server.reset()
+    assert run(capsys, "transcribe", recordings / "talk.wav")[0] == 0
+    assert server.request_count == 1  # nothing left to replay
+
+    mine = tmp_path / "mine"
+    assert run(capsys, "transcribe", recordings / "talk.wav", "--cache-dir", mine)[0] == 0
+    code, stdout, _ = run(capsys, "cache", "info", "--cache-dir", mine)
+    assert code == 0 and "entries: 1 finished chunk(s)" in stdout
+
+
+def test_cache_entries_past_the_age_bound_are_removed_when_transcribe_runs(
+    server: SpeechServer, recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "xdg-cache" / "voxtral-integrations"
+    assert run(capsys, "transcribe", recordings / "talk.wav", recordings / "interview.wav")[0] == 0
+    old, recent = sorted(cache.glob("*.json"))
+    foreign = cache / "notes.txt"
+    foreign.write_text("not the cache's")
+    long_ago = time.time() - (cli.CLI_CACHE_MAX_AGE_DAYS + 1) * 86400
+    for path in (old, foreign):
+        os.utime(path, (long_ago, long_ago))
+
+    assert run(capsys, "transcribe", recordings / "team" / "standup.wav", "--no-cache")[0] == 0
+    assert old.exists()  # --no-cache leaves the cache alone
+    assert run(capsys, "transcribe", recordings / "team" / "standup.wav")[0] == 0
+    assert not old.exists() and recent.exists() and foreign.exists()
 
 
 def test_the_key_is_never_shown_or_written(
@@ -884,9 +1161,35 @@ def test_vllm_backend_needs_no_key(
         "--model", "served-voxtral",
     )  # fmt: skip
     # the server wants the key, so it answers 401: the vLLM backend never sent one
-    assert code == 1
-    assert "401" in stderr
+    assert code == cli.EXIT_REFUSED
+    assert "401" in stderr and "the vLLM server wants an API key" in stderr
     assert server.request_count == 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_wrong_key_stops_the_run_at_the_first_refusal(
+    server: SpeechServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    concurrency: int,
+) -> None:
+    paths = [write_wav(tmp_path / f"call{n}.wav", TRUTH["talk"], 6.0) for n in range(10)]
+    monkeypatch.setenv("MISTRAL_API_KEY", "sk-not-the-right-key-000")
+    out = tmp_path / "out"
+    code, stdout, stderr = run(
+        capsys, "transcribe", *paths, "-o", out, "--concurrency", str(concurrency)
+    )
+    assert code == cli.EXIT_REFUSED == 3
+    # a request is refused only once the ones beside it are out: none starts after it
+    assert 1 <= server.request_count <= concurrency
+    assert stdout == "" and not out.exists()
+    assert "failed:" not in stderr and "retry them" not in stderr
+    lines = stderr.strip().splitlines()
+    assert lines[0].startswith("voxtral transcribe: error: POST /v1/audio/transcriptions failed")
+    assert lines[1].startswith("voxtral: stopped at the first refusal (401: the key is wrong")
+    assert "Set MISTRAL_API_KEY to a valid key" in lines[1]
+    assert "sk-not-the-right-key" not in stderr
 
 
 # --------------------------------------------------------------------------- batch
@@ -1186,6 +1489,36 @@ def test_results_need_the_manifest_and_the_timestamps_the_format_needs(
     )  # fmt: skip
     assert code == 0, stderr
     assert (elsewhere / "talk.txt").read_text().strip() == "words 0 words 1"
+
+
+def test_batch_results_default_to_the_format_given_at_submit(
+    batch_server: FakeBatchServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    job_id = submit(capsys, recordings / "talk.wav", "-o", out, "-f", "srt")
+    manifest = out / f"{job_id}.voxtral-batch.json"
+    assert json.loads(manifest.read_text())["output_format"] == "srt"
+
+    argv = ["batch", "results", job_id, "-o", out, "--wait", "--poll-interval", "0"]
+    code, _, stderr = run(capsys, *argv, "--keep-files")
+    assert code == 0, stderr
+    assert [p.name for p in outputs(out) if p != manifest] == ["talk.srt"]
+    assert_times(parse_output((out / "talk.srt").read_text(), "srt")[1], TRUTH["talk"])
+
+    elsewhere = ["--manifest-dir", out, "--keep-files"]
+    code, _, stderr = run(capsys, *argv, "-o", tmp_path / "json", "-f", "json", *elsewhere)
+    assert code == 0, stderr  # an explicit --format wins
+    assert [p.name for p in outputs(tmp_path / "json")] == ["talk.json"]
+
+    document = json.loads(manifest.read_text())  # a manifest from before the field: txt
+    del document["output_format"]
+    manifest.write_text(json.dumps(document))
+    code, _, stderr = run(capsys, *argv, "-o", tmp_path / "old", "--manifest-dir", out)
+    assert code == 0, stderr
+    assert [p.name for p in outputs(tmp_path / "old")] == ["talk.txt"]
 
 
 def test_batch_submit_checks_before_uploading(

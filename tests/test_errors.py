@@ -457,6 +457,54 @@ def test_html_413_from_proxy() -> None:
     assert error.body == NGINX_413.decode()
 
 
+APACHE_501 = (
+    b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
+    b"<title>501 Not Implemented</title>\n<style>body { color: red }</style></head><body>\n"
+    b"<h1>Not Implemented</h1>\n<p>POST not supported for current URL.<br />\n</p>\n"
+    b"<hr>\n<address>Apache/2.4.41 (Ubuntu) Server at gpu Port 8000</address>\n</body></html>\n"
+)
+
+
+def test_a_501_page_is_summarised_and_not_called_retryable() -> None:
+    error = make_error(501, APACHE_501)
+    assert isinstance(error, InternalServerError)
+    assert str(error).startswith(
+        "POST /v1/audio/transcriptions failed with 501: 501 Not Implemented (an HTML page). "
+        "The server does not implement this request (not retried"
+    )
+    assert "<" not in str(error) and "retry later" not in str(error)
+    assert error.body == APACHE_501.decode()  # the page itself stays at hand
+    assert "retry later" in str(make_error(503, APACHE_501))
+
+
+@pytest.mark.parametrize(
+    ("page", "status", "message"),
+    [
+        pytest.param(
+            b"<html><head><script>var a = '<b>';</script></head><body><h1>Gateway &amp; "
+            b"proxy</h1>\n<p>timed   out</p></body></html>",
+            504,
+            "Gateway & proxy timed out (an HTML page)",
+            id="no-title-first-text",
+        ),
+        pytest.param(
+            b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>',
+            403,
+            "AccessDenied (an HTML page)",
+            id="xml",
+        ),
+        pytest.param(
+            b"<html><title>" + b"t" * 5000, 599, "t" * 184 + "\u2026 (an HTML page)", id="long"
+        ),
+        pytest.param(b"<html><body></body></html>", 503, "Service Unavailable", id="no-text"),
+    ],
+)
+def test_markup_error_pages_become_one_short_line(page: bytes, status: int, message: str) -> None:
+    parsed, body = parse_error_body(page, status)
+    assert parsed.message == message
+    assert body == page.decode()
+
+
 def test_error_raises_with_readable_repr() -> None:
     error = make_error(400, MEASURED_400_INVALID_MODEL)
     with pytest.raises(BadRequestError, match="Invalid model: voxtral-small-latest"):

@@ -221,6 +221,11 @@ def test_a_failed_chunk_is_named_and_a_rerun_sends_only_it(
     assert len(healthy.uploads) == 1  # only the chunk that was missing
     assert sent_before == 2 + 2  # chunk 1 tried twice (one retry), the others once
     assert_matches_truth(result, REGIONS)
+    assert error.partial.replayed_usage is None  # the first run sent all it has
+    replayed = result.replayed_usage  # the two cached chunks: an earlier run paid for them
+    assert replayed is not None and replayed.prompt_tokens == error.partial.usage.prompt_tokens
+    assert 0 < replayed.prompt_tokens < result.usage.prompt_tokens
+    assert "replayed_usage" not in result.model_dump_json()  # the same JSON however obtained
 
 
 def test_the_cache_is_keyed_by_options(long_audio: dict[str, bytes], tmp_path: Path) -> None:

@@ -118,6 +118,9 @@ class Manifest(BaseModel):
     """The JSONL file of the job's requests."""
     requests: list[BatchRequest]
     files_deleted: bool = False
+    output_format: str | None = None
+    """The output format the submitter chose, for a later process to default to (the
+    ``voxtral`` command records its ``--format`` here); the library does not read it."""
 
     @property
     def uploaded_files(self) -> list[str]:

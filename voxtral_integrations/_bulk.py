@@ -10,6 +10,16 @@ whole pool down, not only the request that got it.
 A file that fails is a :class:`TranscriptionResult` with its ``error``: in bulk, a
 failure is data about one input, and the others go on. Results come in the order
 they finish; ``index`` says where each input stood.
+
+Except a refused key. A 401 or 403 is about the client (the key is wrong, revoked,
+or may not use the model every input shares), not about an input: every other
+request would get it too, each uploading its audio first. So the first one stops
+the run: no request starts after it (the slot that got it is held until the run
+is marked stopped), the requests already in flight are awaited, and the iterator
+raises that :class:`AuthenticationError` or :class:`PermissionDeniedError` in
+place of further results (what finished in flight is still given first). With a
+wrong key, at most ``concurrency`` requests are sent: the first one refused and
+those already out beside it.
 """
 
 from __future__ import annotations
@@ -19,12 +29,24 @@ import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from ._exceptions import AudioError, InvalidInputError, VoxtralError
+from ._exceptions import (
+    AudioError,
+    AuthenticationError,
+    IncompleteTranscriptionError,
+    InvalidInputError,
+    PermissionDeniedError,
+    VoxtralError,
+)
 from ._models import Transcription
 from ._records import source_name
 from ._redaction import redact_urls
@@ -141,7 +163,11 @@ def _failed(index: int, source: Source, error: Exception) -> TranscriptionResult
 
 
 class _Stopped(Exception):
-    """The caller stopped iterating: chunks not yet sent are not sent."""
+    """The caller stopped iterating, or the key was refused: chunks not yet sent are not sent."""
+
+
+REFUSED = (AuthenticationError, PermissionDeniedError)
+"""The errors that stop a bulk run: no request with this key can succeed."""
 
 
 def transcribe_many(
@@ -161,17 +187,25 @@ def transcribe_many(
     """
     slots = threading.Semaphore(concurrency)
     stopped = threading.Event()
+    refused: list[VoxtralError] = []
 
     @contextmanager
     def slot() -> Iterator[None]:
         with slots:
             if stopped.is_set():
                 raise _Stopped
-            yield
+            try:
+                yield
+            except REFUSED as error:  # marked before the slot is free for another request
+                refused.append(error)
+                stopped.set()
+                raise
 
     progress = BulkProgress(len(items), show_progress)
 
     def one(index: int, source: Source) -> TranscriptionResult:
+        if stopped.is_set():  # not even prepared (decoded, split) once the key is refused
+            raise _Stopped
         try:
             transcription = transcribe_one(source, slot, progress)
         except _Stopped:
@@ -186,11 +220,33 @@ def transcribe_many(
     try:
         futures = [pool.submit(one, index, source) for index, source in enumerate(items)]
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                result = future.result()
+            except _Stopped:  # the key was refused before this input was sent
+                continue
+            if not _is_refusal(result.error):  # finished in flight: still delivered
+                yield result
     finally:
         stopped.set()
         pool.shutdown(wait=True, cancel_futures=True)
         progress.close()
+    if refused:
+        raise refused[0]
+
+
+def _is_refusal(error: BaseException | None) -> bool:
+    """Whether an input failed because the key was refused (raised once, not per input)."""
+    if isinstance(error, IncompleteTranscriptionError):
+        return any(isinstance(failure, REFUSED) for failure in error.failed.values())
+    return isinstance(error, REFUSED)
+
+
+def _is_stop(error: BaseException) -> bool:
+    """``error`` is a :class:`_Stopped`, or a task group's group of nothing else."""
+    inner = getattr(error, "exceptions", None)
+    if isinstance(inner, tuple) and inner:
+        return all(_is_stop(exception) for exception in inner)
+    return isinstance(error, _Stopped)
 
 
 async def atranscribe_many(
@@ -209,13 +265,28 @@ async def atranscribe_many(
     slots = asyncio.Semaphore(concurrency)
     files = asyncio.Semaphore(concurrency)
     progress = BulkProgress(len(items), show_progress)
+    refused: list[VoxtralError] = []
 
-    async def one(index: int, source: Source) -> TranscriptionResult:
-        async with files:
+    @asynccontextmanager
+    async def slot() -> AsyncIterator[None]:
+        async with slots:
+            if refused:
+                raise _Stopped
             try:
-                transcription = await transcribe_one(source, lambda: slots, progress)
+                yield
+            except REFUSED as error:  # marked before the slot is free for another request
+                refused.append(error)
+                raise
+
+    async def one(index: int, source: Source) -> TranscriptionResult | None:
+        """The input's result; ``None`` if the key was refused before it was sent."""
+        async with files:
+            if refused:
+                return None
+            try:
+                transcription = await transcribe_one(source, slot, progress)
             except Exception as error:
-                return _failed(index, source, error)
+                return None if _is_stop(error) else _failed(index, source, error)
             finally:
                 progress.file_done()
             return TranscriptionResult(index, source_name(source.name), transcription)
@@ -223,9 +294,13 @@ async def atranscribe_many(
     tasks = [asyncio.ensure_future(one(index, source)) for index, source in enumerate(items)]
     try:
         for finished in asyncio.as_completed(tasks):
-            yield await finished
+            result = await finished
+            if result is not None and not _is_refusal(result.error):
+                yield result
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         progress.close()
+    if refused:
+        raise refused[0]

@@ -183,7 +183,14 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
         segments=by_start(segments),
         usage=sum_usage(result.usage for result in results),
         chunks=list(chunks),
+        replayed_usage=_replayed_usage(results),
     )
+
+
+def _replayed_usage(results: Sequence[Transcription]) -> Usage | None:
+    """What of the chunks' usage came from a resume cache, added up; ``None`` if none did."""
+    replayed = [result.replayed_usage for result in results if result.replayed_usage]
+    return sum_usage(replayed) if replayed else None
 
 
 def by_start(segments: Sequence[Segment]) -> list[Segment]:

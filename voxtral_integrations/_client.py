@@ -288,7 +288,9 @@ class _BaseClient:
         options: TranscriptionOptions,
     ) -> ChunkCache | None:
         return (
-            ChunkCache(cache_dir, upload, cache_scope(options, self.backend)) if cache_dir else None
+            ChunkCache(cache_dir, upload, cache_scope(options, self.backend, self.base_url))
+            if cache_dir
+            else None
         )
 
     def _chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
@@ -711,7 +713,10 @@ class VoxtralClient(_BaseClient):
         the others go on; with ``cache_dir``, a re-run sends only what is missing. A
         429 holds every request of this client for as long as the server asked and
         narrows how many go at once (README, "Many files"). Closing the iterator
-        early starts no more chunks; requests already started finish.
+        early starts no more chunks; requests already started finish. A 401 or 403
+        stops the run instead (no request with this key can succeed): nothing more
+        is sent, what finishes in flight is still given, then the iterator raises
+        that ``AuthenticationError`` or ``PermissionDeniedError``.
 
         Example::
 

@@ -89,6 +89,10 @@ A file named explicitly is tried whatever its suffix: its content decides, not i
 
 CLI_CACHE_DIR_NAME = "voxtral-integrations"
 """The ``voxtral`` command's resume cache: ``$XDG_CACHE_HOME/<this>``, else ``~/.cache/<this>``."""
+CLI_CACHE_MAX_AGE_DAYS = 30
+"""Entries of the command's resume cache older than this are removed when ``voxtral
+transcribe`` runs. The cache is there to resume a run that failed or was stopped, a
+matter of days; kept for ever, it would be a second copy of every transcript."""
 
 MAX_FILE_URL_LENGTH = 2083
 """The API's limit on ``file_url`` (OpenAPI ``maxLength``)."""

@@ -246,4 +246,5 @@ class RateLimitError(APIStatusError):
 
 
 class InternalServerError(APIStatusError):
-    """5xx: the server failed; retried automatically, raised once retries ran out."""
+    """5xx: the server failed. 500, 502, 503 and 504 are retried automatically and
+    raised once retries ran out; the others (501 Not Implemented...) are raised at once."""

@@ -129,6 +129,10 @@ class Transcription(_Lenient):
     segments: list[Segment] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     chunks: list[Chunk] = Field(default_factory=list)
+    replayed_usage: Usage | None = Field(default=None, exclude=True)
+    """The part of ``usage`` replayed from a resume cache (``cache_dir``): chunks an
+    earlier run sent and paid for, not this one. ``None`` when nothing came from it.
+    Not serialised: a transcription's JSON is the same however it was obtained."""
 
 
 class LanguageEvent(_Lenient):

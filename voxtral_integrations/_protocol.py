@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import math
 import re
@@ -35,6 +36,7 @@ from ._constants import (
     DEFAULT_MODEL_LIMITS,
     MAX_CONTEXT_BIAS_ITEMS,
     MODEL_LIMITS,
+    RETRYABLE_STATUS_CODES,
     TIMESTAMP_GRANULARITIES,
     VLLM_LIMITS,
     ModelLimits,
@@ -846,6 +848,15 @@ _ADVICE: dict[type[APIStatusError], str] = {
     RateLimitError: "Wait and retry, or lower concurrency.",
     InternalServerError: "The server failed; retry later.",
 }
+_NOT_IMPLEMENTED_ADVICE = (
+    "The server does not implement this request (not retried: it would fail the same "
+    "way); check `base_url`, and the backend (a vLLM server needs backend='vllm')."
+)
+_NOT_RETRIED_ADVICE = (
+    "The server cannot handle this request (not retried: it would fail the same way); "
+    "check `base_url` and any proxy."
+)
+"""Advice for a 5xx that is not retried (see ``_retry``): 501, and the rarer others."""
 
 
 @dataclass(frozen=True)
@@ -876,9 +887,37 @@ def parse_error_body(content: bytes, status_code: int) -> tuple[ErrorBody, Any]:
         body, parsed = None, None
     if parsed is not None:
         return parsed, body
-    excerpt = redact_urls(" ".join(text.split()))[:200]  # redact first: a cut URL escapes
+    redacted = redact_urls(text)  # redact first: a cut URL escapes
+    if redacted.lstrip().startswith("<"):
+        excerpt = _page_summary(redacted)
+        excerpt = excerpt and shortened(excerpt, _MAX_EXCERPT - len(_PAGE)) + _PAGE
+    else:
+        excerpt = " ".join(redacted.split())[:_MAX_EXCERPT]
     reason = httpx.codes.get_reason_phrase(status_code) or "error"
-    return ErrorBody(excerpt or reason), body if body is not None else (redact_urls(text) or None)
+    return ErrorBody(excerpt or reason), body if body is not None else (redacted or None)
+
+
+_MAX_EXCERPT = 200
+"""Characters an error keeps of a body that is not an API error (a proxy's page)."""
+_PAGE = " (an HTML page)"
+_PAGE_READ = 4096
+"""Characters of a page searched for its title: it comes first, and the patterns below
+would take quadratic time over a hostile megabyte."""
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_HIDDEN = re.compile(r"<(?:script|style)\b.*?(?:</(?:script|style)\s*>|$)", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>?")
+
+
+def _page_summary(page: str) -> str:
+    """An HTML (or XML) page as one short line: its ``<title>``, else its text without tags.
+
+    A proxy's or web server's error page says what happened in its title (``502 Bad
+    Gateway``); its markup, dumped into a message, says nothing.
+    """
+    page = page[:_PAGE_READ]
+    title = _TITLE.search(page)
+    text = title.group(1) if title else _TAG.sub(" ", _HIDDEN.sub(" ", page))
+    return redact_urls(" ".join(html.unescape(text).split()))  # an entity may hide an "@"
 
 
 def _error_from_mapping(body: Mapping[str, Any]) -> ErrorBody | None:
@@ -944,6 +983,8 @@ def status_error(
     if details:
         message += f" [{details}]"
     advice = _ADVICE.get(error_class)
+    if error_class is InternalServerError and status_code not in RETRYABLE_STATUS_CODES:
+        advice = _NOT_IMPLEMENTED_ADVICE if status_code == 501 else _NOT_RETRIED_ADVICE
     if advice:
         message += f". {advice}"
     if request_id:

@@ -1,9 +1,9 @@
 """When to try a request again, and how long to wait first. Pure: no I/O, no clock.
 
 Retried: 429, 500, 502, 503 and 504 (Mistral's documented retryable set), and
-connection failures and timeouts. Everything else (400, 401, 403, 404, 413, 422)
-is a property of the request and fails the same way every time, so it is raised
-at once, with one exception:
+connection failures and timeouts. Everything else (400, 401, 403, 404, 413, 422,
+501 Not Implemented and the rarer 5xx) is a property of the request or the server
+and fails the same way every time, so it is raised at once, with one exception:
 
 A 404 from Mistral's transcription endpoint for an uploaded file or a ``file_url``
 is retried once. That endpoint always exists and Mistral answers a bad model with

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -56,9 +57,12 @@ AsyncSendOne = Callable[[AudioUpload], Awaitable[Transcription]]
 class ChunkCache:
     """Finished chunk transcriptions on disk, keyed by everything that shaped them.
 
-    The key is the SHA-256 of the audio content, the chunk's range, the backend,
-    the model and every option, so a changed file or option never reuses a stale
-    result. Entries are written atomically (temporary file, then rename).
+    The key is the SHA-256 of the audio content, the chunk's range, the backend and
+    its base URL (never the key), the model and every option, so a changed file,
+    option or server never reuses a stale result: a test or vLLM server's answers
+    are not replayed as the real API's. Entries are written atomically (temporary
+    file, then rename). A loaded entry carries its usage as ``replayed_usage``: an
+    earlier run paid for it.
     """
 
     def __init__(
@@ -84,20 +88,36 @@ class ChunkCache:
 
     def load(self, chunk: Chunk) -> Transcription | None:
         try:
-            return Transcription.model_validate_json(self._path(chunk).read_bytes())
+            cached = Transcription.model_validate_json(self._path(chunk).read_bytes())
         except (OSError, ValueError):
             return None
+        return cached.model_copy(update={"replayed_usage": cached.usage})
 
     def store(self, chunk: Chunk, result: Transcription) -> None:
         path = self._path(chunk)
-        handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".chunk-", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(result.model_dump_json())
         os.replace(temporary, path)
 
 
-def cache_scope(options: TranscriptionOptions, backend: str) -> dict[str, Any]:
-    return {"backend": backend, **asdict(options)}
+_CACHE_FILE = re.compile(r"[0-9a-f]{64}\.json|\.chunk-[^/\\]+\.tmp")
+"""The names :class:`ChunkCache` gives its entries, and its temporaries (a crash's leftovers)."""
+
+
+def cache_files(directory: str | os.PathLike[str]) -> list[os.DirEntry[str]]:
+    """The files a :class:`ChunkCache` wrote in ``directory``, and nothing else: a
+    ``cache_dir`` may hold other files, which are not the cache's to count or delete.
+    A missing directory has none."""
+    try:
+        with os.scandir(directory) as entries:
+            return [e for e in entries if _CACHE_FILE.fullmatch(e.name) and e.is_file()]
+    except FileNotFoundError:
+        return []
+
+
+def cache_scope(options: TranscriptionOptions, backend: str, base_url: str) -> dict[str, Any]:
+    return {"backend": backend, "base_url": base_url, **asdict(options)}
 
 
 def materialised(upload: AudioUpload) -> AudioUpload:

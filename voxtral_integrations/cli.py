@@ -9,8 +9,10 @@ cache (on by default) resumes a half-done long file at the chunk it stopped at.
 Streams: results go to stdout (or to ``--output-dir``); messages, warnings, the
 summary and progress bars go to stderr. Exit codes: 0 all done, 1 some inputs
 failed (each named on stderr), 2 a command line that cannot work (nothing is
-sent), 130 interrupted. The API key is read from ``MISTRAL_API_KEY`` only, never
-from an argument (it would land in the shell history), and never printed.
+sent), 3 the server refused the API key (401/403: the run stops at once, since no
+other request could succeed), 130 interrupted. The API key is read from
+``MISTRAL_API_KEY`` only, never from an argument (it would land in the shell
+history), and never printed.
 """
 
 from __future__ import annotations
@@ -28,20 +30,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
 from tqdm.auto import tqdm
 
-from ._batch import check_job_id, manifest_path, read_manifest
+from ._batch import check_job_id, manifest_path, read_manifest, write_manifest
 from ._bulk import TranscriptionResult
 from ._client import VoxtralClient
 from ._constants import (
     API_KEY_ENV,
     CLI_CACHE_DIR_NAME,
+    CLI_CACHE_MAX_AGE_DAYS,
     DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_TRANSCRIPTION_MODEL,
@@ -50,19 +54,23 @@ from ._constants import (
     TIMESTAMP_GRANULARITIES,
 )
 from ._exceptions import (
+    APIStatusError,
+    AuthenticationError,
     ConfigurationError,
     IncompleteTranscriptionError,
     InvalidInputError,
+    PermissionDeniedError,
     VoxtralError,
 )
-from ._models import BatchJob, Transcription
+from ._models import BatchJob, Transcription, Usage
 from ._protocol import BACKENDS
 from ._records import source_name, srt, vtt
 from ._redaction import redact_urls, redact_urls_in
+from ._transcribe import cache_files
 from ._version import __version__
 
 PROG = "voxtral"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 SUFFIXES = {"txt": ".txt", "json": ".json", "jsonl": ".jsonl", "srt": ".srt", "vtt": ".vtt"}
 """Output formats and the suffix of their files under ``--output-dir``."""
@@ -117,16 +125,47 @@ class Input:
     """The path as found, or the URL without its query string (signed URLs are credentials)."""
 
 
-def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list[Input]:
+Denied = Callable[[Path, str], None]
+"""Told of each path that cannot be read for want of permission, with the reason and fix."""
+
+_CANNOT_READ = "permission denied: it may not be read (give your user read access: chmod u+r)"
+_CANNOT_LIST = (
+    "permission denied: the directory may not be listed (give your user read and search "
+    "access: chmod u+rx)"
+)
+_CANNOT_REACH = (
+    "permission denied: a directory on its path may not be searched (give your user "
+    "search access to each: chmod u+x DIR)"
+)
+
+
+class _Counted:
+    """A :data:`Denied` that counts: a directory with a denied part is not "empty"."""
+
+    def __init__(self, denied: Denied) -> None:
+        self._denied = denied
+        self.count = 0
+
+    def __call__(self, path: Path, reason: str) -> None:
+        self.count += 1
+        self._denied(path, reason)
+
+
+def expand_inputs(
+    arguments: Sequence[str], warn: Callable[[str], None], denied: Denied
+) -> list[Input]:
     """Paths, directories (recursive, sorted), globs and URLs, as a list without duplicates.
 
     A file named explicitly is kept whatever its suffix (the library probes content);
     files found in a directory or by a glob are kept only with an audio or video
     suffix and when they can be read (not empty, not a dangling link), and the
     others are skipped with a warning naming them: one bad file in a directory
-    must not stop the run. Hidden files and directories are not searched.
+    must not stop the run. Hidden files and directories are not searched. A path
+    the user may not read or list (the file, a directory, or one above it) goes to
+    ``denied`` instead: it is a failed input, not a skipped one, and not "empty".
     """
     found: list[Path | str] = []
+    counted = _Counted(denied)
     for argument in arguments:
         if _URL.match(argument):
             found.append(argument)
@@ -137,18 +176,26 @@ def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list
                 "the file first, or pass a path."
             )
         path = Path(argument)
-        if path.is_dir():
-            media = _media_in(path, warn)
-            if not media:
+        try:
+            status: os.stat_result | None = path.stat()
+        except PermissionError:
+            counted(path, _CANNOT_REACH)
+            continue
+        except OSError:  # missing, a dangling link: perhaps a glob
+            status = None
+        if status is not None and stat.S_ISDIR(status.st_mode):
+            before = counted.count
+            media = _media_in(path, warn, counted)
+            if not media and counted.count == before:
                 raise UsageError(
                     f"{argument!r} contains no audio or video file (looked for "
                     f"{_suffix_list()}). Name a file explicitly to try it anyway."
                 )
             found.extend(media)
-        elif path.exists():
+        elif status is not None:
             found.append(path)
         elif _GLOB.search(argument):
-            found.extend(_glob(argument, warn))
+            found.extend(_glob(argument, warn, counted))
         else:
             raise UsageError(f"No such file or directory: {argument!r}.")
     unique: dict[object, Input] = {}
@@ -160,18 +207,19 @@ def expand_inputs(arguments: Sequence[str], warn: Callable[[str], None]) -> list
     return list(unique.values())
 
 
-def _glob(pattern: str, warn: Callable[[str], None]) -> list[Path]:
+def _glob(pattern: str, warn: Callable[[str], None], denied: _Counted) -> list[Path]:
     """A glob's audio and video files (the shell did not expand it: quoted, or Windows)."""
     media: list[Path] = []
+    before = denied.count
     base, *parts = _glob_parts(pattern)
-    for path in sorted(set(_matches(Path(base), parts)), key=lambda path: path.parts):
+    for path in sorted(set(_matches(Path(base), parts, denied)), key=lambda path: path.parts):
         if path.is_dir():
-            media.extend(_media_in(path, warn))
+            media.extend(_media_in(path, warn, denied))
         elif not _is_media(path):
             warn(_unsupported(path))
-        elif _usable(path, warn):
+        elif _usable(path, warn, denied):
             media.append(path)
-    if not media:
+    if not media and denied.count == before:
         raise UsageError(
             f"{pattern!r} matches no audio or video file (looked for {_suffix_list()})."
         )
@@ -185,7 +233,7 @@ def _glob_parts(pattern: str) -> list[str]:
     return [os.path.join(*parts[:plain]) if plain else os.curdir, *parts[plain:]]
 
 
-def _matches(base: Path, parts: Sequence[str]) -> Iterator[Path]:
+def _matches(base: Path, parts: Sequence[str], denied: Denied) -> Iterator[Path]:
     """What ``base/parts...`` matches, as :func:`glob.glob` with ``recursive=True`` would,
     except that ``**`` does not follow symlinks to directories: two links back to an
     ancestor make glob's walk grow without end. Hidden names match only a part that
@@ -195,45 +243,62 @@ def _matches(base: Path, parts: Sequence[str]) -> Iterator[Path]:
         return
     part, rest = parts[0], parts[1:]
     if not _GLOB.search(part):
-        if (base / part).exists() or (not rest and (base / part).is_symlink()):
-            yield from _matches(base / part, rest)
+        try:
+            exists = (base / part).exists() or (not rest and (base / part).is_symlink())
+        except PermissionError:
+            denied(base / part, _CANNOT_REACH)
+            return
+        if exists:
+            yield from _matches(base / part, rest, denied)
         return
     try:
         entries = sorted(os.scandir(base), key=lambda entry: entry.name)
+    except PermissionError:
+        denied(base, _CANNOT_LIST)
+        return
     except OSError:
         return
     visible = [entry for entry in entries if not entry.name.startswith(".") or part[0] == "."]
     if part == "**":
-        yield from _matches(base, rest)
+        yield from _matches(base, rest, denied)
         for entry in visible:
             if entry.is_dir(follow_symlinks=False):
-                yield from _matches(Path(entry.path), parts)
+                yield from _matches(Path(entry.path), parts, denied)
             elif not rest:
                 yield Path(entry.path)
         return
     for entry in visible:
         if fnmatch.fnmatch(entry.name, part) and (not rest or entry.is_dir()):
-            yield from _matches(Path(entry.path), rest)
+            yield from _matches(Path(entry.path), rest, denied)
 
 
-def _media_in(directory: Path, warn: Callable[[str], None]) -> list[Path]:
+def _media_in(directory: Path, warn: Callable[[str], None], denied: Denied) -> list[Path]:
+    def unlisted(error: OSError) -> None:
+        if isinstance(error, PermissionError):
+            denied(Path(error.filename or directory), _CANNOT_LIST)
+        else:
+            warn(f"skipping {error.filename or str(directory)!r}: {error.strerror or error}")
+
     files: list[Path] = []
-    for root, subdirectories, names in os.walk(directory, onerror=lambda error: warn(str(error))):
+    for root, subdirectories, names in os.walk(directory, onerror=unlisted):
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         files.extend(Path(root, name) for name in names if not name.startswith("."))
     media = []
     for path in sorted(files, key=lambda path: path.relative_to(directory).parts):
         if not _is_media(path):
             warn(_unsupported(path))
-        elif _usable(path, warn):
+        elif _usable(path, warn, denied):
             media.append(path)
     return media
 
 
-def _usable(path: Path, warn: Callable[[str], None]) -> bool:
+def _usable(path: Path, warn: Callable[[str], None], denied: Denied) -> bool:
     """Whether a found file can be sent; if not, say why (it is skipped, the run goes on)."""
     try:
         status = path.stat()
+    except PermissionError:
+        denied(path, _CANNOT_REACH)
+        return False
     except OSError as error:
         reason = "a link to nothing" if path.is_symlink() else (error.strerror or str(error))
     else:
@@ -242,7 +307,8 @@ def _usable(path: Path, warn: Callable[[str], None]) -> bool:
         elif status.st_size == 0:
             reason = "an empty file"
         elif not os.access(path, os.R_OK):
-            reason = "not readable"
+            denied(path, _CANNOT_READ)
+            return False
         else:
             return True
     warn(f"skipping {str(path)!r}: {reason}")
@@ -409,7 +475,11 @@ def _file_mode(path: Path) -> int:
 
 @dataclass
 class Tally:
-    """What a run did, for the summary line."""
+    """What a run did, for the summary line.
+
+    Audio and tokens are what this run sent; chunks replayed from the resume cache
+    were paid for by an earlier run and are counted apart.
+    """
 
     done: int = 0
     failed: int = 0
@@ -417,16 +487,22 @@ class Tally:
     audio_seconds: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    replayed_seconds: float = 0.0
+    replayed_tokens: int = 0
 
     def add_usage(self, transcription: Transcription) -> None:
         """Count ``transcription``'s audio and tokens (also a failed file's finished part)."""
         usage = transcription.usage
-        self.prompt_tokens += usage.prompt_tokens
-        self.completion_tokens += usage.completion_tokens
+        replayed = transcription.replayed_usage or Usage()
+        self.prompt_tokens += usage.prompt_tokens - replayed.prompt_tokens
+        self.completion_tokens += usage.completion_tokens - replayed.completion_tokens
+        self.replayed_tokens += replayed.prompt_tokens + replayed.completion_tokens
+        replayed_seconds = replayed.prompt_audio_seconds or 0.0
+        self.replayed_seconds += replayed_seconds
         if usage.prompt_audio_seconds is not None:
-            self.audio_seconds += usage.prompt_audio_seconds
+            self.audio_seconds += usage.prompt_audio_seconds - replayed_seconds
         elif transcription.chunks:
-            self.audio_seconds += transcription.chunks[-1].end
+            self.audio_seconds += transcription.chunks[-1].end - replayed_seconds
         elif transcription.segments and transcription.segments[-1].end is not None:
             self.audio_seconds += transcription.segments[-1].end
 
@@ -435,15 +511,41 @@ class Tally:
         if self.skipped:
             parts.append(f"skipped {self.skipped} already done")
         tokens = self.prompt_tokens + self.completion_tokens
+        replayed = (
+            f"; from the resume cache (paid for by an earlier run): "
+            f"{self.replayed_seconds / 60:.1f} min of audio, {self.replayed_tokens} tokens"
+            if self.replayed_tokens or self.replayed_seconds
+            else ""
+        )
         return (
             f"{PROG}: {', '.join(parts)}; {self.audio_seconds / 60:.1f} min of audio; "
             f"{tokens} tokens ({self.prompt_tokens} prompt, {self.completion_tokens} "
-            f"completion); {seconds:.1f} s"
+            f"completion){replayed}; {seconds:.1f} s"
         )
 
 
 def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def _refusal_advice(error: APIStatusError, args: argparse.Namespace) -> str:
+    """Why a 401/403 stopped the command, and what fixes it."""
+    if args.backend == "vllm":
+        return (
+            f"{PROG}: stopped: the vLLM server wants an API key, and this command sends none "
+            f"to vLLM ({API_KEY_ENV} is for Mistral's API): start vLLM without --api-key, or "
+            "use VoxtralClient(backend='vllm', api_key=...) from Python."
+        )
+    why = (
+        "the key is wrong, revoked or expired"
+        if isinstance(error, AuthenticationError)
+        else "the key may not use this model or resource (check its workspace and --model)"
+    )
+    return (
+        f"{PROG}: stopped at the first refusal ({error.status_code}: {why}): no other request "
+        f"could succeed, so none more was sent. Set {API_KEY_ENV} to a valid key (create "
+        "one at https://console.mistral.ai/api-keys), then run the same command again."
+    )
 
 
 # --------------------------------------------------------------------------- transcribe
@@ -499,8 +601,8 @@ def _check_context_bias(terms: Sequence[str] | None) -> None:
     for term in terms or ():
         if Path(term).exists() or _URL.match(term):
             raise UsageError(
-                f"--context-bias {term!r} looks like an input, not a term: put the paths "
-                "before --context-bias, end its terms with --, or separate terms with commas."
+                f"--context-bias {term!r} looks like an input, not a term: --context-bias "
+                "takes one comma-separated list of terms (--context-bias Voxtral,Mistral_AI)."
             )
 
 
@@ -521,6 +623,16 @@ def _sayer(err: TextIO) -> Callable[[str], None]:
     return say
 
 
+def _denier(say: Callable[[str], None], denied: list[Path]) -> Denied:
+    """Name each input denied to the user as a failed one, and keep it in ``denied``."""
+
+    def deny(path: Path, reason: str) -> None:
+        denied.append(path)
+        say(f"{PROG}: failed: {path}: {reason}")
+
+    return deny
+
+
 def _show_progress(args: argparse.Namespace, err: TextIO) -> bool:
     return err.isatty() if args.progress is None else bool(args.progress)
 
@@ -529,8 +641,11 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.monotonic()
     say = _sayer(err)
     options = transcription_kwargs(args)
+    if not args.no_cache:
+        prune_cache(cache_dir(args))
     warn = _warner(say)
-    inputs = expand_inputs(args.audio, warn)
+    denied: list[Path] = []
+    inputs = expand_inputs(args.audio, warn, _denier(say, denied))
     output_dir: Path | None = args.output_dir
     if output_dir is None and args.format in ("srt", "vtt") and len(inputs) > 1:
         raise UsageError(
@@ -556,7 +671,7 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 [inputs[index].audio for index in todo],
                 **options,
                 concurrency=args.concurrency,
-                cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+                cache_dir=None if args.no_cache else cache_dir(args),
                 show_progress=_show_progress(args, err),
             )
             writer = _Writer(args.format, out, several=len(inputs) > 1)
@@ -594,6 +709,7 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 writer.flush_ready()
                 if index is not None:
                     index.save()
+    tally.failed += len(denied)
     if tally.failed:
         say(
             f"{PROG}: {tally.failed} input(s) failed (named above); run the same command "
@@ -640,25 +756,35 @@ def _handle(
 
 
 class _OutputIndex:
-    """``DIR/.voxtral-outputs.json``: output file (relative to ``DIR``) -> :func:`source_key`.
+    """``DIR/.voxtral-outputs.json``: output file -> its input (:func:`source_key`).
 
     A file of the right name may hold another input's output (``x/talk.wav`` then
     ``y/talk.wav`` into one directory); the index tells them apart for every format.
     A missing or damaged index is empty: outputs it does not know are taken as done.
+    Both sides are stored relative to ``DIR`` (``talk.txt`` -> ``../audio/talk.wav``),
+    so a tree moved or shared whole keeps its index, which names no home directory;
+    an index of absolute paths (older versions) is read all the same.
     """
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
+        self._root = directory.resolve()
         self._path = directory / OUTPUT_INDEX
-        self._entries = _read_index(self._path)
+        self._entries = {
+            output: self._relative(source) for output, source in _read_index(self._path).items()
+        }
         self._unsaved = False
         self._saved_at = time.monotonic()
 
     def owner(self, target: Path) -> str | None:
-        return self._entries.get(self._key(target))
+        """The :func:`source_key` of the input ``target`` was written for, if known."""
+        source = self._entries.get(self._key(target))
+        if source is None or _URL.match(source):
+            return source
+        return os.path.normpath(os.path.join(self._root, source))  # an absolute one stays
 
     def record(self, target: Path, source: str) -> None:
-        self._entries[self._key(target)] = source
+        self._entries[self._key(target)] = self._relative(source)
         self._unsaved = True
         if time.monotonic() - self._saved_at >= INDEX_SAVE_SECONDS:
             self.save()
@@ -672,6 +798,15 @@ class _OutputIndex:
 
     def _key(self, target: Path) -> str:
         return target.relative_to(self._directory).as_posix()
+
+    def _relative(self, source: str) -> str:
+        """A local input's absolute path as relative to ``DIR``; a URL's name as it is."""
+        if _URL.match(source) or not os.path.isabs(source):
+            return source
+        try:
+            return Path(os.path.relpath(source, self._root)).as_posix()
+        except ValueError:  # on another drive (Windows): only an absolute path names it
+            return source
 
 
 def _read_index(path: Path) -> dict[str, str]:
@@ -836,13 +971,101 @@ def default_cache_dir() -> Path:
     return Path(base, CLI_CACHE_DIR_NAME)
 
 
+# --------------------------------------------------------------------------- cache
+
+
+def cache_dir(args: argparse.Namespace) -> Path:
+    """The resume cache a command uses: ``--cache-dir``, else :func:`default_cache_dir`."""
+    return args.cache_dir or default_cache_dir()
+
+
+def prune_cache(directory: Path, max_age_days: float = CLI_CACHE_MAX_AGE_DAYS) -> None:
+    """Remove the cache's entries older than ``max_age_days``; never fails a run (it tidies)."""
+    cutoff = time.time() - max_age_days * 86400
+    with suppress(OSError):
+        for entry in cache_files(directory):
+            with suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+
+
+def run_cache_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    directory = cache_dir(args)
+    files = _cache_files_or_fail(directory)
+    stats = [entry.stat() for entry in files]
+    lines = [
+        f"location: {directory}" + ("" if directory.is_dir() else " (not created yet)"),
+        f"entries: {len(files)} finished chunk(s), {_size(sum(s.st_size for s in stats))}",
+    ]
+    if stats:
+        lines.append(
+            f"written: {_when(min(s.st_mtime for s in stats))} to "
+            f"{_when(max(s.st_mtime for s in stats))}"
+        )
+    lines.append(f"policy: {_CACHE_POLICY}")
+    out.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def run_cache_clear(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    directory = cache_dir(args)
+    removed, freed, kept = 0, 0, []
+    for entry in _cache_files_or_fail(directory):
+        try:
+            size = entry.stat().st_size
+            os.unlink(entry.path)
+        except FileNotFoundError:  # another run pruned it meanwhile
+            continue
+        except OSError as error:
+            kept.append(f"{entry.name} ({error.strerror or error})")
+            continue
+        removed, freed = removed + 1, freed + size
+    say = _sayer(err)
+    say(
+        f"{PROG}: removed {removed} cache entr{'y' if removed == 1 else 'ies'} "
+        f"({_size(freed)}) from {str(directory)!r}"
+    )
+    if kept:
+        say(f"{PROG}: error: could not remove {len(kept)}: {', '.join(kept[:3])}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cache_files_or_fail(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        return cache_files(directory)
+    except OSError as error:
+        raise UsageError(
+            f"Cannot read the resume cache {str(directory)!r} ({error.strerror or error}); "
+            "pass --cache-dir to name another."
+        ) from error
+
+
+def _size(count: int) -> str:
+    value, unit = float(count), "bytes"
+    for bigger in ("kB", "MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 # --------------------------------------------------------------------------- batch
 
 
 def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     say = _sayer(err)
     options = transcription_kwargs(args)
-    inputs = expand_inputs(args.audio, _warner(say))
+    denied: list[Path] = []
+    inputs = expand_inputs(args.audio, _warner(say), _denier(say, denied))
+    if denied:  # a job is submitted whole or not at all
+        raise UsageError(
+            f"{len(denied)} input(s) may not be read (named above); nothing was submitted."
+        )
     with make_client(args.backend, args.base_url) as client:
         job = client.submit_batch(
             [item.audio for item in inputs],
@@ -851,6 +1074,7 @@ def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             timeout_hours=args.timeout_hours,
             show_progress=_show_progress(args, err),
         )
+        _record_format(args.output_dir, job.id, args.format, _warner(say))
         out.write(job.id + "\n")
         out.flush()
         say(
@@ -866,10 +1090,28 @@ def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _collect(client, job.id, args, args.output_dir, out, err)
 
 
+def _record_format(
+    manifest_dir: Path, job_id: str, output_format: str, warn: Callable[[str], None]
+) -> None:
+    """Keep ``--format`` in the job's manifest: ``batch results`` defaults to it."""
+    manifest = read_manifest(manifest_dir, job_id)
+    try:
+        write_manifest(manifest_dir, manifest.model_copy(update={"output_format": output_format}))
+    except OSError as error:  # the job and its manifest stand; only the default is lost
+        warn(
+            f"could not record --format in the manifest ({error.strerror or error}): pass "
+            f"--format {output_format} to `voxtral batch results`"
+        )
+
+
 def run_batch_results(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     job_id = check_job_id(args.job_id)
     manifest_dir = args.manifest_dir or args.output_dir
-    options = read_manifest(manifest_dir, job_id).options  # before anything is asked
+    manifest = read_manifest(manifest_dir, job_id)  # before anything is asked
+    options = manifest.options
+    if args.format is None:  # an explicit --format wins
+        recorded = manifest.output_format
+        args.format = recorded if recorded in SUFFIXES else DEFAULT_FORMAT
     if args.format in TIMED_FORMATS and not options.timestamp_granularities:
         raise UsageError(
             f"Job {job_id} was submitted without timestamps, so it has no segments for "
@@ -1013,15 +1255,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _add_format_flag(parser: argparse.ArgumentParser) -> None:
+def _add_format_flag(
+    parser: argparse.ArgumentParser, default: str | None = DEFAULT_FORMAT, shown: str = ""
+) -> None:
     parser.add_argument(
         "-f",
         "--format",
         choices=list(SUFFIXES),
-        default=DEFAULT_FORMAT,
+        default=default,
         help="txt: the text; json: the whole transcription with its source; jsonl: one "
         "line per segment (source, start, end, speaker_id, text); srt, vtt: subtitles "
-        "(default: %(default)s)",
+        f"(default: {shown or '%(default)s'})",
     )
 
 
@@ -1052,11 +1296,10 @@ def _add_transcription_flags(parser: argparse.ArgumentParser, *, backends: bool)
     options.add_argument("--diarize", action="store_true", help="label segments by speaker")
     options.add_argument(
         "--context-bias",
-        metavar="WORD",
-        nargs="+",
-        action="extend",
-        help="terms to spell right (names, jargon; join words with _). Put it after the "
-        "inputs, or end it with --; commas also separate terms",
+        metavar="TERM[,TERM...]",
+        action="append",
+        help="terms to spell right (names, jargon; join words with _), separated by commas; "
+        "repeatable (--context-bias Voxtral,Mistral_AI --context-bias vLLM)",
     )
     options.add_argument(
         "--temperature", type=float, metavar="T", help="sampling temperature (>= 0)"
@@ -1120,13 +1363,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="transcribe inputs again even when their output file exists",
     )
-    output.add_argument(
-        "--cache-dir",
-        type=Path,
-        metavar="DIR",
-        help="resume cache of finished chunks (default: $XDG_CACHE_HOME/"
-        f"{CLI_CACHE_DIR_NAME}, else ~/.cache/{CLI_CACHE_DIR_NAME})",
-    )
+    _add_cache_dir_flag(output, "resume cache of finished chunks (see `voxtral cache`)")
     output.add_argument("--no-cache", action="store_true", help="do not use the resume cache")
     output.add_argument(
         "--concurrency",
@@ -1144,7 +1381,42 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     transcribe.set_defaults(run=run_transcribe, prog=transcribe.prog)
     _add_batch_parsers(commands)
+    _add_cache_parsers(commands)
     return parser
+
+
+_CACHE_POLICY = (
+    f"entries older than {CLI_CACHE_MAX_AGE_DAYS} days are removed when `voxtral transcribe` "
+    "runs; `voxtral cache clear` removes them all"
+)
+
+
+def _add_cache_dir_flag(group: Any, what: str) -> None:
+    group.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"{what} (default: $XDG_CACHE_HOME/{CLI_CACHE_DIR_NAME}, else "
+        f"~/.cache/{CLI_CACHE_DIR_NAME})",
+    )
+
+
+def _add_cache_parsers(commands: Any) -> None:
+    cache = commands.add_parser(
+        "cache",
+        help="inspect or clear the resume cache of finished chunks",
+        description="`voxtral transcribe` keeps each finished chunk of a recording (its "
+        "transcription) so that a re-run after a failure or Ctrl-C sends only the missing "
+        f"ones. The cache holds transcripts: {_CACHE_POLICY}.",
+    )
+    actions = cache.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, run, what in (
+        ("info", run_cache_info, "print where the cache is, its entries, size and age"),
+        ("clear", run_cache_clear, "remove every entry (only the cache's own files)"),
+    ):
+        action = actions.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
+        _add_cache_dir_flag(action, "the cache to look at")
+        action.set_defaults(run=run, prog=action.prog)
 
 
 def _add_batch_parsers(commands: Any) -> None:
@@ -1210,7 +1482,7 @@ def _add_batch_parsers(commands: Any) -> None:
         epilog=_BATCH_EPILOG,
     )
     results.add_argument("job_id", metavar="JOB_ID", help="the id `batch submit` printed")
-    _add_format_flag(results)
+    _add_format_flag(results, None, f"the --format given to `batch submit`, else {DEFAULT_FORMAT}")
     where = results.add_argument_group("job")
     where.add_argument(
         "-o", "--output-dir", type=Path, required=True, metavar="DIR", help="where outputs go"
@@ -1272,6 +1544,7 @@ examples:
   voxtral transcribe meeting.mp3
   voxtral transcribe recordings/ --output-dir transcripts/ --format srt
   voxtral batch submit corpus/ --output-dir transcripts/ --wait
+  voxtral cache info
   voxtral transcribe --help
   voxtral batch --help
 
@@ -1292,7 +1565,8 @@ Results go to stdout unless --output-dir is given; messages, the summary and
 progress go to stderr.
 
 exit status: 0 all done, 1 some inputs failed (each named on stderr),
-2 usage error (nothing was sent), 130 interrupted."""
+2 usage error (nothing was sent), 3 the server refused the API key (the
+run stopped at the first 401/403), 130 interrupted."""
 
 _BATCH_DESCRIPTION = """\
 Mistral's Batch API for corpora: the requests run on Mistral's side, outside the
@@ -1301,7 +1575,8 @@ results from any process with the job id and the manifest in --output-dir.
 
 exit status: 0 done, 1 some inputs failed (each named on stderr) or the job
 cannot give results (not finished, expired), 2 usage error (nothing was sent,
-e.g. a malformed job id), 130 interrupted (the job goes on)."""
+e.g. a malformed job id), 3 the server refused the API key (401/403),
+130 interrupted (the job goes on)."""
 
 _BATCH_EPILOG = """\
 examples:
@@ -1326,8 +1601,8 @@ examples:
   # who said what, one JSON line per segment
   voxtral transcribe call.m4a --diarize --format jsonl > call.jsonl
 
-  # spell names right (terms after the inputs, or separated by commas)
-  voxtral transcribe 'talks/*.mp4' -o out/ --context-bias Voxtral Mistral_AI
+  # spell names right (terms separated by commas; the flag may be repeated)
+  voxtral transcribe 'talks/*.mp4' -o out/ --context-bias Voxtral,Mistral_AI
 
   # a remote file (fetched by the server)
   voxtral transcribe https://example.com/podcast.mp3 --format json
@@ -1363,6 +1638,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInputError as error:  # the library's checks, before anything is sent
         sys.stderr.write(f"{args.prog}: error: {one_line_usage(error)}\n")
         return EXIT_USAGE
+    except (AuthenticationError, PermissionDeniedError) as error:  # the run stopped at it
+        sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n{_refusal_advice(error, args)}\n")
+        return EXIT_REFUSED
     except VoxtralError as error:
         sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n")
         return EXIT_FAILED
