@@ -17,7 +17,15 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -118,8 +126,10 @@ class BulkProgress:
             self._files.update(1)
 
     def close(self) -> None:
-        self._chunks.close()
+        # In the order they stand: a bar left on screen is redrawn at the cursor, so
+        # closing the lower one first would draw it over the upper one (they swapped).
         self._files.close()
+        self._chunks.close()
 
 
 Slot = Callable[[], AbstractContextManager[object]]
@@ -150,7 +160,7 @@ def transcribe_many(
     *,
     concurrency: int,
     show_progress: bool,
-) -> Iterator[TranscriptionResult]:
+) -> BulkResults:
     """Each input's result as soon as it is done, with at most ``concurrency`` requests out.
 
     ``concurrency`` threads take the files; every chunk request of every file
@@ -159,38 +169,84 @@ def transcribe_many(
     chunks not yet started are not sent; requests already started (including
     ones waiting out a ``Retry-After``) are awaited.
     """
-    slots = threading.Semaphore(concurrency)
-    stopped = threading.Event()
+    flight = _InFlight()
 
-    @contextmanager
-    def slot() -> Iterator[None]:
-        with slots:
-            if stopped.is_set():
-                raise _Stopped
-            yield
+    def results() -> Generator[TranscriptionResult, None, None]:  # starts at the first next()
+        slots = threading.Semaphore(concurrency)
+        stopped = threading.Event()
 
-    progress = BulkProgress(len(items), show_progress)
+        @contextmanager
+        def slot() -> Iterator[None]:
+            with slots:
+                if stopped.is_set():
+                    raise _Stopped
+                with flight:
+                    yield
 
-    def one(index: int, source: Source) -> TranscriptionResult:
-        try:
-            transcription = transcribe_one(source, slot, progress)
-        except _Stopped:
-            raise
-        except Exception as error:
-            return _failed(index, source, error)
-        finally:
+        progress = BulkProgress(len(items), show_progress)
+
+        def one(index: int, source: Source) -> TranscriptionResult:
+            try:
+                transcription = transcribe_one(source, slot, progress)
+            except _Stopped:
+                raise  # not done: the files bar does not count it
+            except Exception as error:
+                progress.file_done()
+                return _failed(index, source, error)
             progress.file_done()
-        return TranscriptionResult(index, source_name(source.name), transcription)
+            return TranscriptionResult(index, source_name(source.name), transcription)
 
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="voxtral-bulk")
-    try:
-        futures = [pool.submit(one, index, source) for index, source in enumerate(items)]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        stopped.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        progress.close()
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="voxtral-bulk")
+        try:
+            futures = [pool.submit(one, index, source) for index, source in enumerate(items)]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            stopped.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            progress.close()
+
+    return BulkResults(results(), flight)
+
+
+class _InFlight:
+    """How many requests hold a slot: entered around each one (any thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+class BulkResults(Iterator[TranscriptionResult]):
+    """:func:`transcribe_many`'s results as they finish, and how many requests are out.
+
+    ``in_flight`` is what closing the iterator waits for (the CLI says it on Ctrl-C);
+    :meth:`close` starts no more requests and waits for those.
+    """
+
+    def __init__(
+        self, results: Generator[TranscriptionResult, None, None], flight: _InFlight
+    ) -> None:
+        self._results = results
+        self._flight = flight
+
+    def __next__(self) -> TranscriptionResult:
+        return next(self._results)
+
+    @property
+    def in_flight(self) -> int:
+        return self._flight.count
+
+    def close(self) -> None:
+        self._results.close()
 
 
 async def atranscribe_many(

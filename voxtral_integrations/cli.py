@@ -63,6 +63,9 @@ from ._version import __version__
 
 PROG = "voxtral"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CLOSED_PIPE = 128 + 13
+"""The reader of stdout went away (``| head -1``): the status of a tool killed by SIGPIPE,
+as a shell reports it, so ``set -o pipefail`` still tells a cut-short output."""
 
 SUFFIXES = {"txt": ".txt", "json": ".json", "jsonl": ".jsonl", "srt": ".srt", "vtt": ".vtt"}
 """Output formats and the suffix of their files under ``--output-dir``."""
@@ -516,9 +519,41 @@ def _warner(say: Callable[[str], None]) -> Callable[[str], None]:
 
 def _sayer(err: TextIO) -> Callable[[str], None]:
     def say(message: str) -> None:
-        tqdm.write(message, file=err)  # keeps any progress bar intact
+        with _SCREEN.writing():
+            tqdm.write(message, file=err)  # keeps any progress bar intact
 
     return say
+
+
+class _Screen:
+    """What the main thread is writing to the terminal, which a Ctrl-C must not cut into.
+
+    A signal handler runs between two bytecodes of the main thread: one that wrote
+    (or raised) there would land inside a line being written, with the bars half
+    cleared. While :meth:`writing`, the handler leaves its work in ``pending``,
+    and it runs once the write is whole.
+    """
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.pending: Callable[[], None] | None = None
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        if self.busy or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending()
+
+
+_SCREEN = _Screen()
 
 
 def _show_progress(args: argparse.Namespace, err: TextIO) -> bool:
@@ -562,10 +597,10 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             writer = _Writer(args.format, out, several=len(inputs) > 1)
 
             def finishing() -> None:
-                in_flight = min(args.concurrency, len(todo) - tally.done - tally.failed)
+                in_flight: int | None = getattr(results, "in_flight", None)
                 say(
-                    f"{PROG}: finishing {in_flight} request(s) in flight; press Ctrl-C again "
-                    "to abandon them"
+                    f"{PROG}: finishing {'the' if in_flight is None else in_flight} request(s) "
+                    "in flight; press Ctrl-C again to abandon them"
                 )
 
             try:
@@ -772,21 +807,24 @@ class _Writer:
         while self._next in self._ready:
             self._print(self._ready.pop(self._next))
             self._next += 1
-        self._out.flush()
 
     def flush_finished(self) -> None:
         """Print what is finished, also past an input not done (on interruption)."""
         for index in sorted(self._ready):
             self._print(self._ready.pop(index))
-        self._out.flush()
 
     def _print(self, entry: tuple[str, Transcription] | None) -> None:
         if entry is None:
             return
         name, transcription = entry
+        header = ""
         if self.format == "txt" and self._several:
-            self._out.write(("\n" if self._printed else "") + f"==> {name} <==\n")
-        self._out.write(render(transcription, name, self.format, compact=True))
+            header = ("\n" if self._printed else "") + f"==> {name} <==\n"
+        # stdout and the bars on stderr share the terminal's cursor: the bars are
+        # cleared, the output written whole, then the bars drawn again below it
+        with _SCREEN.writing(), tqdm.external_write_mode(file=self._out):
+            self._out.write(header + render(transcription, name, self.format, compact=True))
+            self._out.flush()
         self._printed += 1
 
 
@@ -801,6 +839,9 @@ def _interruptible(finishing: Callable[[], None]) -> Iterator[None]:
 
     def interrupt(number: int, frame: object) -> None:
         nonlocal interrupts
+        if _SCREEN.busy:
+            _SCREEN.pending = lambda: interrupt(number, frame)
+            return
         interrupts += 1
         if interrupts > 1:
             raise _Abandoned
@@ -1372,4 +1413,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted.\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _closed_pipe()
     return status
+
+
+def _closed_pipe() -> int:
+    """Exit quietly when stdout's reader is gone, as a Unix tool does.
+
+    What is still buffered for stdout would fail again when the interpreter flushes
+    it on the way out ("Exception ignored ..."): stdout is pointed at the null
+    device first (the recipe of Python's ``signal`` documentation).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
