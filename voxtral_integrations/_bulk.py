@@ -270,10 +270,10 @@ async def atranscribe_many(
         async with files:
             try:
                 transcription = await transcribe_one(source, lambda: slots, progress)
-            except Exception as error:
-                return _failed(index, source, error)
-            finally:
+            except Exception as error:  # not a cancellation: a cancelled file is not done
                 progress.file_done()
+                return _failed(index, source, error)
+            progress.file_done()
             return TranscriptionResult(index, source_name(source.name), transcription)
 
     tasks = [asyncio.ensure_future(one(index, source)) for index, source in enumerate(items)]
