@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -37,7 +38,7 @@ from audio_factory import encode, speech_pcm
 from cli_server import SpeechServer
 from conftest import FAKE_API_KEY, REPO
 
-from voxtral_integrations import Transcription
+from voxtral_integrations import Transcription, cli
 from voxtral_integrations._records import srt
 
 WIDTH, HEIGHT = 200, 50
@@ -45,9 +46,6 @@ WIDTH, HEIGHT = 200, 50
 WAIT = 30.0
 """Seconds any one wait may take before the test fails (never reached when it works)."""
 BAR = re.compile(r"(files|chunks): +(\d+)%\|[^|]*\| (\d+)/(\d+) \[[^\]]*\]")
-CTRL_C_ECHO = re.compile(r"\^C?$")
-"""What the terminal itself echoes for Ctrl-C (``ECHOCTL``), wherever the cursor is: at
-the end of a bar, its ``C`` wraps to the next line."""
 LONG_REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
 
 
@@ -281,11 +279,11 @@ def recordings(directory: Path, names: str) -> list[Path]:
 
 
 def assert_no_line_mixes_a_bar(lines: Sequence[str]) -> None:
-    """A line with a bar in it is that bar and nothing else (the terminal's own ``^C``
-    echo aside): no result, message or other bar is drawn into it."""
+    """A line with a bar in it is that bar and nothing else: no result, message, other
+    bar or the terminal's own echo of a ``^C`` is drawn into it."""
     for line in lines:
         if "%|" in line or BAR.search(line):
-            assert BAR.fullmatch(CTRL_C_ECHO.sub("", line)), f"garbled: {line!r}"
+            assert BAR.fullmatch(line), f"garbled: {line!r}"
 
 
 def assert_shown_whole(lines: Sequence[str], expected: str) -> int:
@@ -301,7 +299,7 @@ def bars(lines: Sequence[str]) -> list[tuple[str, int, int]]:
     """Each bar line as (name, done, total), top to bottom."""
     found = []
     for line in lines:
-        match = BAR.fullmatch(CTRL_C_ECHO.sub("", line))
+        match = BAR.fullmatch(line)
         if match:
             found.append((match.group(1), int(match.group(3)), int(match.group(4))))
     return found
@@ -322,6 +320,20 @@ def test_the_screen_draws_as_a_terminal_does() -> None:
     screen.feed(b"[B\r\x1b[Kdone\r\n0123456789ab\r\n\xe2\x96")
     screen.feed(b"\x88|")
     assert screen.lines() == ["files 2/2", "done", "0123456789", "ab", "\u2588|"]
+
+
+def test_a_ctrl_c_waits_for_the_line_being_written() -> None:
+    """The handler of a Ctrl-C runs between two steps of the main thread: inside a
+    write, it would draw its message (and raise) into a line half written."""
+    happened: list[str] = []
+
+    def said() -> None:
+        happened.append("said")
+
+    with pytest.raises(KeyboardInterrupt), cli._interruptible(said), cli._SCREEN.writing():
+        os.kill(os.getpid(), signal.SIGINT)
+        happened.append("written")
+    assert happened == ["written", "said"]
 
 
 def test_subtitles_never_share_a_line_with_a_bar(
@@ -374,20 +386,21 @@ def test_ctrl_c_waits_for_the_requests_in_flight_and_keeps_all_they_paid_for(
     try:
         wait_until(lambda: len(server.filenames()) == 2)
         terminal.type(b"\x03")
-        terminal.wait_for(lambda lines: any(line.endswith(finishing) for line in lines))
+        terminal.wait_for(lambda lines: finishing in lines)
     finally:
         answer.set()
 
     assert terminal.finish() == 130
     lines = terminal.lines()
     assert_no_line_mixes_a_bar(lines)
-    [said] = [line for line in lines if finishing in line]
-    assert said.removeprefix("^").removeprefix("C") == finishing  # not over a bar
+    # the message where the bars were (they are drawn again under it), the bars telling
+    # the truth (no file is done, two chunks are), the way to go on; nothing stale
+    assert lines[0] == finishing
+    assert bars(lines[1:3]) == [("files", 0, 1), ("chunks", 2, 3)]
+    assert lines[3].startswith("voxtral: interrupted. run the same command again")
+    assert len(lines) == 4, lines
     answered = sorted(answer.filename for answer in server.answers if answer.status == 200)
     assert answered == ["long.part000.wav", "long.part001.wav"]
-    # the bars tell the truth: no file is done, two chunks are
-    assert [(name, done) for name, done, _ in bars(lines)][-2:] == [("files", 0), ("chunks", 2)]
-    assert lines[-1].startswith("voxtral: interrupted. run the same command again")
     cache = tmp_path / "xdg-cache" / "voxtral-integrations"
     assert len(list(cache.glob("*.json"))) == len(answered)
 

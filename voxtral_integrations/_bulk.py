@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from collections.abc import (
     AsyncIterator,
@@ -109,8 +110,9 @@ class BulkProgress:
 
     def __init__(self, files: int, enabled: bool) -> None:
         self._lock = threading.Lock()
-        self._files = tqdm(total=files, desc="files", unit="file", disable=not enabled)
-        self._chunks = tqdm(total=0, desc="chunks", unit="chunk", disable=not enabled)
+        width = _bar_width()
+        self._files = tqdm(total=files, desc="files", unit="file", disable=not enabled, ncols=width)
+        self._chunks = tqdm(total=0, desc="chunks", unit="chunk", disable=not enabled, ncols=width)
 
     def planned(self, chunks: int) -> None:
         with self._lock:
@@ -130,6 +132,20 @@ class BulkProgress:
         # closing the lower one first would draw it over the upper one (they swapped).
         self._files.close()
         self._chunks.close()
+
+
+def _bar_width() -> int | None:
+    """The terminal's width less room for the ``^C`` it echoes when Ctrl-C is pressed.
+
+    A bar as wide as the terminal leaves the cursor in its last column: the echo
+    then wraps to the next line, the bars are no longer where they were drawn, and
+    what comes next (the "finishing" message, the bars drawn again) lands on them.
+    ``None`` (tqdm's own choice) when stderr is not a terminal.
+    """
+    try:
+        return max(os.get_terminal_size(sys.stderr.fileno()).columns - len("^C") - 1, 20)
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 Slot = Callable[[], AbstractContextManager[object]]

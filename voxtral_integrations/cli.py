@@ -518,9 +518,13 @@ def _warner(say: Callable[[str], None]) -> Callable[[str], None]:
 
 
 def _sayer(err: TextIO) -> Callable[[str], None]:
+    # in a terminal, each message first erases its line: what the terminal echoed
+    # there (the ^C of a Ctrl-C) is not a part of it
+    erase = "\x1b[K" if err.isatty() else ""
+
     def say(message: str) -> None:
         with _SCREEN.writing():
-            tqdm.write(message, file=err)  # keeps any progress bar intact
+            tqdm.write(erase + message, file=err)  # keeps any progress bar intact
 
     return say
 
@@ -597,7 +601,10 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             writer = _Writer(args.format, out, several=len(inputs) > 1)
 
             def finishing() -> None:
-                in_flight: int | None = getattr(results, "in_flight", None)
+                in_flight: int | None = getattr(results, "in_flight", None)  # BulkResults'
+                if in_flight == 0:
+                    say(f"{PROG}: stopping; no request is in flight")
+                    return
                 say(
                     f"{PROG}: finishing {'the' if in_flight is None else in_flight} request(s) "
                     "in flight; press Ctrl-C again to abandon them"
@@ -1425,7 +1432,11 @@ def _closed_pipe() -> int:
     it on the way out ("Exception ignored ..."): stdout is pointed at the null
     device first (the recipe of Python's ``signal`` documentation).
     """
+    try:
+        stdout = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (replaced, as in tests)
+        return EXIT_CLOSED_PIPE
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, stdout)
     os.close(devnull)
     return EXIT_CLOSED_PIPE
