@@ -413,6 +413,40 @@ def test_ctrl_c_waits_for_the_requests_in_flight_and_keeps_all_they_paid_for(
     assert said == {"long.part000", "long.part001", "long.part002"}
 
 
+def test_a_second_ctrl_c_closes_the_bars_before_saying_so(
+    server: SpeechServer, run: Run, tmp_path: Path
+) -> None:
+    long = write_wav(tmp_path / "long.wav", LONG_REGIONS, 25.0)
+    argv = ["transcribe", str(long), "--max-chunk-seconds", "10", "--concurrency", "2"]
+    gone = threading.Event()  # the requests in flight are never answered while it runs
+
+    def held(filename: str) -> float:
+        gone.wait(WAIT)
+        return 0.0
+
+    server.delay = held
+    terminal = run([*argv, "--no-cache"])
+    try:
+        wait_until(lambda: len(server.filenames()) == 2)
+        terminal.type(b"\x03")
+        terminal.wait_for(
+            lambda lines: any(line.startswith("voxtral: finishing") for line in lines)
+        )
+        terminal.type(b"\x03")
+        code = terminal.finish()
+    finally:
+        gone.set()
+
+    assert code == 130
+    lines = terminal.lines()
+    # the second ^C is echoed where the cursor stood, at the end of the files bar
+    drawn = [line.removesuffix("^C") for line in lines]
+    assert_no_line_mixes_a_bar(drawn)
+    assert bars(drawn) == [("files", 0, 1), ("chunks", 0, 3)]
+    assert drawn[-2].startswith("voxtral: interrupted. run the same command again")
+    assert drawn[-1] == "voxtral: abandoned the requests in flight."
+
+
 def test_a_closed_pipe_ends_the_command_quietly(
     server: SpeechServer, run: Run, tmp_path: Path
 ) -> None:

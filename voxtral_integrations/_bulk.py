@@ -219,8 +219,10 @@ def transcribe_many(
                 yield future.result()
         finally:
             stopped.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            progress.close()
+            try:
+                pool.shutdown(wait=True, cancel_futures=True)
+            finally:  # also when the wait is cut short (a second Ctrl-C): no bar left open
+                progress.close()
 
     return BulkResults(results(), flight)
 

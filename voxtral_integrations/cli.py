@@ -28,10 +28,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 from urllib.parse import unquote, urlsplit
 
 from tqdm.auto import tqdm
@@ -1414,15 +1414,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VoxtralError as error:
         sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n")
         return EXIT_FAILED
-    except _Abandoned:  # the client is closed: the requests in flight end at once
+    except _Abandoned:
         sys.stderr.write(f"{PROG}: abandoned the requests in flight.\n")
-        return EXIT_INTERRUPTED
+        _abandon()
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted.\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _closed_pipe()
     return status
+
+
+def _abandon() -> NoReturn:
+    """Exit now, without waiting for the requests in flight.
+
+    Closing the client does not wake a thread blocked reading an answer, and the
+    interpreter joins every worker thread on its way out: it would wait for each
+    answer all the same. What is kept is already on disk (outputs and cache entries
+    are written whole or not at all, the output index is saved on the way here).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe: nothing more to say there
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _closed_pipe() -> int:
