@@ -135,7 +135,8 @@ class BulkProgress:
 
 
 def _bar_width() -> int | None:
-    """The terminal's width less room for the ``^C`` it echoes when Ctrl-C is pressed.
+    """The terminal's width less room for the ``^C`` it echoes when Ctrl-C is pressed
+    and for the cursor after it.
 
     A bar as wide as the terminal leaves the cursor in its last column: the echo
     then wraps to the next line, the bars are no longer where they were drawn, and

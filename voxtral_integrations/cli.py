@@ -9,8 +9,9 @@ cache (on by default) resumes a half-done long file at the chunk it stopped at.
 Streams: results go to stdout (or to ``--output-dir``); messages, warnings, the
 summary and progress bars go to stderr. Exit codes: 0 all done, 1 some inputs
 failed (each named on stderr), 2 a command line that cannot work (nothing is
-sent), 130 interrupted. The API key is read from ``MISTRAL_API_KEY`` only, never
-from an argument (it would land in the shell history), and never printed.
+sent), 130 interrupted, 141 stdout closed by its reader (``| head``). The API key
+is read from ``MISTRAL_API_KEY`` only, never from an argument (it would land in the
+shell history), and never printed.
 """
 
 from __future__ import annotations
@@ -1340,7 +1341,8 @@ Results go to stdout unless --output-dir is given; messages, the summary and
 progress go to stderr.
 
 exit status: 0 all done, 1 some inputs failed (each named on stderr),
-2 usage error (nothing was sent), 130 interrupted."""
+2 usage error (nothing was sent), 130 interrupted, 141 stdout was closed
+(`| head`)."""
 
 _BATCH_DESCRIPTION = """\
 Mistral's Batch API for corpora: the requests run on Mistral's side, outside the
