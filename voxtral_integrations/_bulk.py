@@ -178,54 +178,12 @@ def transcribe_many(
     concurrency: int,
     show_progress: bool,
 ) -> BulkResults:
-    """Each input's result as soon as it is done, with at most ``concurrency`` requests out.
-
-    ``concurrency`` threads take the files; every chunk request of every file
-    holds one of ``concurrency`` slots while it is prepared and sent (so memory
-    holds at most ``concurrency`` chunk payloads). When the iterator is closed,
-    chunks not yet started are not sent; requests already started (including
-    ones waiting out a ``Retry-After``) are awaited.
-    """
+    """:func:`_transcribe_many`'s results, which also say how many requests are in flight."""
     flight = _InFlight()
-
-    def results() -> Generator[TranscriptionResult, None, None]:  # starts at the first next()
-        slots = threading.Semaphore(concurrency)
-        stopped = threading.Event()
-
-        @contextmanager
-        def slot() -> Iterator[None]:
-            with slots:
-                if stopped.is_set():
-                    raise _Stopped
-                with flight:
-                    yield
-
-        progress = BulkProgress(len(items), show_progress)
-
-        def one(index: int, source: Source) -> TranscriptionResult:
-            try:
-                transcription = transcribe_one(source, slot, progress)
-            except _Stopped:
-                raise  # not done: the files bar does not count it
-            except Exception as error:
-                progress.file_done()
-                return _failed(index, source, error)
-            progress.file_done()
-            return TranscriptionResult(index, source_name(source.name), transcription)
-
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="voxtral-bulk")
-        try:
-            futures = [pool.submit(one, index, source) for index, source in enumerate(items)]
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            stopped.set()
-            try:
-                pool.shutdown(wait=True, cancel_futures=True)
-            finally:  # also when the wait is cut short (a second Ctrl-C): no bar left open
-                progress.close()
-
-    return BulkResults(results(), flight)
+    results = _transcribe_many(
+        items, transcribe_one, concurrency=concurrency, show_progress=show_progress, flight=flight
+    )
+    return BulkResults(results, flight)
 
 
 class _InFlight:
@@ -268,6 +226,59 @@ class BulkResults(Iterator[TranscriptionResult]):
         self._results.close()
 
 
+def _transcribe_many(
+    items: Sequence[Source],
+    transcribe_one: TranscribeOne,
+    *,
+    concurrency: int,
+    show_progress: bool,
+    flight: _InFlight,
+) -> Generator[TranscriptionResult, None, None]:
+    """Each input's result as soon as it is done, with at most ``concurrency`` requests out.
+
+    ``concurrency`` threads take the files; every chunk request of every file
+    holds one of ``concurrency`` slots while it is prepared and sent (so memory
+    holds at most ``concurrency`` chunk payloads). When the iterator is closed,
+    chunks not yet started are not sent; requests already started (including
+    ones waiting out a ``Retry-After``) are awaited.
+    """
+    slots = threading.Semaphore(concurrency)
+    stopped = threading.Event()
+
+    @contextmanager
+    def slot() -> Iterator[None]:
+        with slots:
+            if stopped.is_set():
+                raise _Stopped
+            with flight:
+                yield
+
+    progress = BulkProgress(len(items), show_progress)
+
+    def one(index: int, source: Source) -> TranscriptionResult:
+        try:
+            transcription = transcribe_one(source, slot, progress)
+        except _Stopped:
+            raise  # not done: the files bar does not count it
+        except Exception as error:
+            progress.file_done()
+            return _failed(index, source, error)
+        progress.file_done()
+        return TranscriptionResult(index, source_name(source.name), transcription)
+
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="voxtral-bulk")
+    try:
+        futures = [pool.submit(one, index, source) for index, source in enumerate(items)]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        stopped.set()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:  # also when the wait is cut short (a second Ctrl-C): no bar left open
+            progress.close()
+
+
 async def atranscribe_many(
     items: Sequence[Source],
     transcribe_one: AsyncTranscribeOne,
@@ -289,10 +300,10 @@ async def atranscribe_many(
         async with files:
             try:
                 transcription = await transcribe_one(source, lambda: slots, progress)
-            except Exception as error:  # not a cancellation: a cancelled file is not done
-                progress.file_done()
+            except Exception as error:
                 return _failed(index, source, error)
-            progress.file_done()
+            finally:
+                progress.file_done()
             return TranscriptionResult(index, source_name(source.name), transcription)
 
     tasks = [asyncio.ensure_future(one(index, source)) for index, source in enumerate(items)]

@@ -64,10 +64,10 @@ from ._version import __version__
 
 PROG = "voxtral"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
 EXIT_CLOSED_PIPE = 128 + 13
 """The reader of stdout went away (``| head -1``): the status of a tool killed by SIGPIPE,
 as a shell reports it, so ``set -o pipefail`` still tells a cut-short output."""
-
 SUFFIXES = {"txt": ".txt", "json": ".json", "jsonl": ".jsonl", "srt": ".srt", "vtt": ".vtt"}
 """Output formats and the suffix of their files under ``--output-dir``."""
 OUTPUT_INDEX = ".voxtral-outputs.json"
@@ -530,37 +530,6 @@ def _sayer(err: TextIO) -> Callable[[str], None]:
     return say
 
 
-class _Screen:
-    """What the main thread is writing to the terminal, which a Ctrl-C must not cut into.
-
-    A signal handler runs between two bytecodes of the main thread: one that wrote
-    (or raised) there would land inside a line being written, with the bars half
-    cleared. While :meth:`writing`, the handler leaves its work in ``pending``,
-    and it runs once the write is whole.
-    """
-
-    def __init__(self) -> None:
-        self.busy = False
-        self.pending: Callable[[], None] | None = None
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        if self.busy or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        self.busy = True
-        try:
-            yield
-        finally:
-            self.busy = False
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            pending()
-
-
-_SCREEN = _Screen()
-
-
 def _show_progress(args: argparse.Namespace, err: TextIO) -> bool:
     return err.isatty() if args.progress is None else bool(args.progress)
 
@@ -834,6 +803,37 @@ class _Writer:
             self._out.write(header + render(transcription, name, self.format, compact=True))
             self._out.flush()
         self._printed += 1
+
+
+class _Screen:
+    """What the main thread is writing to the terminal, which a Ctrl-C must not cut into.
+
+    A signal handler runs between two bytecodes of the main thread: one that wrote
+    (or raised) there would land inside a line being written, with the bars half
+    cleared. While :meth:`writing`, the handler leaves its work in ``pending``,
+    and it runs once the write is whole.
+    """
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.pending: Callable[[], None] | None = None
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        if self.busy or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending()
+
+
+_SCREEN = _Screen()
 
 
 @contextmanager
