@@ -19,7 +19,6 @@ no timing asserts.
 from __future__ import annotations
 
 import codecs
-import fcntl
 import json
 import os
 import re
@@ -27,7 +26,6 @@ import signal
 import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +38,9 @@ from conftest import FAKE_API_KEY, REPO
 
 from voxtral_integrations import Transcription, cli
 from voxtral_integrations._records import srt
+
+fcntl = pytest.importorskip("fcntl", reason="pseudo-terminals are POSIX")
+termios = pytest.importorskip("termios", reason="pseudo-terminals are POSIX")
 
 WIDTH, HEIGHT = 200, 50
 """Wide enough that no message wraps: a wrapped line is two lines on screen."""
