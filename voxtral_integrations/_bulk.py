@@ -26,8 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import (
     AbstractAsyncContextManager,
@@ -123,8 +132,9 @@ class BulkProgress:
 
     def __init__(self, files: int, enabled: bool) -> None:
         self._lock = threading.Lock()
-        self._files = tqdm(total=files, desc="files", unit="file", disable=not enabled)
-        self._chunks = tqdm(total=0, desc="chunks", unit="chunk", disable=not enabled)
+        width = _bar_width()
+        self._files = tqdm(total=files, desc="files", unit="file", disable=not enabled, ncols=width)
+        self._chunks = tqdm(total=0, desc="chunks", unit="chunk", disable=not enabled, ncols=width)
 
     def planned(self, chunks: int) -> None:
         with self._lock:
@@ -140,8 +150,25 @@ class BulkProgress:
             self._files.update(1)
 
     def close(self) -> None:
-        self._chunks.close()
+        # In the order they stand: a bar left on screen is redrawn at the cursor, so
+        # closing the lower one first would draw it over the upper one (they swapped).
         self._files.close()
+        self._chunks.close()
+
+
+def _bar_width() -> int | None:
+    """The terminal's width less room for the ``^C`` it echoes when Ctrl-C is pressed
+    and for the cursor after it.
+
+    A bar as wide as the terminal leaves the cursor in its last column: the echo
+    then wraps to the next line, the bars are no longer where they were drawn, and
+    what comes next (the "finishing" message, the bars drawn again) lands on them.
+    ``None`` (tqdm's own choice) when stderr is not a terminal.
+    """
+    try:
+        return max(os.get_terminal_size(sys.stderr.fileno()).columns - len("^C") - 1, 20)
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 Slot = Callable[[], AbstractContextManager[object]]
@@ -176,7 +203,63 @@ def transcribe_many(
     *,
     concurrency: int,
     show_progress: bool,
-) -> Iterator[TranscriptionResult]:
+) -> BulkResults:
+    """:func:`_transcribe_many`'s results, which also say how many requests are in flight."""
+    flight = _InFlight()
+    results = _transcribe_many(
+        items, transcribe_one, concurrency=concurrency, show_progress=show_progress, flight=flight
+    )
+    return BulkResults(results, flight)
+
+
+class _InFlight:
+    """How many requests hold a slot: entered around each one (any thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+class BulkResults(Iterator[TranscriptionResult]):
+    """:func:`transcribe_many`'s results as they finish, and how many requests are out.
+
+    ``in_flight`` is what closing the iterator waits for (the CLI says it on Ctrl-C);
+    :meth:`close` starts no more requests and waits for those.
+    """
+
+    def __init__(
+        self, results: Generator[TranscriptionResult, None, None], flight: _InFlight
+    ) -> None:
+        self._results = results
+        self._flight = flight
+
+    def __next__(self) -> TranscriptionResult:
+        return next(self._results)
+
+    @property
+    def in_flight(self) -> int:
+        return self._flight.count
+
+    def close(self) -> None:
+        self._results.close()
+
+
+def _transcribe_many(
+    items: Sequence[Source],
+    transcribe_one: TranscribeOne,
+    *,
+    concurrency: int,
+    show_progress: bool,
+    flight: _InFlight,
+) -> Generator[TranscriptionResult, None, None]:
     """Each input's result as soon as it is done, with at most ``concurrency`` requests out.
 
     ``concurrency`` threads take the files; every chunk request of every file
@@ -194,12 +277,13 @@ def transcribe_many(
         with slots:
             if stopped.is_set():
                 raise _Stopped
-            try:
-                yield
-            except REFUSED as error:  # marked before the slot is free for another request
-                refused.append(error)
-                stopped.set()
-                raise
+            with flight:
+                try:
+                    yield
+                except REFUSED as error:  # marked before the slot is free for another request
+                    refused.append(error)
+                    stopped.set()
+                    raise
 
     progress = BulkProgress(len(items), show_progress)
 
@@ -209,11 +293,11 @@ def transcribe_many(
         try:
             transcription = transcribe_one(source, slot, progress)
         except _Stopped:
-            raise
+            raise  # not done: the files bar does not count it
         except Exception as error:
-            return _failed(index, source, error)
-        finally:
             progress.file_done()
+            return _failed(index, source, error)
+        progress.file_done()
         return TranscriptionResult(index, source_name(source.name), transcription)
 
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="voxtral-bulk")
@@ -228,8 +312,10 @@ def transcribe_many(
                 yield result
     finally:
         stopped.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        progress.close()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:  # also when the wait is cut short (a second Ctrl-C): no bar left open
+            progress.close()
     if refused:
         raise refused[0]
 

@@ -169,15 +169,24 @@ def transcribe_chunks(
             return send_one(upload)
 
     _report_cached(len(payloads) - len(pending), on_chunk)
+    stopped: BaseException | None = None
     with _progress(len(payloads), payloads[0].upload.name, show_progress) as bar:
         bar.update(len(payloads) - len(pending))
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(pending) or 1))) as pool:
             futures = {pool.submit(run, payload): payload for payload in pending}
             for future in as_completed(futures):
-                _record(futures[future], future.exception(), future, results, failures, cache)
+                error = future.exception()
+                if error is not None and not isinstance(error, VoxtralError):
+                    # not a chunk's failure (the run is stopping, or a bug): raised once
+                    # every chunk already answered is recorded, since those were paid for
+                    stopped = stopped or error
+                    continue
+                _record(futures[future], error, future, results, failures, cache)
                 bar.update(1)
                 if on_chunk:
                     on_chunk()
+    if stopped is not None:
+        raise stopped
     return _finish(payloads, results, failures, cache)
 
 
@@ -262,15 +271,13 @@ def _take_cached(
 
 def _record(
     payload: Payload,
-    error: BaseException | None,
+    error: Exception | None,
     outcome: Any,
     results: dict[int, Transcription],
     failures: dict[int, Exception],
     cache: ChunkCache | None,
 ) -> None:
     if error is not None:
-        if not isinstance(error, VoxtralError):
-            raise error
         failures[payload.chunk.index] = error
         return
     result = outcome.result() if hasattr(outcome, "result") else outcome

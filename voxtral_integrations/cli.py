@@ -10,9 +10,9 @@ Streams: results go to stdout (or to ``--output-dir``); messages, warnings, the
 summary and progress bars go to stderr. Exit codes: 0 all done, 1 some inputs
 failed (each named on stderr), 2 a command line that cannot work (nothing is
 sent), 3 the server refused the API key (401/403: the run stops at once, since no
-other request could succeed), 130 interrupted. The API key is read from
-``MISTRAL_API_KEY`` only, never from an argument (it would land in the shell
-history), and never printed.
+other request could succeed), 130 interrupted, 141 stdout closed by its reader
+(``| head``). The API key is read from ``MISTRAL_API_KEY`` only, never from an
+argument (it would land in the shell history), and never printed.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 from urllib.parse import unquote, urlsplit
 
 from tqdm.auto import tqdm
@@ -72,6 +72,9 @@ from ._version import __version__
 PROG = "voxtral"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
+EXIT_CLOSED_PIPE = 128 + 13
+"""The reader of stdout went away (``| head -1``): the status of a tool killed by SIGPIPE,
+as a shell reports it, so ``set -o pipefail`` still tells a cut-short output."""
 SUFFIXES = {"txt": ".txt", "json": ".json", "jsonl": ".jsonl", "srt": ".srt", "vtt": ".vtt"}
 """Output formats and the suffix of their files under ``--output-dir``."""
 OUTPUT_INDEX = ".voxtral-outputs.json"
@@ -617,8 +620,13 @@ def _warner(say: Callable[[str], None]) -> Callable[[str], None]:
 
 
 def _sayer(err: TextIO) -> Callable[[str], None]:
+    # in a terminal, each message first erases its line: what the terminal echoed
+    # there (the ^C of a Ctrl-C) is not a part of it
+    erase = "\x1b[K" if err.isatty() else ""
+
     def say(message: str) -> None:
-        tqdm.write(message, file=err)  # keeps any progress bar intact
+        with _SCREEN.writing():
+            tqdm.write(erase + message, file=err)  # keeps any progress bar intact
 
     return say
 
@@ -677,10 +685,13 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             writer = _Writer(args.format, out, several=len(inputs) > 1)
 
             def finishing() -> None:
-                in_flight = min(args.concurrency, len(todo) - tally.done - tally.failed)
+                in_flight: int | None = getattr(results, "in_flight", None)  # BulkResults'
+                if in_flight == 0:
+                    say(f"{PROG}: stopping; no request is in flight")
+                    return
                 say(
-                    f"{PROG}: finishing {in_flight} request(s) in flight; press Ctrl-C again "
-                    "to abandon them"
+                    f"{PROG}: finishing {'the' if in_flight is None else in_flight} request(s) "
+                    "in flight; press Ctrl-C again to abandon them"
                 )
 
             try:
@@ -907,22 +918,56 @@ class _Writer:
         while self._next in self._ready:
             self._print(self._ready.pop(self._next))
             self._next += 1
-        self._out.flush()
 
     def flush_finished(self) -> None:
         """Print what is finished, also past an input not done (on interruption)."""
         for index in sorted(self._ready):
             self._print(self._ready.pop(index))
-        self._out.flush()
 
     def _print(self, entry: tuple[str, Transcription] | None) -> None:
         if entry is None:
             return
         name, transcription = entry
+        header = ""
         if self.format == "txt" and self._several:
-            self._out.write(("\n" if self._printed else "") + f"==> {name} <==\n")
-        self._out.write(render(transcription, name, self.format, compact=True))
+            header = ("\n" if self._printed else "") + f"==> {name} <==\n"
+        # stdout and the bars on stderr share the terminal's cursor: the bars are
+        # cleared, the output written whole, then the bars drawn again below it
+        with _SCREEN.writing(), tqdm.external_write_mode(file=self._out):
+            self._out.write(header + render(transcription, name, self.format, compact=True))
+            self._out.flush()
         self._printed += 1
+
+
+class _Screen:
+    """What the main thread is writing to the terminal, which a Ctrl-C must not cut into.
+
+    A signal handler runs between two bytecodes of the main thread: one that wrote
+    (or raised) there would land inside a line being written, with the bars half
+    cleared. While :meth:`writing`, the handler leaves its work in ``pending``,
+    and it runs once the write is whole.
+    """
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.pending: Callable[[], None] | None = None
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        if self.busy or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending()
+
+
+_SCREEN = _Screen()
 
 
 @contextmanager
@@ -936,6 +981,9 @@ def _interruptible(finishing: Callable[[], None]) -> Iterator[None]:
 
     def interrupt(number: int, frame: object) -> None:
         nonlocal interrupts
+        if _SCREEN.busy:
+            _SCREEN.pending = lambda: interrupt(number, frame)
+            return
         interrupts += 1
         if interrupts > 1:
             raise _Abandoned
@@ -1566,7 +1614,8 @@ progress go to stderr.
 
 exit status: 0 all done, 1 some inputs failed (each named on stderr),
 2 usage error (nothing was sent), 3 the server refused the API key (the
-run stopped at the first 401/403), 130 interrupted."""
+run stopped at the first 401/403), 130 interrupted, 141 stdout was closed
+(`| head`)."""
 
 _BATCH_DESCRIPTION = """\
 Mistral's Batch API for corpora: the requests run on Mistral's side, outside the
@@ -1644,10 +1693,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VoxtralError as error:
         sys.stderr.write(f"{args.prog}: error: {one_line(error)}\n")
         return EXIT_FAILED
-    except _Abandoned:  # the client is closed: the requests in flight end at once
+    except _Abandoned:
         sys.stderr.write(f"{PROG}: abandoned the requests in flight.\n")
-        return EXIT_INTERRUPTED
+        _abandon()
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted.\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _closed_pipe()
     return status
+
+
+def _abandon() -> NoReturn:
+    """Exit now, without waiting for the requests in flight.
+
+    Closing the client does not wake a thread blocked reading an answer, and the
+    interpreter joins every worker thread on its way out: it would wait for each
+    answer all the same. What is kept is already on disk (outputs and cache entries
+    are written whole or not at all, the output index is saved on the way here).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe: nothing more to say there
+            stream.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _closed_pipe() -> int:
+    """Exit quietly when stdout's reader is gone, as a Unix tool does.
+
+    What is still buffered for stdout would fail again when the interpreter flushes
+    it on the way out ("Exception ignored ..."): stdout is pointed at the null
+    device first (the recipe of Python's ``signal`` documentation).
+    """
+    try:
+        stdout = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (replaced, as in tests)
+        return EXIT_CLOSED_PIPE
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stdout)
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
