@@ -56,6 +56,7 @@ FORMATS: dict[str, tuple[str, str, int, str]] = {
     "ogg-opus": ("ogg", "libopus", 48000, ".ogg"),
     "webm": ("webm", "libopus", 48000, ".webm"),
     "m4a": ("ipod", "aac", 44100, ".m4a"),
+    "aac": ("adts", "aac", 16000, ".aac"),  # raw AAC: nothing marks the priming
     "mp4": ("mp4", "aac", 44100, ".mp4"),
     "mov": ("mov", "aac", 44100, ".mov"),
     "mkv": ("matroska", "aac", 44100, ".mkv"),

@@ -7,7 +7,8 @@ recording (MP3's encoder and decoder delay, AAC's priming) and tell decoders in 
 header to drop them; a chunk without that header (an MP3 byte range) or a file
 without it (an MP4 with no edit list) is late by them unless the client takes the
 delay from the file. The delays are 25 ms (MP3, 44.1 kHz), 69 ms (MP3, 16 kHz) and
-64 ms (AAC, 16 kHz), above the 20 ms every boundary must meet.
+64 ms (AAC at 16 kHz, in an MP4 without an edit list or raw ADTS), above the
+20 ms every boundary must meet.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from audio_factory import FORMATS, encode, speech_pcm
 from conftest import FAKE_API_KEY
 from fake_voxtral import FakeVoxtral
 
-from voxtral_integrations import VoxtralClient
+from voxtral_integrations import IncompleteTranscriptionError, SegmentEvent, VoxtralClient
 
 MAX_ERROR = 0.02
 """Seconds any segment boundary may be from the truth."""
@@ -56,7 +57,13 @@ CONTAINERS: dict[str, tuple[str, dict[str, Any]]] = {
     "mp3 16 kHz": ("mp3", {"codec_rate": 16000}),
     "m4a": ("m4a", {}),
     "m4a without edit list": ("m4a", {"codec_rate": 16000, "muxer_options": {"use_editlist": "0"}}),
+    "aac (ADTS)": ("aac", {}),
 }
+
+
+def fake_client(fake: FakeVoxtral, **settings: Any) -> VoxtralClient:
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    return VoxtralClient(api_key=FAKE_API_KEY, http_client=http, **settings)
 
 
 @pytest.fixture(scope="module", params=list(LAYOUTS))
@@ -65,7 +72,7 @@ def layout(request: pytest.FixtureRequest) -> tuple[list[tuple[float, float]], b
     return regions, speech_pcm(regions, DURATION)
 
 
-@pytest.mark.parametrize("path", ["direct", "chunked"])
+@pytest.mark.parametrize("path", ["direct", "chunked", "chunked and streamed"])
 @pytest.mark.parametrize("container", list(CONTAINERS))
 def test_every_segment_is_at_its_true_time(
     container: str,
@@ -78,15 +85,20 @@ def test_every_segment_is_at_its_true_time(
     recording = tmp_path / f"recording{FORMATS[name][3]}"
     recording.write_bytes(encode(pcm, name, **options))
     fake = FakeVoxtral()
-    client = VoxtralClient(
-        api_key=FAKE_API_KEY, http_client=httpx.Client(transport=httpx.MockTransport(fake))
-    )
-    chunking = {"max_chunk_seconds": CHUNK_SECONDS} if path == "chunked" else {}
-    result = client.transcribe(recording, timestamp_granularities=["segment"], **chunking)
+    client = fake_client(fake)
+    chunking = {"max_chunk_seconds": CHUNK_SECONDS} if path != "direct" else {}
+    if path == "chunked and streamed":
+        events = client.stream_transcription(
+            recording, timestamp_granularities=["segment"], **chunking
+        )
+        segments = [event for event in events if isinstance(event, SegmentEvent)]
+    else:
+        result = client.transcribe(recording, timestamp_granularities=["segment"], **chunking)
+        segments = list(result.segments)
 
     requests = len(fake.uploads)
-    assert requests >= 4 if path == "chunked" else requests == 1, requests
-    got = [(segment.start, segment.end) for segment in result.segments]
+    assert requests >= 4 if chunking else requests == 1, requests
+    got = [(segment.start, segment.end) for segment in segments]
     assert len(got) == len(truth), got
     start_errors = [start - true for (start, _), (true, _) in zip(got, truth, strict=True)]
     end_errors = [end - true for (_, end), (_, true) in zip(got, truth, strict=True)]
@@ -94,3 +106,24 @@ def test_every_segment_is_at_its_true_time(
     assert worst <= MAX_ERROR, (worst, got)
     assert abs(statistics.mean(start_errors)) < MAX_MEAN_BIAS, start_errors
     assert abs(statistics.mean(end_errors)) < MAX_MEAN_BIAS, end_errors
+
+
+def test_a_chunked_mp3_starts_before_zero_by_its_encoder_delay(tmp_path: Path) -> None:
+    """The first byte range decodes its delay too: its chunk starts that much before 0.
+
+    A failure message still shows the chunk from 00:00:00, not a negative clock.
+    """
+    recording = tmp_path / "talk.mp3"
+    recording.write_bytes(encode(speech_pcm(LAYOUTS["pauses"], DURATION), "mp3"))
+    broken = FakeVoxtral(fail=lambda digest, order: order == 0)
+    with pytest.raises(IncompleteTranscriptionError) as caught:
+        fake_client(broken, max_retries=1).transcribe(
+            recording,
+            timestamp_granularities=["segment"],
+            max_chunk_seconds=CHUNK_SECONDS,
+            concurrency=1,  # the first upload the fake sees is chunk 0
+        )
+    ((first, _),) = caught.value.failed.items()
+    assert first.index == 0
+    assert first.start == pytest.approx(-1105 / 44100)  # LAME's 576 + the decoder's 529 samples
+    assert "chunk 0 (00:00:00.000-" in str(caught.value)
