@@ -56,6 +56,7 @@ FORMATS: dict[str, tuple[str, str, int, str]] = {
     "ogg-opus": ("ogg", "libopus", 48000, ".ogg"),
     "webm": ("webm", "libopus", 48000, ".webm"),
     "m4a": ("ipod", "aac", 44100, ".m4a"),
+    "aac": ("adts", "aac", 16000, ".aac"),  # raw AAC: nothing marks the priming
     "mp4": ("mp4", "aac", 44100, ".mp4"),
     "mov": ("mov", "aac", 44100, ".mov"),
     "mkv": ("matroska", "aac", 44100, ".mkv"),
@@ -65,11 +66,25 @@ FORMATS: dict[str, tuple[str, str, int, str]] = {
 }
 
 
-def encode(pcm: bytes, name: str, *, rate: int = RATE, video: bool = False) -> bytes:
-    """``pcm`` (mono s16 at ``rate``) encoded as format ``name`` (a key of FORMATS)."""
-    container_format, codec, codec_rate, _ = FORMATS[name]
+def encode(
+    pcm: bytes,
+    name: str,
+    *,
+    rate: int = RATE,
+    video: bool = False,
+    codec_rate: int | None = None,
+    muxer_options: dict[str, str] | None = None,
+) -> bytes:
+    """``pcm`` (mono s16 at ``rate``) encoded as format ``name`` (a key of FORMATS).
+
+    ``codec_rate`` overrides the format's sample rate; ``muxer_options`` go to
+    FFmpeg's muxer (``{"use_editlist": "0"}`` writes an MP4 without the edit list
+    that tells decoders to drop AAC's priming samples).
+    """
+    container_format, codec, default_rate, _ = FORMATS[name]
+    codec_rate = codec_rate or default_rate
     output = io.BytesIO()
-    with av.open(output, "w", format=container_format) as container:
+    with av.open(output, "w", format=container_format, options=muxer_options or {}) as container:
         video_stream = _add_video(container) if video else None
         stream = container.add_stream(codec, rate=codec_rate, layout="mono")
         if codec == "libopencore_amrnb":

@@ -78,6 +78,13 @@ class AudioInfo:
     size: int
     accepted_suffix: str | None
     """The suffix to send it under if the API accepts it as it is, else ``None``."""
+    origin: float = 0.0
+    """Where the recording starts on the demuxer's clock (seconds; see ``_origin``).
+
+    Every time this module hands out (packet times, cuts, chunk starts) is measured
+    from the first sample of the recording, as a server decoding the whole file hears
+    it: demuxer times minus ``origin``.
+    """
 
 
 @dataclass(frozen=True)
@@ -158,13 +165,16 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
         time_base = float(stream.time_base)
         times, positions, sizes = array("d"), array("q"), array("q")
         end = 0.0
+        origin: float | None = None
         is_mp3 = container.format.name == "mp3"
         checked_size = -1
         try:
             for packet in container.demux(stream):
                 if packet.size == 0 or packet.pts is None:
                     continue
-                start = packet.pts * time_base
+                if origin is None:
+                    origin = _origin(stream, packet.pts * time_base)
+                start = packet.pts * time_base - origin
                 times.append(start)
                 positions.append(packet.pos)
                 sizes.append(packet.size)
@@ -181,13 +191,14 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
         info = AudioInfo(
             container=container.format.name,
             codec=context.name,
-            duration=end - (times[0] if times else 0.0),
+            duration=end - max(times[0] if times else 0.0, 0.0),
             sample_rate=context.sample_rate or 0,
             channels=context.channels or 0,
             size=upload.size,
             accepted_suffix=_accepted_suffix(
                 container.format.name, context.name, context.channels or 0
             ),
+            origin=origin or 0.0,
         )
     if not times or info.duration <= 0:
         raise _no_audio(upload)
@@ -200,6 +211,34 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
     if info.container == "ogg":
         _check_ogg_pages(upload, times[-1])
     return info, index
+
+
+def _origin(stream: Any, first_packet: float) -> float:
+    """The demuxer time (seconds) of the recording's first sample: what a decoder drops.
+
+    Encoders put samples before the recording (MP3: LAME's encoder delay plus the
+    decoder's 529; AAC: 1024 priming samples; Opus: the pre-skip) and tell the
+    decoder in a header to drop them. A chunk that keeps that header is trimmed like
+    the whole file; one that does not (an MP3 byte range) is not, so each chunk's
+    offset must come from the same clock. Three cases:
+
+    * FFmpeg read the delay from the file and starts the stream after it: MP3's
+      Xing/LAME tag becomes ``stream.start_time`` (the first packet is at 0 and the
+      decoder drops what comes before ``start_time``). That is the origin. It is also
+      where a stream starts late (MPEG-TS, a video's audio track).
+    * The container marks the priming with packets before the start (an MP4 edit
+      list, Opus pre-skip): the first packet is before ``start_time`` and the decoder
+      drops it. The origin is ``start_time``.
+    * AAC with no edit list (raw ADTS, an MP4 written without one): nothing tells the
+      decoder, which plays the priming as audio, so every time would be late by it.
+      The priming is one frame (``frame_size``, 1024 samples for AAC-LC): the
+      MDCT overlap every AAC encoder starts with.
+    """
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    context = stream.codec_context
+    if context.name == "aac" and first_packet >= start and context.sample_rate:
+        return start + float(context.frame_size or 1024) / float(context.sample_rate)
+    return start
 
 
 def _no_audio(upload: AudioUpload) -> AudioError:
@@ -462,7 +501,7 @@ def chat_audio(content: bytes, *, name: str) -> tuple[bytes, str]:
         )
     if info.accepted_suffix:
         return content, info.accepted_suffix.lstrip(".")
-    return _to_flac(upload, 0.0, info.duration), "flac"
+    return _to_flac(upload, info, 0.0, info.duration), "flac"
 
 
 def prepare_short_wav(
@@ -508,9 +547,15 @@ def _with(
 
 
 def _snap_to_packets(chunks: list[Chunk], index: _PacketIndex) -> list[Chunk]:
-    """Move each cut to the start of the MP3 frame at or after it (exact chunk offsets)."""
+    """Move each cut to the start of the MP3 frame at or after it (exact chunk offsets).
+
+    A chunk is a byte range from its first frame, without the file's Xing/LAME header,
+    so its decoder drops no encoder delay: its audio starts where that frame's does on
+    the recording's clock (``index.times``), the first chunk's before 0 (by the delay).
+    """
     times = index.times
-    cuts = [0.0] + [times[min(bisect_left(times, c.start), len(times) - 1)] for c in chunks[1:]]
+    last = len(times) - 1
+    cuts = [times[0]] + [times[min(bisect_left(times, c.start), last)] for c in chunks[1:]]
     ends = [*cuts[1:], chunks[-1].end]
     return [Chunk(index=i, start=s, end=e) for i, (s, e) in enumerate(zip(cuts, ends, strict=True))]
 
@@ -547,7 +592,7 @@ def _chunk_upload(
         upload,
         filename=name + ".flac",
         mime="audio/flac",
-        open=lambda: nullcontext(_to_flac(upload, chunk.start, chunk.end)),
+        open=lambda: nullcontext(_to_flac(upload, info, chunk.start, chunk.end)),
     )
 
 
@@ -572,17 +617,24 @@ def _pcm(
     rate: int,
     *,
     name: str,
+    origin: float,
     seek: bool = True,
 ) -> Iterator[bytes]:
-    """Mono signed 16-bit PCM at ``rate`` covering ``[start, end)`` exactly."""
+    """Mono signed 16-bit PCM at ``rate`` covering ``[start, end)`` exactly.
+
+    ``start`` and ``end`` are on the recording's clock: demuxer time minus ``origin``
+    (``AudioInfo.origin`` for the whole file, 0 for a byte range, which has no header
+    telling its decoder to drop anything).
+    """
     resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
     if seek and start > 0:
-        container.seek(int(start / float(stream.time_base)), stream=stream, backward=True)
+        at = int((start + origin) / float(stream.time_base))
+        container.seek(at, stream=stream, backward=True)
     position: float | None = None  # time of the next output sample
     for frame in _decoded(container, stream, name):
         for out in resampler.resample(frame):
             if position is None:
-                position = frame.time if frame.time is not None else start
+                position = frame.time - origin if frame.time is not None else start
             data = bytes(out.planes[0])[: out.samples * 2]
             skip = max(0, round((start - position) * rate))
             keep = max(0, round((end - position) * rate)) - skip
@@ -618,7 +670,9 @@ def _levels_by_decoding(
 ) -> list[float]:
     with _opened(upload) as container:
         stream = container.streams.audio[0]
-        pcm = b"".join(_pcm(container, stream, lo, hi, LEVELS_RATE, name=upload.name))
+        pcm = b"".join(
+            _pcm(container, stream, lo, hi, LEVELS_RATE, name=upload.name, origin=info.origin)
+        )
     return _rms_levels(pcm, LEVELS_RATE)
 
 
@@ -646,14 +700,18 @@ def _levels_by_slice(
                 offset + hi - lo,
                 LEVELS_RATE,
                 name=upload.name,
+                origin=0.0,
                 seek=False,
             )
         )
     return _rms_levels(pcm, LEVELS_RATE)
 
 
-def _to_flac(upload: AudioUpload, start: float, end: float) -> bytes:
-    """``[start, end)`` of ``upload`` as FLAC, 16 kHz, mono, 16-bit."""
+def _to_flac(upload: AudioUpload, info: AudioInfo, start: float, end: float) -> bytes:
+    """``[start, end)`` of ``upload`` (the recording's clock) as FLAC, 16 kHz, mono, 16-bit.
+
+    The FLAC starts with the sample at ``start``: a decoder drops nothing from it.
+    """
     output = io.BytesIO()
     with _opened(upload) as container:
         stream = container.streams.audio[0]
@@ -663,7 +721,10 @@ def _to_flac(upload: AudioUpload, start: float, end: float) -> bytes:
                 "flac", rate=CONVERSION_RATE, layout="mono"
             )
             encoder.codec_context.format = "s16"
-            for pcm in _pcm(container, stream, start, end, CONVERSION_RATE, name=upload.name):
+            pcms = _pcm(
+                container, stream, start, end, CONVERSION_RATE, name=upload.name, origin=info.origin
+            )
+            for pcm in pcms:
                 frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
                 frame.planes[0].update(pcm)
                 frame.sample_rate = CONVERSION_RATE

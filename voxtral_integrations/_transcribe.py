@@ -322,7 +322,8 @@ def _finish(
 
 
 def _clock(seconds: float) -> str:
-    minutes, rest = divmod(seconds, 60)
+    """``HH:MM:SS.mmm``; a first MP3 chunk starts before 0 (by the encoder delay): 0."""
+    minutes, rest = divmod(max(seconds, 0.0), 60)
     return f"{int(minutes // 60):02d}:{int(minutes % 60):02d}:{rest:06.3f}"
 
 
