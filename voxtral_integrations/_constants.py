@@ -123,7 +123,8 @@ DEFAULT_CHUNK_SECONDS = 15 * 60
 """Long audio is shared out in even chunks of about 15 minutes even where a model takes
 more: chunks are transcribed concurrently (with ``concurrency=8`` a 2-hour file takes
 about as long as one chunk), a failed chunk costs minutes to redo, not hours, and no
-request nears a timeout."""
+request nears a timeout. Diarized audio aims at the model's limit instead (every cut
+renames speakers: ``VoxtralClient._chunk_limits``)."""
 
 DEFAULT_GRANULARITY: Literal["window"] = "window"
 """What one Document of the loaders holds: a window of consecutive segments. A segment
