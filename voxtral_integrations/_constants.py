@@ -134,6 +134,10 @@ DEFAULT_WINDOW_SECONDS = 60.0
 """A window's length: about 150 words of speech, a common retrieval chunk size, cut at
 segment boundaries and at every change of speaker."""
 
+DEFAULT_PIECE_CHARACTERS = 1000
+"""The splitters' piece size in characters: about a default window of speech, so a
+window is cut only where it runs long; pass less for finer citations."""
+
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BULK_CONCURRENCY = 8
 """Requests in flight across the files and chunks of ``transcribe_many`` and multi-file loads."""

@@ -9,13 +9,14 @@ classes only map its records to ``Document``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 from langchain_core.document_loaders import BaseBlobParser, BaseLoader
-from langchain_core.documents import Document
+from langchain_core.documents import BaseDocumentTransformer, Document
 from langchain_core.documents.base import Blob
 
 from .._bulk import Source, sources
@@ -28,9 +29,19 @@ from .._constants import (
     DEFAULT_WINDOW_SECONDS,
 )
 from .._exceptions import LoadError
-from .._loading import CLIENT_SETTINGS, KeylessPickle, Mode, OnError, aload, load, load_options
+from .._loading import (
+    CLIENT_SETTINGS,
+    KeylessPickle,
+    LoadOptions,
+    Mode,
+    OnError,
+    aload,
+    load,
+    load_options,
+)
 from .._protocol import Backend
 from .._records import Granularity, Record, TranscriptFormat
+from .splitters import VoxtralSplitter
 
 __all__ = ["VoxtralLoader", "VoxtralParser"]
 
@@ -164,9 +175,38 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
 
     def lazy_load(self) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""
+        return self._lazy_load(self._options)
+
+    def _lazy_load(self, options: LoadOptions) -> Iterator[Document]:
         with self._client() as client:
-            for _, records in load(client, self._sources, self._options):
+            for _, records in load(client, self._sources, options):
                 yield from map(_document, records)
+
+    def load_and_split(
+        self, text_splitter: BaseDocumentTransformer | None = None
+    ) -> list[Document]:
+        """Pieces of the transcripts, each with its own ``start``, ``end`` and ``citation``.
+
+        By default (and with any :class:`VoxtralSplitter`) the files are loaded a
+        Document per segment and packed into pieces at segment boundaries, at most
+        the loader's ``window_seconds`` long (``VoxtralSplitter(window_seconds=...)``
+        as given); ``granularity`` and ``transcript_format`` do not apply. Another
+        splitter (``RecursiveCharacterTextSplitter``...) gets :meth:`load`'s
+        Documents and copies each one's times onto every piece it cuts from it.
+        """
+        if text_splitter is not None and not isinstance(text_splitter, VoxtralSplitter):
+            return list(text_splitter.transform_documents(self.load()))
+        splitter = text_splitter or VoxtralSplitter(window_seconds=self._options.window_seconds)
+        segments = dataclasses.replace(
+            self._options, granularity="segment", transcript_format="text"
+        )
+        documents: list[Document] = []
+        try:
+            documents.extend(self._lazy_load(segments))
+        except LoadError as error:
+            error.documents = splitter.split_documents(documents)
+            raise
+        return splitter.split_documents(documents)
 
     async def alazy_load(self) -> AsyncIterator[Document]:
         """Natively async: files transcribed concurrently, each yielded when done.
