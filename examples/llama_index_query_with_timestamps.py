@@ -7,9 +7,10 @@
 Ingest (VoxtralReader's segments through an IngestionPipeline with
 VoxtralNodeParser: nodes cut between segments, each with its own start/end seconds
 and a ``file#t=start,end`` citation), index, query with VoxtralLLM, and print the
-source nodes as ``file @ HH:MM:SS (citation)``. The index uses Mistral embeddings when a key is set and
-``llama-index-embeddings-mistralai`` is installed, and otherwise a small BM25
-keyword retriever defined below, so the example also runs offline.
+source nodes as ``file @ HH:MM:SS (citation)``. The index uses Mistral embeddings
+when a key is set and ``llama-index-embeddings-mistralai`` is installed, and
+otherwise a small BM25 keyword retriever defined below, so the example also runs
+offline.
 """
 
 from __future__ import annotations
