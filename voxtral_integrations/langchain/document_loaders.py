@@ -2,9 +2,11 @@
 
 Every Document carries absolute ``start``/``end`` seconds in the original
 recording (also when a long file was sent in chunks), ``start_timestamp`` as
-``HH:MM:SS``, and flat metadata only, so any vector store takes it and a RAG
-answer can cite "at 01:02:05". The work is the core's (``_loading``); these
-classes only map its records to ``Document``.
+``HH:MM:SS``, ``citation`` as a ``<source>#t=<start>,<end>`` media-fragment link,
+and flat metadata only, so any vector store takes it and a RAG answer can cite
+"at 01:02:05"; ``load_and_split`` cuts between segments (``VoxtralSplitter``).
+The work is the core's (``_loading``); these classes only map its records to
+``Document``.
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
 
         docs = VoxtralLoader(["standup.m4a", "https://example.com/talk.mp3"]).load()
         docs[3].metadata  # {"source": "standup.m4a", "start": 181.3, "end": 239.9,
-                          #  "start_timestamp": "00:03:01", "segment_index": 41, ...}
+                          #  "start_timestamp": "00:03:01", "segment_index": 41,
+                          #  "citation": "standup.m4a#t=181.3,239.9", ...}
 
     Args:
         file_path: One or many paths or ``http(s)`` URLs; a directory stands for
