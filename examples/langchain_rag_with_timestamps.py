@@ -4,9 +4,10 @@
     python examples/langchain_rag_with_timestamps.py                       # bundled weather report
     python examples/langchain_rag_with_timestamps.py talk.m4a "What was decided?"
 
-Load (VoxtralLoader: Documents with absolute start/end seconds), split (the
-times survive splitting: they are metadata), index, retrieve, answer with
-ChatVoxtral, and print the sources as ``file @ HH:MM:SS``. The index uses
+Load and split (VoxtralLoader.load_and_split with VoxtralSplitter: pieces cut
+between segments, each with its own absolute start/end seconds and a
+``file#t=start,end`` citation), index, retrieve, answer with ChatVoxtral, and
+print the sources as ``file @ HH:MM:SS (citation)``. The index uses
 Mistral embeddings when a key is set and ``langchain-mistralai`` is installed,
 and otherwise a small BM25 keyword retriever defined below, so the example also
 runs offline with no extra package.
@@ -24,9 +25,8 @@ from pathlib import Path
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from voxtral_integrations.langchain import ChatVoxtral, VoxtralLoader
+from voxtral_integrations.langchain import ChatVoxtral, VoxtralLoader, VoxtralSplitter
 
 BUNDLED = Path(__file__).resolve().parent / "data" / "bcn_weather.mp3"
 QUESTION = "How cold will it get today?"
@@ -78,10 +78,9 @@ def retriever(documents: list[Document]) -> BaseRetriever:
 def main(argv: list[str]) -> int:
     audio = argv[0] if argv else str(BUNDLED)
     question = argv[1] if len(argv) > 1 else QUESTION
-    documents = VoxtralLoader(audio, granularity="window", window_seconds=30).load()
-    pieces = RecursiveCharacterTextSplitter(chunk_size=300, chunk_overlap=0).split_documents(
-        documents
-    )
+    # pieces cut between segments, each with its own start, end and citation
+    splitter = VoxtralSplitter(max_characters=300, window_seconds=30)
+    pieces = VoxtralLoader(audio).load_and_split(splitter)
     hits = retriever(pieces).invoke(question)
     excerpts = "\n".join(f"[{doc.metadata['start_timestamp']}] {doc.page_content}" for doc in hits)
     answer = ChatVoxtral().invoke(
@@ -93,7 +92,8 @@ def main(argv: list[str]) -> int:
     print(answer.content)
     print("\nSources:")
     for doc in hits:
-        print(f"  {Path(doc.metadata['source']).name} @ {doc.metadata['start_timestamp']}")
+        name, at = Path(doc.metadata["source"]).name, doc.metadata["start_timestamp"]
+        print(f"  {name} @ {at}  ({doc.metadata['citation']})")
     return 0
 
 

@@ -4,11 +4,13 @@
     python examples/llama_index_query_with_timestamps.py                    # bundled weather report
     python examples/llama_index_query_with_timestamps.py talk.m4a "What was decided?"
 
-Ingest (VoxtralReader through an IngestionPipeline: nodes keep their start/end
-seconds), index, query with VoxtralLLM, and print the source nodes as
-``file @ HH:MM:SS``. The index uses Mistral embeddings when a key is set and
-``llama-index-embeddings-mistralai`` is installed, and otherwise a small BM25
-keyword retriever defined below, so the example also runs offline.
+Ingest (VoxtralReader's segments through an IngestionPipeline with
+VoxtralNodeParser: nodes cut between segments, each with its own start/end seconds
+and a ``file#t=start,end`` citation), index, query with VoxtralLLM, and print the
+source nodes as ``file @ HH:MM:SS (citation)``. The index uses Mistral embeddings
+when a key is set and ``llama-index-embeddings-mistralai`` is installed, and
+otherwise a small BM25 keyword retriever defined below, so the example also runs
+offline.
 """
 
 from __future__ import annotations
@@ -22,12 +24,11 @@ from pathlib import Path
 
 from llama_index.core import QueryBundle, VectorStoreIndex
 from llama_index.core.ingestion import IngestionPipeline
-from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 
-from voxtral_integrations.llama_index import VoxtralLLM, VoxtralReader
+from voxtral_integrations.llama_index import VoxtralLLM, VoxtralNodeParser, VoxtralReader
 
 BUNDLED = Path(__file__).resolve().parent / "data" / "bcn_weather.mp3"
 QUESTION = "How cold will it get today?"
@@ -78,9 +79,10 @@ def retriever(nodes: list[BaseNode]) -> BaseRetriever:
 def main(argv: list[str]) -> int:
     audio = argv[0] if argv else str(BUNDLED)
     question = argv[1] if len(argv) > 1 else QUESTION
-    documents = VoxtralReader(granularity="window", window_seconds=30).load_data(audio)
+    # one Document per segment, packed into nodes with their own start, end and citation
+    documents = VoxtralReader(granularity="segment").load_data(audio)
     pipeline = IngestionPipeline(
-        transformations=[SentenceSplitter(chunk_size=256, chunk_overlap=0)]
+        transformations=[VoxtralNodeParser(max_characters=300, window_seconds=30)]
     )
     nodes = pipeline.run(documents=documents)
     engine = RetrieverQueryEngine.from_args(retriever(nodes), llm=VoxtralLLM())
@@ -88,9 +90,9 @@ def main(argv: list[str]) -> int:
     print(response.response)
     print("\nSources:")
     for hit in response.source_nodes:
-        print(
-            f"  {Path(hit.node.metadata['source']).name} @ {hit.node.metadata['start_timestamp']}"
-        )
+        metadata = hit.node.metadata
+        name, at = Path(metadata["source"]).name, metadata["start_timestamp"]
+        print(f"  {name} @ {at}  ({metadata['citation']})")
     return 0
 
 

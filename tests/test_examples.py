@@ -66,6 +66,7 @@ def test_langchain_rag_with_timestamps_example(
     answer, sources = out.split("Sources:")
     assert "20" in answer
     assert "bcn_weather.mp3 @ 00:00:0" in sources
+    assert "bcn_weather.mp3#t=" in sources  # each piece's own citation
 
 
 @pytest.mark.vcr(**EXAMPLE_MATCHING)
@@ -88,6 +89,7 @@ def test_llama_index_query_with_timestamps_example(
     answer, sources = capsys.readouterr().out.split("Sources:")
     assert "20" in answer
     assert "bcn_weather.mp3 @ 00:00:00" in sources
+    assert "bcn_weather.mp3#t=" in sources  # each node's own citation
 
 
 def test_langchain_chat_with_audio_example_sends_an_m4a_converted(

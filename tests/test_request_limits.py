@@ -16,9 +16,17 @@ import httpx
 import pytest
 from audio_factory import encode, speech_pcm
 from conftest import FAKE_API_KEY
+from fake_voxtral import FakeVoxtral
 
 from voxtral_integrations import AsyncVoxtralClient, InvalidInputError, VoxtralClient
-from voxtral_integrations._constants import DEFAULT_MODEL_LIMITS, VLLM_LIMITS
+from voxtral_integrations._constants import (
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_MODEL_LIMITS,
+    MODEL_LIMITS,
+    VLLM_LIMITS,
+    ModelLimits,
+)
+from voxtral_integrations._protocol import transcription_options
 from voxtral_integrations.cli import main
 from voxtral_integrations.langchain import VoxtralLoader, VoxtralParser
 from voxtral_integrations.llama_index import VoxtralReader
@@ -136,3 +144,46 @@ def test_cli_refuses_before_sending(
     assert code != 0
     assert "3600" in err and "at most 1800" in err
     assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("backend", "model", "limit"),
+    [
+        ("mistral", "voxtral-mini-latest", DEFAULT_MODEL_LIMITS.max_seconds),
+        ("mistral", "voxtral-mini-2507", MODEL_LIMITS["voxtral-mini-2507"].max_seconds),
+        ("vllm", "voxtral-mini-latest", VLLM_LIMITS.max_seconds),
+    ],
+)
+@pytest.mark.parametrize("diarize", [False, True])
+def test_diarized_audio_aims_at_the_model_limit(
+    backend: str, model: str, limit: float, diarize: bool
+) -> None:
+    client, _ = clients(backend)
+    options = transcription_options(model=model, diarize=diarize)
+    with client:
+        plan = client._chunk_limits(options, None)
+        chosen = client._chunk_limits(options, 600.0)
+    concurrent = min(DEFAULT_CHUNK_SECONDS, limit)
+    assert plan["target_seconds"] == (limit if diarize else concurrent)
+    assert plan["max_chunk_seconds"] == limit
+    assert chosen["target_seconds"] == chosen["max_chunk_seconds"] == 600.0  # the caller's
+
+
+@pytest.mark.parametrize(("diarize", "requests"), [(False, 3), (True, 1)])
+def test_a_diarized_recording_goes_in_one_request_where_the_model_allows(
+    diarize: bool, requests: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # scaled down: a 50 s recording, a 60 s model limit and a 20 s concurrency target
+    # stand for 40 minutes, Mistral's 60 and the 15-minute target
+    monkeypatch.setattr("voxtral_integrations._client.DEFAULT_CHUNK_SECONDS", 20)
+    monkeypatch.setattr(
+        "voxtral_integrations._protocol.DEFAULT_MODEL_LIMITS", ModelLimits(60, 25_000_000)
+    )
+    regions = [(start, start + 4.0) for start in range(1, 49, 6)]
+    fake = FakeVoxtral()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    audio = encode(speech_pcm(regions, 50.0), "wav")
+    with VoxtralClient(FAKE_API_KEY, base_url=BASE_URL, http_client=http) as client:
+        result = client.transcribe(audio, diarize=diarize, timestamp_granularities="segment")
+    assert len(fake.uploads) == requests
+    assert len(result.segments) == len(regions)

@@ -258,11 +258,15 @@ class _BaseClient:
         Without ``max_chunk_seconds`` the model's limit is the ceiling and long audio
         is shared out in chunks of about 15 minutes, for concurrency; a caller's
         ``max_chunk_seconds`` (never over the limit: :func:`check_chunking`) is both.
+        Diarized audio aims at the ceiling itself, as few requests as the model
+        allows: each request numbers its speakers by first appearance, so every cut
+        can rename them, and that costs more than the concurrency gained.
         """
         limits = request_limits(self.backend, options.model)
+        aim = limits.max_seconds if options.diarize else DEFAULT_CHUNK_SECONDS
         return {
             "max_chunk_seconds": max_chunk_seconds or limits.max_seconds,
-            "target_seconds": max_chunk_seconds or min(DEFAULT_CHUNK_SECONDS, limits.max_seconds),
+            "target_seconds": max_chunk_seconds or min(aim, limits.max_seconds),
             "max_bytes": limits.max_bytes,
         }
 

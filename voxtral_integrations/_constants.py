@@ -123,7 +123,8 @@ DEFAULT_CHUNK_SECONDS = 15 * 60
 """Long audio is shared out in even chunks of about 15 minutes even where a model takes
 more: chunks are transcribed concurrently (with ``concurrency=8`` a 2-hour file takes
 about as long as one chunk), a failed chunk costs minutes to redo, not hours, and no
-request nears a timeout."""
+request nears a timeout. Diarized audio aims at the model's limit instead (every cut
+renames speakers: ``VoxtralClient._chunk_limits``)."""
 
 DEFAULT_GRANULARITY: Literal["window"] = "window"
 """What one Document of the loaders holds: a window of consecutive segments. A segment
@@ -132,6 +133,10 @@ a whole file is too much to embed as one vector. Windows keep every segment's ti
 DEFAULT_WINDOW_SECONDS = 60.0
 """A window's length: about 150 words of speech, a common retrieval chunk size, cut at
 segment boundaries and at every change of speaker."""
+
+DEFAULT_PIECE_CHARACTERS = 1000
+"""The splitters' piece size in characters: about a default window of speech, so a
+window is cut only where it runs long; pass less for finer citations."""
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BULK_CONCURRENCY = 8

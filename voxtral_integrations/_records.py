@@ -6,12 +6,16 @@ values are flat scalars only (vector stores reject nested values and ``None``);
 a key whose value is unknown is left out rather than set to null. Times are
 float seconds, absolute in the original recording; ``HH:MM:SS`` strings, SRT and
 VTT are rendered here, at the edge, and nowhere else.
+
+Every timed record carries ``citation``, a W3C Media Fragments link
+``<source>#t=<start>,<end>`` a RAG answer can show as a clickable citation; the
+source is the one ``source_name`` shows, so a signed URL's token never appears.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -24,7 +28,7 @@ Granularity = Literal["file", "segment", "window"]
 TranscriptFormat = Literal["text", "srt", "vtt"]
 Scalar = str | int | float | bool
 
-TIMING_KEYS = ("start", "end", "start_timestamp", "duration", "segment_index")
+TIMING_KEYS = ("start", "end", "start_timestamp", "duration", "segment_index", "citation")
 """Metadata about time: kept for the LLM, left out of what gets embedded."""
 PROVENANCE_KEYS = ("model",)
 """Metadata about how the text was made: kept for filtering, left out of what is
@@ -50,16 +54,7 @@ def check_record_options(
             "`window_seconds`).",
             argument="granularity",
         )
-    if (
-        isinstance(window_seconds, bool)
-        or not isinstance(window_seconds, (int, float))
-        or not math.isfinite(window_seconds)
-        or window_seconds <= 0
-    ):
-        raise InvalidInputError(
-            f"`window_seconds`={window_seconds!r} must be a number of seconds > 0.",
-            argument="window_seconds",
-        )
+    _check_window_seconds(window_seconds)
     if transcript_format not in get_args(TranscriptFormat):
         raise InvalidInputError(
             f"Unknown transcript_format {transcript_format!r}: use 'text', 'srt' or 'vtt'.",
@@ -70,6 +65,33 @@ def check_record_options(
             f"transcript_format={transcript_format!r} renders a whole file; it needs "
             f"granularity='file', not {granularity!r}.",
             argument="transcript_format",
+        )
+
+
+def check_split_options(max_characters: object, window_seconds: object) -> None:
+    """Raise ``InvalidInputError`` naming a bad splitter option."""
+    if (
+        isinstance(max_characters, bool)
+        or not isinstance(max_characters, int)
+        or max_characters < 1
+    ):
+        raise InvalidInputError(
+            f"`max_characters`={max_characters!r} must be a whole number of characters >= 1.",
+            argument="max_characters",
+        )
+    _check_window_seconds(window_seconds)
+
+
+def _check_window_seconds(window_seconds: object) -> None:
+    if (
+        isinstance(window_seconds, bool)
+        or not isinstance(window_seconds, (int, float))
+        or not math.isfinite(window_seconds)
+        or window_seconds <= 0
+    ):
+        raise InvalidInputError(
+            f"`window_seconds`={window_seconds!r} must be a number of seconds > 0.",
+            argument="window_seconds",
         )
 
 
@@ -102,36 +124,143 @@ def records(
             text = vtt(transcription)
         else:
             text = transcription.text.strip()
-        return [Record(text, {**common, **_span(0.0, duration)})]
+        return [Record(text, {**common, **_span(str(common["source"]), 0.0, duration)})]
+    segments = transcription.segments
     groups = (
-        [[(i, s)] for i, s in enumerate(transcription.segments)]
+        [[index] for index in range(len(segments))]
         if granularity == "segment"
-        else list(_windows(transcription.segments, window_seconds))
+        else list(_windows([_timing(s) for s in segments], window_seconds))
     )
-    return [_group_record(group, common) for group in groups if _joined(group)]
+    return [_group_record(group, segments, common) for group in groups if _joined(group, segments)]
 
 
-def _group_record(group: list[tuple[int, Segment]], common: dict[str, Scalar]) -> Record:
-    first = group[0][1]
+def _timing(segment: Segment) -> tuple[float | None, float | None, str | None]:
+    return segment.start, segment.end, segment.speaker_id
+
+
+def _group_record(
+    group: list[int], segments: Sequence[Segment], common: dict[str, Scalar]
+) -> Record:
+    first, last = segments[group[0]], segments[group[-1]]
     # Only the outer segments' bounds are the window's: an inner one would cut off words.
-    metadata = {**common, "segment_index": group[0][0], **_span(first.start, group[-1][1].end)}
+    span = _span(str(common["source"]), first.start, last.end)
+    metadata = {**common, "segment_index": group[0], **span}
     if first.speaker_id:
         metadata["speaker"] = first.speaker_id
-    return Record(_joined(group), metadata)
+    return Record(_joined(group, segments), metadata)
 
 
-def _joined(group: list[tuple[int, Segment]]) -> str:
-    return " ".join(text for _, segment in group if (text := segment.text.strip()))
+def _joined(group: list[int], segments: Sequence[Segment]) -> str:
+    return " ".join(text for index in group if (text := segments[index].text.strip()))
 
 
-def _span(start: float | None, end: float | None) -> dict[str, Scalar]:
+_SPAN_KEYS = ("start", "start_timestamp", "citation", "end")
+"""What ``_span`` sets: a piece's own, never inherited from its first unit."""
+
+
+def _span(source: str, start: float | None, end: float | None) -> dict[str, Scalar]:
     span: dict[str, Scalar] = {}
     if start is not None:
         span["start"] = round(start, 3)
         span["start_timestamp"] = clock(start)
+        span["citation"] = citation(source, start, end)
     if end is not None:
         span["end"] = round(end, 3)
     return span
+
+
+def citation(source: str, start: float, end: float | None) -> str:
+    """``source#t=start,end`` (W3C Media Fragments, seconds to the millisecond).
+
+    ``source`` is a stored ``source`` (``source_name``: a URL without its query). A
+    ``#`` in a file name is escaped, or it would end the name early.
+    """
+    where = source if "://" in source else source.replace("#", "%23")
+    times = _seconds(start) + ("" if end is None else "," + _seconds(end))
+    return f"{where}#t={times}"
+
+
+def _seconds(seconds: float) -> str:
+    return f"{max(seconds, 0.0):.3f}".rstrip("0").rstrip(".")
+
+
+Unit = tuple[str, Mapping[str, Scalar]]
+"""What the splitters pack: one Document's text and metadata (normally one segment's)."""
+
+
+def piece_groups(
+    units: Sequence[Unit], *, max_characters: int, window_seconds: float
+) -> list[list[int]]:
+    """Consecutive transcript units packed into pieces at their seams: each piece's
+    unit indices (make its record with :func:`piece`).
+
+    The splitters' core. A unit (normally one segment's Document) is never cut, so
+    a piece's ``start``/``end``/``citation`` are exactly its first unit's start and
+    its last unit's end, never a window's. Units are first grouped by the window
+    rule (the same source and speaker, contiguous ``segment_index``, at most
+    ``window_seconds``), so a piece never spans two windows, then each window is
+    packed greedily up to ``max_characters`` (a unit longer than that is a piece of
+    its own). Units without text are left out.
+    """
+    pieces: list[list[int]] = []
+    for run in _runs(units):
+        timings = [_unit_timing(units[index][1]) for index in run]
+        for window in _windows(timings, window_seconds):
+            group: list[int] = []
+            for index in (run[position] for position in window):
+                text = units[index][0].strip()
+                if group and len(_piece_text(units, group)) + 1 + len(text) > max_characters:
+                    pieces.append(group)
+                    group = []
+                if text:
+                    group.append(index)
+            if group:
+                pieces.append(group)
+    return pieces
+
+
+def _runs(units: Sequence[Unit]) -> Iterator[list[int]]:
+    """Indices of units that follow each other: one source, consecutive segment indices."""
+    run: list[int] = []
+    for index, (_, metadata) in enumerate(units):
+        if run:
+            previous = units[run[-1]][1]
+            before, after = previous.get("segment_index"), metadata.get("segment_index")
+            # a window's index is its first segment's: windows are runs of their own
+            follows = not (isinstance(before, int) and isinstance(after, int)) or (
+                after == before + 1
+            )
+            if previous.get("source") != metadata.get("source") or not follows:
+                yield run
+                run = []
+        run.append(index)
+    if run:
+        yield run
+
+
+def _unit_timing(metadata: Mapping[str, Scalar]) -> tuple[float | None, float | None, str | None]:
+    start, end, speaker = metadata.get("start"), metadata.get("end"), metadata.get("speaker")
+    return (
+        float(start) if isinstance(start, (int, float)) else None,
+        float(end) if isinstance(end, (int, float)) else None,
+        str(speaker) if speaker is not None else None,
+    )
+
+
+def _piece_text(units: Sequence[Unit], group: list[int]) -> str:
+    return " ".join(units[index][0].strip() for index in group)
+
+
+def piece(units: Sequence[Unit], group: list[int]) -> Record:
+    """The record of one piece: its text, its own span and ``citation``, and its first
+    unit's other metadata (``source``, ``speaker``, ``segment_index``, the caller's)."""
+    timings = [_unit_timing(units[index][1]) for index in group]
+    start = next((start for start, _, _ in timings if start is not None), None)
+    end = next((end for _, end, _ in reversed(timings) if end is not None), None)
+    first = units[group[0]][1]
+    metadata = {key: value for key, value in first.items() if key not in _SPAN_KEYS}
+    metadata.update(_span(str(first.get("source", "")), start, end))
+    return Record(_piece_text(units, group), metadata)
 
 
 def _duration(transcription: Transcription) -> float | None:
@@ -141,25 +270,22 @@ def _duration(transcription: Transcription) -> float | None:
 
 
 def _windows(
-    segments: Sequence[Segment], window_seconds: float
-) -> Iterator[list[tuple[int, Segment]]]:
-    """Consecutive segments up to ``window_seconds`` long, a new window at a speaker change.
+    timings: Sequence[tuple[float | None, float | None, str | None]], window_seconds: float
+) -> Iterator[list[int]]:
+    """Indices of consecutive (start, end, speaker) spans up to ``window_seconds`` long,
+    a new window at a speaker change.
 
-    A segment is never split: one longer than the window is a window of its own.
+    A span is never split: one longer than the window is a window of its own.
     """
-    window: list[tuple[int, Segment]] = []
-    for index, segment in enumerate(segments):
+    window: list[int] = []
+    for index, (_, end, speaker) in enumerate(timings):
         if window:
-            start = next((s.start for _, s in window if s.start is not None), None)
-            too_long = (
-                start is not None
-                and segment.end is not None
-                and segment.end - start > window_seconds
-            )
-            if too_long or segment.speaker_id != window[0][1].speaker_id:
+            start = next((timings[i][0] for i in window if timings[i][0] is not None), None)
+            too_long = start is not None and end is not None and end - start > window_seconds
+            if too_long or speaker != timings[window[0]][2]:
                 yield window
                 window = []
-        window.append((index, segment))
+        window.append(index)
     if window:
         yield window
 

@@ -429,3 +429,66 @@ def test_vllm_has_no_batch_mode() -> None:
     with pytest.raises(UnsupportedFeatureError, match="Batch API") as caught:
         VoxtralLoader("a.mp3", backend="vllm", granularity="file", mode="batch", batch_dir="jobs")
     assert caught.value.argument == "mode"
+
+
+# --------------------------------------------------------------------------- citable pieces
+
+
+def test_load_and_split_gives_each_piece_its_own_times(recordings: dict[str, Path]) -> None:
+    from voxtral_integrations.langchain import VoxtralSplitter
+
+    window = loader(FakeVoxtral(), recordings["long"], granularity="window", max_chunk_seconds=10)
+    segments = loader(FakeVoxtral(), recordings["long"], max_chunk_seconds=10).load()
+    default = window.load_and_split()
+    small = window.load_and_split(VoxtralSplitter(max_characters=20))
+    assert len(default) == 1 and len(small) == 3  # "words N" segments, two to a piece
+    bounds = {(doc.metadata["start"], doc.metadata["end"]) for doc in segments}
+    starts = {start for start, _ in bounds}
+    ends = {end for _, end in bounds}
+    for piece in default + small:
+        meta = piece.metadata
+        assert meta["start"] in starts and meta["end"] in ends
+        cited = f"{recordings['long']}#t={meta['start']:g},{meta['end']:g}"
+        assert meta["citation"] == cited
+        assert all(isinstance(value, SCALARS) for value in meta.values())
+    assert [doc.metadata["start"] for doc in small] == [
+        doc.metadata["start"] for doc in segments[::2]
+    ]
+
+
+def test_load_and_split_with_another_splitter_gets_the_loaded_documents(
+    recordings: dict[str, Path],
+) -> None:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    window = loader(FakeVoxtral(), recordings["long"], granularity="window", max_chunk_seconds=10)
+    pieces = window.load_and_split(RecursiveCharacterTextSplitter(chunk_size=10, chunk_overlap=0))
+    (whole,) = window.load()
+    assert len(pieces) > 1
+    assert {doc.metadata["citation"] for doc in pieces} == {whole.metadata["citation"]}
+
+
+def test_a_signed_urls_token_is_in_no_citation() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {
+            "model": "m",
+            "text": "hi there",
+            "language": None,
+            "segments": [
+                {"text": "hi", "start": 1.0, "end": 2.0},
+                {"text": "there", "start": 62.5, "end": 75.04},
+            ],
+            "usage": {},
+        }
+        return httpx.Response(200, content=json.dumps(body).encode())
+
+    source = "https://cdn.example/talk.mp3?sig=SECRET"
+    docs = loader(answer, source).load() + loader(answer, source).load_and_split()
+    citations = [doc.metadata["citation"] for doc in docs]
+    assert citations == [
+        "https://cdn.example/talk.mp3#t=1,2",
+        "https://cdn.example/talk.mp3#t=62.5,75.04",
+        "https://cdn.example/talk.mp3#t=1,2",
+        "https://cdn.example/talk.mp3#t=62.5,75.04",
+    ]
+    assert not any("SECRET" in json.dumps(doc.metadata) for doc in docs)

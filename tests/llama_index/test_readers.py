@@ -324,3 +324,34 @@ def test_batch_mode_is_checked_up_front() -> None:
         VoxtralReader(backend="vllm", granularity="file", mode="batch", batch_dir="jobs")
     assert server.operations == []
     assert reader(server, mode="batch", batch_dir="jobs").to_dict()["batch_dir"] == "jobs"
+
+
+# --------------------------------------------------------------------------- citable nodes
+
+
+def test_the_node_parser_gives_each_node_its_own_times(folder: Path) -> None:
+    from voxtral_integrations.llama_index import VoxtralNodeParser
+
+    segments = reader(FakeVoxtral(), max_chunk_seconds=10).load_data(
+        folder / "standup.m4a", extra_info={"meeting": "standup"}
+    )
+    parser = VoxtralNodeParser(max_characters=20)
+    nodes = IngestionPipeline(transformations=[parser]).run(documents=segments)
+    assert len(nodes) == 3  # "words N" segments, two to a node
+    pairs = zip(segments[::2], segments[1::2], strict=True)
+    for node, (first, last) in zip(nodes, pairs, strict=True):
+        meta = node.metadata
+        assert (meta["start"], meta["end"]) == (first.metadata["start"], last.metadata["end"])
+        assert meta["citation"] == f"{folder / 'standup.m4a'}#t={meta['start']:g},{meta['end']:g}"
+        assert meta["meeting"] == "standup" and node.ref_doc_id == first.doc_id
+        assert meta["citation"] in node.get_content(metadata_mode=MetadataMode.LLM)
+        assert meta["citation"] not in node.get_content(metadata_mode=MetadataMode.EMBED)
+        assert "model" not in node.get_content(metadata_mode=MetadataMode.LLM)
+
+
+def test_the_node_parser_refuses_a_bad_size() -> None:
+    from voxtral_integrations.llama_index import VoxtralNodeParser
+
+    with pytest.raises(InvalidInputError) as raised:
+        VoxtralNodeParser(max_characters=0)
+    assert raised.value.argument == "max_characters"

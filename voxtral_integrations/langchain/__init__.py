@@ -1,4 +1,4 @@
-"""LangChain integration: document loader, blob parser, chat model and agent tool.
+"""LangChain integration: document loader, blob parser, splitter, chat model and agent tool.
 
 Install with ``pip install "voxtral-integrations[langchain]"``.
 """
@@ -13,6 +13,13 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from .chat_models import ChatVoxtral
 from .document_loaders import VoxtralLoader, VoxtralParser
+from .splitters import VoxtralSplitter
 from .tools import VoxtralTranscriptionTool
 
-__all__ = ["ChatVoxtral", "VoxtralLoader", "VoxtralParser", "VoxtralTranscriptionTool"]
+__all__ = [
+    "ChatVoxtral",
+    "VoxtralLoader",
+    "VoxtralParser",
+    "VoxtralSplitter",
+    "VoxtralTranscriptionTool",
+]

@@ -2,20 +2,23 @@
 
 Every Document carries absolute ``start``/``end`` seconds in the original
 recording (also when a long file was sent in chunks), ``start_timestamp`` as
-``HH:MM:SS``, and flat metadata only, so any vector store takes it and a RAG
-answer can cite "at 01:02:05". The work is the core's (``_loading``); these
-classes only map its records to ``Document``.
+``HH:MM:SS``, ``citation`` as a ``<source>#t=<start>,<end>`` media-fragment link,
+and flat metadata only, so any vector store takes it and a RAG answer can cite
+"at 01:02:05"; ``load_and_split`` cuts between segments (``VoxtralSplitter``).
+The work is the core's (``_loading``); these classes only map its records to
+``Document``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 from langchain_core.document_loaders import BaseBlobParser, BaseLoader
-from langchain_core.documents import Document
+from langchain_core.documents import BaseDocumentTransformer, Document
 from langchain_core.documents.base import Blob
 
 from .._bulk import Source, sources
@@ -28,9 +31,19 @@ from .._constants import (
     DEFAULT_WINDOW_SECONDS,
 )
 from .._exceptions import LoadError
-from .._loading import CLIENT_SETTINGS, KeylessPickle, Mode, OnError, aload, load, load_options
+from .._loading import (
+    CLIENT_SETTINGS,
+    KeylessPickle,
+    LoadOptions,
+    Mode,
+    OnError,
+    aload,
+    load,
+    load_options,
+)
 from .._protocol import Backend
 from .._records import Granularity, Record, TranscriptFormat
+from .splitters import VoxtralSplitter
 
 __all__ = ["VoxtralLoader", "VoxtralParser"]
 
@@ -77,7 +90,8 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
 
         docs = VoxtralLoader(["standup.m4a", "https://example.com/talk.mp3"]).load()
         docs[3].metadata  # {"source": "standup.m4a", "start": 181.3, "end": 239.9,
-                          #  "start_timestamp": "00:03:01", "segment_index": 41, ...}
+                          #  "start_timestamp": "00:03:01", "segment_index": 41,
+                          #  "citation": "standup.m4a#t=181.3,239.9", ...}
 
     Args:
         file_path: One or many paths or ``http(s)`` URLs; a directory stands for
@@ -164,9 +178,38 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
 
     def lazy_load(self) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""
+        return self._lazy_load(self._options)
+
+    def _lazy_load(self, options: LoadOptions) -> Iterator[Document]:
         with self._client() as client:
-            for _, records in load(client, self._sources, self._options):
+            for _, records in load(client, self._sources, options):
                 yield from map(_document, records)
+
+    def load_and_split(
+        self, text_splitter: BaseDocumentTransformer | None = None
+    ) -> list[Document]:
+        """Pieces of the transcripts, each with its own ``start``, ``end`` and ``citation``.
+
+        By default (and with any :class:`VoxtralSplitter`) the files are loaded a
+        Document per segment and packed into pieces at segment boundaries, at most
+        the loader's ``window_seconds`` long (``VoxtralSplitter(window_seconds=...)``
+        as given); ``granularity`` and ``transcript_format`` do not apply. Another
+        splitter (``RecursiveCharacterTextSplitter``...) gets :meth:`load`'s
+        Documents and copies each one's times onto every piece it cuts from it.
+        """
+        if text_splitter is not None and not isinstance(text_splitter, VoxtralSplitter):
+            return list(text_splitter.transform_documents(self.load()))
+        splitter = text_splitter or VoxtralSplitter(window_seconds=self._options.window_seconds)
+        segments = dataclasses.replace(
+            self._options, granularity="segment", transcript_format="text"
+        )
+        documents: list[Document] = []
+        try:
+            documents.extend(self._lazy_load(segments))
+        except LoadError as error:
+            error.documents = splitter.split_documents(documents)
+            raise
+        return splitter.split_documents(documents)
 
     async def alazy_load(self) -> AsyncIterator[Document]:
         """Natively async: files transcribed concurrently, each yielded when done.

@@ -1,4 +1,4 @@
-"""LlamaIndex integration: reader, LLM with audio blocks, and tool spec.
+"""LlamaIndex integration: reader, node parser, LLM with audio blocks, and tool spec.
 
 Install with ``pip install "voxtral-integrations[llamaindex]"``.
 """
@@ -12,7 +12,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from .llms import VoxtralLLM
+from .node_parsers import VoxtralNodeParser
 from .readers import VoxtralReader
 from .tools import VoxtralToolSpec
 
-__all__ = ["VoxtralLLM", "VoxtralReader", "VoxtralToolSpec"]
+__all__ = ["VoxtralLLM", "VoxtralNodeParser", "VoxtralReader", "VoxtralToolSpec"]

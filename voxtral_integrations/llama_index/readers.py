@@ -2,11 +2,12 @@
 
 The same records as the LangChain loader (``_records``): granularities, flat
 metadata, ``source`` without query strings. Timing keys (``start``, ``end``,
-``start_timestamp``, ``duration``, ``segment_index``) are kept out of the text
+``start_timestamp``, ``duration``, ``segment_index``, ``citation``) are kept out of the text
 that gets embedded, so retrieval is not skewed by numbers, and left in what the
 LLM sees, so an answer can cite the time; ``model`` is in neither. Nodes made
 from these Documents (for example by ``SentenceSplitter`` in an
-``IngestionPipeline``) inherit the times.
+``IngestionPipeline``) inherit the times, a window's for every node cut from it;
+``VoxtralNodeParser`` packs segment Documents into nodes with their own times.
 """
 
 from __future__ import annotations
