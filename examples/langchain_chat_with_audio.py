@@ -43,15 +43,14 @@ def audio_message(path: Path, prompt: str) -> HumanMessage:
 
 def main(argv: list[str]) -> int:
     audio = Path(argv[0]) if argv else BUNDLED
-    model = ChatVoxtral()
+    with ChatVoxtral() as model:  # releases its connections at the end
+        summary = model.invoke([audio_message(audio, "What is this recording about?")])
+        print(f"About the recording: {summary.content}")
 
-    summary = model.invoke([audio_message(audio, "What is this recording about?")])
-    print(f"About the recording: {summary.content}")
-
-    with_tools = model.bind_tools([get_weather], tool_choice="any")
-    request = with_tools.invoke(
-        [audio_message(audio, "Check the weather now in the city the recording mentions.")]
-    )
+        with_tools = model.bind_tools([get_weather], tool_choice="any")
+        request = with_tools.invoke(
+            [audio_message(audio, "Check the weather now in the city the recording mentions.")]
+        )
     for call in request.tool_calls:
         print(f"Tool call: {call['name']}({call['args']}) -> {get_weather.invoke(call['args'])}")
     return 0

@@ -1544,3 +1544,99 @@ def test_batch_submit_checks_before_uploading(
     assert code == 2 and "PATH_OR_URL" in stderr
     code, _, stderr = run(capsys, "batch")
     assert code == 2 and "ACTION" in stderr
+
+
+def _denied_for(target: Path, real: Any) -> Any:
+    """``real`` (``tempfile.mkdtemp``), raising EACCES in ``target`` as a non-root user gets."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        where = kwargs.get("dir", args[0] if args else None)
+        if where is not None and Path(where) == target:
+            raise PermissionError(13, "Permission denied", str(target))
+        return real(*args, **kwargs)
+
+    return call
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_anything_is_sent(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "read-only"
+    monkeypatch.setattr(cli.tempfile, "mkdtemp", _denied_for(out, cli.tempfile.mkdtemp))
+    out.mkdir()
+    code, _, stderr = run(capsys, "transcribe", recordings / "talk.wav", "-o", out, "-q")
+    assert code == cli.EXIT_USAGE, stderr
+    assert f"--output-dir {str(out)!r} cannot be written to (Permission denied)" in stderr
+    assert "Traceback" not in stderr
+    assert server.filenames() == []
+
+
+def test_an_output_that_cannot_be_written_is_that_inputs_failure(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "out"
+    real = cli.write_atomically
+
+    def disk_full_for_talk(path: Path, text: str) -> None:
+        if path.stem == "talk":
+            raise OSError(28, "No space left on device", str(path))
+        real(path, text)
+
+    monkeypatch.setattr(cli, "write_atomically", disk_full_for_talk)
+    code, _, stderr = run(
+        capsys, "transcribe", recordings / "talk.wav", recordings / "interview.wav", "-o", out
+    )
+    assert code == cli.EXIT_FAILED, stderr
+    assert f"failed: {recordings / 'talk.wav'}: cannot write" in stderr
+    assert "No space left on device" in stderr and "Traceback" not in stderr
+    assert [path.name for path in outputs(out)] == ["interview.txt"]
+    assert "1 done, 1 failed" in stderr
+
+
+def test_a_cache_folder_that_cannot_be_made_warns_and_the_run_goes_on(
+    server: SpeechServer,
+    recordings: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = tmp_path / "no-home" / "cache"
+    real_mkdir = Path.mkdir
+
+    def mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self == cache:
+            raise PermissionError(13, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    code, stdout, stderr = run(capsys, "transcribe", recordings / "talk.wav", "--cache-dir", cache)
+    assert code == cli.EXIT_OK, stderr
+    assert f"voxtral: warning: the resume cache {str(cache)!r} cannot be created" in stderr
+    assert "going on without it" in stderr
+    assert stdout.strip() and len(server.filenames()) == 1
+
+
+def test_a_timed_format_the_backend_cannot_time_names_the_format_too(
+    recordings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, stderr = run(
+        capsys,
+        "transcribe",
+        recordings / "talk.wav",
+        "--backend",
+        "vllm",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--format",
+        "srt",
+    )
+    assert code == cli.EXIT_USAGE, stderr
+    assert "(option --timestamps (or a timed --format: jsonl, srt, vtt))" in stderr

@@ -95,7 +95,7 @@ _FLAGS = {
     "model": "--model",
     "language": "--language",
     "temperature": "--temperature",
-    "timestamp_granularities": "--timestamps",
+    "timestamp_granularities": "--timestamps (or a timed --format: jsonl, srt, vtt)",
     "diarize": "--diarize",
     "context_bias": "--context-bias",
     "max_chunk_seconds": "--max-chunk-seconds",
@@ -649,8 +649,9 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.monotonic()
     say = _sayer(err)
     options = transcription_kwargs(args)
-    if not args.no_cache:
-        prune_cache(cache_dir(args))
+    resume_cache = _usable_cache(args, say)
+    if resume_cache is not None:
+        prune_cache(resume_cache)
     warn = _warner(say)
     denied: list[Path] = []
     inputs = expand_inputs(args.audio, warn, _denier(say, denied))
@@ -660,8 +661,8 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"--format {args.format} writes one file per input: with {len(inputs)} inputs, "
             "pass --output-dir DIR."
         )
-    if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
-        raise UsageError(f"--output-dir {str(output_dir)!r} exists and is not a directory.")
+    if output_dir is not None:
+        _check_writable(output_dir)
     targets: list[Path | None] = (
         list(output_paths(inputs, output_dir, args.format))  # list: invariant element type
         if output_dir is not None
@@ -679,7 +680,7 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 [inputs[index].audio for index in todo],
                 **options,
                 concurrency=args.concurrency,
-                cache_dir=None if args.no_cache else cache_dir(args),
+                cache_dir=resume_cache,
                 show_progress=_show_progress(args, err),
             )
             writer = _Writer(args.format, out, several=len(inputs) > 1)
@@ -759,7 +760,13 @@ def _handle(
     tally.done += 1
     tally.add_usage(transcription)
     if target is not None:
-        write_atomically(target, render(transcription, item.name, writer.format, compact=False))
+        try:
+            write_atomically(target, render(transcription, item.name, writer.format, compact=False))
+        except OSError as error:  # the folder was checked; a full disk or a change since
+            tally.done -= 1
+            tally.failed += 1
+            say(f"{PROG}: failed: {item.name}: cannot write {str(target)!r}: {error.strerror}")
+            return
         if index is not None:
             index.record(target, source_key(item))
     else:
@@ -1025,6 +1032,47 @@ def default_cache_dir() -> Path:
 def cache_dir(args: argparse.Namespace) -> Path:
     """The resume cache a command uses: ``--cache-dir``, else :func:`default_cache_dir`."""
     return args.cache_dir or default_cache_dir()
+
+
+def _check_writable(directory: Path) -> None:
+    """``--output-dir`` can take files: probed in it, or in its nearest existing parent
+    (it is made with the first output, so a run that writes nothing leaves nothing).
+
+    Checked before anything is sent, so a folder the user may not write to is a usage
+    error, not a traceback after every upload. A probe, not ``os.access``: root passes
+    that check even on a read-only file system.
+    """
+    flag = f"--output-dir {str(directory)!r}"
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag}: {str(existing)!r} exists and is not a directory.")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".voxtral-probe-"))
+    except OSError as error:
+        raise UsageError(
+            f"{flag} cannot be written to ({error.strerror}): choose a folder you may "
+            "write to, or fix its permissions (chmod u+rwx)."
+        ) from None
+
+
+def _usable_cache(args: argparse.Namespace, say: Callable[[str], None]) -> Path | None:
+    """The resume cache's folder, or ``None`` (``--no-cache``, or a folder that cannot be
+    made: a run is never failed by its cache, only slower to resume)."""
+    if args.no_cache:
+        return None
+    directory = cache_dir(args)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        say(
+            f"{PROG}: warning: the resume cache {str(directory)!r} cannot be created "
+            f"({error.strerror}); going on without it (--cache-dir DIR to choose another, "
+            "--no-cache to silence this)."
+        )
+        return None
+    return directory
 
 
 def prune_cache(directory: Path, max_age_days: float = CLI_CACHE_MAX_AGE_DAYS) -> None:
