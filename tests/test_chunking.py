@@ -900,3 +900,58 @@ def test_a_border_never_claims_time_from_a_tiny_chunk() -> None:
         chunks_at((0.0, 3.2463655598830053e-130), (3.2463655598830053e-130, 0.015625)),
         0.0,
     )
+
+
+def _diarized(*segments: tuple[float, float, str | None]) -> Transcription:
+    return Transcription(
+        text=" ".join(f"w{i}" for i in range(len(segments))),
+        model="voxtral-mini-latest",
+        segments=[
+            Segment(text=f"w{i}", start=start, end=end, speaker_id=speaker)
+            for i, (start, end, speaker) in enumerate(segments)
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("results", "speakers"),
+    [
+        pytest.param(
+            # each request numbers speakers by first appearance: Alice is speaker_1 in
+            # chunk 0, Bob is speaker_1 in chunk 1
+            [
+                _diarized((1.0, 4.0, "speaker_1"), (5.0, 8.0, "speaker_2")),
+                _diarized((1.0, 3.0, "speaker_1"), (4.0, 9.0, "speaker_2")),
+            ],
+            ["speaker_1", "speaker_2", "speaker_1.c1", "speaker_2.c1"],
+            id="two-chunks-same-numbers-different-people",
+        ),
+        pytest.param(
+            [
+                _diarized((1.0, 4.0, "speaker_1")),
+                _diarized((1.0, 3.0, None)),
+                _diarized((2.0, 3.0, "speaker_3")),
+            ],
+            ["speaker_1", None, "speaker_3.c2"],
+            id="unlabelled-segments-stay-unlabelled",
+        ),
+    ],
+)
+def test_a_later_chunks_speakers_never_share_a_label_with_an_earlier_chunks(
+    results: list[Transcription], speakers: list[str | None]
+) -> None:
+    chunks = [Chunk(index=i, start=10.0 * i, end=10.0 * (i + 1)) for i in range(len(results))]
+    stitched = stitch(chunks, results)
+    assert [segment.speaker_id for segment in stitched.segments] == speakers
+    by_label: dict[str, set[int]] = {}
+    for segment in stitched.segments:
+        if segment.speaker_id is not None:
+            assert segment.start is not None
+            by_label.setdefault(segment.speaker_id, set()).add(int(segment.start // 10))
+    assert all(len(found) == 1 for found in by_label.values())  # a label lives in one chunk
+
+
+def test_one_request_keeps_the_servers_speaker_labels() -> None:
+    result = _diarized((1.0, 4.0, "speaker_1"), (5.0, 8.0, "speaker_2"))
+    stitched = stitch([Chunk(index=0, start=0.0, end=10.0)], [result])
+    assert [s.speaker_id for s in stitched.segments] == ["speaker_1", "speaker_2"]

@@ -129,6 +129,14 @@ def shift(segment: Segment, offset: float) -> Segment:
     )
 
 
+def chunk_speaker(segment: Segment, chunk_index: int) -> Segment:
+    """``segment`` with its speaker scoped to its chunk: ``speaker_1`` of chunk 2 is
+    ``speaker_1.c2`` (chunk 0's labels stay as the server gave them)."""
+    if segment.speaker_id is None or chunk_index == 0:
+        return segment
+    return segment.model_copy(update={"speaker_id": f"{segment.speaker_id}.c{chunk_index}"})
+
+
 def territories(chunks: Sequence[Chunk]) -> list[tuple[float, float]]:
     """The stretch of the recording each chunk speaks for, in order.
 
@@ -168,13 +176,21 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
     segments come out in order of their start (subtitles need it, and a long segment
     kept by a later chunk may start before one kept by the chunk before it); the
     texts are joined in chunk order.
+
+    Speakers are numbered by each request, in order of first appearance, so
+    ``speaker_1`` of one chunk and ``speaker_1`` of the next may be two people. Until
+    labels are linked across chunks, a later chunk's labels are kept apart
+    (:func:`chunk_speaker`): one person may get a label per chunk, but no label ever
+    names two people.
     """
     if len(chunks) == 1 and chunks[0].start == 0:  # nothing to move: keep every field
         return results[0].model_copy(update={"chunks": list(chunks)})
     segments: list[Segment] = []
     for chunk, result, (low, high) in zip(chunks, results, territories(chunks), strict=True):
         shifted = (shift(segment, chunk.start) for segment in result.segments)
-        segments.extend(segment for segment in shifted if owns(segment, low, high))
+        segments.extend(
+            chunk_speaker(segment, chunk.index) for segment in shifted if owns(segment, low, high)
+        )
     languages = [result.language for result in results if result.language]
     return Transcription(
         text=" ".join(text for result in results if (text := result.text.strip())),
