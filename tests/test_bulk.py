@@ -241,7 +241,8 @@ def test_async_gives_the_same_results(corpus: list[Path]) -> None:
 
 class Refusing:
     """Answers ``status`` (401, 403) to every request but those for ``allowed`` files, which
-    are answered only once a refusal was sent (so they are in flight beside it)."""
+    are answered only once a refusal was sent; a refusal waits until an allowed file's
+    request has arrived, so the two are in flight side by side whichever is sent first."""
 
     def __init__(self, status: int = 401, allowed: tuple[str, ...] = ()) -> None:
         self.status = status
@@ -249,6 +250,7 @@ class Refusing:
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._refused = threading.Event()
+        self._allowed_arrived = threading.Event()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         found = re.search(rb'filename="([^"]*)"', request.read())
@@ -256,8 +258,11 @@ class Refusing:
         with self._lock:
             self.requests.append(name)
         if name in self.allowed:
+            self._allowed_arrived.set()
             self._refused.wait(10)
             return httpx.Response(200, json={"model": "m", "text": name})
+        if self.allowed:
+            self._allowed_arrived.wait(10)
         self._refused.set()
         return httpx.Response(self.status, json={"message": "Unauthorized", "request_id": "r"})
 
