@@ -47,6 +47,7 @@ from ._records import (
     records,
     source_name,
 )
+from ._sources import files_under
 
 logger = logging.getLogger("voxtral_integrations")
 
@@ -289,14 +290,11 @@ def in_directories(items: Sequence[Source]) -> list[Source]:
         if not isinstance(item.audio, (str, os.PathLike)) or not os.path.isdir(item.audio):
             found.append(item)
             continue
-        root = Path(item.audio)
-        media = sorted(
+        media = [
             path
-            for path in root.rglob("*")
-            if path.suffix.lower() in MEDIA_SUFFIXES
-            and not any(part.startswith(".") for part in path.relative_to(root).parts)
-            and path.is_file()
-        )
+            for path in files_under(Path(item.audio))
+            if path.suffix.lower() in MEDIA_SUFFIXES and path.is_file()
+        ]
         if not media:
             raise InvalidInputError(
                 f"The directory {item.name!r} holds no audio or video files (looked for "

@@ -152,6 +152,18 @@ def sniff_extension(head: bytes) -> str | None:
     return None
 
 
+def files_under(directory: Path, onerror: Callable[[OSError], None] | None = None) -> list[Path]:
+    """Every file under ``directory``, at any depth, in path order; hidden files and
+    directories are left out (not even searched). Links to directories are not
+    followed, so a link back up cannot loop. ``onerror`` hears a folder that cannot
+    be listed (``os.walk``'s)."""
+    files: list[Path] = []
+    for root, subdirectories, names in os.walk(directory, onerror=onerror):
+        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+        files.extend(Path(root, name) for name in names if not name.startswith("."))
+    return sorted(files, key=lambda path: path.relative_to(directory).parts)
+
+
 def _url(url: str, scheme: str) -> AudioURL:
     if scheme.lower() not in ("http", "https"):
         raise InvalidInputError(

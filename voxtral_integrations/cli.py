@@ -66,6 +66,7 @@ from ._models import BatchJob, Transcription, Usage
 from ._protocol import BACKENDS
 from ._records import source_name, srt, vtt
 from ._redaction import redact_urls, redact_urls_in
+from ._sources import files_under
 from ._transcribe import cache_files
 from ._version import __version__
 
@@ -282,12 +283,8 @@ def _media_in(directory: Path, warn: Callable[[str], None], denied: Denied) -> l
         else:
             warn(f"skipping {error.filename or str(directory)!r}: {error.strerror or error}")
 
-    files: list[Path] = []
-    for root, subdirectories, names in os.walk(directory, onerror=unlisted):
-        subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
-        files.extend(Path(root, name) for name in names if not name.startswith("."))
     media = []
-    for path in sorted(files, key=lambda path: path.relative_to(directory).parts):
+    for path in files_under(directory, onerror=unlisted):
         if not _is_media(path):
             warn(_unsupported(path))
         elif _usable(path, warn, denied):
