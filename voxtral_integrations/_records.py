@@ -207,12 +207,14 @@ def piece_groups(
         timings = [_unit_timing(units[index][1]) for index in run]
         for window in _windows(timings, window_seconds):
             group: list[int] = []
+            length = 0  # of the group's text: its units' texts joined by single spaces
             for index in (run[position] for position in window):
                 text = units[index][0].strip()
-                if group and len(_piece_text(units, group)) + 1 + len(text) > max_characters:
+                if group and length + 1 + len(text) > max_characters:
                     pieces.append(group)
-                    group = []
+                    group, length = [], 0
                 if text:
+                    length += len(text) + (1 if group else 0)
                     group.append(index)
             if group:
                 pieces.append(group)
