@@ -418,12 +418,14 @@ def prepare(
     max_chunk_seconds: float,
     max_bytes: int,
     target_seconds: float | None = None,
+    overlap_seconds: float = 0.0,
 ) -> tuple[AudioInfo, list[Payload]]:
     """Probe, plan the cuts and describe each chunk's payload (read lazily when sent).
 
     Chunks never exceed ``max_chunk_seconds`` or ``max_bytes``; with
     ``target_seconds`` audio longer than that is shared out in even chunks of
-    about that length (see ``plan_chunks``).
+    about that length, and neighbours share ``overlap_seconds`` (see
+    ``plan_chunks``).
     """
     one_request = one_request_seconds(max_chunk_seconds, target_seconds)
     wav = _WavLayout.parse(upload)
@@ -460,6 +462,7 @@ def prepare(
         find_cut,
         search_seconds=SEARCH_SECONDS,
         target_seconds=target_seconds,
+        overlap_seconds=overlap_seconds,
     )
     if info.container == "mp3":
         chunks = _snap_to_packets(chunks, index)
@@ -510,8 +513,11 @@ def prepare_short_wav(
     max_chunk_seconds: float,
     max_bytes: int,
     target_seconds: float | None = None,
+    overlap_seconds: float = 0.0,
 ) -> list[Payload] | None:
     """The payload of a PCM WAV within the limits, read from its header alone, or ``None``.
+
+    (``overlap_seconds`` is :func:`prepare`'s; a single request has no neighbour.)
 
     Cheap enough (one 4 KiB read, no codec) for an event loop to call directly.
     """
@@ -547,17 +553,31 @@ def _with(
 
 
 def _snap_to_packets(chunks: list[Chunk], index: _PacketIndex) -> list[Chunk]:
-    """Move each cut to the start of the MP3 frame at or after it (exact chunk offsets).
+    """Move each chunk's start and end to the start of the MP3 frame at or after it.
 
     A chunk is a byte range from its first frame, without the file's Xing/LAME header,
     so its decoder drops no encoder delay: its audio starts where that frame's does on
-    the recording's clock (``index.times``), the first chunk's before 0 (by the delay).
+    the recording's clock (``index.times``), the first chunk's before 0 (by the delay),
+    and it ends where the frame after its last begins (the last chunk at the end).
     """
     times = index.times
-    last = len(times) - 1
-    cuts = [times[0]] + [times[min(bisect_left(times, c.start), last)] for c in chunks[1:]]
-    ends = [*cuts[1:], chunks[-1].end]
-    return [Chunk(index=i, start=s, end=e) for i, (s, e) in enumerate(zip(cuts, ends, strict=True))]
+
+    def frame_at(seconds: float) -> float | None:
+        position = bisect_left(times, seconds)
+        return times[position] if position < len(times) else None
+
+    snapped = []
+    for chunk in chunks:
+        start = times[0] if chunk.index == 0 else frame_at(chunk.start)
+        end = None if chunk is chunks[-1] else frame_at(chunk.end)
+        snapped.append(
+            Chunk(
+                index=chunk.index,
+                start=times[-1] if start is None else start,
+                end=chunk.end if end is None else end,
+            )
+        )
+    return snapped
 
 
 def _chunk_upload(

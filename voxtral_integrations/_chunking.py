@@ -12,11 +12,12 @@ so no segment is duplicated or lost at a cut, even if chunks overlap.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import pairwise
 from statistics import median
 
 from ._models import Chunk, Segment, Transcription, Usage
+from ._speakers import SpeakerLink, link_speakers
 
 LEVEL_HOP_SECONDS = 0.01
 """The loudness profile has one level per 10 ms."""
@@ -74,6 +75,7 @@ def plan_chunks(
     *,
     search_seconds: float,
     target_seconds: float | None = None,
+    overlap_seconds: float = 0.0,
 ) -> list[Chunk]:
     """Split ``[0, duration]`` into chunks of at most ``max_chunk_seconds``.
 
@@ -84,7 +86,44 @@ def plan_chunks(
     recording is shared out evenly: as many chunks as the target needs, each
     window centred on an equal share of what remains, never past the limit, so
     no chunk is left much shorter than the others.
+
+    With ``overlap_seconds`` neighbours share that much audio (at most a quarter
+    of a chunk), centred on their cut, so speakers can be linked across it
+    (:mod:`._speakers`). The cuts are planned for chunks that much shorter, so a
+    widened chunk still fits the limit, and each cut stays in its pause: it is the
+    border of the two chunks' territories (:func:`territories`).
     """
+    if duration <= one_request_seconds(max_chunk_seconds, target_seconds) + _EPSILON:
+        return [Chunk(index=0, start=0.0, end=duration)]
+    overlap_seconds = min(overlap_seconds, min(target_seconds or math.inf, max_chunk_seconds) / 4)
+    if not overlap_seconds:
+        return _planned(duration, max_chunk_seconds, find_cut, search_seconds, target_seconds)
+    narrower = _planned(
+        duration,
+        max_chunk_seconds - overlap_seconds,
+        find_cut,
+        search_seconds,
+        target_seconds and target_seconds - overlap_seconds,
+    )
+    half = overlap_seconds / 2
+    return [
+        Chunk(
+            index=chunk.index,
+            start=max(chunk.start - half, 0.0) if chunk.index else 0.0,
+            end=min(chunk.end + half, duration) if chunk.end < duration else duration,
+        )
+        for chunk in narrower
+    ]
+
+
+def _planned(
+    duration: float,
+    max_chunk_seconds: float,
+    find_cut: Callable[[float, float], float],
+    search_seconds: float,
+    target_seconds: float | None,
+) -> list[Chunk]:
+    """:func:`plan_chunks` without overlap: chunks that meet at the cuts."""
     target = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
     stretched = one_request_seconds(max_chunk_seconds, target_seconds)
     count = math.ceil(duration / stretched - _EPSILON) if target_seconds else 1
@@ -129,14 +168,6 @@ def shift(segment: Segment, offset: float) -> Segment:
     )
 
 
-def chunk_speaker(segment: Segment, chunk_index: int) -> Segment:
-    """``segment`` with its speaker scoped to its chunk: ``speaker_1`` of chunk 2 is
-    ``speaker_1.c2`` (chunk 0's labels stay as the server gave them)."""
-    if segment.speaker_id is None or chunk_index == 0:
-        return segment
-    return segment.model_copy(update={"speaker_id": f"{segment.speaker_id}.c{chunk_index}"})
-
-
 def territories(chunks: Sequence[Chunk]) -> list[tuple[float, float]]:
     """The stretch of the recording each chunk speaks for, in order.
 
@@ -178,28 +209,57 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
     texts are joined in chunk order.
 
     Speakers are numbered by each request, in order of first appearance, so
-    ``speaker_1`` of one chunk and ``speaker_1`` of the next may be two people. Until
-    labels are linked across chunks, a later chunk's labels are kept apart
-    (:func:`chunk_speaker`): one person may get a label per chunk, but no label ever
-    names two people.
+    ``speaker_1`` of one chunk and ``speaker_1`` of the next may be two people: a
+    later chunk's labels are linked to the earlier speakers they overlap with
+    (:func:`._speakers.link_speakers`), and each diarized segment keeps the label
+    its request gave and how sure the link is (:func:`with_speaker`).
     """
     if len(chunks) == 1 and chunks[0].start == 0:  # nothing to move: keep every field
         return results[0].model_copy(update={"chunks": list(chunks)})
+    heard = [
+        [shift(segment, chunk.start) for segment in result.segments]
+        for chunk, result in zip(chunks, results, strict=True)
+    ]
+    links = link_speakers(chunks, heard) if any(_diarized(s) for s in heard) else None
     segments: list[Segment] = []
-    for chunk, result, (low, high) in zip(chunks, results, territories(chunks), strict=True):
-        shifted = (shift(segment, chunk.start) for segment in result.segments)
-        segments.extend(
-            chunk_speaker(segment, chunk.index) for segment in shifted if owns(segment, low, high)
-        )
+    for position, (chunk, shifted, (low, high)) in enumerate(
+        zip(chunks, heard, territories(chunks), strict=True)
+    ):
+        kept = [segment for segment in shifted if owns(segment, low, high)]
+        if links is not None:
+            kept = [with_speaker(segment, chunk.index, links[position]) for segment in kept]
+        segments.extend(kept)
     languages = [result.language for result in results if result.language]
+    overlapping = any(after.start < before.end for before, after in pairwise(chunks))
+    texts = [s.text for s in segments] if overlapping else [r.text for r in results]
     return Transcription(
-        text=" ".join(text for result in results if (text := result.text.strip())),
+        text=" ".join(stripped for text in texts if (stripped := text.strip())),
         model=results[0].model if results else "",
         language=languages[0] if languages else None,
         segments=by_start(segments),
         usage=sum_usage(result.usage for result in results),
         chunks=list(chunks),
         replayed_usage=_replayed_usage(results),
+    )
+
+
+def _diarized(segments: Sequence[Segment]) -> bool:
+    return any(segment.speaker_id is not None for segment in segments)
+
+
+def with_speaker(segment: Segment, chunk_index: int, links: Mapping[str, SpeakerLink]) -> Segment:
+    """``segment`` under its recording-wide speaker, with the label its chunk's request
+    gave (``speaker_local``), the chunk and the link's confidence, for audit."""
+    if segment.speaker_id is None:
+        return segment
+    link = links[segment.speaker_id]
+    return segment.model_copy(
+        update={
+            "speaker_id": link.speaker,
+            "speaker_local": segment.speaker_id,
+            "chunk_index": chunk_index,
+            "speaker_confidence": link.confidence,
+        }
     )
 
 

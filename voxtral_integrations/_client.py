@@ -58,6 +58,7 @@ from ._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
+    DIARIZATION_OVERLAP_SECONDS,
     MIN_SECRET_KEY_LENGTH,
     USER_AGENT_PREFIX,
 )
@@ -260,7 +261,8 @@ class _BaseClient:
         ``max_chunk_seconds`` (never over the limit: :func:`check_chunking`) is both.
         Diarized audio aims at the ceiling itself, as few requests as the model
         allows: each request numbers its speakers by first appearance, so every cut
-        can rename them, and that costs more than the concurrency gained.
+        must be bridged by linking labels, which costs an overlap heard twice
+        (:data:`DIARIZATION_OVERLAP_SECONDS`) and can leave a speaker unlinked.
         """
         limits = request_limits(self.backend, options.model)
         aim = limits.max_seconds if options.diarize else DEFAULT_CHUNK_SECONDS
@@ -268,6 +270,7 @@ class _BaseClient:
             "max_chunk_seconds": max_chunk_seconds or limits.max_seconds,
             "target_seconds": max_chunk_seconds or min(aim, limits.max_seconds),
             "max_bytes": limits.max_bytes,
+            "overlap_seconds": DIARIZATION_OVERLAP_SECONDS if options.diarize else 0.0,
         }
 
     def _payloads(

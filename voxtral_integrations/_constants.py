@@ -126,6 +126,13 @@ about as long as one chunk), a failed chunk costs minutes to redo, not hours, an
 request nears a timeout. Diarized audio aims at the model's limit instead (every cut
 renames speakers: ``VoxtralClient._chunk_limits``)."""
 
+DIARIZATION_OVERLAP_SECONDS = 45.0
+"""How much audio neighbouring diarized chunks share, centred on their cut, so each
+later chunk's speaker labels can be linked to the earlier ones (``_speakers``): long
+enough that most people in a conversation speak in it (AssemblyAI advises at least
+30 s per speaker), short enough to bill little twice (45 s per cut: 0.75 min, +0.6%,
+for a 2-hour file in 60-minute requests). Never more than a quarter of a chunk."""
+
 DEFAULT_GRANULARITY: Literal["window"] = "window"
 """What one Document of the loaders holds: a window of consecutive segments. A segment
 (2-5 s, a sentence or less) is too little text to retrieve by and floods a vector store;

@@ -90,6 +90,14 @@ class Segment(_Lenient):
     ``start`` and ``end`` are ``None`` when the server sends null bounds (seen on
     diarized responses); ``speaker_id`` (``"speaker_1"``...) is set only when
     diarization was requested.
+
+    When diarized audio went in several chunks, ``speaker_id`` names the speaker
+    across the whole recording, and three more fields tell how it was found (the
+    library's, not the server's; ``None`` otherwise): ``speaker_local`` is the label
+    the chunk's own request gave, ``chunk_index`` that chunk, and
+    ``speaker_confidence`` how sure the link across the cut is (1.0 in the first
+    chunk; 0.0 for a label that could not be linked and names a new speaker, who
+    may be someone heard before the cut).
     """
 
     text: str
@@ -97,6 +105,9 @@ class Segment(_Lenient):
     end: float | None = None
     speaker_id: str | None = None
     score: float | None = None
+    speaker_local: str | None = None
+    chunk_index: int | None = None
+    speaker_confidence: float | None = None
 
 
 class Chunk(BaseModel):
