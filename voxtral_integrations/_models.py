@@ -109,6 +109,15 @@ class Segment(_Lenient):
     chunk_index: int | None = None
     speaker_confidence: float | None = None
 
+    def speaker_link(self) -> dict[str, str | int | float]:
+        """The fields that tell how ``speaker_id`` was linked across chunks, those set."""
+        fields = {
+            "speaker_local": self.speaker_local,
+            "chunk_index": self.chunk_index,
+            "speaker_confidence": self.speaker_confidence,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
 
 class Chunk(BaseModel):
     """A stretch of the original recording sent as one request, in seconds."""

@@ -135,7 +135,23 @@ def records(
 
 
 def _timing(segment: Segment) -> tuple[float | None, float | None, str | None]:
-    return segment.start, segment.end, segment.speaker_id
+    return segment.start, segment.end, _who(segment.speaker_id, segment.chunk_index)
+
+
+def _who(speaker: object, chunk_index: object) -> str | None:
+    """Whose a span is, for the window rule: its speaker, and (for a speaker linked
+    across chunks) its chunk, so a window's audit fields are true of all of it."""
+    if speaker is None:
+        return None
+    return f"{speaker}@{chunk_index}" if isinstance(chunk_index, int) else str(speaker)
+
+
+def _speaker_fields(segment: Segment) -> dict[str, Scalar]:
+    """``speaker`` and, for diarized audio sent in chunks, how it was linked."""
+    fields: dict[str, Scalar] = {}
+    if segment.speaker_id:
+        fields["speaker"] = segment.speaker_id
+    return {**fields, **segment.speaker_link()}
 
 
 def _group_record(
@@ -144,9 +160,7 @@ def _group_record(
     first, last = segments[group[0]], segments[group[-1]]
     # Only the outer segments' bounds are the window's: an inner one would cut off words.
     span = _span(str(common["source"]), first.start, last.end)
-    metadata = {**common, "segment_index": group[0], **span}
-    if first.speaker_id:
-        metadata["speaker"] = first.speaker_id
+    metadata = {**common, "segment_index": group[0], **span, **_speaker_fields(first)}
     return Record(_joined(group, segments), metadata)
 
 
@@ -241,11 +255,11 @@ def _runs(units: Sequence[Unit]) -> Iterator[list[int]]:
 
 
 def _unit_timing(metadata: Mapping[str, Scalar]) -> tuple[float | None, float | None, str | None]:
-    start, end, speaker = metadata.get("start"), metadata.get("end"), metadata.get("speaker")
+    start, end = metadata.get("start"), metadata.get("end")
     return (
         float(start) if isinstance(start, (int, float)) else None,
         float(end) if isinstance(end, (int, float)) else None,
-        str(speaker) if speaker is not None else None,
+        _who(metadata.get("speaker"), metadata.get("chunk_index")),
     )
 
 
@@ -275,7 +289,8 @@ def _windows(
     timings: Sequence[tuple[float | None, float | None, str | None]], window_seconds: float
 ) -> Iterator[list[int]]:
     """Indices of consecutive (start, end, speaker) spans up to ``window_seconds`` long,
-    a new window at a speaker change.
+    a new window at a speaker change (and, for speakers linked across chunks, at a
+    chunk change: ``_who``).
 
     A span is never split: one longer than the window is a window of its own.
     """

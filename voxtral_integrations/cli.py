@@ -439,6 +439,7 @@ def _segment_line(segment: Any, name: str) -> dict[str, Any]:
     line: dict[str, Any] = {"source": name, "start": segment.start, "end": segment.end}
     if segment.speaker_id:
         line["speaker_id"] = segment.speaker_id
+    line.update(segment.speaker_link())
     line["text"] = segment.text.strip()
     return line
 
