@@ -755,6 +755,8 @@ def test_a_null_bounded_segment_keeps_its_place_through_the_stitcher(
     assert_regions([s for s in result.segments if s.start is not None], MEDIUM_REGIONS)
     unknown = [index for index, s in enumerate(result.segments) if s.text == UNKNOWN]
     assert len(unknown) == hook.inserted >= 3  # one per chunk with speech: none lost or doubled
+    # it stays beside its chunk's first segment: diarized chunks overlap, so when the
+    # chunk before keeps that one, the unknown follows the segments kept before it
     firsts = [
         min(r[0] for r in MEDIUM_REGIONS if chunk.start <= r[0] < chunk.end)
         for chunk in result.chunks
@@ -763,7 +765,10 @@ def test_a_null_bounded_segment_keeps_its_place_through_the_stitcher(
     for index, first in zip(unknown, firsts, strict=True):
         segment = result.segments[index]
         assert (segment.start, segment.end) == (None, None)  # not shifted into a number
-        assert result.segments[index - 1].start == pytest.approx(first, abs=TOLERANCE)
+        timed_before = [s.start for s in result.segments[:index] if s.start is not None]
+        timed_after = [s.start for s in result.segments[index:] if s.start is not None]
+        assert timed_before and timed_before[-1] <= first + TOLERANCE
+        assert not timed_after or timed_after[0] >= first - TOLERANCE
 
 
 def _load(server: LocalVoxtralServer, path: Path, granularity: str) -> list[Any]:

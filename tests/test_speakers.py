@@ -20,8 +20,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voxtral_integrations._chunking import plan_chunks, stitch
-from voxtral_integrations._models import Chunk, Segment, Transcription, Usage
+from voxtral_integrations._models import (
+    Chunk,
+    DoneEvent,
+    Segment,
+    SegmentEvent,
+    TextDeltaEvent,
+    Transcription,
+    TranscriptionStreamEvent,
+    Usage,
+)
 from voxtral_integrations._speakers import MIN_LINK_CONFIDENCE, best_assignment
+from voxtral_integrations._transcribe import LongStream
 
 VOCABULARY = [f"word{i}" for i in range(400)]
 
@@ -342,3 +352,40 @@ def test_best_assignment_is_the_best_one_to_one_pairing(weights: list[list[float
         )
     )
     assert sum(weights[r][c] for r, c in pairs) == pytest.approx(best)
+
+
+def streamed(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> list[object]:
+    """What ``LongStream`` makes of each chunk's event stream (delta, segment, ..., done)."""
+    joined = LongStream(chunks)
+    out: list[object] = []
+    for chunk, result in zip(chunks, results, strict=True):
+        events: list[TranscriptionStreamEvent] = []
+        for segment in result.segments:
+            events.append(TextDeltaEvent(text=segment.text + " "))
+            events.append(SegmentEvent(**segment.model_dump(exclude_none=True)))
+        events.append(DoneEvent(**result.model_dump()))
+        for event in events:
+            out.extend(joined.absolute(chunk, event))
+    out.append(joined.done())
+    return out
+
+
+@settings(max_examples=25)
+@given(seed=st.integers(0, 10_000), people=st.integers(2, 5))
+def test_a_stream_gives_each_segment_once_under_the_speaker_the_result_gives(
+    seed: int, people: int
+) -> None:
+    turns = conversation(seed, 400.0, people, longest_turn=5.0)
+    chunks = plan(turns, 400.0, 90.0, 20.0)
+    results = [diarizer(turns, chunk, seed=seed, jitter=0.2, mishear=0.1) for chunk in chunks]
+    stitched = stitch(chunks, results)
+    events = streamed(chunks, results)
+    segments = [e for e in events if isinstance(e, SegmentEvent)]
+    keys = ("text", "start", "end", "speaker_id", "speaker_local", "chunk_index")
+    assert [[getattr(e, k) for k in keys] for e in segments] == [
+        [getattr(s, k) for k in keys] for s in stitched.segments
+    ]
+    deltas = "".join(e.text for e in events if isinstance(e, TextDeltaEvent))
+    assert deltas.split() == stitched.text.split()  # the overlap's words are streamed once
+    done = events[-1]
+    assert isinstance(done, DoneEvent) and done.segments == stitched.segments

@@ -221,17 +221,19 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
         for chunk, result in zip(chunks, results, strict=True)
     ]
     links = link_speakers(chunks, heard) if any(_diarized(s) for s in heard) else None
+    overlapping = any(after.start < before.end for before, after in pairwise(chunks))
     segments: list[Segment] = []
-    for position, (chunk, shifted, (low, high)) in enumerate(
-        zip(chunks, heard, territories(chunks), strict=True)
+    texts: list[str] = []
+    for position, (chunk, result, shifted, (low, high)) in enumerate(
+        zip(chunks, results, heard, territories(chunks), strict=True)
     ):
         kept = [segment for segment in shifted if owns(segment, low, high)]
         if links is not None:
             kept = [with_speaker(segment, chunk.index, links[position]) for segment in kept]
         segments.extend(kept)
+        # an overlap is heard twice: its words are the segments kept, when there are any
+        texts += [s.text for s in kept] if overlapping and result.segments else [result.text]
     languages = [result.language for result in results if result.language]
-    overlapping = any(after.start < before.end for before, after in pairwise(chunks))
-    texts = [s.text for s in segments] if overlapping else [r.text for r in results]
     return Transcription(
         text=" ".join(stripped for text in texts if (stripped := text.strip())),
         model=results[0].model if results else "",

@@ -858,8 +858,7 @@ class VoxtralClient(_BaseClient):
             spec = self._dialect.transcription_request(options, upload, stream=True)
             _, events = self._stream(spec, lambda: self._dialect.transcription_events(options))
             for event in events:
-                if (absolute := joined.absolute(payload.chunk, event)) is not None:
-                    yield absolute
+                yield from joined.absolute(payload.chunk, event)
         yield joined.done()
 
     @overload
@@ -1506,7 +1505,7 @@ class AsyncVoxtralClient(_BaseClient):
                 spec, lambda: self._dialect.transcription_events(options)
             )
             async for event in events:
-                if (absolute := joined.absolute(payload.chunk, event)) is not None:
+                for absolute in joined.absolute(payload.chunk, event):
                     yield absolute
         yield joined.done()
 

@@ -109,15 +109,6 @@ class Segment(_Lenient):
     chunk_index: int | None = None
     speaker_confidence: float | None = None
 
-    def speaker_link(self) -> dict[str, str | int | float]:
-        """The fields that tell how ``speaker_id`` was linked across chunks, those set."""
-        fields = {
-            "speaker_local": self.speaker_local,
-            "chunk_index": self.chunk_index,
-            "speaker_confidence": self.speaker_confidence,
-        }
-        return {key: value for key, value in fields.items() if value is not None}
-
 
 class Chunk(BaseModel):
     """A stretch of the original recording sent as one request, in seconds."""
@@ -170,13 +161,30 @@ class TextDeltaEvent(_Lenient):
 
 
 class SegmentEvent(_Lenient):
-    """``transcription.segment``: a finished segment with its times."""
+    """``transcription.segment``: a finished segment with its times.
+
+    In the stream of diarized audio sent in chunks, ``speaker_id`` and the three
+    fields after it are as in :class:`Segment`.
+    """
 
     type: Literal["transcription.segment"] = "transcription.segment"
     text: str
     start: float | None = None
     end: float | None = None
     speaker_id: str | None = None
+    speaker_local: str | None = None
+    chunk_index: int | None = None
+    speaker_confidence: float | None = None
+
+
+def speaker_link(segment: Segment | SegmentEvent) -> dict[str, str | int | float]:
+    """The fields that tell how ``speaker_id`` was linked across chunks, those set."""
+    fields = {
+        "speaker_local": segment.speaker_local,
+        "chunk_index": segment.chunk_index,
+        "speaker_confidence": segment.speaker_confidence,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 class DoneEvent(Transcription):

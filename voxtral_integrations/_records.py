@@ -21,7 +21,7 @@ from typing import Literal, get_args
 
 from ._constants import DEFAULT_GRANULARITY, DEFAULT_WINDOW_SECONDS
 from ._exceptions import InvalidInputError
-from ._models import Segment, Transcription
+from ._models import Segment, Transcription, speaker_link
 from ._redaction import redact_url
 
 Granularity = Literal["file", "segment", "window"]
@@ -151,7 +151,7 @@ def _speaker_fields(segment: Segment) -> dict[str, Scalar]:
     fields: dict[str, Scalar] = {}
     if segment.speaker_id:
         fields["speaker"] = segment.speaker_id
-    return {**fields, **segment.speaker_link()}
+    return {**fields, **speaker_link(segment)}
 
 
 def _group_record(

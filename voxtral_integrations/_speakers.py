@@ -71,40 +71,67 @@ def link_speakers(
 ) -> list[dict[str, SpeakerLink]]:
     """For each chunk, its labels' links. ``segments[i]`` is all of chunk ``i``'s
     segments in absolute time, with the labels its request gave (overlap included)."""
-    links: list[dict[str, SpeakerLink]] = []
-    taken: list[str] = []
-    for index, chunk_segments in enumerate(segments):
-        labels = _labels(chunk_segments)
-        if index == 0:
-            links.append({label: SpeakerLink(label, 1.0) for label in labels})
-            taken.extend(labels)
-            continue
-        before = links[-1]
-        earlier = [
-            segment.model_copy(update={"speaker_id": before[segment.speaker_id].speaker})
-            for segment in segments[index - 1]
-            if segment.speaker_id is not None
-        ]
-        overlap = (chunks[index].start, chunks[index - 1].end)
-        matched = _match(earlier, chunk_segments, overlap)
-        chunk_links: dict[str, SpeakerLink] = {}
-        for label in labels:
-            if label in matched:
-                chunk_links[label] = matched[label]
-            else:
-                chunk_links[label] = SpeakerLink(_new_label(taken), 0.0)
-                taken.append(chunk_links[label].speaker)
-        links.append(chunk_links)
-    unlinked = sum(
-        link.confidence == 0.0 for chunk_links in links[1:] for link in chunk_links.values()
-    )
-    if unlinked:
+    linker = SpeakerLinker()
+    links = [linker.link(chunk, heard) for chunk, heard in zip(chunks, segments, strict=True)]
+    if linker.unlinked:
         logger.warning(
             "%d speaker label(s) could not be linked across a cut between chunks and name new "
             "speakers (speaker_confidence 0.0); each may be a person heard before the cut.",
-            unlinked,
+            linker.unlinked,
         )
     return links
+
+
+class SpeakerLinker:
+    """Links the labels of chunk after chunk, as their segments come.
+
+    :meth:`link` is called with a chunk's segments so far, as often as more arrive
+    (a stream knows a chunk's labels once its segments pass the overlap). The first
+    call of a chunk links the labels heard in the overlap; a label heard later in
+    the chunk, or in a chunk with no overlap, names a new speaker.
+    """
+
+    def __init__(self) -> None:
+        self.unlinked = 0
+        """Labels that named new speakers after the first chunk."""
+        self._taken: list[str] = []
+        self._before: tuple[Chunk, list[Segment]] | None = None
+        self._chunk: Chunk | None = None
+        self._segments: list[Segment] = []
+        self._links: dict[str, SpeakerLink] = {}
+
+    def link(self, chunk: Chunk, segments: Sequence[Segment]) -> dict[str, SpeakerLink]:
+        """``chunk``'s links, for the labels of ``segments`` (absolute times)."""
+        matched: dict[str, SpeakerLink] = {}
+        if self._chunk is None or chunk.index != self._chunk.index:
+            if self._chunk is not None:
+                self._before = (self._chunk, _relabelled(self._segments, self._links))
+            self._chunk, self._links = chunk, {}
+            if self._before is not None:
+                before_chunk, before = self._before
+                matched = _match(before, segments, (chunk.start, before_chunk.end))
+        self._segments = list(segments)
+        for label in _labels(segments):
+            if label in self._links:
+                continue
+            if self._before is None:  # the first chunk names the first speakers
+                link = SpeakerLink(label, 1.0)
+            elif label in matched:
+                link = matched[label]
+            else:
+                link = SpeakerLink(_new_label(self._taken), 0.0)
+                self.unlinked += 1
+            self._links[label] = link
+            self._taken.append(link.speaker)
+        return dict(self._links)
+
+
+def _relabelled(segments: Sequence[Segment], links: Mapping[str, SpeakerLink]) -> list[Segment]:
+    return [
+        segment.model_copy(update={"speaker_id": links[segment.speaker_id].speaker})
+        for segment in segments
+        if segment.speaker_id is not None
+    ]
 
 
 def _labels(segments: Sequence[Segment]) -> list[str]:

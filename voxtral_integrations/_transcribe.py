@@ -26,6 +26,7 @@ from contextlib import (
     nullcontext,
 )
 from dataclasses import asdict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import anyio
 from tqdm.auto import tqdm
 
 from ._audio import Payload
-from ._chunking import shift, stitch
+from ._chunking import owns, shift, stitch, territories, with_speaker
 from ._exceptions import IncompleteTranscriptionError, VoxtralError
 from ._models import (
     Chunk,
@@ -44,9 +45,11 @@ from ._models import (
     TextDeltaEvent,
     Transcription,
     TranscriptionStreamEvent,
+    speaker_link,
 )
 from ._protocol import TranscriptionOptions
 from ._sources import AudioUpload
+from ._speakers import SpeakerLinker
 
 logger = logging.getLogger("voxtral_integrations")
 
@@ -334,30 +337,86 @@ class LongStream:
     results); the language event is kept from the first chunk only; the first text
     delta of a later chunk starts with a space; each chunk's ``DoneEvent`` is held
     back and :meth:`done` ends the stream with one for the whole recording.
+
+    Where chunks overlap (diarized audio), each segment is streamed once, by the
+    chunk that owns it (``owns``), with the text deltas before it, and under its
+    recording-wide speaker: a later chunk's events are held until its segments have
+    passed the overlap, where its labels are linked (``SpeakerLinker``), then flow.
     """
 
     def __init__(self, chunks: Sequence[Chunk]) -> None:
         self._chunks = chunks
+        self._territories = dict(zip((c.index for c in chunks), territories(chunks), strict=True))
+        self._overlapping = any(after.start < before.end for before, after in pairwise(chunks))
+        self._linker = SpeakerLinker()
         self._results: list[Transcription] = []
         self._last_delta_chunk: int | None = None
+        self._heard: list[Segment] = []
+        self._held: list[TranscriptionStreamEvent] = []
+        self._linking_from: float | None = None
+        """Where the current chunk's labels can be linked: the end of its overlap."""
 
     def absolute(
         self, chunk: Chunk, event: TranscriptionStreamEvent
-    ) -> TranscriptionStreamEvent | None:
-        """``event`` in the recording's time, or ``None`` when it is held back."""
-        if isinstance(event, SegmentEvent):
-            moved = shift(Segment(text=event.text, start=event.start, end=event.end), chunk.start)
-            return event.model_copy(update={"start": moved.start, "end": moved.end})
+    ) -> list[TranscriptionStreamEvent]:
+        """``event`` in the recording's time: the events it releases (none while held)."""
         if isinstance(event, TextDeltaEvent):
             joins = self._last_delta_chunk not in (None, chunk.index)
             self._last_delta_chunk = chunk.index
-            return event.model_copy(update={"text": " " + event.text.lstrip()}) if joins else event
+            delta = event.model_copy(update={"text": " " + event.text.lstrip()}) if joins else event
+            if not self._overlapping:
+                return [delta]
+            self._held.append(delta)
+            return []
+        if isinstance(event, SegmentEvent):
+            return self._segment(chunk, event)
         if isinstance(event, DoneEvent):
             self._results.append(Transcription.model_validate(event.model_dump(exclude={"type"})))
-            return None
+            released = self._release(chunk, final=True)
+            self._heard, self._linking_from = [], None
+            return released
         if isinstance(event, LanguageEvent) and chunk.index > 0:
-            return None
-        return event
+            return []
+        return [event]
+
+    def _segment(self, chunk: Chunk, event: SegmentEvent) -> list[TranscriptionStreamEvent]:
+        moved = shift(Segment(text=event.text, start=event.start, end=event.end), chunk.start)
+        absolute = event.model_copy(update={"start": moved.start, "end": moved.end})
+        if not self._overlapping:
+            return [absolute]
+        if not self._heard:
+            before = [c for c in self._chunks if c.index == chunk.index - 1]
+            self._linking_from = before[0].end if before else None
+        self._heard.append(moved.model_copy(update={"speaker_id": event.speaker_id}))
+        self._held.append(absolute)
+        passed = self._linking_from is None or (
+            moved.start is not None and moved.start >= self._linking_from
+        )
+        return self._release(chunk, final=False) if passed else []
+
+    def _release(self, chunk: Chunk, *, final: bool) -> list[TranscriptionStreamEvent]:
+        """The held events to stream now: each segment the chunk owns, with the deltas
+        before it; deltas after the last segment wait for the next (or for the end)."""
+        if not self._overlapping:
+            return []
+        links = self._linker.link(chunk, self._heard)
+        low, high = self._territories[chunk.index]
+        released: list[TranscriptionStreamEvent] = []
+        deltas: list[TranscriptionStreamEvent] = []
+        for event in self._held:
+            if not isinstance(event, SegmentEvent):
+                deltas.append(event)
+                continue
+            segment = Segment(
+                text=event.text, start=event.start, end=event.end, speaker_id=event.speaker_id
+            )
+            if owns(segment, low, high):
+                linked = with_speaker(segment, chunk.index, links)
+                update = {"speaker_id": linked.speaker_id, **speaker_link(linked)}
+                released += [*deltas, event.model_copy(update=update)]
+            deltas = []
+        self._held = [] if final else deltas
+        return released + (deltas if final else [])
 
     def done(self) -> DoneEvent:
         whole = stitch(self._chunks, self._results)

@@ -62,7 +62,7 @@ from ._exceptions import (
     PermissionDeniedError,
     VoxtralError,
 )
-from ._models import BatchJob, Transcription, Usage
+from ._models import BatchJob, Transcription, Usage, speaker_link
 from ._protocol import BACKENDS
 from ._records import source_name, srt, vtt
 from ._redaction import redact_urls, redact_urls_in
@@ -439,7 +439,7 @@ def _segment_line(segment: Any, name: str) -> dict[str, Any]:
     line: dict[str, Any] = {"source": name, "start": segment.start, "end": segment.end}
     if segment.speaker_id:
         line["speaker_id"] = segment.speaker_id
-    line.update(segment.speaker_link())
+    line.update(speaker_link(segment))
     line["text"] = segment.text.strip()
     return line
 
