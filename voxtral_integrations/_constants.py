@@ -130,8 +130,8 @@ DIARIZATION_OVERLAP_SECONDS = 45.0
 """How much audio neighbouring diarized chunks share, centred on their cut, so each
 later chunk's speaker labels can be linked to the earlier ones (``_speakers``): long
 enough that most people in a conversation speak in it (AssemblyAI advises at least
-30 s per speaker), short enough to bill little twice (45 s per cut: 0.75 min, +0.6%,
-for a 2-hour file in 60-minute requests). Never more than a quarter of a chunk."""
+30 s per speaker), short enough to bill little twice (a 2-hour file on Mistral's API:
+three requests, 1.5 minutes more, +1.25%). Never more than a quarter of a chunk."""
 
 DEFAULT_GRANULARITY: Literal["window"] = "window"
 """What one Document of the loaders holds: a window of consecutive segments. A segment

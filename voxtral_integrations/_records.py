@@ -30,9 +30,10 @@ Scalar = str | int | float | bool
 
 TIMING_KEYS = ("start", "end", "start_timestamp", "duration", "segment_index", "citation")
 """Metadata about time: kept for the LLM, left out of what gets embedded."""
-PROVENANCE_KEYS = ("model",)
-"""Metadata about how the text was made: kept for filtering, left out of what is
-embedded and of what the LLM reads (a model id is no evidence for an answer)."""
+PROVENANCE_KEYS = ("model", "speaker_local", "chunk_index", "speaker_confidence")
+"""Metadata about how the text was made: kept for filtering and audit, left out of
+what is embedded and of what the LLM reads (a model id, or how a speaker label was
+linked across chunks, is no evidence for an answer; ``speaker`` is)."""
 
 
 @dataclass(frozen=True)
