@@ -1640,3 +1640,30 @@ def test_a_timed_format_the_backend_cannot_time_names_the_format_too(
     )
     assert code == cli.EXIT_USAGE, stderr
     assert "(option --timestamps (or a timed --format: jsonl, srt, vtt))" in stderr
+
+
+def test_a_jsonl_line_of_a_speaker_linked_across_chunks_says_how() -> None:
+    from voxtral_integrations._models import Segment
+    from voxtral_integrations.cli import _segment_line
+
+    segment = Segment(
+        text=" hi ",
+        start=61.0,
+        end=62.5,
+        speaker_id="speaker_3",
+        speaker_local="speaker_1",
+        chunk_index=1,
+        speaker_confidence=0.97,
+    )
+    assert _segment_line(segment, "call.wav") == {
+        "source": "call.wav",
+        "start": 61.0,
+        "end": 62.5,
+        "speaker_id": "speaker_3",
+        "speaker_local": "speaker_1",
+        "chunk_index": 1,
+        "speaker_confidence": 0.97,
+        "text": "hi",
+    }
+    unlinked = _segment_line(Segment(text="hi", start=0.0, end=1.0, speaker_id="speaker_1"), "a")
+    assert list(unlinked) == ["source", "start", "end", "speaker_id", "text"]

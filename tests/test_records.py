@@ -72,3 +72,60 @@ def test_a_window_takes_its_outer_segments_bounds(
 def test_timestamped_text_keeps_words_of_unknown_time() -> None:
     text = timestamped_text(transcription((1.0, 2.0), (None, None), (3.0, 4.0)))
     assert text.splitlines() == ["[00:00:01] s0", "s1", "[00:00:03] s2"]
+
+
+def linked(*segments: tuple[float, float, str, str, int, float]) -> Transcription:
+    return Transcription.model_validate(
+        {
+            "text": "",
+            "model": "m",
+            "segments": [
+                {
+                    "text": f"s{i}",
+                    "start": start,
+                    "end": end,
+                    "speaker_id": speaker,
+                    "speaker_local": local,
+                    "chunk_index": chunk,
+                    "speaker_confidence": confidence,
+                }
+                for i, (start, end, speaker, local, chunk, confidence) in enumerate(segments)
+            ],
+        }
+    )
+
+
+def test_a_window_of_a_speaker_linked_across_a_cut_ends_at_the_cut() -> None:
+    """One speaker talks across the cut: two windows, each true of its audit fields."""
+    result = linked(
+        (0.0, 4.0, "speaker_2", "speaker_2", 0, 1.0),
+        (5.0, 9.0, "speaker_2", "speaker_1", 1, 0.92),
+        (10.0, 14.0, "speaker_2", "speaker_1", 1, 0.92),
+    )
+    windows = records(result, source="a.wav", granularity="window")
+    assert [record.text for record in windows] == ["s0", "s1 s2"]
+    assert [
+        {
+            key: record.metadata[key]
+            for key in ("speaker", "speaker_local", "chunk_index", "speaker_confidence")
+        }
+        for record in windows
+    ] == [
+        {
+            "speaker": "speaker_2",
+            "speaker_local": "speaker_2",
+            "chunk_index": 0,
+            "speaker_confidence": 1.0,
+        },
+        {
+            "speaker": "speaker_2",
+            "speaker_local": "speaker_1",
+            "chunk_index": 1,
+            "speaker_confidence": 0.92,
+        },
+    ]
+
+
+def test_an_unlinked_result_has_no_audit_fields() -> None:
+    (record,) = records(transcription((0.0, 1.0)), source="a.wav", granularity="segment")
+    assert not {"speaker_local", "chunk_index", "speaker_confidence"} & set(record.metadata)
