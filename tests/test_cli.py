@@ -1667,3 +1667,17 @@ def test_a_jsonl_line_of_a_speaker_linked_across_chunks_says_how() -> None:
     }
     unlinked = _segment_line(Segment(text="hi", start=0.0, end=1.0, speaker_id="speaker_1"), "a")
     assert list(unlinked) == ["source", "start", "end", "speaker_id", "text"]
+
+
+def test_the_summary_counts_audio_heard_twice_where_diarized_chunks_overlap() -> None:
+    from voxtral_integrations._models import Chunk, Transcription
+    from voxtral_integrations.cli import Tally
+
+    tally = Tally(done=1)
+    chunks = [Chunk(index=0, start=0.0, end=70.0), Chunk(index=1, start=25.0, end=120.0)]
+    tally.add_usage(Transcription(text="", model="m", chunks=chunks))  # no audio seconds reported
+    summary = tally.summary(1.0)
+    assert "2.8 min of audio (0.8 min heard twice, where diarized chunks overlap)" in summary
+    plain = Tally(done=1)
+    plain.add_usage(Transcription(text="", model="m", chunks=chunks[:1]))
+    assert "1.2 min of audio;" in plain.summary(1.0)

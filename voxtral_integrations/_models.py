@@ -9,6 +9,7 @@ bounds, most of ``usage``).
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
@@ -144,6 +145,12 @@ class Transcription(_Lenient):
     """The part of ``usage`` replayed from a resume cache (``cache_dir``): chunks an
     earlier run sent and paid for, not this one. ``None`` when nothing came from it.
     Not serialised: a transcription's JSON is the same however it was obtained."""
+
+    @property
+    def overlap_seconds(self) -> float:
+        """Audio sent twice: what neighbouring ``chunks`` share (diarized audio overlaps
+        so speakers can be linked across each cut). It is billed, and in ``usage``."""
+        return sum(max(0.0, b.end - a.start) for b, a in pairwise(self.chunks))
 
 
 class LanguageEvent(_Lenient):

@@ -490,6 +490,7 @@ class Tally:
     completion_tokens: int = 0
     replayed_seconds: float = 0.0
     replayed_tokens: int = 0
+    overlap_seconds: float = 0.0
 
     def add_usage(self, transcription: Transcription) -> None:
         """Count ``transcription``'s audio and tokens (also a failed file's finished part)."""
@@ -503,9 +504,11 @@ class Tally:
         if usage.prompt_audio_seconds is not None:
             self.audio_seconds += usage.prompt_audio_seconds - replayed_seconds
         elif transcription.chunks:
-            self.audio_seconds += transcription.chunks[-1].end - replayed_seconds
+            sent = sum(chunk.duration for chunk in transcription.chunks)
+            self.audio_seconds += sent - replayed_seconds
         elif transcription.segments and transcription.segments[-1].end is not None:
             self.audio_seconds += transcription.segments[-1].end
+        self.overlap_seconds += transcription.overlap_seconds
 
     def summary(self, seconds: float) -> str:
         parts = [f"{self.done} done", f"{self.failed} failed"]
@@ -518,8 +521,13 @@ class Tally:
             if self.replayed_tokens or self.replayed_seconds
             else ""
         )
+        overlap = (
+            f" ({self.overlap_seconds / 60:.1f} min heard twice, where diarized chunks overlap)"
+            if self.overlap_seconds
+            else ""
+        )
         return (
-            f"{PROG}: {', '.join(parts)}; {self.audio_seconds / 60:.1f} min of audio; "
+            f"{PROG}: {', '.join(parts)}; {self.audio_seconds / 60:.1f} min of audio{overlap}; "
             f"{tokens} tokens ({self.prompt_tokens} prompt, {self.completion_tokens} "
             f"completion){replayed}; {seconds:.1f} s"
         )
