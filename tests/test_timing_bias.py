@@ -14,6 +14,7 @@ delay from the file. The delays are 25 ms (MP3, 44.1 kHz), 69 ms (MP3, 16 kHz) a
 from __future__ import annotations
 
 import statistics
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,16 @@ def layout(request: pytest.FixtureRequest) -> tuple[list[tuple[float, float]], b
     return regions, speech_pcm(regions, DURATION)
 
 
-@pytest.mark.parametrize("path", ["direct", "chunked", "chunked and streamed"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "direct",
+        "chunked",
+        "chunked and streamed",
+        "overlapping (diarized)",
+        "overlapping, streamed",
+    ],
+)
 @pytest.mark.parametrize("container", list(CONTAINERS))
 def test_every_segment_is_at_its_true_time(
     container: str,
@@ -86,8 +96,10 @@ def test_every_segment_is_at_its_true_time(
     recording.write_bytes(encode(pcm, name, **options))
     fake = FakeVoxtral()
     client = fake_client(fake)
-    chunking = {"max_chunk_seconds": CHUNK_SECONDS} if path != "direct" else {}
-    if path == "chunked and streamed":
+    chunking: dict[str, Any] = {"max_chunk_seconds": CHUNK_SECONDS} if path != "direct" else {}
+    if path.startswith("overlapping"):  # diarized chunks share audio around each cut
+        chunking["diarize"] = True
+    if path.endswith("streamed"):
         events = client.stream_transcription(
             recording, timestamp_granularities=["segment"], **chunking
         )
@@ -95,6 +107,12 @@ def test_every_segment_is_at_its_true_time(
     else:
         result = client.transcribe(recording, timestamp_granularities=["segment"], **chunking)
         segments = list(result.segments)
+        overlaps = [before.end - after.start for before, after in pairwise(result.chunks)]
+        assert (
+            all(o > 1.0 for o in overlaps)
+            if "diarize" in chunking
+            else max(overlaps, default=0) <= 0
+        )
 
     requests = len(fake.uploads)
     assert requests >= 4 if chunking else requests == 1, requests
