@@ -34,7 +34,6 @@ import av
 import httpx
 import numpy as np
 from audio_factory import encode
-from conftest import FAKE_API_KEY
 from fake_voxtral import multipart
 
 from voxtral_integrations import Chunk, Segment, VoxtralClient
@@ -281,38 +280,38 @@ class FakeDiarizer:
             },
         )
 
-    def label_as_sent(self, segment: Segment, chunks: Sequence[Chunk]) -> tuple[int, str] | None:
-        """``(chunk index, speaker label)`` the server gave a stitched ``segment``: the
-        answer, among those as long as a chunk, holding it at its time in that chunk.
-        ``None`` if no answer holds it. (What ``speaker_local`` and ``chunk_index``
-        must say, found without them.)"""
+    def labels_as_sent(self, segment: Segment, chunks: Sequence[Chunk]) -> list[tuple[int, str]]:
+        """Every ``(chunk index, speaker label)`` under which a request heard a stitched
+        ``segment``: each answer as long as a chunk that holds the segment, with its
+        text, at its time in that chunk. A turn heard whole in an overlap is held by
+        both chunks' answers. (What ``chunk_index`` and ``speaker_local`` may say,
+        found without them.)"""
         assert segment.start is not None and segment.end is not None
+        found = []
         for chunk in chunks:
             for answer in self.answers:
                 if abs(answer.seconds - chunk.duration) > 0.01:
                     continue
-                for heard in answer.segments:
-                    if (
-                        abs(heard["start"] + chunk.start - segment.start) < 0.002
-                        and abs(heard["end"] + chunk.start - segment.end) < 0.002
-                        and heard["text"] == segment.text
-                    ):
-                        return chunk.index, str(heard["speaker_id"])
-        return None
+                found.extend(
+                    (chunk.index, str(heard["speaker_id"]))
+                    for heard in answer.segments
+                    if abs(heard["start"] + chunk.start - segment.start) < 0.002
+                    and abs(heard["end"] + chunk.start - segment.end) < 0.002
+                    and heard["text"] == segment.text
+                )
+        return found
 
 
 def chunk_plan(path: Path, **options: Any) -> list[Chunk]:
     """The chunks the client plans for ``path`` with a diarized ``transcribe(**options)``,
-    found through the client against a server that hears nothing (no decoding)."""
+    found through the client against a server that hears nothing (no decoding, so
+    planning hours takes seconds)."""
 
-    def silent(request: httpx.Request) -> httpx.Response:
-        fields, _ = multipart(request)
-        return httpx.Response(200, json={"model": fields["model"][0], "text": "", "segments": []})
+    def deaf(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"model": "voxtral-mini-latest", "text": ""})
 
-    client = VoxtralClient(
-        api_key=FAKE_API_KEY, http_client=httpx.Client(transport=httpx.MockTransport(silent))
-    )
-    with client:
+    http = httpx.Client(transport=httpx.MockTransport(deaf))
+    with VoxtralClient(api_key="sk-test-deaf-server", http_client=http) as client:
         result = client.transcribe(
             path, diarize=True, timestamp_granularities=["segment"], **options
         )
