@@ -6,7 +6,8 @@ uploaded JSONL batch file (its body, with the job's model, against the
 transcription request schema). A job moves through a scripted list of statuses,
 one step per ``GET``; when it reaches its end, its requests are "run": each
 uploaded audio file is decoded and answered like ``FakeVoxtral`` answers it (one
-segment per non-silent region, with ``speech_regions``), so times are real.
+segment per non-silent region, with ``speech_regions``), so times are real, or by
+``answer`` (e.g. the fake diarizer's).
 
 Faults on demand: ``fail(custom_id, body)`` returns a status code to fail one
 request with (written to the error file, in the ``response`` shape or, with
@@ -124,6 +125,10 @@ class FakeBatchServer:
     error_style: Literal["response", "error"] = "response"
     processed: int | None = None
     url_audio: dict[str, bytes] = field(default_factory=dict)
+    answer: Callable[[bytes, str, dict[str, Any]], dict[str, Any]] = lambda audio, model, body: (
+        transcription_body(audio, model, bool(body.get("timestamp_granularities")))
+    )
+    """The transcription a request gets: its audio, the job's model, the line's body."""
     files: dict[str, StoredFile] = field(default_factory=dict)
     jobs: dict[str, FakeJob] = field(default_factory=dict)
     operations: list[str] = field(default_factory=list)
@@ -272,8 +277,7 @@ class FakeBatchServer:
             audio = self.files[body["file_id"]].content
         else:
             audio = self.url_audio[body["file_url"]]
-        timestamps = bool(body.get("timestamp_granularities"))
-        transcription = transcription_body(audio, job.model, timestamps)
+        transcription = self.answer(audio, job.model, body)
         return {
             **answer,
             "response": {"status_code": 200, "body": {**transcription, "finish_reason": None}},

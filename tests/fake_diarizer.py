@@ -238,6 +238,37 @@ class Answer:
     segments: list[dict[str, Any]]
 
 
+def answered(
+    audio: bytes, model: str, *, diarized: bool, timed: bool
+) -> tuple[Answer, dict[str, Any]]:
+    """What the fake hears in ``audio`` and the Mistral-shaped body it answers."""
+    samples = decode(audio)
+    segments = diarize(samples)
+    if not diarized:
+        segments = [{k: v for k, v in s.items() if k != "speaker_id"} for s in segments]
+    seconds = round(len(samples) / RATE, 3)
+    body = {
+        "model": model,
+        "text": " ".join(segment["text"] for segment in segments),
+        "language": None,
+        "segments": segments if timed else [],
+        "usage": {
+            "prompt_audio_seconds": seconds,
+            "prompt_tokens": 4,
+            "completion_tokens": 3 * len(segments),
+            "total_tokens": 4 + 3 * len(segments),
+            "request_count": 1,
+        },
+    }
+    return Answer(seconds, segments), body
+
+
+def batch_answer(audio: bytes, model: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``FakeBatchServer.answer`` for a batch line: the same answer as online."""
+    timed = bool(body.get("timestamp_granularities"))
+    return answered(audio, model, diarized=bool(body.get("diarize")), timed=timed)[1]
+
+
 @dataclass
 class FakeDiarizer:
     """Answers diarized transcription requests from the audio alone (see the module).
@@ -256,29 +287,15 @@ class FakeDiarizer:
         if diarized and "language" in fields:
             message = "`language` is not compatible with `diarize`"
             return httpx.Response(400, json={"object": "error", "message": message})
-        samples = decode(upload[1])
-        segments = diarize(samples)
-        if not diarized:
-            segments = [{k: v for k, v in s.items() if k != "speaker_id"} for s in segments]
-        seconds = round(len(samples) / RATE, 3)
-        with self._lock:
-            self.answers.append(Answer(seconds, segments))
-        return httpx.Response(
-            200,
-            json={
-                "model": fields["model"][0],
-                "text": " ".join(segment["text"] for segment in segments),
-                "language": None,
-                "segments": segments if fields.get("timestamp_granularities") else [],
-                "usage": {
-                    "prompt_audio_seconds": seconds,
-                    "prompt_tokens": 4,
-                    "completion_tokens": 3 * len(segments),
-                    "total_tokens": 4 + 3 * len(segments),
-                    "request_count": 1,
-                },
-            },
+        answer, body = answered(
+            upload[1],
+            fields["model"][0],
+            diarized=diarized,
+            timed=bool(fields.get("timestamp_granularities")),
         )
+        with self._lock:
+            self.answers.append(answer)
+        return httpx.Response(200, json=body)
 
     def labels_as_sent(self, segment: Segment, chunks: Sequence[Chunk]) -> list[tuple[int, str]]:
         """Every ``(chunk index, speaker label)`` under which a request heard a stitched
