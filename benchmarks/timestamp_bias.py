@@ -1,7 +1,7 @@
 """No timestamp bias: 20 minutes in every container, sent whole and in 5 chunks.
 
 Each container gets the same generated recording: speech-like bursts (1-8 s, a
-few harmonics under a syllable-rate envelope, boundaries off any 10 ms grid)
+few harmonics under a syllable-rate envelope, 2 ms fades, boundaries off any 10 ms grid)
 between digital-silence pauses (0.4-2 s), from a fixed seed, so every boundary is
 known to the sample. ``VoxtralClient.transcribe(path, timestamp_granularities=
 ["segment"])`` sends it to a fake server behind ``httpx.MockTransport`` that decodes
@@ -19,6 +19,7 @@ planned number of requests), 0 otherwise.
 
     python benchmarks/timestamp_bias.py
     python benchmarks/timestamp_bias.py --minutes 4   # a quicker look
+    python benchmarks/timestamp_bias.py --pauses 0.2 0.3   # every cut next to speech
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ MINUTES = 20.0
 RATE = 16_000
 """The generated recording's rate, and the rate the fake decodes everything to."""
 CHUNKS = 5
+PAUSES = (0.4, 2.0)
+"""Seconds of silence between bursts: the planner cuts well inside one. ``--pauses
+0.2 0.3`` leaves it no room, so every cut lands next to speech."""
 MAX_ERROR = 0.02
 """Seconds any boundary may be from the truth (the issue's target)."""
 MAX_MEAN_BIAS = 0.01
@@ -70,6 +74,10 @@ BRIDGE_FRAMES = 15
 """Quieter stretches shorter than this (150 ms) inside a burst are codec dropouts."""
 MIN_FRAMES = 10
 """Loud stretches shorter than this (100 ms) are codec noise, not a burst."""
+RAMP_SECONDS = 0.002
+"""Each burst fades in and out over 2 ms, as speech does. A step would be a click,
+which an MDCT codec spreads over its block (36 ms for MP3 at 16 kHz): the fake then
+hears a burst end up to 20 ms late in the file itself, with no client involved."""
 
 
 @dataclass(frozen=True)
@@ -101,16 +109,19 @@ for a decoder (an MP3 byte range, an MP4 without an edit list, raw ADTS)."""
 # --------------------------------------------------------------------------- the audio
 
 
-def plan_speech(duration: float, seed: int) -> list[tuple[int, int]]:
-    """Bursts of 1-8 s after pauses of 0.4-2 s, as sample ranges, from ``seed``."""
+def plan_speech(
+    duration: float, seed: int, pauses: tuple[float, float] = PAUSES
+) -> list[tuple[int, int]]:
+    """Bursts of 1-8 s after pauses of ``pauses`` seconds, as sample ranges, from ``seed``."""
     rng = np.random.default_rng(seed)
     total = round(duration * RATE)
+    shortest, longest = round(pauses[0] * RATE), round(pauses[1] * RATE)
     bursts: list[tuple[int, int]] = []
     position = 0
     while True:
-        start = position + int(rng.integers(round(0.4 * RATE), 2 * RATE))
+        start = position + int(rng.integers(shortest, longest + 1))
         end = start + int(rng.integers(RATE, 8 * RATE))
-        if end > total - round(0.4 * RATE):
+        if end > total - shortest:
             return bursts
         bursts.append((start, end))
         position = end
@@ -120,13 +131,17 @@ def speech_pcm(bursts: Sequence[tuple[int, int]], duration: float, seed: int) ->
     """Mono s16 PCM: a burst over every range (each its own pitch), zeros elsewhere."""
     rng = np.random.default_rng(seed)
     pcm = np.zeros(round(duration * RATE), dtype=np.int16)
+    ramp = round(RAMP_SECONDS * RATE)
+    fade_in = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)
     for start, end in bursts:
         t = np.arange(end - start) / RATE
         pitch = 110 + 40 * rng.random()
         envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 4 * t)  # ~4 syllables a second
         tone = sum(np.sin(2 * np.pi * pitch * k * t) / k for k in (1, 2, 3))
         noise = rng.uniform(-300, 300, t.size)
-        pcm[start:end] = (7000 * envelope * tone + noise).astype(np.int16)
+        fade = np.ones(t.size)
+        fade[:ramp], fade[-ramp:] = fade_in, fade_in[::-1]
+        pcm[start:end] = (fade * (7000 * envelope * tone + noise)).astype(np.int16)
     return pcm
 
 
@@ -369,18 +384,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jobs", type=int, default=2, help="containers measured at once (default %(default)s)"
     )
+    parser.add_argument(
+        "--pauses",
+        nargs=2,
+        type=float,
+        default=list(PAUSES),
+        metavar=("MIN", "MAX"),
+        help="seconds of silence between bursts (default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    if not 0.2 <= args.pauses[0] <= args.pauses[1]:
+        parser.error("--pauses: MIN at least 0.2 s (shorter gaps the fake bridges), MAX >= MIN")
     if not 1 <= args.minutes <= 50:
         parser.error("--minutes must be between 1 and 50 (one request holds up to 60 minutes)")
 
     began = time.perf_counter()
     duration = args.minutes * 60
-    bursts = plan_speech(duration, SEED)
+    bursts = plan_speech(duration, SEED, tuple(args.pauses))
     pcm = speech_pcm(bursts, duration, SEED)
     truth = [(start / RATE, end / RATE) for start, end in bursts]
     print(
         f"audio: {args.minutes:g} minutes, mono {RATE} Hz, {len(bursts)} bursts of 1-8 s "
-        f"between pauses of 0.4-2 s (seed {SEED}); generated in "
+        f"between pauses of {args.pauses[0]:g}-{args.pauses[1]:g} s (seed {SEED}); generated in "
         f"{time.perf_counter() - began:.1f} s"
     )
     floor = compare("raw PCM (the fake's floor)", "", truth, speech_regions(pcm), (0, range(1)))
