@@ -32,6 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import FAKE_API_KEY
+from fake_batch import FakeBatchServer
 from fake_diarizer import (
     GAPLESS,
     LIVELY,
@@ -40,6 +41,7 @@ from fake_diarizer import (
     Conversation,
     FakeDiarizer,
     Style,
+    batch_answer,
     cast,
     chunk_plan,
     decode,
@@ -435,3 +437,32 @@ def named_in_order_of_first_appearance(people: list[int | None], labels: list[st
     for person in people:
         order.setdefault(person, f"speaker_{len(order) + 1}")
     return [order[person] for person in people] == labels
+
+
+def test_batch_api_results_name_the_same_speakers_as_the_online_path(
+    run: Run, tmp_path: Path
+) -> None:
+    """A Batch API job of the same recording is cut, heard and linked the same way."""
+    path = tmp_path / "conversation.wav"
+    path.write_bytes(run.conversation.wav())
+    server = FakeBatchServer(answer=batch_answer)
+    http = httpx.Client(transport=httpx.MockTransport(server))
+    with VoxtralClient(api_key=FAKE_API_KEY, http_client=http, max_retries=0) as client:
+        job = client.submit_batch(
+            [path],
+            manifest_dir=tmp_path / "jobs",
+            diarize=True,
+            timestamp_granularities=["segment"],
+            max_chunk_seconds=MAX_CHUNK_SECONDS,
+        )
+        client.wait_for_batch(job.id, poll_interval=0)
+        (result,) = client.batch_results(job.id, manifest_dir=tmp_path / "jobs")
+    batch = result.unwrap()
+    assert batch.chunks == run.result.chunks
+    fields = ("text", "start", "end", "speaker_id", "speaker_local", "chunk_index")
+    assert [[getattr(s, f) for f in fields] for s in batch.segments] == [
+        [getattr(s, f) for f in fields] for s in run.result.segments
+    ]
+    assert {s.speaker_confidence for s in batch.segments} == {
+        s.speaker_confidence for s in run.result.segments
+    }

@@ -448,6 +448,7 @@ def _parse_multipart(content_type: str, body: bytes) -> list[_FormPart]:
     sees it.
     """
     parts: list[_FormPart] = []
+    files: list[File] = []
 
     def on_field(field: Field) -> None:
         raw = field.value or b""
@@ -464,7 +465,8 @@ def _parse_multipart(content_type: str, body: bytes) -> list[_FormPart]:
         )
 
     def on_file(file: File) -> None:
-        size = file.size  # not closed here: older python-multipart still uses it afterwards
+        size = file.size  # closed after parsing: older python-multipart still uses it here
+        files.append(file)
         parts.append(
             _FormPart(
                 (file.field_name or b"").decode("utf-8"),
@@ -485,6 +487,9 @@ def _parse_multipart(content_type: str, body: bytes) -> list[_FormPart]:
         raise
     except Exception as exc:  # python-multipart raises several unrelated types
         raise _fail("body", f"malformed multipart body: {exc}", "multipart/form-data") from exc
+    finally:
+        for file in files:  # a large part is spooled to a temporary file
+            file.close()
     return parts
 
 
