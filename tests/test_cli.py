@@ -28,8 +28,11 @@ from cli_server import SpeechServer
 from conftest import FAKE_API_KEY, REPO
 from fake_batch import FakeBatchServer
 
-from voxtral_integrations import VoxtralClient, cli
-from voxtral_integrations.cli import Input, main, output_names
+from voxtral_integrations import VoxtralClient
+from voxtral_integrations._constants import CLI_CACHE_MAX_AGE_DAYS
+from voxtral_integrations.cli import _commands, _exits, _outputs, main
+from voxtral_integrations.cli._inputs import Input, expand_inputs
+from voxtral_integrations.cli._outputs import OUTPUT_INDEX, SUFFIXES, output_names, output_paths
 
 TOLERANCE = 0.05
 TRUTH = {
@@ -75,7 +78,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str
 
 def outputs(directory: Path) -> list[Path]:
     """What the command wrote in ``directory``, without its index of which input is which."""
-    return [path for path in directory.iterdir() if path.name != cli.OUTPUT_INDEX]
+    return [path for path in directory.iterdir() if path.name != OUTPUT_INDEX]
 
 
 def segments_of(answer: dict[str, Any], offset: float = 0.0) -> list[tuple[float, float, str]]:
@@ -152,8 +155,8 @@ def test_every_format_matches_what_the_server_said(
     assert code == 0, stderr
     assert stdout == ""
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert written == sorted([cli.OUTPUT_INDEX, *(f"{name}.{output_format}" for name in TRUTH)])
-    index = json.loads((out / cli.OUTPUT_INDEX).read_text())
+    assert written == sorted([OUTPUT_INDEX, *(f"{name}.{output_format}" for name in TRUTH)])
+    index = json.loads((out / OUTPUT_INDEX).read_text())
     assert index == {  # which input each output holds, for a re-run to skip only its own
         f"{path.stem}.{output_format}": Path(os.path.relpath(path, out)).as_posix()
         for path in recordings.resolve().rglob("*.wav")
@@ -521,7 +524,7 @@ def test_a_quoted_recursive_glob_does_not_follow_directory_links(
     box: dict[str, list[Input]] = {}
     pattern = f"{recordings}/**/*.wav"
     worker = threading.Thread(
-        target=lambda: box.update(found=cli.expand_inputs([pattern], print, print)),
+        target=lambda: box.update(found=expand_inputs([pattern], print, print)),
         daemon=True,
     )
     worker.start()
@@ -597,7 +600,7 @@ def test_inputs_with_the_same_printable_name_are_numbered_in_input_order() -> No
     import threading
 
     signed = ["https://cdn.example/talk.mp3?sig=AAA", "https://cdn.example/talk.mp3?sig=BBB"]
-    inputs = cli.expand_inputs([*signed, "https://cdn.example/talk.mp3"], print, print)
+    inputs = expand_inputs([*signed, "https://cdn.example/talk.mp3"], print, print)
     assert [item.name for item in inputs] == ["https://cdn.example/talk.mp3"] * 3
     box: dict[str, list[PurePosixPath]] = {}
     worker = threading.Thread(target=lambda: box.update(names=output_names(inputs)), daemon=True)
@@ -615,13 +618,13 @@ def test_an_output_file_never_takes_the_place_of_a_directory() -> None:
         Input(Path("/r/q/talk.wav"), "q/talk.wav"),
         Input(Path("/r/p.wav"), "p.wav"),
     ]
-    paths = cli.output_paths(inputs, Path("/out"), "txt")
+    paths = output_paths(inputs, Path("/out"), "txt")
     assert [str(path) for path in paths] == [
         "/out/p.txt/talk.txt",
         "/out/q/talk.txt",
         "/out/p-2.txt",
     ]
-    assert [str(path) for path in cli.output_paths(inputs, Path("/out"), "srt")] == [
+    assert [str(path) for path in output_paths(inputs, Path("/out"), "srt")] == [
         "/out/p.txt/talk.srt",
         "/out/q/talk.srt",
         "/out/p.srt",
@@ -806,7 +809,7 @@ def test_an_output_written_for_another_input_is_not_taken_as_done(
     first = write_wav(tmp_path / "x" / "talk.wav", TRUTH["talk"], 6.0)
     second = write_wav(tmp_path / "y" / "talk.wav", TRUTH["standup"], 4.5)
     out = tmp_path / "out"
-    suffix = cli.SUFFIXES[output_format]
+    suffix = SUFFIXES[output_format]
     timed = ["-f", output_format, "--timestamps", "segment"]
     assert run(capsys, "transcribe", first, "-o", out, *timed)[0] == 0
     kept = (out / f"talk{suffix}").read_text()
@@ -833,7 +836,7 @@ def test_the_output_index_is_relative_and_an_absolute_one_still_reads(
     write_wav(tmp_path / "y" / "talk.wav", TRUTH["standup"], 4.5)
     out = tmp_path / "out"
     assert run(capsys, "transcribe", first, "-o", out)[0] == 0
-    index = out / cli.OUTPUT_INDEX
+    index = out / OUTPUT_INDEX
     assert json.loads(index.read_text()) == {"talk.txt": "../x/talk.wav"}
 
     moved = tmp_path / "moved"  # the inputs and outputs moved together keep their index
@@ -843,7 +846,7 @@ def test_the_output_index_is_relative_and_an_absolute_one_still_reads(
     code, _, stderr = run(capsys, "transcribe", moved / "x" / "talk.wav", "-o", moved / "out")
     assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
 
-    index = moved / "out" / cli.OUTPUT_INDEX  # as an older version wrote it
+    index = moved / "out" / OUTPUT_INDEX  # as an older version wrote it
     index.write_text(json.dumps({"talk.txt": str((moved / "x" / "talk.wav").resolve())}))
     code, _, stderr = run(capsys, "transcribe", moved / "x" / "talk.wav", "-o", moved / "out")
     assert code == 0 and "skipped 1 already done" in stderr and "warning" not in stderr
@@ -1118,7 +1121,7 @@ def test_cache_entries_past_the_age_bound_are_removed_when_transcribe_runs(
     old, recent = sorted(cache.glob("*.json"))
     foreign = cache / "notes.txt"
     foreign.write_text("not the cache's")
-    long_ago = time.time() - (cli.CLI_CACHE_MAX_AGE_DAYS + 1) * 86400
+    long_ago = time.time() - (CLI_CACHE_MAX_AGE_DAYS + 1) * 86400
     for path in (old, foreign):
         os.utime(path, (long_ago, long_ago))
 
@@ -1161,7 +1164,7 @@ def test_vllm_backend_needs_no_key(
         "--model", "served-voxtral",
     )  # fmt: skip
     # the server wants the key, so it answers 401: the vLLM backend never sent one
-    assert code == cli.EXIT_REFUSED
+    assert code == _exits.EXIT_REFUSED
     assert "401" in stderr and "the vLLM server wants an API key" in stderr
     assert server.request_count == 1
 
@@ -1180,7 +1183,7 @@ def test_a_wrong_key_stops_the_run_at_the_first_refusal(
     code, stdout, stderr = run(
         capsys, "transcribe", *paths, "-o", out, "--concurrency", str(concurrency)
     )
-    assert code == cli.EXIT_REFUSED == 3
+    assert code == _exits.EXIT_REFUSED == 3
     # a request is refused only once the ones beside it are out: none starts after it
     assert 1 <= server.request_count <= concurrency
     assert stdout == "" and not out.exists()
@@ -1205,14 +1208,14 @@ def batch_server(
     """The Files and Batch APIs in memory, behind the command's one client factory."""
     fake = FakeBatchServer(url_audio={SIGNED_URL: (recordings / "talk.wav").read_bytes()})
     monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
-    real = cli.make_client
+    real = _commands.make_client
 
     def client(backend: str, base_url: str | None) -> VoxtralClient:
         real(backend, base_url).close()  # the command's own checks (key, backend) still run
         http = httpx.Client(transport=httpx.MockTransport(fake))
         return VoxtralClient(http_client=http, max_retries=0)
 
-    monkeypatch.setattr(cli, "make_client", client)
+    monkeypatch.setattr(_commands, "make_client", client)
     return fake
 
 
@@ -1566,10 +1569,10 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_anything_is_s
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "read-only"
-    monkeypatch.setattr(cli.tempfile, "mkdtemp", _denied_for(out, cli.tempfile.mkdtemp))
+    monkeypatch.setattr(_outputs.tempfile, "mkdtemp", _denied_for(out, _outputs.tempfile.mkdtemp))
     out.mkdir()
     code, _, stderr = run(capsys, "transcribe", recordings / "talk.wav", "-o", out, "-q")
-    assert code == cli.EXIT_USAGE, stderr
+    assert code == _exits.EXIT_USAGE, stderr
     assert f"--output-dir {str(out)!r} cannot be written to (Permission denied)" in stderr
     assert "Traceback" not in stderr
     assert server.filenames() == []
@@ -1583,18 +1586,18 @@ def test_an_output_that_cannot_be_written_is_that_inputs_failure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "out"
-    real = cli.write_atomically
+    real = _commands.write_atomically
 
     def disk_full_for_talk(path: Path, text: str) -> None:
         if path.stem == "talk":
             raise OSError(28, "No space left on device", str(path))
         real(path, text)
 
-    monkeypatch.setattr(cli, "write_atomically", disk_full_for_talk)
+    monkeypatch.setattr(_commands, "write_atomically", disk_full_for_talk)
     code, _, stderr = run(
         capsys, "transcribe", recordings / "talk.wav", recordings / "interview.wav", "-o", out
     )
-    assert code == cli.EXIT_FAILED, stderr
+    assert code == _exits.EXIT_FAILED, stderr
     assert f"failed: {recordings / 'talk.wav'}: cannot write" in stderr
     assert "No space left on device" in stderr and "Traceback" not in stderr
     assert [path.name for path in outputs(out)] == ["interview.txt"]
@@ -1618,7 +1621,7 @@ def test_a_cache_folder_that_cannot_be_made_warns_and_the_run_goes_on(
 
     monkeypatch.setattr(Path, "mkdir", mkdir)
     code, stdout, stderr = run(capsys, "transcribe", recordings / "talk.wav", "--cache-dir", cache)
-    assert code == cli.EXIT_OK, stderr
+    assert code == _exits.EXIT_OK, stderr
     assert f"voxtral: warning: the resume cache {str(cache)!r} cannot be created" in stderr
     assert "going on without it" in stderr
     assert stdout.strip() and len(server.filenames()) == 1
@@ -1638,13 +1641,13 @@ def test_a_timed_format_the_backend_cannot_time_names_the_format_too(
         "--format",
         "srt",
     )
-    assert code == cli.EXIT_USAGE, stderr
+    assert code == _exits.EXIT_USAGE, stderr
     assert "(option --timestamps (or a timed --format: jsonl, srt, vtt))" in stderr
 
 
 def test_a_jsonl_line_of_a_speaker_linked_across_chunks_says_how() -> None:
     from voxtral_integrations._models import Segment
-    from voxtral_integrations.cli import _segment_line
+    from voxtral_integrations.cli._outputs import _segment_line
 
     segment = Segment(
         text=" hi ",
@@ -1671,7 +1674,7 @@ def test_a_jsonl_line_of_a_speaker_linked_across_chunks_says_how() -> None:
 
 def test_the_summary_counts_audio_heard_twice_where_diarized_chunks_overlap() -> None:
     from voxtral_integrations._models import Chunk, Transcription
-    from voxtral_integrations.cli import Tally
+    from voxtral_integrations.cli._summary import Tally
 
     tally = Tally(done=1)
     chunks = [Chunk(index=0, start=0.0, end=70.0), Chunk(index=1, start=25.0, end=120.0)]

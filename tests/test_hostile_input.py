@@ -74,6 +74,7 @@ from voxtral_integrations import (
     VoxtralClient,
     cli,
 )
+from voxtral_integrations.cli import _commands, _exits
 from voxtral_integrations.langchain import ChatVoxtral, VoxtralLoader
 from voxtral_integrations.llama_index import VoxtralLLM
 
@@ -459,7 +460,7 @@ def command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Server:
     server = Server()
     monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(cli, "make_client", lambda backend, base_url: server.client())
+    monkeypatch.setattr(_commands, "make_client", lambda backend, base_url: server.client())
     return server
 
 
@@ -478,11 +479,11 @@ def test_the_command_line_agrees(
     path = sandbox.create(case)
     code, out, err = run_cli(capsys, str(path), "--no-cache")
     if isinstance(case.outcome, Fails):
-        assert code == cli.EXIT_FAILED, err
+        assert code == _exits.EXIT_FAILED, err
         assert f"failed: {path}: " in err and case.outcome.says in err and out == ""
         assert command.requests == []
     else:
-        assert code == cli.EXIT_OK, err
+        assert code == _exits.EXIT_OK, err
         assert out.strip() == TRANSCRIPT
         assert len(command.requests) == 1
     sandbox.assert_clean(path)
@@ -494,12 +495,12 @@ def test_the_command_line_refuses_a_missing_path_and_a_directory_of_no_audio(
     """A named path that does not exist is a usage error (exit 2); a directory is searched."""
     missing = sandbox.inputs / "gone.wav"
     code, _, err = run_cli(capsys, str(missing))
-    assert code == cli.EXIT_USAGE and "No such file or directory" in err and str(missing) in err
+    assert code == _exits.EXIT_USAGE and "No such file or directory" in err and str(missing) in err
     folder = sandbox.inputs / "notes.wav"
     folder.mkdir()
     (folder / "readme.txt").write_text("no audio here")
     code, _, err = run_cli(capsys, str(folder))
-    assert code == cli.EXIT_USAGE and "contains no audio or video file" in err
+    assert code == _exits.EXIT_USAGE and "contains no audio or video file" in err
     assert command.requests == []
     sandbox.assert_clean(folder / "readme.txt")
 
@@ -550,7 +551,7 @@ def test_a_url_the_api_cannot_fetch_is_a_usage_error_on_the_command_line(
 ) -> None:
     for url in (f"ftp://user:{PASSWORD}@media.example/talk.mp3", "http://", "file:///etc/passwd"):
         code, _, err = run_cli(capsys, url)
-        assert code == cli.EXIT_USAGE and "http(s)" in err, err
+        assert code == _exits.EXIT_USAGE and "http(s)" in err, err
         assert PASSWORD not in err
     assert command.requests == []
 
@@ -628,7 +629,7 @@ async def test_an_http_url_is_passed_through_as_file_url_without_a_get(
 
     command.fake = URLServer()
     code, out, err = run_cli(capsys, MEDIA_URL, "--no-cache")
-    assert (code, out.strip()) == (cli.EXIT_OK, "hello"), err
+    assert (code, out.strip()) == (_exits.EXIT_OK, "hello"), err
     command.fake.assert_only_file_url_posts(MEDIA_URL)
 
     batch = FakeBatchServer()
@@ -673,7 +674,7 @@ def test_credentials_in_an_http_url_reach_no_error_or_log(
 
     command.fake = URLServer(status=400)
     code, out, err = run_cli(capsys, url, "--no-cache")
-    assert code == cli.EXIT_FAILED and "https://<redacted>@media.example/talk.mp3" in err
+    assert code == _exits.EXIT_FAILED and "https://<redacted>@media.example/talk.mp3" in err
     shown = [str(caught.value), repr(caught.value), str(result.error), str(load_error.value)]
     shown += [out, err, caplog.text]
     for text in shown:

@@ -72,6 +72,7 @@ from voxtral_integrations import (
     VoxtralError,
     cli,
 )
+from voxtral_integrations.cli import _commands, _outputs
 
 TOKEN = "SIGNED-URL-TOKEN-SENTINEL"
 PASSWORD = "PASSWORD-SENTINEL"
@@ -1007,7 +1008,7 @@ def test_the_command_never_shows_a_credential(
     assert code == 0
     shown.append(text)
     written = files_under(out)
-    assert cli.OUTPUT_INDEX in written and "talk.json" in written
+    assert _outputs.OUTPUT_INDEX in written and "talk.json" in written
     assert "files.example/audio/talk.mp3" in written["talk.json"]
     assert leaks(shown, written, logs.records) == []
 
@@ -1024,7 +1025,7 @@ def test_the_batch_command_never_shows_a_credential(
     server = EchoingBatchServer(url_audio={})
     monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
     monkeypatch.setattr(
-        cli, "make_client", lambda backend, base_url: sync_client(server, max_retries=0)
+        _commands, "make_client", lambda backend, base_url: sync_client(server, max_retries=0)
     )
     local = tmp_path / "local.wav"
     local.write_bytes(speech_wav)

@@ -36,8 +36,9 @@ from audio_factory import encode, speech_pcm
 from cli_server import SpeechServer
 from conftest import FAKE_API_KEY, REPO
 
-from voxtral_integrations import Transcription, cli
+from voxtral_integrations import Transcription
 from voxtral_integrations._records import srt
+from voxtral_integrations.cli import _screen
 
 fcntl = pytest.importorskip("fcntl", reason="pseudo-terminals are POSIX")
 termios = pytest.importorskip("termios", reason="pseudo-terminals are POSIX")
@@ -331,7 +332,7 @@ def test_a_ctrl_c_waits_for_the_line_being_written() -> None:
     def said() -> None:
         happened.append("said")
 
-    with pytest.raises(KeyboardInterrupt), cli._interruptible(said), cli._SCREEN.writing():
+    with pytest.raises(KeyboardInterrupt), _screen._interruptible(said), _screen._SCREEN.writing():
         os.kill(os.getpid(), signal.SIGINT)
         happened.append("written")
     assert happened == ["written", "said"]

@@ -1,0 +1,77 @@
+"""The command line's transcription options, to the library's arguments and back.
+
+:func:`transcription_kwargs` turns the flags ``transcribe`` and ``batch submit``
+share into the library's keyword arguments, checked as a command line;
+``_FLAGS`` is the way back, naming the flag of the argument a library error is about.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import InvalidInputError
+from ._exits import UsageError, one_line
+from ._inputs import _URL
+from ._outputs import TIMED_FORMATS
+
+_FLAGS = {
+    "model": "--model",
+    "language": "--language",
+    "temperature": "--temperature",
+    "timestamp_granularities": "--timestamps (or a timed --format: jsonl, srt, vtt)",
+    "diarize": "--diarize",
+    "context_bias": "--context-bias",
+    "max_chunk_seconds": "--max-chunk-seconds",
+    "concurrency": "--concurrency",
+    "manifest_dir": "--manifest-dir",
+    "timeout_hours": "--timeout-hours",
+    "poll_interval": "--poll-interval",
+    "job_id": "JOB_ID",
+}
+"""The command-line flag of each library argument, to name it in error messages."""
+
+
+def transcription_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The options shared by ``transcribe`` and ``batch submit``, checked as a command line."""
+    timed = args.format in TIMED_FORMATS
+    if args.language and (timed or args.timestamps or args.diarize):
+        reason = (
+            f"--format {args.format} needs segment timestamps"
+            if timed
+            else ("--timestamps" if args.timestamps else "--diarize") + " is set"
+        )
+        raise UsageError(
+            f"--language cannot be used here: {reason}, and the API rejects a language "
+            "together with timestamps or diarization. Drop --language (the model detects "
+            "the language)."
+        )
+    granularities = [args.timestamps] if args.timestamps else ["segment"] if timed else None
+    terms = [term for value in args.context_bias or () for term in value.split(",") if term]
+    _check_context_bias(terms)
+    return {
+        "model": args.model,
+        "language": args.language,
+        "temperature": args.temperature,
+        "timestamp_granularities": granularities,
+        "diarize": args.diarize,
+        "context_bias": terms or None,
+        "max_chunk_seconds": args.max_chunk_seconds,
+    }
+
+
+def _check_context_bias(terms: Sequence[str] | None) -> None:
+    for term in terms or ():
+        if Path(term).exists() or _URL.match(term):
+            raise UsageError(
+                f"--context-bias {term!r} looks like an input, not a term: --context-bias "
+                "takes one comma-separated list of terms (--context-bias Voxtral,Mistral_AI)."
+            )
+
+
+def one_line_usage(error: InvalidInputError) -> str:
+    """The library's message, naming the command-line flag of the argument it is about."""
+    flag = _FLAGS.get(error.argument or "")
+    return f"{one_line(error)} (option {flag})" if flag else one_line(error)

@@ -1,0 +1,419 @@
+"""The ``voxtral`` command line: its commands, flags, help and examples (argparse).
+
+Each command's parser names the function that runs it (``run``) and the program
+name its errors go under (``prog``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .._constants import (
+    CLI_CACHE_DIR_NAME,
+    DEFAULT_BATCH_TIMEOUT_HOURS,
+    DEFAULT_BULK_CONCURRENCY,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    MAX_BATCH_TIMEOUT_HOURS,
+    TIMESTAMP_GRANULARITIES,
+)
+from .._protocol import BACKENDS
+from .._version import __version__
+from ._cache import _CACHE_POLICY, run_cache_clear, run_cache_info
+from ._commands import (
+    run_batch_cancel,
+    run_batch_results,
+    run_batch_status,
+    run_batch_submit,
+    run_transcribe,
+)
+from ._exits import PROG
+from ._outputs import DEFAULT_FORMAT, SUFFIXES
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _add_format_flag(
+    parser: argparse.ArgumentParser, default: str | None = DEFAULT_FORMAT, shown: str = ""
+) -> None:
+    parser.add_argument(
+        "-f",
+        "--format",
+        choices=list(SUFFIXES),
+        default=default,
+        help="txt: the text; json: the whole transcription with its source; jsonl: one "
+        "line per segment (source, start, end, speaker_id, text); srt, vtt: subtitles "
+        f"(default: {shown or '%(default)s'})",
+    )
+
+
+def _add_transcription_flags(parser: argparse.ArgumentParser, *, backends: bool) -> None:
+    parser.add_argument(
+        "audio",
+        nargs="+",
+        metavar="PATH_OR_URL",
+        help="audio or video files, directories (searched recursively), globs, http(s) URLs",
+    )
+    _add_format_flag(parser)
+    options = parser.add_argument_group("transcription options")
+    options.add_argument(
+        "--model", default=DEFAULT_TRANSCRIPTION_MODEL, help="model id (default: %(default)s)"
+    )
+    options.add_argument(
+        "--language",
+        metavar="xx",
+        help="two-letter language code to skip detection (not with timestamps, "
+        "--diarize, or the timed formats)",
+    )
+    options.add_argument(
+        "--timestamps",
+        choices=TIMESTAMP_GRANULARITIES,
+        help="request segment or word timestamps (srt, vtt and jsonl request segment "
+        "timestamps themselves)",
+    )
+    options.add_argument("--diarize", action="store_true", help="label segments by speaker")
+    options.add_argument(
+        "--context-bias",
+        metavar="TERM[,TERM...]",
+        action="append",
+        help="terms to spell right (names, jargon; join words with _), separated by commas; "
+        "repeatable (--context-bias Voxtral,Mistral_AI --context-bias vLLM)",
+    )
+    options.add_argument(
+        "--temperature", type=float, metavar="T", help="sampling temperature (>= 0)"
+    )
+    options.add_argument(
+        "--max-chunk-seconds",
+        type=_positive_float,
+        metavar="S",
+        help="longest stretch of audio per request; longer files are split at pauses "
+        "(default: 15 minutes, within the model's limit)",
+    )
+    _add_server_flags(parser, backends=backends)
+
+
+def _add_server_flags(parser: argparse.ArgumentParser, *, backends: bool) -> None:
+    connection = parser.add_argument_group("server")
+    if backends:
+        connection.add_argument(
+            "--backend",
+            choices=BACKENDS,
+            default="mistral",
+            help="mistral (key from MISTRAL_API_KEY) or vllm (default: %(default)s)",
+        )
+    else:
+        parser.set_defaults(backend="mistral")
+    connection.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API base URL (default: MISTRAL_BASE_URL, else Mistral's"
+        + ("; http://localhost:8000/v1 for vllm)" if backends else ")"),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Transcribe audio and video with Mistral's Voxtral models.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_MAIN_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    transcribe = commands.add_parser(
+        "transcribe",
+        help="transcribe files, directories, globs and URLs",
+        description=_TRANSCRIBE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_TRANSCRIBE_EPILOG,
+    )
+    _add_transcription_flags(transcribe, backends=True)
+    output = transcribe.add_argument_group("output and resuming")
+    output.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/<name>.<format> per input (default: everything to stdout)",
+    )
+    output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="transcribe inputs again even when their output file exists",
+    )
+    _add_cache_dir_flag(output, "resume cache of finished chunks (see `voxtral cache`)")
+    output.add_argument("--no-cache", action="store_true", help="do not use the resume cache")
+    output.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_BULK_CONCURRENCY,
+        metavar="N",
+        help="requests in flight across all files and chunks (default: %(default)s)",
+    )
+    output.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars over files and chunks on stderr (default: when stderr is a terminal)",
+    )
+    output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    transcribe.set_defaults(run=run_transcribe, prog=transcribe.prog)
+    _add_batch_parsers(commands)
+    _add_cache_parsers(commands)
+    return parser
+
+
+def _add_cache_dir_flag(group: Any, what: str) -> None:
+    group.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"{what} (default: $XDG_CACHE_HOME/{CLI_CACHE_DIR_NAME}, else "
+        f"~/.cache/{CLI_CACHE_DIR_NAME})",
+    )
+
+
+def _add_cache_parsers(commands: Any) -> None:
+    cache = commands.add_parser(
+        "cache",
+        help="inspect or clear the resume cache of finished chunks",
+        description="`voxtral transcribe` keeps each finished chunk of a recording (its "
+        "transcription) so that a re-run after a failure or Ctrl-C sends only the missing "
+        f"ones. The cache holds transcripts: {_CACHE_POLICY}.",
+    )
+    actions = cache.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, run, what in (
+        ("info", run_cache_info, "print where the cache is, its entries, size and age"),
+        ("clear", run_cache_clear, "remove every entry (only the cache's own files)"),
+    ):
+        action = actions.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
+        _add_cache_dir_flag(action, "the cache to look at")
+        action.set_defaults(run=run, prog=action.prog)
+
+
+def _add_batch_parsers(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="the Batch API: submit a corpus now, collect the transcripts later",
+        description=_BATCH_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_BATCH_EPILOG,
+    )
+    actions = batch.add_subparsers(dest="action", metavar="ACTION", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
+
+    submit = actions.add_parser(
+        "submit",
+        help="upload the audio and create a job; prints its id",
+        description="Check and prepare every input (converted, long files split), upload it "
+        "and create a batch job. The job id is printed on stdout; the manifest that maps the "
+        "job's requests back to the inputs is written to --output-dir.",
+        formatter_class=raw,
+        epilog=_BATCH_EPILOG,
+    )
+    _add_transcription_flags(submit, backends=False)
+    job = submit.add_argument_group("job")
+    job.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="where the job's manifest goes (and the outputs, with --wait)",
+    )
+    job.add_argument(
+        "--timeout-hours",
+        type=_positive_int,
+        default=DEFAULT_BATCH_TIMEOUT_HOURS,
+        metavar="H",
+        help=f"hours the job may run, 1 to {MAX_BATCH_TIMEOUT_HOURS} (default: %(default)s)",
+    )
+    _add_collect_flags(job)
+    submit.set_defaults(run=run_batch_submit, prog=submit.prog)
+
+    status = actions.add_parser(
+        "status",
+        help="a job's status and request counts",
+        description="Print a batch job's status and request counts on stdout.",
+        formatter_class=raw,
+        epilog=_BATCH_EPILOG,
+    )
+    status.add_argument("job_id", metavar="JOB_ID", help="the id `batch submit` printed")
+    status.add_argument("--json", action="store_true", help="the whole job, as JSON")
+    _add_server_flags(status, backends=False)
+    status.set_defaults(run=run_batch_status, prog=status.prog)
+
+    results = actions.add_parser(
+        "results",
+        help="write one output per input of a finished job",
+        description="Download a finished job's results and write one output per input to "
+        "--output-dir (as `transcribe` does). Exits 1 naming each input that failed. The "
+        "uploaded audio is deleted from the Files API once the results are in hand, unless "
+        "--keep-files; the results themselves stay downloadable for 24 hours.",
+        formatter_class=raw,
+        epilog=_BATCH_EPILOG,
+    )
+    results.add_argument("job_id", metavar="JOB_ID", help="the id `batch submit` printed")
+    _add_format_flag(results, None, f"the --format given to `batch submit`, else {DEFAULT_FORMAT}")
+    where = results.add_argument_group("job")
+    where.add_argument(
+        "-o", "--output-dir", type=Path, required=True, metavar="DIR", help="where outputs go"
+    )
+    where.add_argument(
+        "--manifest-dir",
+        type=Path,
+        metavar="DIR",
+        help="where `batch submit` wrote the manifest (default: --output-dir)",
+    )
+    _add_collect_flags(where)
+    _add_server_flags(results, backends=False)
+    results.set_defaults(run=run_batch_results, prog=results.prog)
+
+    cancel = actions.add_parser(
+        "cancel",
+        help="stop a job (what it finished stays collectable)",
+        description="Ask the server to stop a batch job; prints its status.",
+        formatter_class=raw,
+        epilog=_BATCH_EPILOG,
+    )
+    cancel.add_argument("job_id", metavar="JOB_ID", help="the id `batch submit` printed")
+    _add_server_flags(cancel, backends=False)
+    cancel.set_defaults(run=run_batch_cancel, prog=cancel.prog)
+
+
+def _add_collect_flags(group: Any) -> None:
+    group.add_argument(
+        "--wait", action="store_true", help="wait for the job to end, then write the outputs"
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=_seconds,
+        metavar="S",
+        help="seconds between status checks with --wait (default: 2, growing to 60)",
+    )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write every output even where it exists (by default an input whose output "
+        "exists is skipped, as `transcribe` does)",
+    )
+    group.add_argument(
+        "--keep-files",
+        action="store_true",
+        help="keep the uploaded audio in the Files API after collecting the results",
+    )
+    group.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars on stderr (default: when stderr is a terminal)",
+    )
+    group.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+
+
+_MAIN_EPILOG = """\
+examples:
+  voxtral transcribe meeting.mp3
+  voxtral transcribe recordings/ --output-dir transcripts/ --format srt
+  voxtral batch submit corpus/ --output-dir transcripts/ --wait
+  voxtral cache info
+  voxtral transcribe --help
+  voxtral batch --help
+
+The API key is read from the MISTRAL_API_KEY environment variable.
+"""
+
+_TRANSCRIBE_DESCRIPTION = """\
+Transcribe audio and video files, directories (recursively: every audio and
+video file in them), globs and http(s) URLs. Any format is converted and long
+recordings are split at pauses; every timestamp is absolute in the recording.
+
+Each input's output is written as soon as it is done. A re-run of the same
+command skips inputs whose output exists (DIR/.voxtral-outputs.json records
+which input each output is for; another input's file is never taken as done)
+and, through the resume cache, sends only the missing chunks of a long file
+that failed or was interrupted.
+Results go to stdout unless --output-dir is given; messages, the summary and
+progress go to stderr.
+
+exit status: 0 all done, 1 some inputs failed (each named on stderr),
+2 usage error (nothing was sent), 3 the server refused the API key (the
+run stopped at the first 401/403), 130 interrupted, 141 stdout was closed
+(`| head`)."""
+
+_BATCH_DESCRIPTION = """\
+Mistral's Batch API for corpora: the requests run on Mistral's side, outside the
+real-time rate limits, within --timeout-hours. Submit once, then collect the
+results from any process with the job id and the manifest in --output-dir.
+
+exit status: 0 done, 1 some inputs failed (each named on stderr) or the job
+cannot give results (not finished, expired), 2 usage error (nothing was sent,
+e.g. a malformed job id), 3 the server refused the API key (401/403),
+130 interrupted (the job goes on)."""
+
+_BATCH_EPILOG = """\
+examples:
+  # submit a directory; prints the job id
+  voxtral batch submit lectures/ -o out/ --format srt
+
+  voxtral batch status 8b0e5d3c-5c1e-4a8e-9f55-6f0b4a0f2d11
+  voxtral batch results 8b0e5d3c-5c1e-4a8e-9f55-6f0b4a0f2d11 -o out/ --format srt --wait
+  voxtral batch cancel 8b0e5d3c-5c1e-4a8e-9f55-6f0b4a0f2d11
+
+  # all in one go
+  voxtral batch submit calls/ -o out/ --format jsonl --wait"""
+
+_TRANSCRIBE_EPILOG = """\
+examples:
+  # the text of one file, on stdout
+  voxtral transcribe meeting.mp3
+
+  # subtitles for every recording in a directory, resumable
+  voxtral transcribe lectures/ -o subtitles/ --format srt
+
+  # who said what, one JSON line per segment
+  voxtral transcribe call.m4a --diarize --format jsonl > call.jsonl
+
+  # spell names right (terms separated by commas; the flag may be repeated)
+  voxtral transcribe 'talks/*.mp4' -o out/ --context-bias Voxtral,Mistral_AI
+
+  # a remote file (fetched by the server)
+  voxtral transcribe https://example.com/podcast.mp3 --format json
+
+  # Voxtral served by vLLM (pass the served model name)
+  voxtral transcribe a.wav --backend vllm --base-url http://gpu:8000/v1 \\
+      --model mistralai/Voxtral-Mini-3B-2507
+
+environment:
+  MISTRAL_API_KEY   the API key (never printed; there is no flag for it)
+  MISTRAL_BASE_URL  the API base URL (for the mistral backend)
+  XDG_CACHE_HOME    where the resume cache goes"""
