@@ -164,7 +164,7 @@ class Unwritable(str):
 
 
 def test_an_output_write_that_fails_midway_leaves_the_old_file_whole(tmp_path: Path) -> None:
-    from voxtral_integrations.cli import write_atomically
+    from voxtral_integrations.cli._outputs import write_atomically
 
     path = tmp_path / "talk.srt"
     path.write_text("the previous run's subtitles", encoding="utf-8")
