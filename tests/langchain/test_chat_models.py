@@ -521,6 +521,14 @@ def test_stream_chunks_carry_text_tool_calls_finish_and_usage() -> None:
     }
 
 
+def test_streamed_tool_arguments_sent_as_an_object_read_as_the_model_wrote_them() -> None:
+    # this adapter used to ASCII-escape them ("M\\u00e1laga"), VoxtralLLM not
+    arguments = {"city": "Málaga"}
+    streamed = generation_chunk(chunk({"tool_calls": [{**call(arguments), "index": 0}]}))
+    assert streamed is not None and isinstance(streamed.message, AIMessageChunk)
+    assert streamed.message.tool_call_chunks[0]["args"] == '{"city": "Málaga"}'
+
+
 def test_a_usage_only_chunk_counts_and_an_empty_chunk_is_skipped() -> None:
     usage_only = generation_chunk(chunk(None, usage=USAGE))  # vLLM's last chunk
     assert usage_only is not None and isinstance(usage_only.message, AIMessageChunk)
