@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from voxtral_integrations._chat_content import (
     api_tool_choice,
     arguments_text,
     audio_format,
+    audio_string,
     audio_to_convert,
     base64_part,
     carries_inline_audio,
@@ -35,6 +37,7 @@ from voxtral_integrations._chat_content import (
     looks_like_url,
     map_audio_parts,
     parse_data_url,
+    parsed_arguments,
     received_tool_call_id,
     sniff_extension,
     sniff_format,
@@ -246,6 +249,31 @@ def test_a_url_declaring_another_format_is_refused(declared: str, named: str) ->
 
 
 @pytest.mark.parametrize(
+    "audio", [b64(WAV), "https://a.example/x.wav", "data:audio/wav;base64,UklGRg=="]
+)
+def test_audio_string_passes_base64_and_what_the_server_takes(audio: str) -> None:
+    assert audio_string(audio) == audio
+
+
+@pytest.mark.parametrize(
+    ("audio", "named"),
+    [
+        ("", "needs audio"),
+        ("   ", "needs audio"),
+        (None, "needs audio"),
+        ({"data": "AAAA"}, "needs audio"),
+        ("file:///etc/passwd", "An `input_audio` content part has url='file:///etc/passwd'"),
+        ("data:audio/wav,abc", "which the server cannot fetch"),
+    ],
+)
+def test_audio_string_refuses_no_audio_and_what_the_server_cannot_take(
+    audio: object, named: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(named)):
+        audio_string(audio)
+
+
+@pytest.mark.parametrize(
     ("data", "declared", "expected"),
     [
         ("UklGRg==", None, part("UklGRg==")),
@@ -405,6 +433,26 @@ def test_received_tool_call_id_is_one_the_api_takes_back(given: str | None) -> N
 )
 def test_arguments_text(arguments: str | dict[str, Any], expected: str) -> None:
     assert arguments_text(FunctionCall(name="f", arguments=arguments)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"city": "Bcn"}', {"city": "Bcn"}),
+        ("", {}),
+        ("  ", {}),
+        ("[1, 2]", "the arguments are a JSON list, not an object"),
+        ('"Bcn"', "the arguments are a JSON str, not an object"),
+        ('{"city": "Bc', "Unterminated string starting at: line 1 column 10 (char 9)"),
+        ("[" * 100_000, "maximum recursion depth exceeded"),  # a crash in both adapters before
+    ],
+)
+def test_parsed_arguments_are_an_object_or_why_not(text: str, expected: object) -> None:
+    parsed = parsed_arguments(text)
+    if isinstance(expected, str):
+        assert isinstance(parsed, str) and parsed.startswith(expected)
+    else:
+        assert parsed == expected
 
 
 @pytest.mark.parametrize(

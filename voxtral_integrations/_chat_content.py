@@ -173,6 +173,19 @@ def url_part(url: str, declared: object, where: str, advice: str) -> dict[str, A
     return {"type": "input_audio", "input_audio": url}
 
 
+def audio_string(audio: object) -> str:
+    """An ``input_audio`` string as sent: base64, or a URL the server can fetch."""
+    if not isinstance(audio, str) or not audio.strip():
+        raise InvalidInputError(
+            "An `input_audio` content part needs audio: a base64 string, an http(s) URL, or "
+            "a signed URL from `get_signed_url`.",
+            argument="messages",
+        )
+    if looks_like_url(audio):
+        check_fetchable(audio, "An `input_audio` content part", "pass the audio as base64 instead")
+    return audio
+
+
 def base64_part(data: object, declared: object, where: str) -> dict[str, Any]:
     """Base64 audio as an ``input_audio`` part: OpenAI's ``{"data", "format"}`` object
     when a format is declared, else the string (the core sniffs one for vLLM)."""
@@ -311,6 +324,18 @@ def arguments_text(function: FunctionCall) -> str:
     """A tool call's arguments as JSON text, as the model wrote them (not ASCII-escaped)."""
     arguments = function.arguments
     return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+
+
+def parsed_arguments(text: str) -> dict[str, Any] | str:
+    """A tool call's arguments as the JSON object they hold (blank text: none), else why
+    they hold none: each framework keeps such a call, with its text, for the agent to see."""
+    try:
+        parsed = json.loads(text) if text.strip() else {}
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        return str(exc)
+    if not isinstance(parsed, dict):
+        return f"the arguments are a JSON {type(parsed).__name__}, not an object"
+    return parsed
 
 
 def api_tool_call(call_id: str | None, name: str, arguments: object) -> dict[str, Any]:

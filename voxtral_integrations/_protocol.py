@@ -27,7 +27,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from ._chat_content import check_fetchable, looks_like_url, sniff_format
+from ._chat_content import audio_string, looks_like_url, sniff_format
 from ._constants import (
     DEFAULT_MODEL_LIMITS,
     MAX_CONTEXT_BIAS_ITEMS,
@@ -347,7 +347,7 @@ class MistralDialect:
         audio = part.get("input_audio")
         if isinstance(audio, Mapping):
             audio = audio.get("data") or audio.get("url")
-        return {"type": "input_audio", "input_audio": _audio_string(audio)}
+        return {"type": "input_audio", "input_audio": audio_string(audio)}
 
     def check_files_supported(self) -> None:
         return None
@@ -415,7 +415,7 @@ class VLLMDialect(MistralDialect):
         audio = part.get("input_audio")
         if isinstance(audio, Mapping) and audio.get("data") and audio.get("format"):
             return {"type": "input_audio", "input_audio": dict(audio)}
-        data = _audio_string(audio.get("data") if isinstance(audio, Mapping) else audio)
+        data = audio_string(audio.get("data") if isinstance(audio, Mapping) else audio)
         if looks_like_url(data):
             return {"type": "audio_url", "audio_url": {"url": data}}
         return {"type": "input_audio", "input_audio": {"data": data, "format": _b64_format(data)}}
@@ -511,19 +511,6 @@ def _chat_message(dialect: MistralDialect, message: Any, index: int) -> dict[str
             for part in content
         ]
     return converted
-
-
-def _audio_string(audio: object) -> str:
-    """Base64 or a URL the server can fetch; base64 has no ``:``, so a ``:`` marks a URL."""
-    if not isinstance(audio, str) or not audio.strip():
-        raise InvalidInputError(
-            "An `input_audio` content part needs audio: a base64 string, an http(s) URL, or "
-            "a signed URL from `get_signed_url`.",
-            argument="messages",
-        )
-    if looks_like_url(audio):
-        check_fetchable(audio, "An `input_audio` content part", "pass the audio as base64 instead")
-    return audio
 
 
 def _b64_format(data: str) -> str:

@@ -464,7 +464,9 @@ def test_tool_calls_come_back_with_parsed_arguments(raw: dict[str, Any], args: A
     assert message.response_metadata["finish_reason"] == "tool_calls"
 
 
-@pytest.mark.parametrize("arguments", ['{"a": 1', "[1, 2]"])
+@pytest.mark.parametrize(
+    "arguments", ['{"a": 1', "[1, 2]", pytest.param("[" * 100_000, id="nested-too-deep")]
+)
 def test_unparsable_tool_arguments_become_invalid_tool_calls(arguments: str) -> None:
     message = chat_result(completion(tool_calls=[call(arguments, None)])).generations[0].message
     assert isinstance(message, AIMessage)

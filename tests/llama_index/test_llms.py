@@ -747,6 +747,19 @@ def test_tool_arguments_sent_as_an_object_or_malformed_are_handled() -> None:
     assert blocks[1].tool_kwargs == "[1, 2]"  # kept as received
 
 
+def test_tool_arguments_nested_too_deep_to_parse_are_kept_as_text() -> None:
+    deep = "[" * 100_000  # json.loads raises RecursionError, not ValueError
+    call = {**CALL, "function": {"name": "get_weather", "arguments": deep}}
+    completion = ChatCompletion.model_validate(
+        {
+            "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [call]}}],
+        }
+    )
+    (block,) = [b for b in chat_response(completion).message.blocks if isinstance(b, ToolCallBlock)]
+    assert block.tool_kwargs == deep
+
+
 def test_streamed_tool_call_fragments_are_assembled() -> None:
     deltas = [
         {"role": "assistant", "content": ""},

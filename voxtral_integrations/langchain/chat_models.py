@@ -24,7 +24,6 @@ given, must be one of those.
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
@@ -72,6 +71,7 @@ from .._chat_content import (
     check_fetchable,
     looks_like_url,
     parse_data_url,
+    parsed_arguments,
     received_tool_call_id,
     tool_message,
     url_part,
@@ -414,22 +414,13 @@ def _tool_calls(raw: Sequence[APIToolCall]) -> tuple[list[ToolCall], list[Invali
     for call in raw:
         arguments = arguments_text(call.function)
         call_id = received_tool_call_id(call.id)
-        try:
-            args = json.loads(arguments) if arguments.strip() else {}
-        except ValueError as exc:
+        args = parsed_arguments(arguments)
+        if isinstance(args, str):  # why they are no JSON object
             bad.append(
-                invalid_tool_call(
-                    name=call.function.name, args=arguments, id=call_id, error=str(exc)
-                )
+                invalid_tool_call(name=call.function.name, args=arguments, id=call_id, error=args)
             )
-            continue
-        if not isinstance(args, dict):
-            error = f"the arguments are a JSON {type(args).__name__}, not an object"
-            bad.append(
-                invalid_tool_call(name=call.function.name, args=arguments, id=call_id, error=error)
-            )
-            continue
-        calls.append(tool_call(name=call.function.name, args=args, id=call_id))
+        else:
+            calls.append(tool_call(name=call.function.name, args=args, id=call_id))
     return calls, bad
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 from collections.abc import Mapping, Sequence
 from io import IOBase
 from pathlib import Path
@@ -68,6 +67,7 @@ from .._chat_content import (
     chat_options,
     check_choices,
     parse_data_url,
+    parsed_arguments,
     received_tool_call_id,
     sniff_format,
     tool_message,
@@ -397,15 +397,6 @@ def _usage_kwargs(usage: Usage) -> dict[str, Any]:
     return counts
 
 
-def _tool_kwargs(arguments: str) -> dict[str, Any] | str:
-    """Parsed arguments when they are a JSON object, else the text as received."""
-    try:
-        parsed = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        return arguments
-    return parsed if isinstance(parsed, dict) else arguments
-
-
 class _ToolCallState:
     """One tool call, whole or being assembled from streamed fragments."""
 
@@ -426,9 +417,10 @@ class _ToolCallState:
             self.arguments = arguments_text(fragment.function)
 
     def block(self) -> ToolCallBlock:
-        return ToolCallBlock(
-            tool_call_id=self.id, tool_name=self.name, tool_kwargs=_tool_kwargs(self.arguments)
-        )
+        """Arguments that are no JSON object stay the text as received."""
+        parsed = parsed_arguments(self.arguments)
+        kwargs = self.arguments if isinstance(parsed, str) else parsed
+        return ToolCallBlock(tool_call_id=self.id, tool_name=self.name, tool_kwargs=kwargs)
 
 
 class _StreamState:
