@@ -27,13 +27,14 @@ import math
 import struct
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import IO, Any
 
 import av
 
+from ._chat_content import audio_to_convert, converted_part
 from ._chunking import LEVEL_HOP_SECONDS, one_request_seconds, plan_chunks, quietest_point
 from ._constants import ACCEPTED_AUDIO_TYPES, CHAT_MAX_AUDIO_SECONDS
 from ._exceptions import AudioError
@@ -505,6 +506,15 @@ def chat_audio(content: bytes, *, name: str) -> tuple[bytes, str]:
     if info.accepted_suffix:
         return content, info.accepted_suffix.lstrip(".")
     return _to_flac(upload, info, 0.0, info.duration), "flac"
+
+
+def decodable_chat_part(part: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """An ``input_audio`` part the chat endpoint decodes: inline audio it may not
+    (:func:`audio_to_convert` decides) goes through :func:`chat_audio`."""
+    inline = audio_to_convert(part, where)
+    if inline is None:
+        return part
+    return converted_part(part, inline, *chat_audio(inline.content, name=where))
 
 
 def prepare_short_wav(

@@ -35,7 +35,7 @@ import httpx
 from pydantic import BaseModel
 
 from . import _batch
-from ._audio import Payload, prepare, prepare_short_wav
+from ._audio import Payload, decodable_chat_part, prepare, prepare_short_wav
 from ._bulk import (
     AsyncSlot,
     BulkProgress,
@@ -46,6 +46,7 @@ from ._bulk import (
     sources,
     transcribe_many,
 )
+from ._chat_content import carries_inline_audio, map_audio_parts
 from ._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -93,7 +94,6 @@ from ._protocol import (
     EventStreamDecoder,
     RequestSpec,
     TranscriptionOptions,
-    carries_inline_audio,
     chat_request,
     check_chunking,
     delete_file_request,
@@ -301,7 +301,11 @@ class _BaseClient:
         )
 
     def _chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
-        return chat_request(self._dialect, messages, **options)
+        """Inline audio the endpoint may not decode is converted (PyAV) before the
+        request is built."""
+        return chat_request(
+            self._dialect, map_audio_parts(messages, decodable_chat_part), **options
+        )
 
     def _upload(self, audio: AudioInput, purpose: str) -> RequestSpec:
         self._dialect.check_files_supported()

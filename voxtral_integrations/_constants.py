@@ -59,8 +59,9 @@ ACCEPTED_AUDIO_TYPES = {
 }
 """Containers the transcription API documents as accepted, by file suffix."""
 
-CHAT_AUDIO_FORMATS = frozenset({"wav", "mp3", "flac", "ogg", "webm"})
-"""The ``input_audio`` formats the chat endpoint decodes (other audio is converted first)."""
+CHAT_AUDIO_FORMATS = ("wav", "mp3", "flac", "ogg", "webm")
+"""The ``input_audio`` formats the chat endpoint decodes (other audio is converted first),
+in the order messages list them; each is the suffix of its type in ``ACCEPTED_AUDIO_TYPES``."""
 
 CHAT_MAX_AUDIO_SECONDS = 40 * 60
 """Audio one chat message may carry: Voxtral understands up to about 40 minutes of audio

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TypeAlias, Union
 from urllib.parse import urlsplit
 
+from ._chat_content import sniff_extension
 from ._constants import ACCEPTED_AUDIO_TYPES, MAX_FILE_URL_LENGTH, OTHER_AUDIO_TYPES
 from ._exceptions import AudioError, InvalidInputError
 from ._models import UploadedFile
@@ -133,23 +134,6 @@ def mime_type_for(filename: str) -> str:
         or OTHER_AUDIO_TYPES.get(suffix)
         or "application/octet-stream"
     )
-
-
-def sniff_extension(head: bytes) -> str | None:
-    """The container's usual suffix from its first bytes, for content with no name."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return ".wav"
-    if head[:4] == b"fLaC":
-        return ".flac"
-    if head[:4] == b"OggS":
-        return ".ogg"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return ".webm"
-    if head[4:8] == b"ftyp":
-        return ".m4a"
-    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return ".mp3"
-    return None
 
 
 def files_under(directory: Path, onerror: Callable[[OSError], None] | None = None) -> list[Path]:

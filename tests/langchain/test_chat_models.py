@@ -464,7 +464,9 @@ def test_tool_calls_come_back_with_parsed_arguments(raw: dict[str, Any], args: A
     assert message.response_metadata["finish_reason"] == "tool_calls"
 
 
-@pytest.mark.parametrize("arguments", ['{"a": 1', "[1, 2]"])
+@pytest.mark.parametrize(
+    "arguments", ['{"a": 1', "[1, 2]", pytest.param("[" * 100_000, id="nested-too-deep")]
+)
 def test_unparsable_tool_arguments_become_invalid_tool_calls(arguments: str) -> None:
     message = chat_result(completion(tool_calls=[call(arguments, None)])).generations[0].message
     assert isinstance(message, AIMessage)
@@ -519,6 +521,14 @@ def test_stream_chunks_carry_text_tool_calls_finish_and_usage() -> None:
         "finish_reason": "stop",
         "prompt_audio_seconds": 3.0,
     }
+
+
+def test_streamed_tool_arguments_sent_as_an_object_read_as_the_model_wrote_them() -> None:
+    # this adapter used to ASCII-escape them ("M\\u00e1laga"), VoxtralLLM not
+    arguments = {"city": "Málaga"}
+    streamed = generation_chunk(chunk({"tool_calls": [{**call(arguments), "index": 0}]}))
+    assert streamed is not None and isinstance(streamed.message, AIMessageChunk)
+    assert streamed.message.tool_call_chunks[0]["args"] == '{"city": "Málaga"}'
 
 
 def test_a_usage_only_chunk_counts_and_an_empty_chunk_is_skipped() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -746,6 +747,19 @@ def test_tool_arguments_sent_as_an_object_or_malformed_are_handled() -> None:
     assert blocks[1].tool_kwargs == "[1, 2]"  # kept as received
 
 
+def test_tool_arguments_nested_too_deep_to_parse_are_kept_as_text() -> None:
+    deep = "[" * 100_000  # json.loads raises RecursionError, not ValueError
+    call = {**CALL, "function": {"name": "get_weather", "arguments": deep}}
+    completion = ChatCompletion.model_validate(
+        {
+            "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [call]}}],
+        }
+    )
+    (block,) = [b for b in chat_response(completion).message.blocks if isinstance(b, ToolCallBlock)]
+    assert block.tool_kwargs == deep
+
+
 def test_streamed_tool_call_fragments_are_assembled() -> None:
     deltas = [
         {"role": "assistant", "content": ""},
@@ -838,6 +852,67 @@ def test_the_same_id_mapping_as_the_langchain_adapter() -> None:
     langchain = pytest.importorskip("voxtral_integrations.langchain.chat_models")
     for value in ("abc123", "call_Xy12abcDEF345", "D681PevKs", ""):
         assert api_tool_call_id(value) == langchain.api_tool_call_id(value)
+
+
+UNKNOWN_B64 = base64.b64encode(UNKNOWN).decode()
+
+# The same audio, as a LangChain block and as an AudioBlock, where the two adapters
+# used to disagree (each comment says what the LangChain adapter did); one rule
+# (voxtral_integrations._chat_content) now reads both.
+SAME_AUDIO = [
+    pytest.param(  # sent the data: URL itself, as if the server could fetch it
+        {"type": "audio", "url": f"data:;base64,{MP3_B64}"},
+        lambda: AudioBlock(url=f"data:;base64,{MP3_B64}"),
+        MP3_B64,
+        id="data-url-without-mime",
+    ),
+    pytest.param(  # sent "x-wav" as the format
+        {"type": "input_audio", "input_audio": {"data": WAV_B64, "format": "x-wav"}},
+        lambda: AudioBlock(audio=WAV, format="x-wav"),
+        obj(WAV_B64, "wav"),
+        id="format-spelled-x-wav",
+    ),
+    pytest.param(  # sent "audio/x-m4a" as the format
+        {"type": "audio", "base64": UNKNOWN_B64, "mime_type": "audio/x-m4a"},
+        lambda: AudioBlock(audio=UNKNOWN, format="audio/x-m4a"),
+        obj(UNKNOWN_B64, "x-m4a"),
+        id="mime-type-not-decoded",
+    ),
+    pytest.param(  # refused it: only audio/webm was in its table
+        {"type": "audio", "url": AUDIO_URL, "mime_type": "video/webm"},
+        lambda: AudioBlock(url=AUDIO_URL, format="video/webm"),
+        string(AUDIO_URL),
+        id="url-declaring-video-webm",
+    ),
+]
+
+
+@pytest.mark.parametrize(("langchain_block", "build", "expected"), SAME_AUDIO)
+def test_the_same_audio_part_as_the_langchain_adapter(
+    langchain_block: dict[str, Any], build: Callable[[], AudioBlock], expected: object
+) -> None:
+    langchain = pytest.importorskip("voxtral_integrations.langchain.chat_models")
+    ours, theirs = audio_part(build()), langchain.audio_part(langchain_block)
+    if isinstance(expected, str):  # the base64 is sent; LangChain leaves sniffing to the core
+        assert ours["input_audio"]["data"] == expected == theirs["input_audio"]
+    else:
+        assert ours == expected == theirs
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        # both sent by the LangChain adapter, which skipped a data: URL its regex missed
+        ("data:audio/wav;base64,", "holds empty audio data"),
+        ("data:audio/wav,RIFF%00%00", "url='data:audio/wav,RIFF%00%00', which the server cannot"),
+    ],
+)
+def test_the_same_refusals_as_the_langchain_adapter(url: str, named: str) -> None:
+    langchain = pytest.importorskip("voxtral_integrations.langchain.chat_models")
+    with pytest.raises(InvalidInputError, match=re.escape(named)):
+        audio_part(AudioBlock(url=url))
+    with pytest.raises(InvalidInputError, match=re.escape(named)):
+        langchain.audio_part({"type": "audio", "url": url})
 
 
 @pytest.mark.filterwarnings(

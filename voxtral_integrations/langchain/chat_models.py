@@ -24,9 +24,6 @@ given, must be one of those.
 from __future__ import annotations
 
 import builtins
-import json
-import re
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
@@ -63,19 +60,30 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
-from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
-from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
-from .._constants import (
-    ACCEPTED_AUDIO_TYPES,
-    API_KEY_ENV,
-    DEFAULT_CHAT_MODEL,
-    DEFAULT_MAX_RETRIES,
+from .._chat_content import (
+    ChatOptions,
+    api_tool_call,
+    api_tool_choice,
+    arguments_text,
+    base64_part,
+    chat_options,
+    check_choices,
+    check_fetchable,
+    looks_like_url,
+    parse_data_url,
+    parsed_arguments,
+    received_tool_call_id,
+    tool_message,
+    url_part,
 )
-from .._exceptions import APIResponseError, InvalidInputError
-from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
+from .._chat_content import api_tool_call_id as api_tool_call_id  # as llama_index.llms has it
+from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
+from .._constants import API_KEY_ENV, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._exceptions import InvalidInputError
+from .._models import ChatCompletion, ChatCompletionChunk, Usage
 from .._models import ToolCall as APIToolCall
 from .._protocol import Backend
-from .._redaction import redact_url, shown_url
+from .._redaction import redact_url
 
 __all__ = [
     "ChatVoxtral",
@@ -90,35 +98,11 @@ __all__ = [
 _PROVIDER = "mistralai"
 """``response_metadata["model_provider"]``: the answers have Mistral's API shape."""
 
-_FORMATS = {mime: suffix.lstrip(".") for suffix, mime in reversed(ACCEPTED_AUDIO_TYPES.items())}
-"""Accepted MIME type -> the format name vLLM's ``input_audio`` object takes (mp3, wav...)."""
-
-_MIME_ALIASES = {
-    "audio/mp3": "audio/mpeg",
-    "audio/mpeg3": "audio/mpeg",
-    "audio/x-mpeg-3": "audio/mpeg",
-    "audio/x-wav": "audio/wav",
-    "audio/wave": "audio/wav",
-    "audio/vnd.wave": "audio/wav",
-    "audio/x-flac": "audio/flac",
-    "audio/x-ogg": "audio/ogg",
-}
-"""Other spellings seen in the wild; ``audio/mp3`` is what LangChain makes of OpenAI's ``mp3``."""
-
-_FORMAT_MIMES = {
-    **{audio_format: mime for mime, audio_format in _FORMATS.items()},
-    "mpeg": "audio/mpeg",
-    "oga": "audio/ogg",
-    "opus": "audio/ogg",
-}
-"""A format name (OpenAI's ``input_audio.format``) -> its MIME type."""
-
-_ACCEPTED = "audio/wav, audio/mpeg (mp3), audio/flac, audio/ogg, audio/webm"
+_SEND_INLINE = "send the audio as base64 data instead"
+"""What a LangChain user does with audio the server cannot fetch."""
 _UNSENDABLE_BLOCKS = frozenset({"image", "video", "file", "text-plain"})
 """LangChain standard blocks Voxtral chat cannot take (it hears audio and reads text)."""
 
-_DATA_URI = re.compile(r"data:(?P<mime>[^;,]+)(?:;[^;,]*)*;base64,(?P<data>.+)", re.DOTALL)
-_URL_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 ToolChoice = builtins.dict[str, Any] | str | bool | None
 
@@ -149,14 +133,7 @@ def _message_dict(message: BaseMessage, where: str, signed: Mapping[str, str]) -
     if isinstance(message, AIMessage):
         return _assistant_dict(message, where)
     if isinstance(message, ToolMessage):
-        result: dict[str, Any] = {
-            "role": "tool",
-            "content": _text(message.content, where),
-            "tool_call_id": api_tool_call_id(message.tool_call_id),
-        }
-        if message.name:
-            result["name"] = message.name
-        return result
+        return tool_message(_text(message.content, where), message.tool_call_id, message.name)
     if isinstance(message, ChatMessage):
         return {"role": message.role, "content": _user_content(message.content, where, signed)}
     raise InvalidInputError(
@@ -168,22 +145,14 @@ def _message_dict(message: BaseMessage, where: str, signed: Mapping[str, str]) -
 
 def _assistant_dict(message: AIMessage, where: str) -> dict[str, Any]:
     calls = [
-        _api_tool_call(call.get("id"), call["name"], json.dumps(call["args"], ensure_ascii=False))
-        for call in message.tool_calls
+        api_tool_call(call.get("id"), call["name"], call["args"]) for call in message.tool_calls
     ] + [
-        _api_tool_call(bad.get("id"), bad.get("name") or "", bad.get("args") or "")
+        api_tool_call(bad.get("id"), bad.get("name") or "", bad.get("args") or "")
         for bad in message.invalid_tool_calls
     ]
     if calls:  # Mistral takes content or tool calls in one assistant message, not both
         return {"role": "assistant", "content": "", "tool_calls": calls}
     return {"role": "assistant", "content": _text(message.content, where, lenient=True)}
-
-
-def _api_tool_call(call_id: str | None, name: str, arguments: str) -> dict[str, Any]:
-    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
-    if call_id:
-        call["id"] = api_tool_call_id(call_id)
-    return call
 
 
 def _text(content: str | list[str | dict[str, Any]], where: str, *, lenient: bool = False) -> str:
@@ -247,13 +216,11 @@ def audio_part(
     if block.get("type") == "input_audio":
         audio = block.get("input_audio")
         if isinstance(audio, str) and audio.strip():  # Mistral's own shape, sent as is
-            if _URL_SCHEME.match(audio):  # base64 has no ':'; anything else is a URL
-                _check_fetchable(audio, where)
+            if looks_like_url(audio):
+                check_fetchable(audio, where, _SEND_INLINE)
             return {"type": "input_audio", "input_audio": audio}
         if isinstance(audio, Mapping) and _given(audio.get("data")):  # OpenAI's object
-            audio_format = audio.get("format")
-            mime = None if audio_format is None else _FORMAT_MIMES.get(str(audio_format).lower())
-            return _base64_part(audio["data"], mime or audio_format, where)
+            return base64_part(audio["data"], audio.get("format"), where)
         raise _no_audio(block, where)
     source_type = block.get("source_type")  # LangChain v0 blocks have one; v1 blocks do not
     mime = block.get("mime_type")
@@ -266,15 +233,13 @@ def audio_part(
             argument="messages",
         )
     if _given(data):
-        return _base64_part(data, mime, where)
+        return base64_part(data, mime, where)
     if _given(url):
         if not isinstance(url, str):
             raise _no_audio(block, where)
-        if (parsed := _DATA_URI.fullmatch(url)) is not None:
-            return _base64_part(parsed["data"], mime or parsed["mime"], where)
-        _check_fetchable(url, where)
-        _check_url_format(mime, where)
-        return {"type": "input_audio", "input_audio": url}
+        if (inline := parse_data_url(url)) is not None:
+            return base64_part(inline.data, mime or inline.mime, where)
+        return url_part(url, mime, where, _SEND_INLINE)
     if _given(file_id):
         signed = (signed_urls or {}).get(str(file_id))
         if signed is None:
@@ -284,8 +249,7 @@ def audio_part(
                 "pass a `url` block instead.",
                 argument="messages",
             )
-        _check_url_format(mime, where)
-        return {"type": "input_audio", "input_audio": signed}
+        return url_part(signed, mime, where, _SEND_INLINE)
     raise _no_audio(block, where)
 
 
@@ -309,47 +273,6 @@ def audio_file_ids(messages: Sequence[BaseMessage]) -> list[str]:
             ):
                 found[block["file_id"]] = None
     return list(found)
-
-
-def _check_fetchable(url: str, where: str) -> None:
-    """Refuse a URL the server cannot fetch (``file://``, ``ftp://``, ...) before sending it."""
-    if not url.lower().startswith(("http://", "https://", "data:")):
-        raise InvalidInputError(
-            f"{where} has url={shown_url(url)!r}; Voxtral chat takes an http(s) URL the "
-            "server can fetch, or a data: URL. Send a local file as base64 data.",
-            argument="messages",
-        )
-
-
-def _base64_part(data: object, mime: object, where: str) -> dict[str, Any]:
-    if not isinstance(data, str):
-        raise InvalidInputError(
-            f"{where} carries audio data of type {type(data).__name__}; it must be a base64 "
-            "string (base64.b64encode(audio).decode()).",
-            argument="messages",
-        )
-    if mime is None:  # Mistral takes the string; the core sniffs a format for vLLM
-        return {"type": "input_audio", "input_audio": data}
-    # a format the endpoint does not take (audio/mp4...) is converted by the core client
-    audio_format = _accepted_format(mime) or str(mime)
-    return {"type": "input_audio", "input_audio": {"data": data, "format": audio_format}}
-
-
-def _accepted_format(mime: object) -> str | None:
-    """The format name for ``mime`` when the chat endpoint takes it, else ``None``."""
-    normal = str(mime).split(";", 1)[0].strip().lower()
-    return _FORMATS.get(_MIME_ALIASES.get(normal, normal))
-
-
-def _check_url_format(mime: object, where: str) -> None:
-    """A URL is fetched by the server as it is: its declared type must be one it decodes."""
-    if mime is not None and _accepted_format(mime) is None:
-        raise InvalidInputError(
-            f"Unsupported audio MIME type {mime!r} in {where}: a URL is fetched by the server "
-            f"as it is, and Voxtral chat decodes {_ACCEPTED}. Send the audio as base64 data "
-            "instead: other formats are then converted before sending.",
-            argument="messages",
-        )
 
 
 def _no_audio(block: Mapping[str, Any], where: str) -> InvalidInputError:
@@ -386,12 +309,7 @@ def tool_choice_param(
 
 def chat_result(completion: ChatCompletion) -> ChatResult:
     """A chat completion as LangChain's result: one ``AIMessage`` per choice."""
-    if not completion.choices:
-        raise APIResponseError(
-            "The chat completion has no choices; retry the request.",
-            method="POST",
-            url="/chat/completions",
-        )
+    check_choices(completion)
     usage = usage_metadata(completion.usage)
     generations = []
     for choice in completion.choices:
@@ -429,7 +347,7 @@ def generation_chunk(
         calls = [
             tool_call_chunk(
                 name=call.function.name or None,
-                args=_arguments(call.function) or None,
+                args=arguments_text(call.function) or None,
                 id=call.id,
                 index=call.index if call.index is not None else position,
             )
@@ -490,33 +408,19 @@ def _content(value: str | list[dict[str, Any]] | None) -> str | list[str | dict[
     return [dict(part) for part in value]
 
 
-def _arguments(function: FunctionCall) -> str:
-    arguments = function.arguments
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
-
-
 def _tool_calls(raw: Sequence[APIToolCall]) -> tuple[list[ToolCall], list[InvalidToolCall]]:
     calls: list[ToolCall] = []
     bad: list[InvalidToolCall] = []
     for call in raw:
-        arguments = _arguments(call.function)
-        call_id = call.id or uuid.uuid4().hex[:9]
-        try:
-            args = json.loads(arguments) if arguments.strip() else {}
-        except ValueError as exc:
+        arguments = arguments_text(call.function)
+        call_id = received_tool_call_id(call.id)
+        args = parsed_arguments(arguments)
+        if isinstance(args, str):  # why they are no JSON object
             bad.append(
-                invalid_tool_call(
-                    name=call.function.name, args=arguments, id=call_id, error=str(exc)
-                )
+                invalid_tool_call(name=call.function.name, args=arguments, id=call_id, error=args)
             )
-            continue
-        if not isinstance(args, dict):
-            error = f"the arguments are a JSON {type(args).__name__}, not an object"
-            bad.append(
-                invalid_tool_call(name=call.function.name, args=arguments, id=call_id, error=error)
-            )
-            continue
-        calls.append(tool_call(name=call.function.name, args=args, id=call_id))
+        else:
+            calls.append(tool_call(name=call.function.name, args=args, id=call_id))
     return calls, bad
 
 

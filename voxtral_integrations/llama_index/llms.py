@@ -22,11 +22,7 @@ which also puts the part in Mistral's or vLLM's shape for the selected backend.
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
-import json
-import re
-import uuid
 from collections.abc import Mapping, Sequence
 from io import IOBase
 from pathlib import Path
@@ -60,15 +56,31 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.utils import resolve_binary
 from pydantic import Field, PrivateAttr, SecretStr
 
-from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
+from .._chat_content import (
+    ChatOptions,
+    api_tool_call,
+    api_tool_call_id,
+    api_tool_choice,
+    arguments_text,
+    audio_format,
+    base64_part,
+    chat_options,
+    check_choices,
+    parse_data_url,
+    parsed_arguments,
+    received_tool_call_id,
+    sniff_format,
+    tool_message,
+    url_part,
+)
 from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
-from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
-from .._exceptions import APIResponseError, AudioError, InvalidInputError
-from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
+from .._constants import DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._exceptions import AudioError, InvalidInputError
+from .._models import ChatCompletion, ChatCompletionChunk, Usage
 from .._models import ToolCall as APIToolCall
 from .._protocol import Backend
 from .._redaction import redact_url
-from .._sources import AudioUpload, resolve_audio, sniff_extension
+from .._sources import AudioUpload, resolve_audio
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -86,23 +98,8 @@ __all__ = [
 VOXTRAL_CONTEXT_WINDOW = 32_768
 """Voxtral's context: 32k tokens (about 30 minutes of audio for understanding)."""
 
-_FORMAT_OF_MIME = {mime: suffix[1:] for suffix, mime in reversed(ACCEPTED_AUDIO_TYPES.items())}
-"""Accepted MIME type -> the format name vLLM's ``input_audio`` object takes."""
-
-_FORMATS = {
-    **{suffix[1:]: _FORMAT_OF_MIME[mime] for suffix, mime in ACCEPTED_AUDIO_TYPES.items()},
-    "mpeg": "mp3",
-    "mpeg3": "mp3",
-    "x-mpeg-3": "mp3",
-    "wave": "wav",
-    "x-wav": "wav",
-    "vnd.wave": "wav",
-    "x-flac": "flac",
-    "x-ogg": "ogg",
-}
-"""A format name, file suffix or MIME subtype -> the format name sent (mp3, wav...)."""
-
-_DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?:;[^;,]*)*;base64,(?P<data>.*)", re.DOTALL)
+_SEND_INLINE = "pass the audio as `path=` (a local file) or `audio=` instead"
+"""What a LlamaIndex user does with audio the server cannot fetch."""
 _SYSTEM_ROLES = frozenset({MessageRole.SYSTEM, MessageRole.DEVELOPER})
 _ASSISTANT_ROLES = frozenset({MessageRole.ASSISTANT, MessageRole.CHATBOT, MessageRole.MODEL})
 _TOOL_ROLES = frozenset({MessageRole.TOOL, MessageRole.FUNCTION})
@@ -143,14 +140,11 @@ def _message_dict(message: ChatMessage, where: str) -> dict[str, Any]:
     if role in _ASSISTANT_ROLES:
         return _assistant_dict(message, where)
     if role in _TOOL_ROLES:
-        result: dict[str, Any] = {"role": "tool", "content": _text(message.blocks, where)}
         call_id = message.additional_kwargs.get("tool_call_id")
-        if call_id:
-            result["tool_call_id"] = api_tool_call_id(str(call_id))
         name = message.additional_kwargs.get("name") or message.additional_kwargs.get("tool_name")
-        if name:
-            result["name"] = str(name)
-        return result
+        return tool_message(
+            _text(message.blocks, where), str(call_id) if call_id else None, name and str(name)
+        )
     raise InvalidInputError(  # pragma: no cover - MessageRole has no other members today
         f"{where} has role {role!r}, which Voxtral chat does not take.", argument="messages"
     )
@@ -158,7 +152,7 @@ def _message_dict(message: ChatMessage, where: str) -> dict[str, Any]:
 
 def _assistant_dict(message: ChatMessage, where: str) -> dict[str, Any]:
     calls = [
-        _api_tool_call(block.tool_call_id, block.tool_name, block.tool_kwargs)
+        api_tool_call(block.tool_call_id, block.tool_name, block.tool_kwargs)
         for block in message.blocks
         if isinstance(block, ToolCallBlock)
     ]
@@ -171,15 +165,6 @@ def _assistant_dict(message: ChatMessage, where: str) -> dict[str, Any]:
     return {"role": "assistant", "content": _text(message.blocks, where)}
 
 
-def _api_tool_call(call_id: str | None, name: str, arguments: object) -> dict[str, Any]:
-    if not isinstance(arguments, str):
-        arguments = json.dumps(arguments, ensure_ascii=False)
-    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
-    if call_id:
-        call["id"] = api_tool_call_id(call_id)
-    return call
-
-
 def _legacy_tool_call(call: Any) -> dict[str, Any]:
     if hasattr(call, "model_dump"):
         call = call.model_dump()
@@ -190,7 +175,7 @@ def _legacy_tool_call(call: Any) -> dict[str, Any]:
             "{'id', 'function': {'name', 'arguments'}} (or use ToolCallBlock).",
             argument="messages",
         )
-    return _api_tool_call(
+    return api_tool_call(
         call.get("id"), str(function.get("name") or ""), function.get("arguments") or ""
     )
 
@@ -247,44 +232,23 @@ def audio_part(block: AudioBlock, *, where: str = "the AudioBlock") -> dict[str,
     for a block without audio, an unsupported format or URL scheme, and
     :class:`AudioError` for a file that cannot be read.
     """
-    declared = _format_name(block.format)
+    declared = audio_format(block.format)
     if _has_data(block.audio):
         data = _base64_of(block.audio, where)
     elif block.path is not None:
         data = base64.b64encode(_read_path(block.path, where)).decode("ascii")
     elif block.url is not None and str(block.url):
         url = str(block.url)
-        if (inline := _DATA_URL.fullmatch(url)) is not None:
-            data = inline["data"]
-            declared = declared or _format_name(inline["mime"] or None)
-        elif url.lower().startswith(("http://", "https://")):
-            if declared is not None and declared not in _FORMAT_OF_MIME.values():
-                raise InvalidInputError(
-                    f"Unsupported audio format {declared!r}: a URL is fetched by the server as "
-                    f"it is, and Voxtral chat decodes wav, mp3, flac, ogg and webm ({where}). "
-                    "Pass the file as `path=` or `audio=` instead: other formats are then "
-                    "converted before sending.",
-                    argument="messages",
-                )
-            return {"type": "input_audio", "input_audio": url}
-        else:
-            raise InvalidInputError(
-                f"{where} has url={redact_url(url)!r}; Voxtral chat takes an http(s) URL the "
-                "server can fetch, or a data: URL. Use `path=` for a local file.",
-                argument="messages",
-            )
+        if (inline := parse_data_url(url)) is None:
+            return url_part(url, declared, where, _SEND_INLINE)
+        data, declared = inline.data, declared or audio_format(inline.mime)
     else:
         raise InvalidInputError(
             f"{where} is an AudioBlock with no audio: set `audio` (bytes or base64), `path` "
             "(a local file) or `url` (http(s) or data:).",
             argument="messages",
         )
-    if not data.strip():
-        raise InvalidInputError(f"{where} holds empty audio data.", argument="messages")
-    audio_format = declared or _sniffed_format(data, where)
-    if audio_format is None:  # Mistral takes the string; the core sniffs a format for vLLM
-        return {"type": "input_audio", "input_audio": data}
-    return {"type": "input_audio", "input_audio": {"data": data, "format": audio_format}}
+    return base64_part(data, declared or sniff_format(data), where)
 
 
 def _has_data(audio: object) -> bool:
@@ -333,27 +297,6 @@ def _read_path(path: Path, where: str) -> bytes:
         ) from exc
 
 
-def _format_name(value: object) -> str | None:
-    """The format name for a format, suffix or MIME type; ``None`` when not given."""
-    if value is None or value == "":
-        return None
-    normal = str(value).split(";", 1)[0].strip().lower().lstrip(".").rsplit("/", 1)[-1]
-    # a format the endpoint does not take (m4a, mp4...) is converted by the core client
-    return _FORMATS.get(normal, normal)
-
-
-def _sniffed_format(data: str, where: str) -> str | None:
-    head = data[:24]
-    try:
-        raw = base64.b64decode(head + "=" * (-len(head) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    suffix = sniff_extension(raw)
-    if suffix is None:
-        return None
-    return _format_name(suffix[1:])
-
-
 def _needs_io(messages: Sequence[ChatMessage]) -> bool:
     """Whether converting ``messages`` reads files (async calls do that in a thread)."""
     return any(
@@ -394,12 +337,7 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     a ``ToolCallBlock``; ``raw`` is the completion, and ``additional_kwargs``
     carries the model, finish reason and usage (tokens, audio seconds).
     """
-    if not completion.choices:
-        raise APIResponseError(
-            "The chat completion has no choices; retry the request.",
-            method="POST",
-            url="/chat/completions",
-        )
+    check_choices(completion)
     choice = completion.choices[0]
     text, thinking = _split_content(choice.message.content)
     calls = [_ToolCallState.of(call) for call in choice.message.tool_calls or []]
@@ -459,43 +397,30 @@ def _usage_kwargs(usage: Usage) -> dict[str, Any]:
     return counts
 
 
-def _arguments(function: FunctionCall) -> str:
-    arguments = function.arguments
-    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-
-
-def _tool_kwargs(arguments: str) -> dict[str, Any] | str:
-    """Parsed arguments when they are a JSON object, else the text as received."""
-    try:
-        parsed = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        return arguments
-    return parsed if isinstance(parsed, dict) else arguments
-
-
 class _ToolCallState:
     """One tool call, whole or being assembled from streamed fragments."""
 
     def __init__(self, call_id: str | None, name: str, arguments: str) -> None:
-        self.id = call_id or uuid.uuid4().hex[:9]
+        self.id = received_tool_call_id(call_id)
         self.name = name
         self.arguments = arguments
 
     @classmethod
     def of(cls, call: APIToolCall) -> _ToolCallState:
-        return cls(call.id, call.function.name, _arguments(call.function))
+        return cls(call.id, call.function.name, arguments_text(call.function))
 
     def add(self, fragment: APIToolCall) -> None:
         self.name = fragment.function.name or self.name
         if isinstance(fragment.function.arguments, str):
             self.arguments += fragment.function.arguments
         else:  # an object is always whole
-            self.arguments = _arguments(fragment.function)
+            self.arguments = arguments_text(fragment.function)
 
     def block(self) -> ToolCallBlock:
-        return ToolCallBlock(
-            tool_call_id=self.id, tool_name=self.name, tool_kwargs=_tool_kwargs(self.arguments)
-        )
+        """Arguments that are no JSON object stay the text as received."""
+        parsed = parsed_arguments(self.arguments)
+        kwargs = self.arguments if isinstance(parsed, str) else parsed
+        return ToolCallBlock(tool_call_id=self.id, tool_name=self.name, tool_kwargs=kwargs)
 
 
 class _StreamState:
