@@ -21,6 +21,7 @@ file, raised before anything is uploaded.
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import math
@@ -30,9 +31,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import IO, Any
-
-import av
+from typing import IO, TYPE_CHECKING, Any
 
 from ._chat_content import audio_to_convert, converted_part
 from ._chunking import LEVEL_HOP_SECONDS, one_request_seconds, plan_chunks, quietest_point
@@ -42,6 +41,28 @@ from ._models import Chunk
 from ._sources import AudioUpload
 
 logger = logging.getLogger("voxtral_integrations")
+
+
+class _ImportedOnFirstUse:
+    """A module imported when one of its attributes is first read.
+
+    Importing PyAV loads FFmpeg's libraries, a large share of what ``import
+    voxtral_integrations`` cost, for work that chat, remote URLs, file ids and short
+    WAVs never do. A missing or broken PyAV raises its own ``ImportError`` at the
+    first audio work instead.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = _ImportedOnFirstUse("av")
 
 CONVERSION_RATE = 16000
 LEVELS_RATE = 4000
@@ -114,8 +135,9 @@ def _media(upload: AudioUpload) -> Any:
 
 @contextmanager
 def _opened(upload: AudioUpload, media: Any = None) -> Iterator[Any]:
+    open_media = av.open  # before the try: a missing PyAV fails here once, not again in except
     try:
-        container = av.open(media if media is not None else _media(upload), "r")
+        container = open_media(media if media is not None else _media(upload), "r")
     except av.error.FFmpegError as exc:
         raise AudioError(
             f"{upload.name!r} is not audio that can be decoded ({exc.strerror or exc}). "

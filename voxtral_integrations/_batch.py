@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from tqdm.auto import tqdm
 
 from ._audio import Payload
 from ._bulk import TranscriptionResult, sources
@@ -64,6 +63,7 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import BatchJob, Chunk, Transcription, UploadedFile
+from ._progress import progress_bar
 from ._protocol import (
     RequestSpec,
     TranscriptionOptions,
@@ -558,7 +558,7 @@ def _upload_audio(
     requests: list[BatchRequest] = []
     lines: list[dict[str, Any]] = []
     local = sum(isinstance(item.target, Payload) for item in planned)
-    with tqdm(
+    with progress_bar(
         total=local, desc="upload", unit="file", disable=not show_progress, leave=False
     ) as bar:
         for number, item in enumerate(planned):
@@ -626,7 +626,7 @@ def wait(
     _check_seconds(timeout, "timeout")
     deadline = None if timeout is None else time.monotonic() + timeout
     delays = poll_delays(poll_interval)
-    with tqdm(
+    with progress_bar(
         desc=f"batch {job_id[:8]}", unit="request", disable=not show_progress, leave=False
     ) as bar:
         while True:

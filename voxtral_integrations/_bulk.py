@@ -24,7 +24,6 @@ those already out beside it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import threading
@@ -46,8 +45,6 @@ from contextlib import (
 )
 from dataclasses import dataclass
 
-from tqdm.auto import tqdm
-
 from ._exceptions import (
     AudioError,
     AuthenticationError,
@@ -57,6 +54,7 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import Transcription
+from ._progress import progress_bar
 from ._records import source_name
 from ._redaction import redact_urls
 from ._sources import AudioInput
@@ -133,8 +131,12 @@ class BulkProgress:
     def __init__(self, files: int, enabled: bool) -> None:
         self._lock = threading.Lock()
         width = _bar_width()
-        self._files = tqdm(total=files, desc="files", unit="file", disable=not enabled, ncols=width)
-        self._chunks = tqdm(total=0, desc="chunks", unit="chunk", disable=not enabled, ncols=width)
+        self._files = progress_bar(
+            total=files, desc="files", unit="file", disable=not enabled, ncols=width
+        )
+        self._chunks = progress_bar(
+            total=0, desc="chunks", unit="chunk", disable=not enabled, ncols=width
+        )
 
     def planned(self, chunks: int) -> None:
         with self._lock:
@@ -348,6 +350,8 @@ async def atranscribe_many(
     yields, and a task group must not stay open across a yield. Whatever is still
     running when the caller stops is cancelled on the way out.
     """
+    import asyncio  # here, not at the top: sync and chat-only use never load it
+
     slots = asyncio.Semaphore(concurrency)
     files = asyncio.Semaphore(concurrency)
     progress = BulkProgress(len(items), show_progress)

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from tqdm.auto import tqdm
 
 from ._audio import Payload
 from ._chunking import owns, shift, stitch, territories, with_speaker
@@ -47,6 +46,7 @@ from ._models import (
     TranscriptionStreamEvent,
     speaker_link,
 )
+from ._progress import progress_bar
 from ._protocol import TranscriptionOptions
 from ._sources import AudioUpload
 from ._speakers import SpeakerLinker
@@ -132,7 +132,7 @@ def materialised(upload: AudioUpload) -> AudioUpload:
 
 
 def _progress(total: int, name: str, enabled: bool) -> Any:
-    return tqdm(
+    return progress_bar(
         total=total,
         desc=Path(name).name[:40],
         unit="chunk",
