@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
+from ._dialects import Backend, dialect
 from ._exceptions import InvalidInputError
-from ._protocol import Backend
 
 
 class ChatOptions(TypedDict):
@@ -69,7 +69,7 @@ def api_tool_choice(
     if choice in ("auto", "none"):
         return choice
     if choice in ("any", "required"):
-        return "any" if backend == "mistral" else "required"
+        return dialect(backend).force_tool_choice
     if choice in tool_names:
         return {"type": "function", "function": {"name": choice}}
     raise InvalidInputError(

@@ -30,6 +30,7 @@ from ._constants import (
     DEFAULT_WINDOW_SECONDS,
     MEDIA_SUFFIXES,
 )
+from ._dialects import Backend, dialect
 from ._exceptions import (
     AudioError,
     InvalidInputError,
@@ -38,7 +39,13 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import BatchJob
-from ._protocol import Backend, check_chunking, transcription_options
+from ._options import (
+    CHUNKING_OPTIONS,
+    TRANSCRIPTION_OPTIONS,
+    ChunkingOptions,
+    given,
+    transcription_options,
+)
 from ._records import (
     Granularity,
     Record,
@@ -162,16 +169,15 @@ class LoadOptions:
 
     def check_backend(self, backend: Backend) -> None:
         """Raise for what the backend cannot do or take, before any load."""
-        check_chunking(self.max_chunk_seconds, self.concurrency, backend=backend, model=self.model)
-        if backend != "vllm":
-            return
-        if self.mode == "batch":
+        profile = dialect(backend)
+        profile.check_chunking(self.chunking(), self.model)
+        if self.mode == "batch" and not profile.supports_files:
             raise UnsupportedFeatureError(
                 "mode='batch' uses Mistral's Batch API, which vLLM does not have. Use "
                 "mode='online' with the vLLM backend.",
                 argument="mode",
             )
-        if self.needs_timestamps:
+        if self.needs_timestamps and not profile.supports_timestamps:
             raise UnsupportedFeatureError(
                 f"granularity={self.granularity!r} needs segment timestamps, which vLLM does "
                 "not serve for Voxtral. Use granularity='file' with the vLLM backend.",
@@ -183,30 +189,26 @@ class LoadOptions:
         return self.granularity != "file" or self.transcript_format != "text" or self.diarize
 
     def _options(self) -> dict[str, Any]:
+        granularities = ["segment"] if self.needs_timestamps else None
         return {
-            "model": self.model,
-            "language": self.language,
-            "temperature": self.temperature,
-            "timestamp_granularities": ["segment"] if self.needs_timestamps else None,
-            "diarize": self.diarize,
-            "context_bias": self.context_bias,
+            **given(vars(self), TRANSCRIPTION_OPTIONS),
+            "timestamp_granularities": granularities,
         }
+
+    def chunking(self) -> ChunkingOptions:
+        """How the load's audio is cut, sent and kept."""
+        return ChunkingOptions(**given(vars(self), CHUNKING_OPTIONS))
 
     def transcribe_kwargs(self) -> dict[str, Any]:
-        return {
-            **self._options(),
-            "max_chunk_seconds": self.max_chunk_seconds,
-            "concurrency": self.concurrency,
-            "cache_dir": self.cache_dir,
-            "show_progress": self.show_progress,
-        }
+        return {**self._options(), **given(vars(self), CHUNKING_OPTIONS)}
 
     def batch_kwargs(self) -> dict[str, Any]:
+        chunking = self.chunking()
         return {
             **self._options(),
             "manifest_dir": self.batch_dir,
-            "max_chunk_seconds": self.max_chunk_seconds,
-            "show_progress": self.show_progress,
+            "max_chunk_seconds": chunking.max_chunk_seconds,
+            "show_progress": chunking.show_progress,
         }
 
     def to_records(self, transcription: Any, source: str) -> list[Record]:

@@ -47,7 +47,7 @@ from ._models import (
     TranscriptionStreamEvent,
     speaker_link,
 )
-from ._protocol import TranscriptionOptions
+from ._options import TranscriptionOptions
 from ._sources import AudioUpload
 from ._speakers import SpeakerLinker
 

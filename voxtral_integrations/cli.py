@@ -53,6 +53,7 @@ from ._constants import (
     MEDIA_SUFFIXES,
     TIMESTAMP_GRANULARITIES,
 )
+from ._dialects import BACKENDS, dialect
 from ._exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -63,7 +64,6 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import BatchJob, Transcription, Usage, speaker_link
-from ._protocol import BACKENDS
 from ._records import source_name, srt, vtt
 from ._redaction import redact_urls, redact_urls_in
 from ._sources import files_under
@@ -539,7 +539,7 @@ def one_line(error: BaseException) -> str:
 
 def _refusal_advice(error: APIStatusError, args: argparse.Namespace) -> str:
     """Why a 401/403 stopped the command, and what fixes it."""
-    if args.backend == "vllm":
+    if not dialect(args.backend).reads_environment:
         return (
             f"{PROG}: stopped: the vLLM server wants an API key, and this command sends none "
             f"to vLLM ({API_KEY_ENV} is for Mistral's API): start vLLM without --api-key, or "
@@ -566,7 +566,7 @@ def make_client(backend: str, base_url: str | None) -> VoxtralClient:
     The key comes from ``MISTRAL_API_KEY`` only; the message for a missing key
     speaks of the variable, since there is no argument to pass it.
     """
-    if backend == "mistral" and not os.environ.get(API_KEY_ENV):
+    if dialect(backend).requires_key and not os.environ.get(API_KEY_ENV):
         raise UsageError(
             f"No API key: set the {API_KEY_ENV} environment variable (create a key at "
             "https://console.mistral.ai/api-keys). There is no --api-key flag: a key on "

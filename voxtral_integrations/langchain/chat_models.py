@@ -71,10 +71,10 @@ from .._constants import (
     DEFAULT_CHAT_MODEL,
     DEFAULT_MAX_RETRIES,
 )
+from .._dialects import Backend, dialect
 from .._exceptions import APIResponseError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
 from .._models import ToolCall as APIToolCall
-from .._protocol import Backend
 from .._redaction import redact_url, shown_url
 
 __all__ = [
@@ -530,7 +530,10 @@ def core_clients(owner: Any) -> tuple[VoxtralClient, AsyncVoxtralClient]:
     ``max_retries``, ``http_client`` and ``async_http_client``. A key that only came
     from ``MISTRAL_API_KEY`` is dropped for the vLLM backend: it is Mistral's.
     """
-    if owner.backend == "vllm" and "mistral_api_key" not in owner.model_fields_set:
+    if (
+        not dialect(owner.backend).reads_environment
+        and "mistral_api_key" not in owner.model_fields_set
+    ):
         owner.mistral_api_key = None
     key = owner.mistral_api_key.get_secret_value() if owner.mistral_api_key else None
     settings: dict[str, Any] = {
@@ -659,7 +662,7 @@ class ChatVoxtral(CoreClients, BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         model = kwargs.get("model")
         params = LangSmithParams(
-            ls_provider="mistral" if self.backend == "mistral" else "vllm",
+            ls_provider=dialect(self.backend).ls_provider,
             ls_model_name=model if isinstance(model, str) else self.model,
             ls_model_type="chat",
         )

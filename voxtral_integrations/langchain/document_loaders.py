@@ -30,6 +30,7 @@ from .._constants import (
     DEFAULT_TRANSCRIPTION_MODEL,
     DEFAULT_WINDOW_SECONDS,
 )
+from .._dialects import Backend
 from .._exceptions import LoadError
 from .._loading import (
     CLIENT_SETTINGS,
@@ -41,7 +42,6 @@ from .._loading import (
     load,
     load_options,
 )
-from .._protocol import Backend
 from .._records import Granularity, Record, TranscriptFormat
 from .splitters import VoxtralSplitter
 

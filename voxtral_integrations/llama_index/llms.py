@@ -63,10 +63,10 @@ from pydantic import Field, PrivateAttr, SecretStr
 from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
 from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._dialects import Backend
 from .._exceptions import APIResponseError, AudioError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
 from .._models import ToolCall as APIToolCall
-from .._protocol import Backend
 from .._redaction import redact_url
 from .._sources import AudioUpload, resolve_audio, sniff_extension
 

@@ -34,9 +34,9 @@ from .._constants import (
     DEFAULT_TRANSCRIPTION_MODEL,
     DEFAULT_WINDOW_SECONDS,
 )
+from .._dialects import Backend, dialect
 from .._exceptions import LoadError
 from .._loading import LoadOptions, aload, load, load_options
-from .._protocol import Backend
 from .._records import PROVENANCE_KEYS, TIMING_KEYS, Record
 
 __all__ = ["VoxtralReader"]
@@ -112,7 +112,8 @@ class VoxtralReader(BasePydanticReader):
         Run after pydantic's validation, in ``__init__``, so that the library's typed
         errors reach the caller as they are.
         """
-        if self.api_key is None and self.backend == "mistral" and os.environ.get(API_KEY_ENV):
+        reads_environment = dialect(self.backend).reads_environment
+        if self.api_key is None and reads_environment and os.environ.get(API_KEY_ENV):
             self.api_key = SecretStr(os.environ[API_KEY_ENV])
         # granularity, transcript_format, on_error and mode are plain strings here:
         # LoadOptions.check() refuses a bad one with the library's InvalidInputError

@@ -9,8 +9,8 @@ from llama_index.core.tools.tool_spec.base import BaseToolSpec
 
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import API_KEY_ENV, DEFAULT_TRANSCRIPTION_MODEL
+from .._dialects import Backend, dialect
 from .._loading import KeylessPickle
-from .._protocol import Backend
 from .._records import timestamped_text
 
 __all__ = ["VoxtralToolSpec"]
@@ -38,7 +38,7 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         model: str = DEFAULT_TRANSCRIPTION_MODEL,
         backend: Backend = "mistral",
     ) -> None:
-        if api_key is None and backend == "mistral":
+        if api_key is None and dialect(backend).reads_environment:
             api_key = os.environ.get(API_KEY_ENV)
         self._settings: dict[str, Any] = {
             "api_key": api_key,
@@ -52,8 +52,9 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         return f"VoxtralToolSpec(model={self._model!r}, backend={self._settings['backend']!r})"
 
     def _timestamps(self) -> dict[str, Any]:
-        vllm = self._settings["backend"] == "vllm"  # vLLM serves no timestamps
-        return {} if vllm else {"timestamp_granularities": ["segment"]}
+        if not dialect(self._settings["backend"]).supports_timestamps:
+            return {}
+        return {"timestamp_granularities": ["segment"]}
 
     def transcribe_audio(self, path_or_url: str, diarize: bool = False) -> str:
         """Transcribe an audio or video file (a local path or an http(s) URL).
