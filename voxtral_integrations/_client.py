@@ -48,18 +48,13 @@ from ._bulk import (
     transcribe_many,
 )
 from ._constants import (
-    API_KEY_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
     DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_CHAT_MODEL,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
-    DEFAULT_VLLM_BASE_URL,
     DIARIZATION_OVERLAP_SECONDS,
     MIN_SECRET_KEY_LENGTH,
     USER_AGENT_PREFIX,
@@ -81,7 +76,6 @@ from ._exceptions import (
     APIResponseError,
     APITimeoutError,
     AudioError,
-    ConfigurationError,
     IncompleteStreamError,
     InvalidInputError,
     RateLimitError,
@@ -109,6 +103,7 @@ from ._protocol import carries_inline_audio
 from ._redaction import redact_url, redact_urls
 from ._responses import response_error, status_error
 from ._retry import RetryPolicy, json_cut_short, parse_retry_after
+from ._settings import ClientSettings
 from ._sources import (
     AudioFileId,
     AudioInput,
@@ -140,49 +135,20 @@ _Model = TypeVar("_Model", bound=BaseModel)
 class _BaseClient:
     """Configuration and every decision that needs no I/O, shared by both clients."""
 
-    def __init__(
-        self,
-        api_key: str | None,
-        *,
-        base_url: str | None,
-        backend: Backend,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        http_client_given: bool,
-    ) -> None:
-        self._dialect = dialect(backend)
-        self.backend: Backend = backend
-        # The MISTRAL_* variables are Mistral's: never sent to, or used for, a vLLM host.
-        environment = os.environ if self._dialect.reads_environment else {}
-        self._api_key = api_key if api_key is not None else environment.get(API_KEY_ENV)
-        if self._dialect.requires_key and not self._api_key:
-            raise ConfigurationError(
-                f"No API key: pass `api_key=` or set the {API_KEY_ENV} environment variable "
-                "(create a key at https://console.mistral.ai/api-keys)."
-            )
-        if self._api_key and not _KEY.fullmatch(self._api_key):
-            raise ConfigurationError(
-                "The API key contains whitespace or characters outside printable ASCII (a "
-                "trailing newline from a file?). Strip it; the key is not shown here."
-            )
-        self.base_url = _check_base_url(
-            base_url or environment.get(BASE_URL_ENV) or self._dialect.default_base_url
-        )
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(f"`max_retries`={max_retries!r} must be an integer >= 0.")
-        self.max_retries = max_retries
-        self._retry = RetryPolicy(max_retries)
+    def __init__(self, settings: ClientSettings, *, http_client_given: bool) -> None:
+        resolved = settings.resolved()
+        self._dialect = dialect(resolved.backend)
+        self.backend: Backend = resolved.backend
+        self._api_key = resolved.key
+        self.base_url = resolved.base_url
+        self.max_retries = resolved.max_retries
+        self._retry = RetryPolicy(resolved.max_retries)
         self._pace = Pace()
         self._owns_http = not http_client_given
         self._headers = {"User-Agent": f"{USER_AGENT_PREFIX}/{__version__}"}
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
-        if timeout is None:
-            self._timeout = DEFAULT_TIMEOUT
-        else:
-            self._timeout = (
-                timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-            )
+        self._timeout = resolved.timeout
 
     def __repr__(self) -> str:
         return (
@@ -523,28 +489,6 @@ class _BaseClient:
             raise response_error(response, f"The {model.__name__} is malformed: {exc}") from exc
 
 
-def _check_base_url(url: str) -> str:
-    parsed = httpx.URL(url) if isinstance(url, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(
-            f"`base_url`={redact_url(str(url))!r} is not an http(s) URL; use e.g. "
-            f"{DEFAULT_BASE_URL!r} or {DEFAULT_VLLM_BASE_URL!r} for vLLM."
-        )
-    if parsed.userinfo:  # httpx would send them as Basic auth in place of the key, and log them
-        raise ConfigurationError(
-            f"`base_url`={redact_url(url)!r} carries a user name or password. Pass the URL "
-            "without them; for a server or proxy that needs them, pass "
-            "`http_client=httpx.Client(auth=(user, password))` (or `proxy=`)."
-        )
-    if parsed.query or parsed.fragment:  # paths go after it, and httpx logs every URL
-        raise ConfigurationError(
-            f"`base_url`={redact_url(url)!r} has a query string or fragment; the API paths "
-            "are appended to it. Pass the URL without them; for a gateway that needs a "
-            "query parameter, pass `http_client=httpx.Client(params={...})`."
-        )
-    return url.rstrip("/")
-
-
 class VoxtralClient(_BaseClient):
     """A synchronous client for Mistral's Voxtral audio API (or Voxtral on vLLM).
 
@@ -580,14 +524,7 @@ class VoxtralClient(_BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            backend=backend,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client_given=http_client is not None,
-        )
+        super().__init__(ClientSettings.of(locals()), http_client_given=http_client is not None)
         self._http = http_client or httpx.Client(
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
@@ -1116,14 +1053,7 @@ class AsyncVoxtralClient(_BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            backend=backend,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client_given=http_client is not None,
-        )
+        super().__init__(ClientSettings.of(locals()), http_client_given=http_client is not None)
         self._http = http_client or httpx.AsyncClient(
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )

@@ -67,14 +67,14 @@ class KeylessPickle:
 
     A pickle may be written to disk or shipped to another machine; unpickled, the
     adapter reads ``MISTRAL_API_KEY`` again. A copy in memory keeps the key: it is
-    the same user's object. ``_key_holder`` names the settings dict holding it.
+    the same user's object. ``_key_holder`` names the :class:`ClientSettings` holding it.
     """
 
     _key_holder: ClassVar[str]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(vars(self))
-        state[self._key_holder] = {**state[self._key_holder], "api_key": None}
+        state[self._key_holder] = state[self._key_holder].without_key()
         return state
 
     def __copy__(self) -> Any:
@@ -87,10 +87,6 @@ class KeylessPickle:
         memo[id(self)] = clone
         vars(clone).update(copy.deepcopy(vars(self), memo))
         return clone
-
-
-CLIENT_SETTINGS = ("api_key", "base_url", "backend", "max_retries", "timeout")
-"""The adapters' arguments that configure the core client rather than the load."""
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ from .._exceptions import APIResponseError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
 from .._models import ToolCall as APIToolCall
 from .._redaction import redact_url, shown_url
+from .._settings import ClientSettings
 
 __all__ = [
     "ChatVoxtral",
@@ -535,16 +536,10 @@ def core_clients(owner: Any) -> tuple[VoxtralClient, AsyncVoxtralClient]:
         and "mistral_api_key" not in owner.model_fields_set
     ):
         owner.mistral_api_key = None
-    key = owner.mistral_api_key.get_secret_value() if owner.mistral_api_key else None
-    settings: dict[str, Any] = {
-        "base_url": owner.base_url,
-        "backend": owner.backend,
-        "timeout": owner.timeout,
-        "max_retries": owner.max_retries,
-    }
+    settings = ClientSettings.of({**vars(owner), "api_key": owner.mistral_api_key}).arguments()
     return (
-        VoxtralClient(key, http_client=owner.http_client, **settings),
-        AsyncVoxtralClient(key, http_client=owner.async_http_client, **settings),
+        VoxtralClient(http_client=owner.http_client, **settings),
+        AsyncVoxtralClient(http_client=owner.async_http_client, **settings),
     )
 
 

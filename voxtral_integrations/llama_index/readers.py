@@ -38,6 +38,7 @@ from .._dialects import Backend, dialect
 from .._exceptions import LoadError
 from .._loading import LoadOptions, aload, load, load_options
 from .._records import PROVENANCE_KEYS, TIMING_KEYS, Record
+from .._settings import ClientSettings
 
 __all__ = ["VoxtralReader"]
 
@@ -134,13 +135,7 @@ class VoxtralReader(BasePydanticReader):
         return state
 
     def _settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key.get_secret_value() if self.api_key else None,
-            "base_url": self.base_url,
-            "backend": self.backend,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-        }
+        return ClientSettings.of(vars(self)).arguments()
 
     def _client(self) -> VoxtralClient:
         return VoxtralClient(**self._settings(), http_client=self.http_client)

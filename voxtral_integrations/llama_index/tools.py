@@ -12,6 +12,7 @@ from .._constants import API_KEY_ENV, DEFAULT_TRANSCRIPTION_MODEL
 from .._dialects import Backend, dialect
 from .._loading import KeylessPickle
 from .._records import timestamped_text
+from .._settings import ClientSettings
 
 __all__ = ["VoxtralToolSpec"]
 
@@ -40,19 +41,15 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
     ) -> None:
         if api_key is None and dialect(backend).reads_environment:
             api_key = os.environ.get(API_KEY_ENV)
-        self._settings: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "backend": backend,
-        }
+        self._settings = ClientSettings.of(locals())
         self._model = model
-        VoxtralClient(**self._settings).close()  # a missing key fails here, not in the agent
+        self._settings.resolved()  # a missing key fails here, not in the agent
 
     def __repr__(self) -> str:
-        return f"VoxtralToolSpec(model={self._model!r}, backend={self._settings['backend']!r})"
+        return f"VoxtralToolSpec(model={self._model!r}, backend={self._settings.backend!r})"
 
     def _timestamps(self) -> dict[str, Any]:
-        if not dialect(self._settings["backend"]).supports_timestamps:
+        if not dialect(self._settings.backend).supports_timestamps:
             return {}
         return {"timestamp_granularities": ["segment"]}
 
@@ -62,7 +59,7 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         Returns the transcript as lines "[HH:MM:SS] text", each marked with the
         time in the recording where it is said (and the speaker with diarize=True).
         """
-        with VoxtralClient(**self._settings) as client:
+        with VoxtralClient(**self._settings.arguments()) as client:
             result = client.transcribe(
                 path_or_url,
                 model=self._model,
@@ -77,7 +74,7 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         Returns the transcript as lines "[HH:MM:SS] text", each marked with the
         time in the recording where it is said (and the speaker with diarize=True).
         """
-        async with AsyncVoxtralClient(**self._settings) as client:
+        async with AsyncVoxtralClient(**self._settings.arguments()) as client:
             result = await client.transcribe(
                 path_or_url,
                 model=self._model,
