@@ -19,7 +19,6 @@ from conftest import FAKE_API_KEY
 
 import voxtral_integrations
 from voxtral_integrations import ConfigurationError, UnsupportedFeatureError, VoxtralClient
-from voxtral_integrations._chat_parts import api_tool_choice
 from voxtral_integrations._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, VLLM_LIMITS
 from voxtral_integrations._dialects import (
     BACKENDS,
@@ -32,6 +31,7 @@ from voxtral_integrations._loading import LoadOptions
 from voxtral_integrations._options import ChunkingOptions
 from voxtral_integrations._settings import CLIENT_SETTINGS, ClientSettings
 from voxtral_integrations.llama_index import VoxtralToolSpec
+from voxtral_integrations.llama_index.llms import tool_choice_param
 
 PACKAGE = Path(voxtral_integrations.__file__).parent
 
@@ -89,11 +89,11 @@ def test_a_profile_changed_in_one_place_changes_every_caller(
     timed = LoadOptions(granularity="segment")
     with pytest.raises(UnsupportedFeatureError, match="segment timestamps"):
         timed.check_backend("vllm")
-    assert api_tool_choice("any", [], "vllm") == "required"
+    assert tool_choice_param("any", [], backend="vllm") == "required"
     monkeypatch.setattr(VLLMDialect, "supports_timestamps", True)
     monkeypatch.setattr(VLLMDialect, "force_tool_choice", "any")
     timed.check_backend("vllm")  # no longer refused
-    assert api_tool_choice("any", [], "vllm") == "any"
+    assert tool_choice_param("any", [], backend="vllm") == "any"
 
 
 def test_chunking_is_checked_against_the_profile_limit() -> None:

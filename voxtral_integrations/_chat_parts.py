@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
-from ._dialects import Backend, dialect
 from ._exceptions import InvalidInputError
 
 
@@ -56,20 +55,20 @@ def api_tool_call_id(tool_call_id: str | None) -> str:
 
 
 def api_tool_choice(
-    choice: str | Mapping[str, Any], tool_names: Sequence[str], backend: Backend
+    choice: str | Mapping[str, Any], tool_names: Sequence[str], force: str
 ) -> str | dict[str, Any]:
     """A framework's ``tool_choice`` as the API's.
 
-    ``"auto"`` and ``"none"`` pass; ``"any"`` and ``"required"`` force some tool
-    (``"any"`` on Mistral, ``"required"`` on vLLM); a tool's name forces that tool;
-    a dict is sent as given.
+    ``"auto"`` and ``"none"`` pass; ``"any"`` and ``"required"`` force some tool,
+    sent as ``force`` (the backend's word: its dialect's ``force_tool_choice``); a
+    tool's name forces that tool; a dict is sent as given.
     """
     if isinstance(choice, Mapping):
         return dict(choice)
     if choice in ("auto", "none"):
         return choice
     if choice in ("any", "required"):
-        return dialect(backend).force_tool_choice
+        return force
     if choice in tool_names:
         return {"type": "function", "function": {"name": choice}}
     raise InvalidInputError(

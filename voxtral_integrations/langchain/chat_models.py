@@ -379,7 +379,7 @@ def tool_choice_param(
         choice = "any" if choice else "none"
     if not isinstance(choice, (str, Mapping)):
         raise InvalidInputError(f"tool_choice={choice!r} is not supported.", argument="tool_choice")
-    return api_tool_choice(choice, tool_names, backend)
+    return api_tool_choice(choice, tool_names, dialect(backend).force_tool_choice)
 
 
 # --------------------------------------------------------------------------- API -> LangChain

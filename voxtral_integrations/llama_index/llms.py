@@ -63,7 +63,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 from .._chat_parts import ChatOptions, api_tool_call_id, api_tool_choice, chat_options
 from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import ACCEPTED_AUDIO_TYPES, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
-from .._dialects import Backend
+from .._dialects import Backend, dialect
 from .._exceptions import APIResponseError, AudioError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
 from .._models import ToolCall as APIToolCall
@@ -381,7 +381,7 @@ def tool_choice_param(
     """
     if choice is None:
         choice = "any" if tool_required else "auto"
-    return api_tool_choice(choice, tool_names, backend)
+    return api_tool_choice(choice, tool_names, dialect(backend).force_tool_choice)
 
 
 # --------------------------------------------------------------------------- API -> LlamaIndex
