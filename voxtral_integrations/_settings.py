@@ -30,6 +30,7 @@ from ._constants import (
 )
 from ._dialects import Backend, dialect
 from ._exceptions import ConfigurationError
+from ._options import given
 from ._redaction import redact_url
 
 _KEY = re.compile(r"[\x21-\x7e]+")
@@ -51,11 +52,11 @@ class ClientSettings:
 
         A key given as a string is kept as a secret; other names are ignored.
         """
-        given = {name: arguments[name] for name in CLIENT_SETTINGS if name in arguments}
-        key = given.get("api_key")
+        settings = given(arguments, CLIENT_SETTINGS)
+        key = settings.get("api_key")
         if key is not None and not isinstance(key, SecretStr):
-            given["api_key"] = SecretStr(key)
-        return cls(**given)
+            settings["api_key"] = SecretStr(key)
+        return cls(**settings)
 
     @property
     def key(self) -> str | None:
