@@ -49,7 +49,7 @@ from voxtral_integrations._batch import (
     result_lines,
 )
 from voxtral_integrations._models import Chunk
-from voxtral_integrations._protocol import transcription_options
+from voxtral_integrations._options import transcription_options
 
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
 DURATION = 25.0

@@ -45,6 +45,7 @@ from voxtral_integrations._chat_content import (
     url_part,
 )
 from voxtral_integrations._constants import CHAT_AUDIO_FORMATS
+from voxtral_integrations._dialects import dialect
 from voxtral_integrations._models import FunctionCall
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00" + bytes(24)
@@ -517,12 +518,12 @@ def test_tool_message(call_id: str | None, name: str | None, expected: dict[str,
     ],
 )
 def test_api_tool_choice(choice: Any, backend: Any, expected: Any) -> None:
-    assert api_tool_choice(choice, ["get"], backend) == expected
+    assert api_tool_choice(choice, ["get"], dialect(backend).force_tool_choice) == expected
 
 
 def test_api_tool_choice_names_the_tools_it_could_force() -> None:
     with pytest.raises(InvalidInputError, match=r"'put'.*\('get', 'set'\)") as caught:
-        api_tool_choice("put", ["get", "set"], "mistral")
+        api_tool_choice("put", ["get", "set"], "any")
     assert caught.value.argument == "tool_choice"
 
 
@@ -563,7 +564,7 @@ def imported_modules(module: str) -> set[str]:
     return names
 
 
-def test_chat_content_is_pure_and_the_protocol_no_longer_converts_audio() -> None:
+def test_chat_content_is_pure_and_the_dialects_do_not_convert_audio() -> None:
     io_modules = {"av", "httpx", "anyio", "os", "pathlib", "io", "_audio", "_sources", "_client"}
     assert imported_modules("_chat_content") & io_modules == set()
-    assert {"_audio", "av"} & imported_modules("_protocol") == set()
+    assert {"_audio", "av"} & imported_modules("_dialects") == set()

@@ -24,18 +24,15 @@ from voxtral_integrations import (
     UnknownEvent,
     UnsupportedFeatureError,
 )
-from voxtral_integrations._protocol import (
+from voxtral_integrations._dialects import MistralDialect, RequestSpec, VLLMDialect, chat_request
+from voxtral_integrations._events import (
     ChatChunks,
     EventParser,
     EventStreamDecoder,
-    MistralDialect,
     MistralTranscriptionEvents,
-    RequestSpec,
-    VLLMDialect,
     VLLMTranscriptionEvents,
-    chat_request,
-    transcription_options,
 )
+from voxtral_integrations._options import transcription_options
 from voxtral_integrations._sources import AudioFileId, AudioUpload, AudioURL, resolve_audio
 from voxtral_integrations._sse import ServerSentEvent
 

@@ -23,7 +23,7 @@ from voxtral_integrations import (
     UnprocessableEntityError,
     VoxtralError,
 )
-from voxtral_integrations._protocol import ErrorBody, parse_error_body, status_error
+from voxtral_integrations._responses import ErrorBody, parse_error_body, status_error
 
 URL = "https://api.mistral.ai/v1/audio/transcriptions"
 SIGNED = "https://files.mistral.ai/x.mp3?X-Amz-Signature=SECRET"

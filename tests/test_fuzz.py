@@ -56,16 +56,15 @@ from voxtral_integrations import (
     VoxtralClient,
 )
 from voxtral_integrations._chunking import stitch, territories
-from voxtral_integrations._models import Chunk, Segment, Transcription, Usage
-from voxtral_integrations._protocol import (
+from voxtral_integrations._events import (
     ChatChunks,
     EventParser,
     EventStreamDecoder,
     MistralTranscriptionEvents,
     VLLMTranscriptionEvents,
-    parse_error_body,
-    status_error,
 )
+from voxtral_integrations._models import Chunk, Segment, Transcription, Usage
+from voxtral_integrations._responses import parse_error_body, status_error
 
 STREAM_URL = "https://api.mistral.ai/v1/audio/transcriptions"
 

@@ -163,7 +163,7 @@ def test_chunks_stay_under_the_size_limit(long_audio: dict[str, bytes]) -> None:
     http = httpx.Client(transport=httpx.MockTransport(fake))
     vllm = VoxtralClient(backend="vllm", base_url="http://127.0.0.1:9/v1", http_client=http)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("voxtral_integrations._protocol.VLLM_LIMITS", ModelLimits(600, 300_000))
+        patch.setattr("voxtral_integrations._dialects.VLLM_LIMITS", ModelLimits(600, 300_000))
         vllm.transcribe(long_audio["m4a"])
     assert len(fake.uploads) >= 2
     assert all(len(audio) <= 300_000 for _, _, audio in fake.uploads)

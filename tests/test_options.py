@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from voxtral_integrations import InvalidInputError, VoxtralError
-from voxtral_integrations._protocol import TranscriptionOptions, transcription_options
+from voxtral_integrations._options import TranscriptionOptions, transcription_options
 
 MODEL = "voxtral-mini-latest"
 

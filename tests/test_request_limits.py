@@ -1,6 +1,6 @@
 """A ``max_chunk_seconds`` over the backend's per-request limit is refused before anything is sent.
 
-Every entry point goes through ``_protocol.check_chunking``: the clients (sync and
+Every entry point goes through the dialect's ``check_chunking``: the clients (sync and
 async, one file, many, streamed, batch), the loaders at construction, and the CLI
 through the client.
 """
@@ -26,7 +26,7 @@ from voxtral_integrations._constants import (
     VLLM_LIMITS,
     ModelLimits,
 )
-from voxtral_integrations._protocol import transcription_options
+from voxtral_integrations._options import transcription_options
 from voxtral_integrations.cli import main
 from voxtral_integrations.langchain import VoxtralLoader, VoxtralParser
 from voxtral_integrations.llama_index import VoxtralReader
@@ -177,7 +177,7 @@ def test_a_diarized_recording_goes_in_one_request_where_the_model_allows(
     # stand for 40 minutes, Mistral's 60 and the 15-minute target
     monkeypatch.setattr("voxtral_integrations._client.DEFAULT_CHUNK_SECONDS", 20)
     monkeypatch.setattr(
-        "voxtral_integrations._protocol.DEFAULT_MODEL_LIMITS", ModelLimits(60, 25_000_000)
+        "voxtral_integrations._dialects.DEFAULT_MODEL_LIMITS", ModelLimits(60, 25_000_000)
     )
     regions = [(start, start + 4.0) for start in range(1, 49, 6)]
     fake = FakeVoxtral()

@@ -14,6 +14,7 @@ The adapters live in ``voxtral_integrations.langchain`` and
 from ._bulk import TranscriptionResult
 from ._client import AsyncVoxtralClient, VoxtralClient
 from ._constants import DEFAULT_CHAT_MODEL, DEFAULT_TRANSCRIPTION_MODEL
+from ._dialects import Backend
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -62,7 +63,6 @@ from ._models import (
     UploadedFile,
     Usage,
 )
-from ._protocol import Backend
 from ._sources import AudioInput
 from ._streaming import AsyncStream, Stream
 from ._version import __version__

@@ -54,6 +54,7 @@ from ._constants import (
     MAX_BATCH_REQUESTS,
     MAX_BATCH_TIMEOUT_HOURS,
 )
+from ._dialects import RequestSpec, files_upload_request, transcription_fields
 from ._exceptions import (
     APIResponseError,
     BatchJobError,
@@ -63,16 +64,11 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import BatchJob, Chunk, Transcription, UploadedFile
+from ._options import TranscriptionOptions
 from ._progress import progress_bar
-from ._protocol import (
-    RequestSpec,
-    TranscriptionOptions,
-    files_upload_request,
-    status_error,
-    transcription_fields,
-)
 from ._records import clock, source_name
 from ._redaction import redact_url, redact_urls
+from ._responses import status_error
 from ._sources import AudioFileId, AudioInput, AudioUpload, AudioURL, check_file_id, resolve_audio
 from ._transcribe import materialised
 

@@ -21,15 +21,12 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 from ._constants import ACCEPTED_AUDIO_TYPES, CHAT_AUDIO_FORMATS
 from ._exceptions import APIResponseError, InvalidInputError
 from ._models import ChatCompletion, FunctionCall
 from ._redaction import shown_url
-
-if TYPE_CHECKING:
-    from ._protocol import Backend
 
 # --------------------------------------------------------------------------- audio formats
 
@@ -359,20 +356,20 @@ def tool_message(content: str, tool_call_id: str | None, name: str | None) -> di
 
 
 def api_tool_choice(
-    choice: str | Mapping[str, Any], tool_names: Sequence[str], backend: Backend
+    choice: str | Mapping[str, Any], tool_names: Sequence[str], force: str
 ) -> str | dict[str, Any]:
     """A framework's ``tool_choice`` as the API's.
 
-    ``"auto"`` and ``"none"`` pass; ``"any"`` and ``"required"`` force some tool
-    (``"any"`` on Mistral, ``"required"`` on vLLM); a tool's name forces that tool;
-    a dict is sent as given.
+    ``"auto"`` and ``"none"`` pass; ``"any"`` and ``"required"`` force some tool,
+    sent as ``force`` (the backend's word: its dialect's ``force_tool_choice``); a
+    tool's name forces that tool; a dict is sent as given.
     """
     if isinstance(choice, Mapping):
         return dict(choice)
     if choice in ("auto", "none"):
         return choice
     if choice in ("any", "required"):
-        return "any" if backend == "mistral" else "required"
+        return force
     if choice in tool_names:
         return {"type": "function", "function": {"name": choice}}
     raise InvalidInputError(

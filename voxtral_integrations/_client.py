@@ -1,13 +1,14 @@
 """``VoxtralClient`` and ``AsyncVoxtralClient``: the only code that does HTTP I/O.
 
 Everything that can be decided without the network (option checks, request
-shapes, parsing, error mapping, retry decisions) lives in ``_protocol`` and
-``_retry`` and is shared; the two classes below differ only where one awaits and
-the other does not.
+shapes, parsing, error mapping, retry decisions) lives in ``_options``,
+``_dialects``, ``_events``, ``_responses`` and ``_retry`` and is shared; the two
+classes below differ only where one awaits and the other does not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -48,28 +49,34 @@ from ._bulk import (
 )
 from ._chat_content import carries_inline_audio, map_audio_parts
 from ._constants import (
-    API_KEY_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
     DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_CHAT_MODEL,
     DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
     DEFAULT_TRANSCRIPTION_MODEL,
     DIARIZATION_OVERLAP_SECONDS,
     MIN_SECRET_KEY_LENGTH,
     USER_AGENT_PREFIX,
 )
+from ._dialects import (
+    Backend,
+    RequestSpec,
+    chat_request,
+    delete_file_request,
+    dialect,
+    file_content_request,
+    files_upload_request,
+    signed_url_request,
+)
+from ._events import ChatChunks, EventParser, EventStreamDecoder
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APIResponseError,
     APITimeoutError,
     AudioError,
-    ConfigurationError,
     IncompleteStreamError,
     InvalidInputError,
     RateLimitError,
@@ -84,29 +91,19 @@ from ._models import (
     TranscriptionStreamEvent,
     UploadedFile,
 )
-from ._pacing import Attempts, Pace
-from ._protocol import (
-    BACKENDS,
-    DIALECTS,
-    Backend,
-    ChatChunks,
-    EventParser,
-    EventStreamDecoder,
-    RequestSpec,
+from ._options import (
+    CHUNKING_OPTIONS,
+    TRANSCRIPTION_OPTIONS,
+    ChunkingOptions,
     TranscriptionOptions,
-    chat_request,
-    check_chunking,
-    delete_file_request,
-    file_content_request,
-    files_upload_request,
-    request_limits,
-    response_error,
-    signed_url_request,
-    status_error,
+    given,
     transcription_options,
 )
+from ._pacing import Attempts, Pace
 from ._redaction import redact_url, redact_urls
+from ._responses import response_error, status_error
 from ._retry import RetryPolicy, json_cut_short, parse_retry_after
+from ._settings import ClientSettings
 from ._sources import (
     AudioFileId,
     AudioInput,
@@ -138,54 +135,20 @@ _Model = TypeVar("_Model", bound=BaseModel)
 class _BaseClient:
     """Configuration and every decision that needs no I/O, shared by both clients."""
 
-    def __init__(
-        self,
-        api_key: str | None,
-        *,
-        base_url: str | None,
-        backend: Backend,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        http_client_given: bool,
-    ) -> None:
-        if backend not in BACKENDS:
-            raise ConfigurationError(
-                f"Unknown backend {backend!r}: use 'mistral' (Mistral's API) or 'vllm' "
-                "(Voxtral served by vLLM)."
-            )
-        self.backend: Backend = backend
-        self._dialect = DIALECTS[backend]
-        # The MISTRAL_* variables are Mistral's: never sent to, or used for, a vLLM host.
-        environment = os.environ if backend == "mistral" else {}
-        self._api_key = api_key if api_key is not None else environment.get(API_KEY_ENV)
-        if backend == "mistral" and not self._api_key:
-            raise ConfigurationError(
-                f"No API key: pass `api_key=` or set the {API_KEY_ENV} environment variable "
-                "(create a key at https://console.mistral.ai/api-keys)."
-            )
-        if self._api_key and not _KEY.fullmatch(self._api_key):
-            raise ConfigurationError(
-                "The API key contains whitespace or characters outside printable ASCII (a "
-                "trailing newline from a file?). Strip it; the key is not shown here."
-            )
-        self.base_url = _check_base_url(
-            base_url or environment.get(BASE_URL_ENV) or _default_base_url(backend)
-        )
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(f"`max_retries`={max_retries!r} must be an integer >= 0.")
-        self.max_retries = max_retries
-        self._retry = RetryPolicy(max_retries)
+    def __init__(self, settings: ClientSettings, *, http_client_given: bool) -> None:
+        resolved = settings.resolved()
+        self._dialect = dialect(resolved.backend)
+        self.backend: Backend = resolved.backend
+        self._api_key = resolved.key
+        self.base_url = resolved.base_url
+        self.max_retries = resolved.max_retries
+        self._retry = RetryPolicy(resolved.max_retries)
         self._pace = Pace()
         self._owns_http = not http_client_given
         self._headers = {"User-Agent": f"{USER_AGENT_PREFIX}/{__version__}"}
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
-        if timeout is None:
-            self._timeout = DEFAULT_TIMEOUT
-        else:
-            self._timeout = (
-                timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-            )
+        self._timeout = resolved.timeout
 
     def __repr__(self) -> str:
         return (
@@ -195,31 +158,36 @@ class _BaseClient:
 
     # ---- requests
 
+    def _options(
+        self, arguments: Mapping[str, Any]
+    ) -> tuple[TranscriptionOptions, ChunkingOptions]:
+        """A public method's options, checked: ``arguments`` is its ``locals()``.
+
+        The signature names every option, for its documentation and types; the
+        values are taken from it by the names of the two tables (``_options``).
+        """
+        options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
+        chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
+        self._dialect.check_chunking(chunking, options.model)
+        return options, chunking
+
     def _transcription(
         self,
+        arguments: Mapping[str, Any],
         audio: AudioInput | None,
         file_id: str | None,
         *,
         stream: bool,
-        max_chunk_seconds: float | None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        **options: Any,
-    ) -> tuple[TranscriptionOptions, AudioSource]:
+    ) -> tuple[TranscriptionOptions, ChunkingOptions, AudioSource]:
         """Check everything, classify the audio; nothing is read or sent yet."""
-        checked = transcription_options(**options)
-        check_chunking(max_chunk_seconds, concurrency, backend=self.backend, model=checked.model)
+        checked, chunking = self._options(arguments)
         source = resolve_audio(audio, file_id=file_id)
         self._dialect.transcription_request(checked, source, stream=stream)  # refuses early
-        return checked, source
+        return checked, chunking, source
 
     def _bulk(
-        self,
-        audio: Iterable[AudioInput],
-        *,
-        max_chunk_seconds: float | None,
-        concurrency: int,
-        **options: Any,
-    ) -> tuple[TranscriptionOptions, list[Source]]:
+        self, arguments: Mapping[str, Any], audio: Iterable[AudioInput]
+    ) -> tuple[TranscriptionOptions, ChunkingOptions, list[Source]]:
         """Check the options and every input that can be checked without reading it.
 
         An unusable input (a URL scheme, a type, a feature the backend lacks) is
@@ -227,8 +195,7 @@ class _BaseClient:
         file's failed result, so one bad file among thousands does not stop the rest.
         Each input is resolved once (a pipe or socket can only be read once).
         """
-        checked = transcription_options(**options)
-        check_chunking(max_chunk_seconds, concurrency, backend=self.backend, model=checked.model)
+        checked, chunking = self._options(arguments)
         items = []
         for item in sources(audio):
             if not callable(item.audio):
@@ -239,7 +206,7 @@ class _BaseClient:
                 else:
                     item = Source(lambda resolved=resolved: resolved, item.name)  # type: ignore[misc]
             items.append(item)
-        return checked, items
+        return checked, chunking, items
 
     def _bulk_source(self, item: Source, options: TranscriptionOptions) -> AudioSource:
         audio = item.resolve()
@@ -258,13 +225,13 @@ class _BaseClient:
 
         Without ``max_chunk_seconds`` the model's limit is the ceiling and long audio
         is shared out in chunks of about 15 minutes, for concurrency; a caller's
-        ``max_chunk_seconds`` (never over the limit: :func:`check_chunking`) is both.
+        ``max_chunk_seconds`` (never over the limit: the dialect's ``check_chunking``) is both.
         Diarized audio aims at the ceiling itself, as few requests as the model
         allows: each request numbers its speakers by first appearance, so every cut
         must be bridged by linking labels, which costs an overlap heard twice
         (:data:`DIARIZATION_OVERLAP_SECONDS`) and can leave a speaker unlinked.
         """
-        limits = request_limits(self.backend, options.model)
+        limits = self._dialect.limits_for(options.model)
         aim = limits.max_seconds if options.diarize else DEFAULT_CHUNK_SECONDS
         return {
             "max_chunk_seconds": max_chunk_seconds or limits.max_seconds,
@@ -526,32 +493,6 @@ class _BaseClient:
             raise response_error(response, f"The {model.__name__} is malformed: {exc}") from exc
 
 
-def _default_base_url(backend: Backend) -> str:
-    return DEFAULT_BASE_URL if backend == "mistral" else "http://localhost:8000/v1"
-
-
-def _check_base_url(url: str) -> str:
-    parsed = httpx.URL(url) if isinstance(url, str) else None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(
-            f"`base_url`={redact_url(str(url))!r} is not an http(s) URL; use e.g. "
-            f"{DEFAULT_BASE_URL!r} or 'http://localhost:8000/v1' for vLLM."
-        )
-    if parsed.userinfo:  # httpx would send them as Basic auth in place of the key, and log them
-        raise ConfigurationError(
-            f"`base_url`={redact_url(url)!r} carries a user name or password. Pass the URL "
-            "without them; for a server or proxy that needs them, pass "
-            "`http_client=httpx.Client(auth=(user, password))` (or `proxy=`)."
-        )
-    if parsed.query or parsed.fragment:  # paths go after it, and httpx logs every URL
-        raise ConfigurationError(
-            f"`base_url`={redact_url(url)!r} has a query string or fragment; the API paths "
-            "are appended to it. Pass the URL without them; for a gateway that needs a "
-            "query parameter, pass `http_client=httpx.Client(params={...})`."
-        )
-    return url.rstrip("/")
-
-
 class VoxtralClient(_BaseClient):
     """A synchronous client for Mistral's Voxtral audio API (or Voxtral on vLLM).
 
@@ -587,14 +528,7 @@ class VoxtralClient(_BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            backend=backend,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client_given=http_client is not None,
-        )
+        super().__init__(ClientSettings.of(locals()), http_client_given=http_client is not None)
         self._http = http_client or httpx.Client(
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
@@ -675,27 +609,8 @@ class VoxtralClient(_BaseClient):
             IncompleteTranscriptionError: Chunks of long audio failed; the others
                 are kept in the error and in ``cache_dir``.
         """
-        options, source = self._transcription(
-            audio,
-            file_id,
-            stream=False,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            model=model,
-            language=language,
-            temperature=temperature,
-            timestamp_granularities=timestamp_granularities,
-            diarize=diarize,
-            context_bias=context_bias,
-        )
-        return self._transcribe_source(
-            source,
-            options,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            cache_dir=cache_dir,
-            show_progress=show_progress,
-        )
+        options, chunking, source = self._transcription(locals(), audio, file_id, stream=False)
+        return self._transcribe_source(source, options, chunking)
 
     def transcribe_many(
         self,
@@ -737,43 +652,24 @@ class VoxtralClient(_BaseClient):
                 else:
                     print(f"{result.source}: {result.error}")
         """
-        options, items = self._bulk(
-            audio,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            model=model,
-            language=language,
-            temperature=temperature,
-            timestamp_granularities=timestamp_granularities,
-            diarize=diarize,
-            context_bias=context_bias,
-        )
+        options, chunking, items = self._bulk(locals(), audio)
+        quiet = dataclasses.replace(chunking, show_progress=False)  # the bar is over files
 
         def transcribe_one(item: Source, slot: Slot, progress: BulkProgress) -> Transcription:
             return self._transcribe_source(
-                self._bulk_source(item, options),
-                options,
-                max_chunk_seconds=max_chunk_seconds,
-                concurrency=concurrency,
-                cache_dir=cache_dir,
-                show_progress=False,
-                slot=slot,
-                progress=progress,
+                self._bulk_source(item, options), options, quiet, slot=slot, progress=progress
             )
 
         return transcribe_many(
-            items, transcribe_one, concurrency=concurrency, show_progress=show_progress
+            items, transcribe_one, concurrency=chunking.concurrency, show_progress=show_progress
         )
 
     def _transcribe_source(
         self,
         source: AudioSource,
         options: TranscriptionOptions,
+        chunking: ChunkingOptions,
         *,
-        max_chunk_seconds: float | None,
-        concurrency: int,
-        cache_dir: str | os.PathLike[str] | None,
-        show_progress: bool,
         slot: Slot = nullcontext,
         progress: BulkProgress | None = None,
     ) -> Transcription:
@@ -785,7 +681,7 @@ class VoxtralClient(_BaseClient):
                 progress.planned(1)
                 progress.chunk_done()
             return result
-        payloads = self._payloads(source, options, max_chunk_seconds)
+        payloads = self._payloads(source, options, chunking.max_chunk_seconds)
         if progress:
             progress.planned(len(payloads))
 
@@ -796,9 +692,9 @@ class VoxtralClient(_BaseClient):
         return transcribe_chunks(
             payloads,
             send_one,
-            concurrency=concurrency,
-            cache=self._cache(cache_dir, source, options),
-            show_progress=show_progress,
+            concurrency=chunking.concurrency,
+            cache=self._cache(chunking.cache_dir, source, options),
+            show_progress=chunking.show_progress,
             slot=slot,
             on_chunk=progress.chunk_done if progress else None,
         )
@@ -829,22 +725,11 @@ class VoxtralClient(_BaseClient):
         Long local audio is streamed chunk after chunk, with absolute times, and
         ends with one :class:`DoneEvent` for the whole recording.
         """
-        options, source = self._transcription(
-            audio,
-            file_id,
-            stream=True,
-            max_chunk_seconds=max_chunk_seconds,
-            model=model,
-            language=language,
-            temperature=temperature,
-            timestamp_granularities=timestamp_granularities,
-            diarize=diarize,
-            context_bias=context_bias,
-        )
+        options, chunking, source = self._transcription(locals(), audio, file_id, stream=True)
         payloads = (
             []
             if not isinstance(source, AudioUpload)
-            else self._payloads(source, options, max_chunk_seconds)
+            else self._payloads(source, options, chunking.max_chunk_seconds)
         )
         if len(payloads) > 1:
             return Stream(self._long_events(payloads, options), lambda: None)
@@ -999,24 +884,15 @@ class VoxtralClient(_BaseClient):
         If anything fails before the job exists, the files uploaded for it are
         deleted and the error raised.
         """
+        arguments = locals()
         self._dialect.check_files_supported()
-        options = transcription_options(
-            model=model,
-            language=language,
-            temperature=temperature,
-            timestamp_granularities=timestamp_granularities,
-            diarize=diarize,
-            context_bias=context_bias,
-        )
-        check_chunking(
-            max_chunk_seconds, DEFAULT_CONCURRENCY, backend=self.backend, model=options.model
-        )
+        options, chunking = self._options(arguments)
         return _batch.submit(
             self,
             audio,
             manifest_dir=manifest_dir,
             options=options,
-            max_chunk_seconds=max_chunk_seconds,
+            max_chunk_seconds=chunking.max_chunk_seconds,
             timeout_hours=timeout_hours,
             metadata=metadata,
             show_progress=show_progress,
@@ -1181,14 +1057,7 @@ class AsyncVoxtralClient(_BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            backend=backend,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client_given=http_client is not None,
-        )
+        super().__init__(ClientSettings.of(locals()), http_client_given=http_client is not None)
         self._http = http_client or httpx.AsyncClient(
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
@@ -1226,27 +1095,8 @@ class AsyncVoxtralClient(_BaseClient):
         show_progress: bool = False,
     ) -> Transcription:
         """See :meth:`VoxtralClient.transcribe`; codec work runs in worker threads."""
-        options, source = self._transcription(
-            audio,
-            file_id,
-            stream=False,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            model=model,
-            language=language,
-            temperature=temperature,
-            timestamp_granularities=timestamp_granularities,
-            diarize=diarize,
-            context_bias=context_bias,
-        )
-        return await self._transcribe_source(
-            source,
-            options,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            cache_dir=cache_dir,
-            show_progress=show_progress,
-        )
+        options, chunking, source = self._transcription(locals(), audio, file_id, stream=False)
+        return await self._transcribe_source(source, options, chunking)
 
     def transcribe_many(
         self,
@@ -1268,45 +1118,26 @@ class AsyncVoxtralClient(_BaseClient):
         Not a coroutine: options and inputs are checked when it is called, and the
         returned iterator does the work (asyncio tasks) as you iterate.
         """
-        options, items = self._bulk(
-            audio,
-            max_chunk_seconds=max_chunk_seconds,
-            concurrency=concurrency,
-            model=model,
-            language=language,
-            temperature=temperature,
-            timestamp_granularities=timestamp_granularities,
-            diarize=diarize,
-            context_bias=context_bias,
-        )
+        options, chunking, items = self._bulk(locals(), audio)
+        quiet = dataclasses.replace(chunking, show_progress=False)  # the bar is over files
 
         async def transcribe_one(
             item: Source, slot: AsyncSlot, progress: BulkProgress
         ) -> Transcription:
             return await self._transcribe_source(
-                self._bulk_source(item, options),
-                options,
-                max_chunk_seconds=max_chunk_seconds,
-                concurrency=concurrency,
-                cache_dir=cache_dir,
-                show_progress=False,
-                slot=slot,
-                progress=progress,
+                self._bulk_source(item, options), options, quiet, slot=slot, progress=progress
             )
 
         return atranscribe_many(
-            items, transcribe_one, concurrency=concurrency, show_progress=show_progress
+            items, transcribe_one, concurrency=chunking.concurrency, show_progress=show_progress
         )
 
     async def _transcribe_source(
         self,
         source: AudioSource,
         options: TranscriptionOptions,
+        chunking: ChunkingOptions,
         *,
-        max_chunk_seconds: float | None,
-        concurrency: int,
-        cache_dir: str | os.PathLike[str] | None,
-        show_progress: bool,
         slot: AsyncSlot | None = None,
         progress: BulkProgress | None = None,
     ) -> Transcription:
@@ -1318,12 +1149,12 @@ class AsyncVoxtralClient(_BaseClient):
                 progress.planned(1)
                 progress.chunk_done()
             return result
-        payloads = await self._apayloads(source, options, max_chunk_seconds)
+        payloads = await self._apayloads(source, options, chunking.max_chunk_seconds)
         if progress:
             progress.planned(len(payloads))
         cache = None
-        if cache_dir:
-            cache = await anyio.to_thread.run_sync(self._cache, cache_dir, source, options)
+        if chunking.cache_dir:
+            cache = await anyio.to_thread.run_sync(self._cache, chunking.cache_dir, source, options)
 
         async def send_one(upload: AudioUpload) -> Transcription:
             spec = self._dialect.transcription_request(options, upload, stream=False)
@@ -1332,9 +1163,9 @@ class AsyncVoxtralClient(_BaseClient):
         return await atranscribe_chunks(
             payloads,
             send_one,
-            concurrency=concurrency,
+            concurrency=chunking.concurrency,
             cache=cache,
-            show_progress=show_progress,
+            show_progress=chunking.show_progress,
             slot=slot,
             on_chunk=progress.chunk_done if progress else None,
         )
@@ -1353,21 +1184,10 @@ class AsyncVoxtralClient(_BaseClient):
         max_chunk_seconds: float | None = None,
     ) -> AsyncStream[TranscriptionStreamEvent]:
         """See :meth:`VoxtralClient.stream_transcription`; iterate with ``async for``."""
-        options, source = self._transcription(
-            audio,
-            file_id,
-            stream=True,
-            max_chunk_seconds=max_chunk_seconds,
-            model=model,
-            language=language,
-            temperature=temperature,
-            timestamp_granularities=timestamp_granularities,
-            diarize=diarize,
-            context_bias=context_bias,
-        )
+        options, chunking, source = self._transcription(locals(), audio, file_id, stream=True)
         payloads = []
         if isinstance(source, AudioUpload):
-            payloads = await self._apayloads(source, options, max_chunk_seconds)
+            payloads = await self._apayloads(source, options, chunking.max_chunk_seconds)
         if len(payloads) > 1:
             return AsyncStream(self._long_events(payloads, options), _nothing)
         audio_source = source

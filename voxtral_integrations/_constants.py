@@ -14,6 +14,8 @@ from typing import Literal
 import httpx
 
 DEFAULT_BASE_URL = "https://api.mistral.ai/v1"
+DEFAULT_VLLM_BASE_URL = "http://localhost:8000/v1"
+"""Where ``vllm serve`` listens by default."""
 API_KEY_ENV = "MISTRAL_API_KEY"
 BASE_URL_ENV = "MISTRAL_BASE_URL"
 

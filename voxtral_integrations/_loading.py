@@ -15,7 +15,7 @@ import copy
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -30,6 +30,7 @@ from ._constants import (
     DEFAULT_WINDOW_SECONDS,
     MEDIA_SUFFIXES,
 )
+from ._dialects import Backend, dialect
 from ._exceptions import (
     AudioError,
     InvalidInputError,
@@ -38,7 +39,13 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import BatchJob
-from ._protocol import Backend, check_chunking, transcription_options
+from ._options import (
+    CHUNKING_OPTIONS,
+    TRANSCRIPTION_OPTIONS,
+    ChunkingOptions,
+    given,
+    transcription_options,
+)
 from ._records import (
     Granularity,
     Record,
@@ -60,14 +67,14 @@ class KeylessPickle:
 
     A pickle may be written to disk or shipped to another machine; unpickled, the
     adapter reads ``MISTRAL_API_KEY`` again. A copy in memory keeps the key: it is
-    the same user's object. ``_key_holder`` names the settings dict holding it.
+    the same user's object. ``_key_holder`` names the :class:`ClientSettings` holding it.
     """
 
     _key_holder: ClassVar[str]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(vars(self))
-        state[self._key_holder] = {**state[self._key_holder], "api_key": None}
+        state[self._key_holder] = state[self._key_holder].without_key()
         return state
 
     def __copy__(self) -> Any:
@@ -82,34 +89,35 @@ class KeylessPickle:
         return clone
 
 
-CLIENT_SETTINGS = ("api_key", "base_url", "backend", "max_retries", "timeout")
-"""The adapters' arguments that configure the core client rather than the load."""
-
-
 @dataclass(frozen=True)
 class LoadOptions:
     """How audio becomes records; checked as a whole by :meth:`check`.
 
-    The one table of what a load takes: each adapter passes its arguments of the
-    same names through :func:`load_options`, and the tests hold every adapter's
-    signature to these fields and to ``VoxtralClient.transcribe``'s options.
+    Each adapter passes its arguments through :func:`load_options`, by name: the
+    load's own options are the fields here, the transcription and chunking options
+    are taken by the tables of ``_options`` (so an option added there needs no
+    field here), and the tests hold every adapter's signature to these fields and
+    to ``VoxtralClient.transcribe``'s options.
     """
 
     granularity: Granularity = DEFAULT_GRANULARITY
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     transcript_format: TranscriptFormat = "text"
-    model: str = DEFAULT_TRANSCRIPTION_MODEL
-    language: str | None = None
-    temperature: float | None = None
-    diarize: bool = False
-    context_bias: Sequence[str] | None = None
-    max_chunk_seconds: float | None = None
-    concurrency: int = DEFAULT_BULK_CONCURRENCY
-    cache_dir: str | os.PathLike[str] | None = None
-    show_progress: bool = False
     on_error: OnError = "raise"
     mode: Mode = "online"
     batch_dir: str | os.PathLike[str] | None = None
+    transcription: Mapping[str, Any] = field(
+        default_factory=lambda: {"model": DEFAULT_TRANSCRIPTION_MODEL}
+    )
+    """The transcription options as given (checked by :meth:`check`); timestamps
+    follow from ``granularity``."""
+    chunking: ChunkingOptions = field(
+        default_factory=lambda: ChunkingOptions(concurrency=DEFAULT_BULK_CONCURRENCY)
+    )
+
+    @property
+    def model(self) -> str:
+        return str(self.transcription.get("model", DEFAULT_TRANSCRIPTION_MODEL))
 
     def check(self) -> None:
         """Raise ``InvalidInputError`` for any bad option, before any audio is read."""
@@ -118,7 +126,7 @@ class LoadOptions:
             raise InvalidInputError(
                 f"`on_error`={self.on_error!r}: use 'raise' or 'skip'.", argument="on_error"
             )
-        if self.language and self.needs_timestamps:
+        if self.transcription.get("language") and self.needs_timestamps:
             raise InvalidInputError(
                 f"`language` cannot be combined with granularity={self.granularity!r}"
                 + (
@@ -153,7 +161,7 @@ class LoadOptions:
                 "`batch_dir` is for mode='batch'; pass mode='batch' or drop `batch_dir`.",
                 argument="batch_dir",
             )
-        if self.mode == "batch" and self.cache_dir:
+        if self.mode == "batch" and self.chunking.cache_dir:
             raise InvalidInputError(
                 "`cache_dir` resumes online transcriptions; a batch job keeps its results on "
                 "the server. Drop `cache_dir` with mode='batch'.",
@@ -162,16 +170,15 @@ class LoadOptions:
 
     def check_backend(self, backend: Backend) -> None:
         """Raise for what the backend cannot do or take, before any load."""
-        check_chunking(self.max_chunk_seconds, self.concurrency, backend=backend, model=self.model)
-        if backend != "vllm":
-            return
-        if self.mode == "batch":
+        profile = dialect(backend)
+        profile.check_chunking(self.chunking, self.model)
+        if self.mode == "batch" and not profile.supports_files:
             raise UnsupportedFeatureError(
                 "mode='batch' uses Mistral's Batch API, which vLLM does not have. Use "
                 "mode='online' with the vLLM backend.",
                 argument="mode",
             )
-        if self.needs_timestamps:
+        if self.needs_timestamps and not profile.supports_timestamps:
             raise UnsupportedFeatureError(
                 f"granularity={self.granularity!r} needs segment timestamps, which vLLM does "
                 "not serve for Voxtral. Use granularity='file' with the vLLM backend.",
@@ -180,33 +187,22 @@ class LoadOptions:
 
     @property
     def needs_timestamps(self) -> bool:
-        return self.granularity != "file" or self.transcript_format != "text" or self.diarize
+        timed = self.granularity != "file" or self.transcript_format != "text"
+        return timed or bool(self.transcription.get("diarize"))
 
     def _options(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "language": self.language,
-            "temperature": self.temperature,
-            "timestamp_granularities": ["segment"] if self.needs_timestamps else None,
-            "diarize": self.diarize,
-            "context_bias": self.context_bias,
-        }
+        granularities = ["segment"] if self.needs_timestamps else None
+        return {**self.transcription, "timestamp_granularities": granularities}
 
     def transcribe_kwargs(self) -> dict[str, Any]:
-        return {
-            **self._options(),
-            "max_chunk_seconds": self.max_chunk_seconds,
-            "concurrency": self.concurrency,
-            "cache_dir": self.cache_dir,
-            "show_progress": self.show_progress,
-        }
+        return {**self._options(), **vars(self.chunking)}
 
     def batch_kwargs(self) -> dict[str, Any]:
         return {
             **self._options(),
             "manifest_dir": self.batch_dir,
-            "max_chunk_seconds": self.max_chunk_seconds,
-            "show_progress": self.show_progress,
+            "max_chunk_seconds": self.chunking.max_chunk_seconds,
+            "show_progress": self.chunking.show_progress,
         }
 
     def to_records(self, transcription: Any, source: str) -> list[Record]:
@@ -221,8 +217,13 @@ class LoadOptions:
 
 def load_options(arguments: Mapping[str, Any]) -> LoadOptions:
     """The :class:`LoadOptions` among an adapter's ``arguments`` (by name; others ignored)."""
+    own = {f.name for f in fields(LoadOptions)} - {"transcription", "chunking"}
+    transcription = given(arguments, TRANSCRIPTION_OPTIONS)
+    transcription.pop("timestamp_granularities", None)  # follows from the granularity
     return LoadOptions(
-        **{f.name: arguments[f.name] for f in fields(LoadOptions) if f.name in arguments}
+        **given(arguments, own),
+        transcription=transcription,
+        chunking=ChunkingOptions(**given(arguments, CHUNKING_OPTIONS)),
     )
 
 
@@ -232,7 +233,7 @@ def load(
     """Each source's records in input order, as soon as it and those before it are done.
 
     The files are transcribed side by side (``client.transcribe_many``: up to
-    ``options.concurrency`` requests in flight across files and chunks); a file
+    ``options.chunking.concurrency`` requests in flight across files and chunks); a file
     that finishes early waits here for its turn. With ``mode="batch"``, see
     :func:`load_batch`.
     """
@@ -259,7 +260,7 @@ async def aload(
     batch_client: Callable[[], VoxtralClient] | None = None,
 ) -> AsyncIterator[tuple[Source, list[Record]]]:
     """Each source's records as soon as it is done (completion order), sharing one budget
-    of ``options.concurrency`` requests in flight across files and chunks.
+    of ``options.chunking.concurrency`` requests in flight across files and chunks.
 
     With ``mode="batch"`` the sync batch flow (:func:`load_batch`) runs in a worker
     thread on a client from ``batch_client``: it is mostly waiting for the job.
@@ -321,7 +322,7 @@ def load_batch(
     job = _submit(client, remaining, options)
     if job is None:  # every file was skipped
         return
-    client.wait_for_batch(job.id, show_progress=options.show_progress)
+    client.wait_for_batch(job.id, show_progress=options.chunking.show_progress)
     for result in client.batch_results(job.id, manifest_dir=options.batch_dir):  # type: ignore[arg-type]
         loaded = _records_or_skip(result, remaining[result.index], options)
         if loaded is not None:

@@ -46,8 +46,8 @@ from ._models import (
     TranscriptionStreamEvent,
     speaker_link,
 )
+from ._options import TranscriptionOptions
 from ._progress import progress_bar
-from ._protocol import TranscriptionOptions
 from ._sources import AudioUpload
 from ._speakers import SpeakerLinker
 

@@ -37,7 +37,7 @@ from voxtral_integrations import (
     UnsupportedFeatureError,
     Usage,
 )
-from voxtral_integrations._protocol import DIALECTS, Backend, chat_request
+from voxtral_integrations._dialects import DIALECTS, Backend, chat_request
 from voxtral_integrations.langchain.chat_models import (
     ChatVoxtral,
     api_tool_call_id,

@@ -32,6 +32,7 @@ from contextlib import suppress
 from typing import NoReturn
 
 from .._constants import API_KEY_ENV
+from .._dialects import dialect
 from .._exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -58,7 +59,7 @@ __all__ = ["main"]
 
 def _refusal_advice(error: APIStatusError, args: argparse.Namespace) -> str:
     """Why a 401/403 stopped the command, and what fixes it."""
-    if args.backend == "vllm":
+    if not dialect(args.backend).reads_environment:
         return (
             f"{PROG}: stopped: the vLLM server wants an API key, and this command sends none "
             f"to vLLM ({API_KEY_ENV} is for Mistral's API): start vLLM without --api-key, or "

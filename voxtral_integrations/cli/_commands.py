@@ -20,6 +20,7 @@ from .._batch import check_job_id, manifest_path, read_manifest, write_manifest
 from .._bulk import TranscriptionResult
 from .._client import VoxtralClient
 from .._constants import API_KEY_ENV
+from .._dialects import dialect
 from .._exceptions import ConfigurationError, IncompleteTranscriptionError
 from .._models import BatchJob
 from .._redaction import redact_urls, redact_urls_in
@@ -57,7 +58,7 @@ def make_client(backend: str, base_url: str | None) -> VoxtralClient:
     The key comes from ``MISTRAL_API_KEY`` only; the message for a missing key
     speaks of the variable, since there is no argument to pass it.
     """
-    if backend == "mistral" and not os.environ.get(API_KEY_ENV):
+    if dialect(backend).requires_key and not os.environ.get(API_KEY_ENV):
         raise UsageError(
             f"No API key: set the {API_KEY_ENV} environment variable (create a key at "
             "https://console.mistral.ai/api-keys). There is no --api-key flag: a key on "

@@ -18,7 +18,7 @@ from .._constants import (
     MAX_BATCH_TIMEOUT_HOURS,
     TIMESTAMP_GRANULARITIES,
 )
-from .._protocol import BACKENDS
+from .._dialects import BACKENDS
 from .._version import __version__
 from ._cache import _CACHE_POLICY, run_cache_clear, run_cache_info
 from ._commands import (

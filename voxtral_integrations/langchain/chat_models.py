@@ -79,11 +79,12 @@ from .._chat_content import (
 from .._chat_content import api_tool_call_id as api_tool_call_id  # as llama_index.llms has it
 from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import API_KEY_ENV, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._dialects import Backend, dialect
 from .._exceptions import InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, Usage
 from .._models import ToolCall as APIToolCall
-from .._protocol import Backend
 from .._redaction import redact_url
+from .._settings import ClientSettings
 
 __all__ = [
     "ChatVoxtral",
@@ -301,7 +302,7 @@ def tool_choice_param(
         choice = "any" if choice else "none"
     if not isinstance(choice, (str, Mapping)):
         raise InvalidInputError(f"tool_choice={choice!r} is not supported.", argument="tool_choice")
-    return api_tool_choice(choice, tool_names, backend)
+    return api_tool_choice(choice, tool_names, dialect(backend).force_tool_choice)
 
 
 # --------------------------------------------------------------------------- API -> LangChain
@@ -434,18 +435,15 @@ def core_clients(owner: Any) -> tuple[VoxtralClient, AsyncVoxtralClient]:
     ``max_retries``, ``http_client`` and ``async_http_client``. A key that only came
     from ``MISTRAL_API_KEY`` is dropped for the vLLM backend: it is Mistral's.
     """
-    if owner.backend == "vllm" and "mistral_api_key" not in owner.model_fields_set:
+    if (
+        not dialect(owner.backend).reads_environment
+        and "mistral_api_key" not in owner.model_fields_set
+    ):
         owner.mistral_api_key = None
-    key = owner.mistral_api_key.get_secret_value() if owner.mistral_api_key else None
-    settings: dict[str, Any] = {
-        "base_url": owner.base_url,
-        "backend": owner.backend,
-        "timeout": owner.timeout,
-        "max_retries": owner.max_retries,
-    }
+    settings = ClientSettings.of({**vars(owner), "api_key": owner.mistral_api_key}).arguments()
     return (
-        VoxtralClient(key, http_client=owner.http_client, **settings),
-        AsyncVoxtralClient(key, http_client=owner.async_http_client, **settings),
+        VoxtralClient(http_client=owner.http_client, **settings),
+        AsyncVoxtralClient(http_client=owner.async_http_client, **settings),
     )
 
 
@@ -563,7 +561,7 @@ class ChatVoxtral(CoreClients, BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         model = kwargs.get("model")
         params = LangSmithParams(
-            ls_provider="mistral" if self.backend == "mistral" else "vllm",
+            ls_provider=dialect(self.backend).ls_provider,
             ls_model_name=model if isinstance(model, str) else self.model,
             ls_model_type="chat",
         )

@@ -30,9 +30,9 @@ from .._constants import (
     DEFAULT_TRANSCRIPTION_MODEL,
     DEFAULT_WINDOW_SECONDS,
 )
+from .._dialects import Backend
 from .._exceptions import LoadError
 from .._loading import (
-    CLIENT_SETTINGS,
     KeylessPickle,
     LoadOptions,
     Mode,
@@ -41,8 +41,8 @@ from .._loading import (
     load,
     load_options,
 )
-from .._protocol import Backend
 from .._records import Granularity, Record, TranscriptFormat
+from .._settings import ClientSettings
 from .splitters import VoxtralSplitter
 
 __all__ = ["VoxtralLoader", "VoxtralParser"]
@@ -63,21 +63,23 @@ class _VoxtralSettings(KeylessPickle):
         self._options = load_options(arguments)
         self._options.check()
         self._options.check_backend(arguments["backend"])
-        self._client_settings: dict[str, Any] = {name: arguments[name] for name in CLIENT_SETTINGS}
+        self._client_settings = ClientSettings.of(arguments)
         self._http_clients = (arguments["http_client"], arguments["async_http_client"])
-        VoxtralClient(**self._client_settings).close()  # a missing key fails here, not later
+        self._client_settings.resolved()  # a missing key fails here, not later
 
     def _client(self) -> VoxtralClient:
-        return VoxtralClient(**self._client_settings, http_client=self._http_clients[0])
+        settings = self._client_settings.arguments()
+        return VoxtralClient(**settings, http_client=self._http_clients[0])
 
     def _async_client(self) -> AsyncVoxtralClient:
-        return AsyncVoxtralClient(**self._client_settings, http_client=self._http_clients[1])
+        settings = self._client_settings.arguments()
+        return AsyncVoxtralClient(**settings, http_client=self._http_clients[1])
 
     def __repr__(self) -> str:
         options = self._options
         return (
             f"{type(self).__name__}(granularity={options.granularity!r}, "
-            f"model={options.model!r}, backend={self._client_settings['backend']!r})"
+            f"model={options.model!r}, backend={self._client_settings.backend!r})"
         )
 
 

@@ -14,7 +14,7 @@ from typing_extensions import Self
 
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
-from .._protocol import Backend
+from .._dialects import Backend, dialect
 from .._records import timestamped_text
 from .chat_models import CoreClients, core_clients
 
@@ -94,7 +94,7 @@ class VoxtralTranscriptionTool(CoreClients, BaseTool):
         return self
 
     def _options(self, language: str | None, diarize: bool) -> dict[str, Any]:
-        if self.backend == "vllm":  # no timestamps there, so the language can be used
+        if not dialect(self.backend).supports_timestamps:  # so the language can be used
             return {"model": self.model, "language": language, "diarize": diarize}
         return {"model": self.model, "diarize": diarize, "timestamp_granularities": ["segment"]}
 

@@ -75,10 +75,10 @@ from .._chat_content import (
 )
 from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._dialects import Backend, dialect
 from .._exceptions import AudioError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, Usage
 from .._models import ToolCall as APIToolCall
-from .._protocol import Backend
 from .._redaction import redact_url
 from .._sources import AudioUpload, resolve_audio
 
@@ -324,7 +324,7 @@ def tool_choice_param(
     """
     if choice is None:
         choice = "any" if tool_required else "auto"
-    return api_tool_choice(choice, tool_names, backend)
+    return api_tool_choice(choice, tool_names, dialect(backend).force_tool_choice)
 
 
 # --------------------------------------------------------------------------- API -> LlamaIndex

@@ -34,10 +34,11 @@ from .._constants import (
     DEFAULT_TRANSCRIPTION_MODEL,
     DEFAULT_WINDOW_SECONDS,
 )
+from .._dialects import Backend, dialect
 from .._exceptions import LoadError
 from .._loading import LoadOptions, aload, load, load_options
-from .._protocol import Backend
 from .._records import PROVENANCE_KEYS, TIMING_KEYS, Record
+from .._settings import ClientSettings
 
 __all__ = ["VoxtralReader"]
 
@@ -112,7 +113,8 @@ class VoxtralReader(BasePydanticReader):
         Run after pydantic's validation, in ``__init__``, so that the library's typed
         errors reach the caller as they are.
         """
-        if self.api_key is None and self.backend == "mistral" and os.environ.get(API_KEY_ENV):
+        reads_environment = dialect(self.backend).reads_environment
+        if self.api_key is None and reads_environment and os.environ.get(API_KEY_ENV):
             self.api_key = SecretStr(os.environ[API_KEY_ENV])
         # granularity, transcript_format, on_error and mode are plain strings here:
         # LoadOptions.check() refuses a bad one with the library's InvalidInputError
@@ -133,13 +135,7 @@ class VoxtralReader(BasePydanticReader):
         return state
 
     def _settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key.get_secret_value() if self.api_key else None,
-            "base_url": self.base_url,
-            "backend": self.backend,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-        }
+        return ClientSettings.of(vars(self)).arguments()
 
     def _client(self) -> VoxtralClient:
         return VoxtralClient(**self._settings(), http_client=self.http_client)

@@ -9,9 +9,10 @@ from llama_index.core.tools.tool_spec.base import BaseToolSpec
 
 from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import API_KEY_ENV, DEFAULT_TRANSCRIPTION_MODEL
+from .._dialects import Backend, dialect
 from .._loading import KeylessPickle
-from .._protocol import Backend
 from .._records import timestamped_text
+from .._settings import ClientSettings
 
 __all__ = ["VoxtralToolSpec"]
 
@@ -38,22 +39,19 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         model: str = DEFAULT_TRANSCRIPTION_MODEL,
         backend: Backend = "mistral",
     ) -> None:
-        if api_key is None and backend == "mistral":
+        if api_key is None and dialect(backend).reads_environment:
             api_key = os.environ.get(API_KEY_ENV)
-        self._settings: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "backend": backend,
-        }
+        self._settings = ClientSettings.of(locals())
         self._model = model
-        VoxtralClient(**self._settings).close()  # a missing key fails here, not in the agent
+        self._settings.resolved()  # a missing key fails here, not in the agent
 
     def __repr__(self) -> str:
-        return f"VoxtralToolSpec(model={self._model!r}, backend={self._settings['backend']!r})"
+        return f"VoxtralToolSpec(model={self._model!r}, backend={self._settings.backend!r})"
 
     def _timestamps(self) -> dict[str, Any]:
-        vllm = self._settings["backend"] == "vllm"  # vLLM serves no timestamps
-        return {} if vllm else {"timestamp_granularities": ["segment"]}
+        if not dialect(self._settings.backend).supports_timestamps:
+            return {}
+        return {"timestamp_granularities": ["segment"]}
 
     def transcribe_audio(self, path_or_url: str, diarize: bool = False) -> str:
         """Transcribe an audio or video file (a local path or an http(s) URL).
@@ -61,7 +59,7 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         Returns the transcript as lines "[HH:MM:SS] text", each marked with the
         time in the recording where it is said (and the speaker with diarize=True).
         """
-        with VoxtralClient(**self._settings) as client:
+        with VoxtralClient(**self._settings.arguments()) as client:
             result = client.transcribe(
                 path_or_url,
                 model=self._model,
@@ -76,7 +74,7 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         Returns the transcript as lines "[HH:MM:SS] text", each marked with the
         time in the recording where it is said (and the speaker with diarize=True).
         """
-        async with AsyncVoxtralClient(**self._settings) as client:
+        async with AsyncVoxtralClient(**self._settings.arguments()) as client:
             result = await client.transcribe(
                 path_or_url,
                 model=self._model,

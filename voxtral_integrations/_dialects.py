@@ -1,0 +1,402 @@
+"""The backends as profiles, without I/O: what each can do and how it speaks.
+
+Two dialects speak the API. :class:`MistralDialect` is Mistral's hosted API.
+:class:`VLLMDialect` is Voxtral served by vLLM's OpenAI-compatible server. Every
+difference between them lives here, and nowhere else compares backend names: the
+request limits, the default base URL, whether the ``MISTRAL_*`` environment is
+read, the features served (an upload is required on vLLM: no ``file_url`` or
+``file_id``; there are no timestamps, diarization, context bias, Files or Batch
+API), the word that forces a tool call, every request's shape (transcription
+responses and streams have OpenAI's shape on vLLM, and chat audio is an object
+rather than a string). What vLLM cannot do raises :class:`UnsupportedFeatureError`
+instead of being dropped. :func:`dialect` looks a backend up by its name.
+
+The client turns a :class:`RequestSpec` into an ``httpx.Request`` once per attempt
+(an upload is re-opened each time) and hands bodies back here to parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+from ._chat_content import audio_string, looks_like_url, sniff_format
+from ._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MODEL_LIMITS,
+    DEFAULT_VLLM_BASE_URL,
+    MODEL_LIMITS,
+    VLLM_LIMITS,
+    ModelLimits,
+)
+from ._events import EventParser, MistralTranscriptionEvents, VLLMTranscriptionEvents
+from ._exceptions import (
+    ConfigurationError,
+    InvalidInputError,
+    UnsupportedFeatureError,
+)
+from ._models import (
+    Transcription,
+    TranscriptionStreamEvent,
+)
+from ._options import ChunkingOptions, TranscriptionOptions, number_text
+from ._responses import json_value, vllm_usage
+from ._sources import AudioSource, AudioUpload, AudioURL
+
+Backend = Literal["mistral", "vllm"]
+BACKENDS: tuple[Backend, ...] = ("mistral", "vllm")
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """Everything needed to send one API call, independent of sync or async I/O."""
+
+    method: str
+    path: str
+    json: Any = None
+    params: Mapping[str, str] | None = None
+    form: Mapping[str, str | list[str]] | None = None
+    upload: AudioUpload | None = None
+    stream: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    transient_not_found: bool = False
+    """A 404 here is a routing glitch, not a missing resource: retry it once (``_retry``)."""
+
+    @contextmanager
+    def body(self) -> Iterator[dict[str, Any]]:
+        """``httpx.build_request`` keyword arguments for one attempt, upload opened.
+
+        A form is always sent as multipart, even without a file part: httpx would
+        otherwise url-encode it, and the API accepts only multipart/form-data.
+        """
+        if self.form is None:
+            yield {"json": self.json, "params": self.params}
+        elif self.upload is None:
+            fields = [
+                (name, (None, item))
+                for name, value in self.form.items()
+                for item in (value if isinstance(value, list) else [value])
+            ]
+            yield {"files": fields, "params": self.params}
+        else:
+            with self.upload.open() as content:
+                upload = (self.upload.filename, content, self.upload.mime_type)
+                yield {"data": self.form, "files": {"file": upload}, "params": self.params}
+
+
+def transcription_fields(options: TranscriptionOptions) -> dict[str, Any]:
+    """The options as the API's fields, JSON-typed; the one mapping of options to fields.
+
+    A batch line's body takes them as they are; a multipart form as text
+    (:func:`_form_value`), so online and batch requests carry the same options.
+    """
+    fields: dict[str, Any] = {}
+    if options.language is not None:
+        fields["language"] = options.language
+    if options.temperature is not None:
+        fields["temperature"] = options.temperature
+    if options.timestamp_granularities:
+        fields["timestamp_granularities"] = list(options.timestamp_granularities)
+    if options.diarize:
+        fields["diarize"] = True
+    if options.context_bias:
+        fields["context_bias"] = list(options.context_bias)
+    return fields
+
+
+def _form_value(value: str | float | bool | list[str]) -> str | list[str]:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return number_text(value)
+    return value
+
+
+class MistralDialect:
+    """Mistral's hosted API: the reference shape of every request, and its profile."""
+
+    name: Backend = "mistral"
+    default_base_url: str = DEFAULT_BASE_URL
+    reads_environment: bool = True
+    """Whether ``MISTRAL_API_KEY`` and ``MISTRAL_BASE_URL`` apply: they are Mistral's,
+    never sent to, or used for, another host."""
+    requires_key: bool = True
+    supports_timestamps: bool = True
+    """Segment timestamps, and so diarization and timed records."""
+    supports_files: bool = True
+    """The Files API (upload, signed URLs, deletion) and the Batch API built on it."""
+    force_tool_choice: str = "any"
+    """The ``tool_choice`` word that forces some tool call."""
+    ls_provider: str = "mistral"
+    """The provider name LangSmith traces carry."""
+    stream_usage_option: bool = False
+    """Whether a chat stream must ask for its usage (``stream_options``)."""
+
+    def limits_for(self, model: str) -> ModelLimits:
+        """How long and how large one transcription request to ``model`` may be."""
+        return MODEL_LIMITS.get(model, DEFAULT_MODEL_LIMITS)
+
+    def served(self, model: str) -> str:
+        """What a request goes to, as messages name it."""
+        return f"model {model!r}"
+
+    def check_chunking(self, chunking: ChunkingOptions, model: str) -> None:
+        """Raise ``InvalidInputError`` for chunking that cannot work with ``model`` here."""
+        chunking.check(max_seconds=self.limits_for(model).max_seconds, served=self.served(model))
+
+    def transcription_request(
+        self, options: TranscriptionOptions, source: AudioSource, *, stream: bool
+    ) -> RequestSpec:
+        form: dict[str, str | list[str]] = {"model": options.model}
+        upload = None
+        if isinstance(source, AudioUpload):
+            upload = source
+        elif isinstance(source, AudioURL):
+            form["file_url"] = source.url
+        else:
+            form["file_id"] = source.file_id
+        form.update(
+            {name: _form_value(value) for name, value in transcription_fields(options).items()}
+        )
+        if stream:
+            form["stream"] = "true"
+        return RequestSpec(
+            "POST",
+            "/audio/transcriptions",
+            form=form,
+            upload=upload,
+            stream=stream,
+            headers={"Accept": "text/event-stream"} if stream else {},
+            transient_not_found="file_id" not in form,
+        )
+
+    def parse_transcription(self, content: bytes, options: TranscriptionOptions) -> Transcription:
+        """Raises ``ValueError`` (incl. pydantic's) for a body that is not a transcription."""
+        return Transcription.model_validate_json(content)
+
+    def transcription_events(
+        self, options: TranscriptionOptions
+    ) -> EventParser[TranscriptionStreamEvent]:
+        return MistralTranscriptionEvents()
+
+    def chat_audio_part(self, part: Mapping[str, Any]) -> dict[str, Any]:
+        """Mistral takes ``input_audio`` as a string: base64, URL or signed URL."""
+        audio = part.get("input_audio")
+        if isinstance(audio, Mapping):
+            audio = audio.get("data") or audio.get("url")
+        return {"type": "input_audio", "input_audio": audio_string(audio)}
+
+    def check_files_supported(self) -> None:
+        return None
+
+
+class VLLMDialect(MistralDialect):
+    """vLLM's OpenAI-compatible serving of Voxtral (``vllm serve mistralai/Voxtral-...``)."""
+
+    name: Backend = "vllm"
+    default_base_url: str = DEFAULT_VLLM_BASE_URL
+    reads_environment: bool = False
+    requires_key: bool = False
+    supports_timestamps: bool = False
+    supports_files: bool = False
+    force_tool_choice: str = "required"
+    ls_provider: str = "vllm"
+    stream_usage_option: bool = True
+
+    def limits_for(self, model: str) -> ModelLimits:
+        return VLLM_LIMITS
+
+    def served(self, model: str) -> str:
+        return "vLLM"
+
+    def transcription_request(
+        self, options: TranscriptionOptions, source: AudioSource, *, stream: bool
+    ) -> RequestSpec:
+        if not isinstance(source, AudioUpload):
+            given = "an http(s) URL" if isinstance(source, AudioURL) else "a file id"
+            raise UnsupportedFeatureError(
+                f"The vLLM backend needs the audio itself; {given} cannot be transcribed there. "
+                "Pass a path, bytes or a file object.",
+                argument="audio",
+            )
+        unsupported = [
+            name
+            for name, wanted in (
+                ("diarize", options.diarize),
+                ("timestamp_granularities", bool(options.timestamp_granularities)),
+                ("context_bias", bool(options.context_bias)),
+            )
+            if wanted
+        ]
+        if unsupported:
+            raise UnsupportedFeatureError(
+                f"The vLLM backend cannot honour {', '.join(unsupported)}: vLLM serves Voxtral "
+                "without segment timestamps, diarization or context bias. Use the Mistral "
+                "backend for these, or drop them.",
+                argument=unsupported[0],
+            )
+        form: dict[str, str | list[str]] = {"model": options.model, "response_format": "json"}
+        if options.language is not None:
+            form["language"] = options.language
+        if options.temperature is not None:
+            form["temperature"] = number_text(options.temperature)
+        if stream:
+            form["stream"] = "true"
+            form["stream_include_usage"] = "true"
+        return RequestSpec("POST", "/audio/transcriptions", form=form, upload=source, stream=stream)
+
+    def parse_transcription(self, content: bytes, options: TranscriptionOptions) -> Transcription:
+        body = json_value(content)
+        if not isinstance(body, Mapping) or not isinstance(body.get("text"), str):
+            raise ValueError("expected an object with a 'text' string")
+        return Transcription(
+            text=body["text"],
+            model=str(body.get("model") or options.model),
+            language=body.get("language"),
+            usage=vllm_usage(body.get("usage")),
+        )
+
+    def transcription_events(
+        self, options: TranscriptionOptions
+    ) -> EventParser[TranscriptionStreamEvent]:
+        return VLLMTranscriptionEvents(options.model)
+
+    def chat_audio_part(self, part: Mapping[str, Any]) -> dict[str, Any]:
+        """vLLM wants OpenAI's ``{"data", "format"}`` object, or ``audio_url`` for a URL."""
+        audio = part.get("input_audio")
+        if isinstance(audio, Mapping) and audio.get("data") and audio.get("format"):
+            return {"type": "input_audio", "input_audio": dict(audio)}
+        data = audio_string(audio.get("data") if isinstance(audio, Mapping) else audio)
+        if looks_like_url(data):
+            return {"type": "audio_url", "audio_url": {"url": data}}
+        return {
+            "type": "input_audio",
+            "input_audio": {"data": data, "format": sniff_format(data) or "wav"},
+        }
+
+    def check_files_supported(self) -> None:
+        raise UnsupportedFeatureError(
+            "The vLLM backend has no Files API; upload, signed URLs and deletion need the "
+            "Mistral backend.",
+            argument="backend",
+        )
+
+
+DIALECTS: dict[Backend, MistralDialect] = {"mistral": MistralDialect(), "vllm": VLLMDialect()}
+
+
+def dialect(backend: str) -> MistralDialect:
+    """The profile of ``backend``: the one place a backend name is looked up."""
+    if backend not in DIALECTS:
+        raise ConfigurationError(
+            f"Unknown backend {backend!r}: use 'mistral' (Mistral's API) or 'vllm' "
+            "(Voxtral served by vLLM)."
+        )
+    return DIALECTS[backend]
+
+
+def chat_request(
+    dialect: MistralDialect,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    model: str,
+    tools: Sequence[Mapping[str, Any]] | None,
+    tool_choice: str | Mapping[str, Any] | None,
+    response_format: Mapping[str, Any] | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    stream: bool,
+    extra: Mapping[str, Any] | None = None,
+) -> RequestSpec:
+    """A ``/chat/completions`` request; audio parts are put in the dialect's shape."""
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError("`model` must be a non-empty model id.", argument="model")
+    if isinstance(messages, (str, Mapping)) or not messages:
+        raise InvalidInputError(
+            "`messages` must be a non-empty list of messages such as "
+            '[{"role": "user", "content": "..."}].',
+            argument="messages",
+        )
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise InvalidInputError(
+            f"`max_tokens`={max_tokens!r} must be a positive integer.", argument="max_tokens"
+        )
+    payload: dict[str, Any] = {
+        "model": model,
+        "messages": [
+            _chat_message(dialect, message, index) for index, message in enumerate(messages)
+        ],
+    }
+    optional = {
+        "tools": list(tools) if tools else None,
+        "tool_choice": tool_choice,
+        "response_format": response_format,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+    }
+    payload.update({key: value for key, value in optional.items() if value is not None})
+    reserved = sorted(set(extra or {}) & {"model", "messages", "stream"})
+    if reserved:
+        raise InvalidInputError(
+            f"`extra_body` may not set {', '.join(reserved)}: pass them as arguments of `chat`.",
+            argument="extra_body",
+        )
+    payload.update(extra or {})
+    if stream:
+        payload["stream"] = True
+        if dialect.stream_usage_option:
+            payload["stream_options"] = {"include_usage": True}
+    return RequestSpec(
+        "POST",
+        "/chat/completions",
+        json=payload,
+        stream=stream,
+        headers={"Accept": "text/event-stream"} if stream else {},
+    )
+
+
+def _chat_message(dialect: MistralDialect, message: Any, index: int) -> dict[str, Any]:
+    if hasattr(message, "model_dump"):
+        message = message.model_dump(exclude_none=True)
+    if not isinstance(message, Mapping) or "role" not in message:
+        raise InvalidInputError(
+            f"`messages[{index}]` must be a mapping with a 'role', got {type(message).__name__}.",
+            argument="messages",
+        )
+    converted = dict(message)
+    content = converted.get("content")
+    if isinstance(content, list):
+        converted["content"] = [
+            dialect.chat_audio_part(part)
+            if isinstance(part, Mapping) and part.get("type") == "input_audio"
+            else part
+            for part in content
+        ]
+    return converted
+
+
+def files_upload_request(upload: AudioUpload, *, purpose: str) -> RequestSpec:
+    return RequestSpec("POST", "/files", form={"purpose": purpose}, upload=upload)
+
+
+def signed_url_request(file_id: str, *, expiry_hours: int) -> RequestSpec:
+    if isinstance(expiry_hours, bool) or not isinstance(expiry_hours, int) or expiry_hours < 1:
+        raise InvalidInputError(
+            f"`expiry`={expiry_hours!r} must be a whole number of hours >= 1.", argument="expiry"
+        )
+    return RequestSpec(
+        "GET", f"/files/{quote(file_id, safe='')}/url", params={"expiry": str(expiry_hours)}
+    )
+
+
+def delete_file_request(file_id: str) -> RequestSpec:
+    return RequestSpec("DELETE", f"/files/{quote(file_id, safe='')}")
+
+
+def file_content_request(file_id: str) -> RequestSpec:
+    return RequestSpec("GET", f"/files/{quote(file_id, safe='')}/content")
