@@ -22,7 +22,7 @@ from conftest import FAKE_API_KEY
 from fake_batch import FakeBatchServer
 from fake_voxtral import FakeVoxtral
 
-import voxtral_integrations._batch as batch_module
+import voxtral_integrations._batch_flow as batch_flow
 from voxtral_integrations import (
     APIResponseError,
     AudioError,
@@ -43,11 +43,10 @@ from voxtral_integrations._batch import (
     BatchRequest,
     Manifest,
     line_outcome,
-    manifest_path,
     poll_delays,
-    read_manifest,
     result_lines,
 )
+from voxtral_integrations._batch_flow import manifest_path, read_manifest
 from voxtral_integrations._models import Chunk
 from voxtral_integrations._protocol import transcription_options
 
@@ -232,7 +231,7 @@ def test_results_survive_a_manifest_that_cannot_be_rewritten(
     def read_only(directory: Path, manifest: Manifest) -> Path:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(batch_module, "write_manifest", read_only)
+    monkeypatch.setattr(batch_flow, "write_manifest", read_only)
     for _ in range(2):  # and again: the files are gone, the manifest still says otherwise
         results = client.batch_results(job.id, manifest_dir=tmp_path)
         assert [r.unwrap() for r in results] == [r.unwrap() for r in kept]
@@ -375,7 +374,7 @@ def test_wait_backs_off_from_two_seconds_to_a_minute(
     client = batch_client(server)
     job = client.submit_batch(corpus[1], manifest_dir=Path(corpus[1]).parent)
     slept: list[float] = []
-    monkeypatch.setattr("voxtral_integrations._batch.time.sleep", slept.append)
+    monkeypatch.setattr("voxtral_integrations._flow.time.sleep", slept.append)
     assert client.wait_for_batch(job.id, show_progress=True).status == "SUCCESS"
     assert slept[:4] == [2.0, 3.0, 4.5, 6.75]
     assert max(slept) == 60.0 and len(slept) == 11  # one sleep after each unfinished poll

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 
 import anyio
 
-from ._bulk import Source, TranscriptionResult
+from ._bulk import Source
 from ._client import AsyncVoxtralClient, VoxtralClient
 from ._constants import (
     DEFAULT_BULK_CONCURRENCY,
@@ -37,7 +37,7 @@ from ._exceptions import (
     UnsupportedFeatureError,
     VoxtralError,
 )
-from ._models import BatchJob
+from ._models import BatchJob, TranscriptionResult
 from ._protocol import Backend, check_chunking, transcription_options
 from ._records import (
     Granularity,
