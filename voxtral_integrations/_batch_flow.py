@@ -195,7 +195,7 @@ def submit(
         uploaded.append(input_file)
         spec = create_job_request(input_file, options.model, settings)
         job = created_job((yield from sent(spec, BatchJob)), redact_url(host.base_url + spec.path))
-    except GeneratorExit:
+    except GeneratorExit:  # closed unfinished, its driver gone: nothing more may be yielded
         raise
     except BaseException:
         yield from _delete_quietly(uploaded)
@@ -242,7 +242,6 @@ def _plan(
         elif isinstance(resolved, AudioFileId):
             planned.append(_Planned(index, resolved.file_id, 1, resolved))
         else:
-            assert isinstance(resolved, AudioURL)
             planned.append(_Planned(index, source_name(item.name), 1, resolved))
     check_request_count(len(planned))
     return planned

@@ -1512,8 +1512,8 @@ class AsyncVoxtralClient(_BaseClient):
     ) -> BatchJob:
         """See :meth:`VoxtralClient.submit_batch`.
 
-        Probing and converting local audio, and writing the manifest, run in worker
-        threads; the uploads and the job go through this client.
+        Local audio is probed and cut, and the manifest written, in worker threads;
+        the uploads and the job go through this client.
         """
         self._dialect.check_files_supported()
         options = transcription_options(
