@@ -8,6 +8,7 @@ be compared with the online path's for the same audio.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import functools
 import inspect
@@ -36,13 +37,16 @@ from voxtral_integrations import (
     IncompleteTranscriptionError,
     InternalServerError,
     InvalidInputError,
+    NotFoundError,
     RateLimitError,
     Transcription,
     TranscriptionResult,
     UnsupportedFeatureError,
     UploadedFile,
     VoxtralClient,
+    VoxtralError,
 )
+from voxtral_integrations._audio import Payload
 from voxtral_integrations._batch import (
     BatchRequest,
     Manifest,
@@ -51,8 +55,14 @@ from voxtral_integrations._batch import (
     result_lines,
 )
 from voxtral_integrations._batch_flow import manifest_path, read_manifest
+from voxtral_integrations._flow import AsyncHost, Host, arun, run
 from voxtral_integrations._models import Chunk
-from voxtral_integrations._protocol import transcription_options
+from voxtral_integrations._protocol import (
+    DIALECTS,
+    RequestSpec,
+    status_error,
+    transcription_options,
+)
 
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
 DURATION = 25.0
@@ -715,6 +725,88 @@ def test_the_async_client_has_every_batch_method_with_the_same_parameters(name: 
     assert inspect.iscoroutinefunction(asynchronous)
     assert inspect.signature(asynchronous) == inspect.signature(sync)
     assert asynchronous.__doc__ and f"VoxtralClient.{name}" in asynchronous.__doc__
+
+
+# --------------------------------------------------------------------------- flows, no client
+
+
+def scripted_host(
+    answers: list[dict[str, Any] | VoxtralError], slept: list[float], *, asynchronous: bool
+) -> tuple[Host | AsyncHost, list[str]]:
+    """A host answering each request with the next of ``answers`` (a body, or the error
+    the client's ``send`` would raise), recording sleeps: no client, no transport."""
+    sent: list[str] = []
+
+    def send(spec: RequestSpec) -> httpx.Response:
+        sent.append(f"{spec.method} {spec.path}")
+        answer = answers.pop(0)
+        if isinstance(answer, VoxtralError):
+            raise answer
+        return httpx.Response(200, json=answer)
+
+    def refuse(*args: object) -> list[Payload]:
+        raise AssertionError("no audio to prepare")
+
+    dialect, base_url = DIALECTS["mistral"], "https://api.example.com/v1"
+    if not asynchronous:
+        return Host(dialect, base_url, send, refuse, sleep=slept.append), sent
+
+    async def asend(spec: RequestSpec) -> httpx.Response:
+        return send(spec)
+
+    async def arefuse(*args: object) -> list[Payload]:
+        return refuse()
+
+    async def asleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    return AsyncHost(dialect, base_url, asend, arefuse, sleep=asleep), sent
+
+
+def run_flow(host: Host | AsyncHost, flow: Any, *args: Any, **kwargs: Any) -> Any:
+    if isinstance(host, AsyncHost):
+        return asyncio.run(arun(host, flow, *args, **kwargs))
+    return run(host, flow, *args, **kwargs)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_flow_runs_over_any_host_and_sleeps_through_it(asynchronous: bool) -> None:
+    slept: list[float] = []
+    statuses = [{"id": UUID, "status": status} for status in ("QUEUED", "RUNNING", "SUCCESS")]
+    host, sent = scripted_host([*statuses], slept, asynchronous=asynchronous)
+    job = run_flow(
+        host, batch_flow.wait, UUID, poll_interval=None, timeout=None, show_progress=False
+    )
+    assert job.status == "SUCCESS"
+    assert slept == [2.0, 3.0]  # through the host: the process's sleep is not patched
+    assert sent == [f"GET /batch/jobs/{UUID}"] * 3
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_host_failure_is_thrown_back_into_the_flow(asynchronous: bool, tmp_path: Path) -> None:
+    """The flow's own ``except`` sees what the host raised: a 404 for a job's output file
+    becomes the flow's "expired" error, as it would around a direct call."""
+    manifest = Manifest(
+        job_id=UUID,
+        options=transcription_options(model="m"),
+        created_at=1.5,
+        input_file="f-jsonl",
+        requests=[_request()],
+    )
+    batch_flow.write_manifest(tmp_path, manifest)
+    gone = status_error(
+        method="GET",
+        url="https://api.example.com/v1/files/f-out/content",
+        status_code=404,
+        headers={},
+        content=b'{"message": "not found"}',
+    )
+    job = {"id": UUID, "status": "SUCCESS", "output_file": "f-out"}
+    host, sent = scripted_host([job, gone], [], asynchronous=asynchronous)
+    with pytest.raises(BatchJobError, match="expired") as caught:
+        run_flow(host, batch_flow.results, UUID, manifest_dir=tmp_path, delete_files=True)
+    assert isinstance(caught.value.__cause__, NotFoundError)
+    assert sent == [f"GET /batch/jobs/{UUID}", "GET /files/f-out/content"]
 
 
 # --------------------------------------------------------------------------- cassette
