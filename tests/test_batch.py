@@ -8,23 +8,28 @@ be compared with the online path's for the same audio.
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import functools
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from audio_factory import encode, speech_pcm
 from cassette_scenarios import BCN_WEATHER, SCENARIOS
 from conftest import FAKE_API_KEY
 from fake_batch import FakeBatchServer
 from fake_voxtral import FakeVoxtral
 
-import voxtral_integrations._batch as batch_module
+import voxtral_integrations._batch_flow as batch_flow
 from voxtral_integrations import (
     APIResponseError,
+    AsyncVoxtralClient,
     AudioError,
     BadRequestError,
     BatchJob,
@@ -32,24 +37,29 @@ from voxtral_integrations import (
     IncompleteTranscriptionError,
     InternalServerError,
     InvalidInputError,
+    NotFoundError,
     RateLimitError,
     Transcription,
     TranscriptionResult,
     UnsupportedFeatureError,
     UploadedFile,
     VoxtralClient,
+    VoxtralError,
 )
+from voxtral_integrations._audio import Payload
 from voxtral_integrations._batch import (
     BatchRequest,
     Manifest,
     line_outcome,
-    manifest_path,
     poll_delays,
-    read_manifest,
     result_lines,
 )
+from voxtral_integrations._batch_flow import manifest_path, read_manifest
+from voxtral_integrations._dialects import DIALECTS, RequestSpec
+from voxtral_integrations._flow import AsyncHost, Host, arun, run
 from voxtral_integrations._models import Chunk
 from voxtral_integrations._options import transcription_options
+from voxtral_integrations._responses import status_error
 
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
 DURATION = 25.0
@@ -60,9 +70,43 @@ UUID = "b6a4a1c2-0d0e-4f6a-9c57-3f2d2e1c9a10"
 SEGMENTS: dict[str, Any] = {"timestamp_granularities": ["segment"]}
 
 
-def batch_client(server: FakeBatchServer, **settings: Any) -> VoxtralClient:
-    http = httpx.Client(transport=httpx.MockTransport(server))
-    return VoxtralClient(api_key=FAKE_API_KEY, http_client=http, max_retries=0, **settings)
+Handler = Callable[[httpx.Request], httpx.Response]
+ClientFactory = Callable[..., VoxtralClient]
+
+
+class Synced:
+    """An :class:`AsyncVoxtralClient` called as a :class:`VoxtralClient` is: each method
+    awaited on one event loop (a blocking portal), so every test runs on both clients."""
+
+    def __init__(self, client: AsyncVoxtralClient, portal: BlockingPortal) -> None:
+        self._client, self._portal = client, portal
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        return lambda *args, **kwargs: self._portal.call(functools.partial(method, *args, **kwargs))
+
+
+@pytest.fixture(params=["sync", "async"])
+def batch_client(request: pytest.FixtureRequest) -> Iterator[ClientFactory]:
+    """``batch_client(handler, **settings)``: a client of the kind under test, on ``handler``."""
+    if request.param == "sync":
+
+        def sync_client(handler: Handler, **settings: Any) -> VoxtralClient:
+            http = httpx.Client(transport=httpx.MockTransport(handler))
+            return VoxtralClient(api_key=FAKE_API_KEY, http_client=http, max_retries=0, **settings)
+
+        yield sync_client
+        return
+    with start_blocking_portal() as portal:
+
+        def async_client(handler: Handler, **settings: Any) -> Any:
+            http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+            client = AsyncVoxtralClient(
+                api_key=FAKE_API_KEY, http_client=http, max_retries=0, **settings
+            )
+            return Synced(client, portal)
+
+        yield async_client
 
 
 def online_client(fake: FakeVoxtral) -> VoxtralClient:
@@ -109,7 +153,10 @@ def timings(transcription: Transcription) -> list[tuple[str, float | None, float
 
 
 def test_corpus_end_to_end_equals_the_online_path(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     job, results = run_batch(batch_client(server), corpus, tmp_path / "jobs", **SEGMENTS)
 
@@ -149,7 +196,10 @@ def test_corpus_end_to_end_equals_the_online_path(
 
 
 def test_jsonl_lines_carry_the_online_options_and_urls_as_file_url(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     client = batch_client(server)
     job = client.submit_batch(
@@ -181,7 +231,10 @@ def test_jsonl_lines_carry_the_online_options_and_urls_as_file_url(
 
 
 def test_resume_in_a_new_process_needs_only_the_job_id_and_manifest_dir(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     job = batch_client(server).submit_batch(
         corpus, manifest_dir=tmp_path, max_chunk_seconds=10, **SEGMENTS
@@ -201,7 +254,10 @@ def test_resume_in_a_new_process_needs_only_the_job_id_and_manifest_dir(
 
 
 def test_delete_files_false_keeps_the_uploads(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     client = batch_client(server)
     job = client.submit_batch(corpus[:2], manifest_dir=tmp_path)
@@ -222,6 +278,7 @@ def test_results_survive_a_manifest_that_cannot_be_rewritten(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    batch_client: ClientFactory,
 ) -> None:
     client = batch_client(server)
     job = client.submit_batch(corpus[:2], manifest_dir=tmp_path, **SEGMENTS)
@@ -232,7 +289,7 @@ def test_results_survive_a_manifest_that_cannot_be_rewritten(
     def read_only(directory: Path, manifest: Manifest) -> Path:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(batch_module, "write_manifest", read_only)
+    monkeypatch.setattr(batch_flow, "write_manifest", read_only)
     for _ in range(2):  # and again: the files are gone, the manifest still says otherwise
         results = client.batch_results(job.id, manifest_dir=tmp_path)
         assert [r.unwrap() for r in results] == [r.unwrap() for r in kept]
@@ -243,7 +300,11 @@ def test_results_survive_a_manifest_that_cannot_be_rewritten(
 
 
 def test_an_upper_case_job_id_is_the_same_job(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_client: ClientFactory,
 ) -> None:
     ids = iter(range(1, 100))  # ids with letters, for upper case to change them
     monkeypatch.setattr(server, "new_id", lambda: f"abcdef00-0000-4000-8000-{next(ids):012x}")
@@ -261,7 +322,11 @@ def test_an_upper_case_job_id_is_the_same_job(
 
 @pytest.mark.parametrize("style", ["response", "error"])
 def test_failed_requests_are_reported_per_source(
-    corpus: list[str], short_mp3: bytes, tmp_path: Path, style: Any
+    corpus: list[str],
+    short_mp3: bytes,
+    tmp_path: Path,
+    style: Any,
+    batch_client: ClientFactory,
 ) -> None:
     failing = {"1": 400, "3": 429}  # chunk 2 of the long file; the short file
     server = FakeBatchServer(
@@ -292,7 +357,10 @@ def test_failed_requests_are_reported_per_source(
 
 
 def test_a_failed_job_gives_what_it_finished_and_names_its_status(
-    corpus: list[str], short_mp3: bytes, tmp_path: Path
+    corpus: list[str],
+    short_mp3: bytes,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     server = FakeBatchServer(
         script=("QUEUED", "RUNNING", "TIMEOUT_EXCEEDED"),
@@ -310,7 +378,9 @@ def test_a_failed_job_gives_what_it_finished_and_names_its_status(
 
 
 def test_a_failed_job_midway_through_a_long_file_keeps_its_chunks(
-    corpus: list[str], tmp_path: Path
+    corpus: list[str],
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     server = FakeBatchServer(script=("QUEUED", "FAILED"), processed=2)
     _, results = run_batch(batch_client(server), corpus[:2], tmp_path, **SEGMENTS)
@@ -324,7 +394,10 @@ def test_a_failed_job_midway_through_a_long_file_keeps_its_chunks(
 
 
 def test_expired_results_say_they_are_kept_24_hours(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     client = batch_client(server)
     job = client.submit_batch(corpus[1], manifest_dir=tmp_path)
@@ -338,7 +411,10 @@ def test_expired_results_say_they_are_kept_24_hours(
 
 
 def test_results_before_the_end_say_to_wait(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     client = batch_client(server)
     job = client.submit_batch(corpus[1], manifest_dir=tmp_path)
@@ -347,7 +423,9 @@ def test_results_before_the_end_say_to_wait(
     assert caught.value.status == "RUNNING"
 
 
-def test_cancel(corpus: list[str], server: FakeBatchServer, tmp_path: Path) -> None:
+def test_cancel(
+    corpus: list[str], server: FakeBatchServer, tmp_path: Path, batch_client: ClientFactory
+) -> None:
     client = batch_client(server)
     job = client.submit_batch(corpus[:2], manifest_dir=tmp_path)
     assert client.cancel_batch(job.id).status == "CANCELLATION_REQUESTED"
@@ -357,7 +435,9 @@ def test_cancel(corpus: list[str], server: FakeBatchServer, tmp_path: Path) -> N
     assert all("CANCELLED" in str(r.error) for r in results)
 
 
-def test_wait_times_out_with_the_job_id(server: FakeBatchServer, corpus: list[str]) -> None:
+def test_wait_times_out_with_the_job_id(
+    server: FakeBatchServer, corpus: list[str], batch_client: ClientFactory
+) -> None:
     server.script = ("QUEUED", *["RUNNING"] * 50, "SUCCESS")
     client = batch_client(server)
     job = client.submit_batch(corpus[1], manifest_dir=Path(corpus[1]).parent)
@@ -369,14 +449,25 @@ def test_wait_times_out_with_the_job_id(server: FakeBatchServer, corpus: list[st
 
 
 def test_wait_backs_off_from_two_seconds_to_a_minute(
-    server: FakeBatchServer, corpus: list[str], monkeypatch: pytest.MonkeyPatch
+    server: FakeBatchServer,
+    corpus: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    batch_client: ClientFactory,
 ) -> None:
     server.script = ("QUEUED", *["RUNNING"] * 11, "SUCCESS")
     client = batch_client(server)
     job = client.submit_batch(corpus[1], manifest_dir=Path(corpus[1]).parent)
     slept: list[float] = []
-    monkeypatch.setattr("voxtral_integrations._batch.time.sleep", slept.append)
+    blocked: list[float] = []  # the async client must never block its event loop
+
+    async def asleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    synchronous = not isinstance(client, Synced)
+    monkeypatch.setattr("time.sleep", slept.append if synchronous else blocked.append)
+    monkeypatch.setattr("anyio.sleep", asleep)
     assert client.wait_for_batch(job.id, show_progress=True).status == "SUCCESS"
+    assert blocked == []
     assert slept[:4] == [2.0, 3.0, 4.5, 6.75]
     assert max(slept) == 60.0 and len(slept) == 11  # one sleep after each unfinished poll
     fixed = poll_delays(5.0)
@@ -396,7 +487,10 @@ def test_wait_backs_off_from_two_seconds_to_a_minute(
     ],
 )
 def test_malformed_job_id_is_refused_before_any_request(
-    call: Any, server: FakeBatchServer, tmp_path: Path
+    call: Any,
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     with pytest.raises(InvalidInputError) as caught:
         call(batch_client(server), tmp_path)
@@ -405,7 +499,9 @@ def test_malformed_job_id_is_refused_before_any_request(
 
 
 def test_results_without_a_manifest_name_the_directory(
-    server: FakeBatchServer, tmp_path: Path
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     client = batch_client(server)
     with pytest.raises(InvalidInputError, match="manifest_dir") as caught:
@@ -418,7 +514,10 @@ def test_results_without_a_manifest_name_the_directory(
 
 
 def test_a_missing_local_file_stops_the_batch_before_anything_is_uploaded(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     missing = tmp_path / "missing.wav"
     with pytest.raises(AudioError) as caught:
@@ -429,7 +528,10 @@ def test_a_missing_local_file_stops_the_batch_before_anything_is_uploaded(
 
 
 def test_undecodable_audio_stops_the_batch_before_anything_is_uploaded(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     fake_mp3 = tmp_path / "notes.mp3"
     fake_mp3.write_text("these are meeting notes, not audio")
@@ -451,7 +553,12 @@ def test_undecodable_audio_stops_the_batch_before_anything_is_uploaded(
     ],
 )
 def test_bad_settings_are_refused_before_anything_is_uploaded(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path, settings: Any, argument: str
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    settings: Any,
+    argument: str,
+    batch_client: ClientFactory,
 ) -> None:
     with pytest.raises(InvalidInputError) as caught:
         batch_client(server).submit_batch(corpus, manifest_dir=tmp_path, **settings)
@@ -460,15 +567,14 @@ def test_bad_settings_are_refused_before_anything_is_uploaded(
 
 
 def test_a_failed_submission_deletes_what_it_uploaded(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str], server: FakeBatchServer, tmp_path: Path, batch_client: ClientFactory
 ) -> None:
     def refuse_the_job(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/batch/jobs"):
             return httpx.Response(500, json={"object": "error", "message": "boom"})
         return server(request)
 
-    http = httpx.Client(transport=httpx.MockTransport(refuse_the_job))
-    client = VoxtralClient(api_key=FAKE_API_KEY, http_client=http, max_retries=0)
+    client = batch_client(refuse_the_job)
     with pytest.raises(InternalServerError):
         client.submit_batch(corpus, manifest_dir=tmp_path / "jobs", max_chunk_seconds=10)
     assert len(server.deleted) == 5  # three chunks, the short file, the JSONL
@@ -476,10 +582,11 @@ def test_a_failed_submission_deletes_what_it_uploaded(
     assert list((tmp_path / "jobs").iterdir()) == []  # no manifest for a job that never was
 
 
-def test_vllm_refuses_every_batch_call_before_sending(tmp_path: Path, corpus: list[str]) -> None:
+def test_vllm_refuses_every_batch_call_before_sending(
+    tmp_path: Path, corpus: list[str], batch_client: ClientFactory
+) -> None:
     server = FakeBatchServer()
-    http = httpx.Client(transport=httpx.MockTransport(server))
-    client = VoxtralClient(backend="vllm", http_client=http)
+    client = batch_client(server, backend="vllm")
     calls: list[Callable[[], object]] = [
         lambda: client.submit_batch(corpus[:2], manifest_dir=tmp_path),
         lambda: client.get_batch(UUID),
@@ -498,7 +605,10 @@ def test_vllm_refuses_every_batch_call_before_sending(tmp_path: Path, corpus: li
 
 
 def test_the_manifest_holds_no_signed_url_or_key(
-    corpus: list[str], server: FakeBatchServer, tmp_path: Path
+    corpus: list[str],
+    server: FakeBatchServer,
+    tmp_path: Path,
+    batch_client: ClientFactory,
 ) -> None:
     client = batch_client(server)
     job, results = run_batch(client, corpus, tmp_path, **SEGMENTS)
@@ -584,7 +694,9 @@ def test_the_manifest_round_trips(tmp_path: Path) -> None:
     assert again.uploaded_files == ["f-1", "f-jsonl"]
 
 
-def test_download_file_returns_the_bytes(server: FakeBatchServer, tmp_path: Path) -> None:
+def test_download_file_returns_the_bytes(
+    server: FakeBatchServer, tmp_path: Path, batch_client: ClientFactory
+) -> None:
     client = batch_client(server)
     path = tmp_path / "a.wav"
     path.write_bytes(b"RIFF....WAVEfmt " + b"\x00" * 40)
@@ -592,6 +704,106 @@ def test_download_file_returns_the_bytes(server: FakeBatchServer, tmp_path: Path
     assert client.download_file(uploaded) == path.read_bytes()
     assert client.download_file(uploaded.id) == path.read_bytes()
     assert isinstance(uploaded, UploadedFile)
+
+
+BATCH_METHODS = [
+    "submit_batch",
+    "get_batch",
+    "wait_for_batch",
+    "batch_results",
+    "cancel_batch",
+    "download_file",
+]
+
+
+@pytest.mark.parametrize("name", BATCH_METHODS)
+def test_the_async_client_has_every_batch_method_with_the_same_parameters(name: str) -> None:
+    sync, asynchronous = getattr(VoxtralClient, name), getattr(AsyncVoxtralClient, name)
+    assert inspect.iscoroutinefunction(asynchronous)
+    assert inspect.signature(asynchronous) == inspect.signature(sync)
+    assert asynchronous.__doc__ and f"VoxtralClient.{name}" in asynchronous.__doc__
+
+
+# --------------------------------------------------------------------------- flows, no client
+
+
+def scripted_host(
+    answers: list[dict[str, Any] | VoxtralError], slept: list[float], *, asynchronous: bool
+) -> tuple[Host | AsyncHost, list[str]]:
+    """A host answering each request with the next of ``answers`` (a body, or the error
+    the client's ``send`` would raise), recording sleeps: no client, no transport."""
+    sent: list[str] = []
+
+    def send(spec: RequestSpec) -> httpx.Response:
+        sent.append(f"{spec.method} {spec.path}")
+        answer = answers.pop(0)
+        if isinstance(answer, VoxtralError):
+            raise answer
+        return httpx.Response(200, json=answer)
+
+    def refuse(*args: object) -> list[Payload]:
+        raise AssertionError("no audio to prepare")
+
+    dialect, base_url = DIALECTS["mistral"], "https://api.example.com/v1"
+    if not asynchronous:
+        return Host(dialect, base_url, send, refuse, sleep=slept.append), sent
+
+    async def asend(spec: RequestSpec) -> httpx.Response:
+        return send(spec)
+
+    async def arefuse(*args: object) -> list[Payload]:
+        return refuse()
+
+    async def asleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    return AsyncHost(dialect, base_url, asend, arefuse, sleep=asleep), sent
+
+
+def run_flow(host: Host | AsyncHost, flow: Any, *args: Any, **kwargs: Any) -> Any:
+    if isinstance(host, AsyncHost):
+        return asyncio.run(arun(host, flow, *args, **kwargs))
+    return run(host, flow, *args, **kwargs)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_flow_runs_over_any_host_and_sleeps_through_it(asynchronous: bool) -> None:
+    slept: list[float] = []
+    statuses = [{"id": UUID, "status": status} for status in ("QUEUED", "RUNNING", "SUCCESS")]
+    host, sent = scripted_host([*statuses], slept, asynchronous=asynchronous)
+    job = run_flow(
+        host, batch_flow.wait, UUID, poll_interval=None, timeout=None, show_progress=False
+    )
+    assert job.status == "SUCCESS"
+    assert slept == [2.0, 3.0]  # through the host: the process's sleep is not patched
+    assert sent == [f"GET /batch/jobs/{UUID}"] * 3
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_host_failure_is_thrown_back_into_the_flow(asynchronous: bool, tmp_path: Path) -> None:
+    """The flow's own ``except`` sees what the host raised: a 404 for a job's output file
+    becomes the flow's "expired" error, as it would around a direct call."""
+    manifest = Manifest(
+        job_id=UUID,
+        options=transcription_options(model="m"),
+        created_at=1.5,
+        input_file="f-jsonl",
+        requests=[_request()],
+    )
+    batch_flow.write_manifest(tmp_path, manifest)
+    gone = status_error(
+        method="GET",
+        url="https://api.example.com/v1/files/f-out/content",
+        status_code=404,
+        headers={},
+        content=b'{"message": "not found"}',
+    )
+    job = {"id": UUID, "status": "SUCCESS", "output_file": "f-out"}
+    host, sent = scripted_host([job, gone], [], asynchronous=asynchronous)
+    with pytest.raises(BatchJobError, match="expired") as caught:
+        run_flow(host, batch_flow.results, UUID, manifest_dir=tmp_path, delete_files=True)
+    assert isinstance(caught.value.__cause__, NotFoundError)
+    assert sent == [f"GET /batch/jobs/{UUID}", "GET /files/f-out/content"]
 
 
 # --------------------------------------------------------------------------- cassette

@@ -11,7 +11,6 @@ The adapters live in ``voxtral_integrations.langchain`` and
 ``voxtral_integrations.llama_index``; the ``voxtral`` command in ``cli``.
 """
 
-from ._bulk import TranscriptionResult
 from ._client import AsyncVoxtralClient, VoxtralClient
 from ._constants import DEFAULT_CHAT_MODEL, DEFAULT_TRANSCRIPTION_MODEL
 from ._dialects import Backend
@@ -58,6 +57,7 @@ from ._models import (
     TextDeltaEvent,
     ToolCall,
     Transcription,
+    TranscriptionResult,
     TranscriptionStreamEvent,
     UnknownEvent,
     UploadedFile,

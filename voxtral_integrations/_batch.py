@@ -1,49 +1,30 @@
-"""Mistral's Batch API for corpora: submit once, collect the transcripts later, from any process.
+"""The Batch API's bookkeeping, decided without I/O: manifest, requests, result lines, results.
 
-A batch job runs the transcription requests on Mistral's side, outside the
-real-time rate limits, within ``timeout_hours``. Three steps, each a method of
-:class:`VoxtralClient`:
+A batch job runs transcription requests on Mistral's side; :mod:`._batch_flow`
+uploads, polls and downloads, and everything it decides on the way is here:
 
-1. :func:`submit`. Every option and every input is checked, and all local audio
-   probed, before anything is uploaded. Local audio is prepared exactly as
-   ``transcribe`` prepares it (converted where the API does not take the format,
-   split where long) and each chunk is uploaded; an ``http(s)`` URL goes in as
-   ``file_url`` and is not split, since the server fetches it and there is nothing
-   local to cut. One JSONL line per request is uploaded and the job created.
-   A manifest, ``<manifest_dir>/<job_id>.voxtral-batch.json``, records which line
-   is which chunk of which input.
-2. :func:`wait` polls the job, backing off, until it ends.
-3. :func:`results` downloads the output and error lines and puts each input's
-   chunks back together with absolute times (:func:`stitch`, as online), giving
-   one :class:`TranscriptionResult` per input, in input order.
+* the :class:`Manifest` (which JSONL line is which chunk of which input) and its JSON;
+* the job's request bodies (:func:`batch_line`, :func:`create_job_request`...) and
+  the checks of what a caller passes (:func:`check_job_id`, :func:`job_settings`);
+* when to poll next (:func:`poll_delays`, :func:`next_poll`);
+* result lines read as transcriptions or typed errors (:func:`line_outcome`), and
+  put back together per input with absolute times (:func:`assemble`).
 
-The manifest and the job id are all a later step needs, so a new process can
-resume. The manifest holds no credential: sources are stored as
-:func:`source_name` gives them (a URL without its query string, where signed-URL
-tokens live). Parsing and assembling are pure functions; I/O goes through the
-client's ``_send``, so retries, errors and redaction are the online path's.
+The manifest holds no credential: sources are stored as :func:`source_name` gives
+them (a URL without its query string, where signed-URL tokens live).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ._audio import Payload
-from ._bulk import TranscriptionResult, sources
 from ._chunking import stitch
 from ._constants import (
     BATCH_ENDPOINT,
@@ -54,32 +35,26 @@ from ._constants import (
     MAX_BATCH_REQUESTS,
     MAX_BATCH_TIMEOUT_HOURS,
 )
-from ._dialects import RequestSpec, files_upload_request, transcription_fields
+from ._dialects import RequestSpec, transcription_fields
 from ._exceptions import (
     APIResponseError,
     BatchJobError,
     IncompleteTranscriptionError,
     InvalidInputError,
-    NotFoundError,
     VoxtralError,
 )
-from ._models import BatchJob, Chunk, Transcription, UploadedFile
+from ._models import BatchJob, Chunk, Transcription, TranscriptionResult
 from ._options import TranscriptionOptions
-from ._progress import progress_bar
-from ._records import clock, source_name
-from ._redaction import redact_url, redact_urls
+from ._records import clock
+from ._redaction import redact_urls
 from ._responses import status_error
-from ._sources import AudioFileId, AudioInput, AudioUpload, AudioURL, check_file_id, resolve_audio
-from ._transcribe import materialised
-
-if TYPE_CHECKING:
-    from ._client import VoxtralClient
 
 logger = logging.getLogger("voxtral_integrations")
 
 MANIFEST_SUFFIX = ".voxtral-batch.json"
+TRANSCRIPTIONS_PATH = "/audio/transcriptions"
+"""The endpoint each line's request stands for, named in a failed line's error."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_TRANSCRIPTIONS_PATH = "/audio/transcriptions"
 
 
 # --------------------------------------------------------------------------- manifest
@@ -124,69 +99,28 @@ class Manifest(BaseModel):
         return [r.file_id for r in self.requests if r.file_id] + [self.input_file]
 
 
-def manifest_path(directory: str | os.PathLike[str], job_id: str) -> Path:
-    return Path(directory) / f"{job_id}{MANIFEST_SUFFIX}"
+def manifest_name(job_id: str) -> str:
+    """The manifest's file name: the job id (a checked UUID, so no path tricks) and a suffix."""
+    return f"{job_id}{MANIFEST_SUFFIX}"
 
 
-def write_manifest(directory: Path, manifest: Manifest) -> Path:
-    """Write atomically (temporary file, then rename): a reader never sees half of it."""
-    path = manifest_path(directory, manifest.job_id)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+def manifest_from_json(content: bytes, job_id: str, where: str) -> Manifest:
+    """The manifest of job ``job_id`` in ``content`` (read from ``where``); raise naming
+    the file if it was changed, damaged, or is another job's."""
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(manifest.model_dump_json(indent=1))
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return path
-
-
-def read_manifest(directory: str | os.PathLike[str], job_id: str) -> Manifest:
-    path = manifest_path(directory, job_id)
-    try:
-        manifest = Manifest.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
+        manifest = Manifest.model_validate_json(content)
+    except ValidationError as exc:
         raise InvalidInputError(
-            f"No manifest for batch job {job_id} in {os.fspath(directory)!r} (looked for "
-            f"{path.name}). Pass the `manifest_dir` the job was submitted with.",
-            argument="manifest_dir",
-        ) from None
-    except (OSError, ValidationError) as exc:
-        raise InvalidInputError(
-            f"The manifest {os.fspath(path)!r} cannot be used ({type(exc).__name__}); it was "
+            f"The manifest {where!r} cannot be used ({type(exc).__name__}); it was "
             "changed or damaged since the job was submitted.",
             argument="manifest_dir",
         ) from exc
     if manifest.job_id != job_id:
         raise InvalidInputError(
-            f"The manifest {os.fspath(path)!r} belongs to job {manifest.job_id}, not {job_id}.",
+            f"The manifest {where!r} belongs to job {manifest.job_id}, not {job_id}.",
             argument="manifest_dir",
         )
     return manifest
-
-
-def _manifest_directory(manifest_dir: object) -> Path:
-    if not isinstance(manifest_dir, (str, os.PathLike)) or not os.fspath(manifest_dir):
-        raise InvalidInputError(
-            "`manifest_dir` must be a directory path: the job's manifest is written there, and "
-            "`batch_results` reads it back (from any process) with the job id.",
-            argument="manifest_dir",
-        )
-    directory = Path(manifest_dir)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidInputError(
-            f"Cannot create `manifest_dir` {os.fspath(directory)!r}: {exc.strerror or exc}.",
-            argument="manifest_dir",
-        ) from exc
-    if not os.access(directory, os.W_OK):
-        raise InvalidInputError(
-            f"`manifest_dir` {os.fspath(directory)!r} is not writable.", argument="manifest_dir"
-        )
-    return directory
 
 
 # --------------------------------------------------------------------------- requests
@@ -202,6 +136,18 @@ def check_job_id(job_id: object) -> str:
             argument="job_id",
         )
     return job_id.lower()
+
+
+def created_job(job: BatchJob, url: str) -> BatchJob:
+    """The job the server created, if its id is a UUID: it names the manifest file."""
+    if not _UUID.fullmatch(job.id):
+        raise APIResponseError(
+            f"The batch job was created with id {job.id!r}, which is not a UUID as the API "
+            "documents; refusing to name a file after it.",
+            method="POST",
+            url=url,
+        )
+    return job
 
 
 def job_settings(timeout_hours: object, metadata: object) -> dict[str, Any]:
@@ -235,16 +181,27 @@ def job_settings(timeout_hours: object, metadata: object) -> dict[str, Any]:
     return settings
 
 
-def batch_line(
-    custom_id: str, source: AudioURL | AudioFileId, options: TranscriptionOptions
-) -> dict[str, Any]:
-    """One JSONL line: the same fields an online request sends, except the model.
+def check_request_count(count: int) -> None:
+    """A job takes at most :data:`MAX_BATCH_REQUESTS` lines; raise before any upload."""
+    if count > MAX_BATCH_REQUESTS:
+        raise InvalidInputError(
+            f"This batch would hold {count} requests (one per input, one per chunk of "
+            f"long audio); a job takes at most {MAX_BATCH_REQUESTS}. Submit the inputs in "
+            "several batches.",
+            argument="audio",
+        )
 
-    The model is the job's, set when the job is created.
-    """
-    reference = (
-        {"file_url": source.url} if isinstance(source, AudioURL) else {"file_id": source.file_id}
-    )
+
+def batch_line(
+    custom_id: str,
+    options: TranscriptionOptions,
+    *,
+    file_id: str | None = None,
+    file_url: str | None = None,
+) -> dict[str, Any]:
+    """One JSONL line for the audio at ``file_url`` or stored as ``file_id``: the same
+    fields an online request sends, except the model (the job's, set when it is created)."""
+    reference = {"file_url": file_url} if file_url is not None else {"file_id": file_id}
     return {"custom_id": custom_id, "body": {**reference, **transcription_fields(options)}}
 
 
@@ -265,12 +222,70 @@ def cancel_job_request(job_id: str) -> RequestSpec:
     return RequestSpec("POST", f"/batch/jobs/{check_job_id(job_id)}/cancel")
 
 
+# --------------------------------------------------------------------------- waiting
+
+
+def check_seconds(value: object, argument: str) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0
+    ):
+        raise InvalidInputError(
+            f"`{argument}`={value!r} must be a number of seconds >= 0, or None.",
+            argument=argument,
+        )
+
+
 def poll_delays(poll_interval: float | None) -> Iterator[float]:
     """Seconds between polls: ``poll_interval`` when given, else 2 s growing to a minute."""
     delay = BATCH_POLL_INITIAL
     while True:
         yield delay if poll_interval is None else poll_interval
         delay = min(delay * BATCH_POLL_FACTOR, BATCH_POLL_MAX)
+
+
+def next_poll(job: BatchJob, delay: float, remaining: float | None, timeout: float | None) -> float:
+    """How long to sleep before polling the unfinished ``job`` again: ``delay``, cut to
+    the ``remaining`` seconds of the caller's ``timeout``; once none remain, raise
+    :class:`BatchJobError` (the job goes on running)."""
+    if remaining is None:
+        return delay
+    if remaining <= 0:
+        raise BatchJobError(
+            f"Batch job {job.id} is still {job.status} after {timeout:g} s "
+            f"({job.completed_requests} of {job.total_requests} requests done). It "
+            "goes on running: wait again later (`wait_for_batch`), or cancel it "
+            "(`cancel_batch`).",
+            job_id=job.id,
+            status=job.status,
+        )
+    return min(delay, remaining)
+
+
+def check_ended(job: BatchJob) -> None:
+    """Results come once a job has ended; before, raise saying to wait."""
+    if not job.done:
+        raise BatchJobError(
+            f"Batch job {job.id} is {job.status} ({job.completed_requests} of "
+            f"{job.total_requests} requests done); its results come once it ends. Wait for it "
+            "with `wait_for_batch`, then ask again.",
+            job_id=job.id,
+            status=job.status,
+        )
+
+
+def expired(job: BatchJob, file_id: str) -> BatchJobError:
+    """The error for a result file that is gone (404): results are kept for a day."""
+    ended = ""
+    if job.completed_at:
+        moment = datetime.fromtimestamp(job.completed_at, tz=timezone.utc)
+        ended = f" (this one ended {moment:%Y-%m-%d %H:%M} UTC)"
+    return BatchJobError(
+        f"The results of batch job {job.id} have expired: its file {file_id} is gone. "
+        f"Mistral keeps batch results for {BATCH_RESULTS_KEPT_HOURS} hours after a job "
+        f"ends{ended}; submit the audio again.",
+        job_id=job.id,
+        status=job.status,
+    )
 
 
 # --------------------------------------------------------------------------- results
@@ -295,6 +310,21 @@ def result_lines(content: bytes) -> dict[str, Mapping[str, Any]]:
             continue
         lines[line["custom_id"]] = line
     return lines
+
+
+def outcomes(
+    manifest: Manifest,
+    lines: Mapping[str, Mapping[str, Any]],
+    *,
+    parse: Callable[[bytes], Transcription],
+    url: str,
+) -> dict[str, Transcription | VoxtralError]:
+    """Each request's :func:`line_outcome`, by ``custom_id``, for the requests with a line."""
+    return {
+        request.custom_id: line_outcome(line, request, parse=parse, url=url)
+        for request in manifest.requests
+        if (line := lines.get(request.custom_id)) is not None
+    }
 
 
 def line_outcome(
@@ -441,311 +471,3 @@ def _missing(request: BatchRequest, job: BatchJob) -> BatchJobError:
             + ". Submit that audio again."
         )
     return BatchJobError(message, job_id=job.id, status=job.status)
-
-
-# --------------------------------------------------------------------------- I/O
-
-
-@dataclass(frozen=True)
-class _Planned:
-    """One request to be: a reference the server resolves, or local audio to upload first."""
-
-    index: int
-    source: str
-    chunk_count: int
-    target: AudioURL | AudioFileId | Payload
-
-
-def submit(
-    client: VoxtralClient,
-    audio: AudioInput | Iterable[AudioInput],
-    *,
-    manifest_dir: str | os.PathLike[str],
-    options: TranscriptionOptions,
-    max_chunk_seconds: float | None,
-    timeout_hours: int,
-    metadata: Mapping[str, str] | None,
-    show_progress: bool,
-) -> BatchJob:
-    """Check everything, upload the audio and the JSONL, create the job, write the manifest.
-
-    If anything fails before the job exists, the files uploaded so far are deleted
-    and the error raised: a failed submission leaves nothing stored on the server.
-    """
-    client._dialect.check_files_supported()
-    settings = job_settings(timeout_hours, metadata)
-    directory = _manifest_directory(manifest_dir)
-    planned = _plan(client, audio, options, max_chunk_seconds)
-    uploaded: list[str] = []
-    try:
-        requests, lines = _upload_audio(client, planned, options, uploaded, show_progress)
-        input_file = _upload(client, _jsonl_upload(jsonl(lines)), "batch")
-        uploaded.append(input_file)
-        spec = create_job_request(input_file, options.model, settings)
-        job = client._parse(client._send(spec), BatchJob)
-        if not _UUID.fullmatch(job.id):  # it names the manifest file: no path tricks
-            raise APIResponseError(
-                f"The batch job was created with id {job.id!r}, which is not a UUID as the API "
-                "documents; refusing to name a file after it.",
-                method="POST",
-                url=redact_url(client.base_url + spec.path),
-            )
-    except BaseException:
-        _delete_quietly(client, uploaded)
-        raise
-    manifest = Manifest(
-        job_id=job.id,
-        options=options,
-        created_at=time.time(),
-        input_file=input_file,
-        requests=requests,
-    )
-    try:
-        write_manifest(directory, manifest)
-    except OSError as exc:
-        with contextlib.suppress(VoxtralError):
-            client._send(cancel_job_request(job.id))
-        raise BatchJobError(
-            f"Batch job {job.id} was created, but its manifest could not be written to "
-            f"{os.fspath(directory)!r} ({exc.strerror or exc}); without it the results cannot "
-            "be matched to the audio, so the job was cancelled. Submit again.",
-            job_id=job.id,
-            status="CANCELLATION_REQUESTED",
-        ) from exc
-    return job
-
-
-def _plan(
-    client: VoxtralClient,
-    audio: AudioInput | Iterable[AudioInput],
-    options: TranscriptionOptions,
-    max_chunk_seconds: float | None,
-) -> list[_Planned]:
-    """Resolve every input and probe every local file: all local errors come out here."""
-    planned: list[_Planned] = []
-    for index, item in enumerate(sources(audio)):
-        resolved = resolve_audio(item.resolve())
-        if isinstance(resolved, AudioUpload):
-            payloads = client._payloads(resolved, options, max_chunk_seconds)
-            name = source_name(item.name)
-            planned.extend(_Planned(index, name, len(payloads), p) for p in payloads)
-        elif isinstance(resolved, AudioFileId):
-            planned.append(_Planned(index, resolved.file_id, 1, resolved))
-        else:
-            planned.append(_Planned(index, source_name(item.name), 1, resolved))
-    if len(planned) > MAX_BATCH_REQUESTS:
-        raise InvalidInputError(
-            f"This batch would hold {len(planned)} requests (one per input, one per chunk of "
-            f"long audio); a job takes at most {MAX_BATCH_REQUESTS}. Submit the inputs in "
-            "several batches.",
-            argument="audio",
-        )
-    return planned
-
-
-def _upload_audio(
-    client: VoxtralClient,
-    planned: list[_Planned],
-    options: TranscriptionOptions,
-    uploaded: list[str],
-    show_progress: bool,
-) -> tuple[list[BatchRequest], list[dict[str, Any]]]:
-    """Upload local chunks (recording each id in ``uploaded`` at once); the lines to send."""
-    requests: list[BatchRequest] = []
-    lines: list[dict[str, Any]] = []
-    local = sum(isinstance(item.target, Payload) for item in planned)
-    with progress_bar(
-        total=local, desc="upload", unit="file", disable=not show_progress, leave=False
-    ) as bar:
-        for number, item in enumerate(planned):
-            custom_id = str(number)
-            if isinstance(item.target, Payload):
-                payload = item.target
-                upload = payload.upload if item.chunk_count == 1 else materialised(payload.upload)
-                file_id = _upload(client, upload, "audio")
-                uploaded.append(file_id)
-                bar.update(1)
-                reference: AudioURL | AudioFileId = AudioFileId(file_id)
-                request = BatchRequest(
-                    custom_id=custom_id,
-                    index=item.index,
-                    source=item.source,
-                    chunk=payload.chunk,
-                    chunk_count=item.chunk_count,
-                    file_id=file_id,
-                )
-            else:
-                reference = item.target
-                request = BatchRequest(custom_id=custom_id, index=item.index, source=item.source)
-            requests.append(request)
-            lines.append(batch_line(custom_id, reference, options))
-    return requests, lines
-
-
-def _jsonl_upload(content: bytes) -> AudioUpload:
-    return AudioUpload(
-        "<batch input>",
-        "voxtral-batch.jsonl",
-        "application/jsonl",
-        len(content),
-        lambda: nullcontext(content),
-    )
-
-
-def _upload(client: VoxtralClient, upload: AudioUpload, purpose: str) -> str:
-    spec = files_upload_request(upload, purpose=purpose)
-    return check_file_id(client._parse(client._send(spec), UploadedFile).id)
-
-
-def get(client: VoxtralClient, job_id: str) -> BatchJob:
-    client._dialect.check_files_supported()
-    return client._parse(client._send(get_job_request(job_id)), BatchJob)
-
-
-def cancel(client: VoxtralClient, job_id: str) -> BatchJob:
-    client._dialect.check_files_supported()
-    return client._parse(client._send(cancel_job_request(job_id)), BatchJob)
-
-
-def wait(
-    client: VoxtralClient,
-    job_id: str,
-    *,
-    poll_interval: float | None,
-    timeout: float | None,
-    show_progress: bool,
-) -> BatchJob:
-    """Poll until the job ends; raise :class:`BatchJobError` once ``timeout`` seconds passed."""
-    client._dialect.check_files_supported()
-    job_id = check_job_id(job_id)
-    _check_seconds(poll_interval, "poll_interval")
-    _check_seconds(timeout, "timeout")
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delays = poll_delays(poll_interval)
-    with progress_bar(
-        desc=f"batch {job_id[:8]}", unit="request", disable=not show_progress, leave=False
-    ) as bar:
-        while True:
-            job = get(client, job_id)
-            bar.total = job.total_requests or None
-            bar.n = job.completed_requests
-            bar.refresh()
-            if job.done:
-                return job
-            delay = next(delays)
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise BatchJobError(
-                        f"Batch job {job_id} is still {job.status} after {timeout:g} s "
-                        f"({job.completed_requests} of {job.total_requests} requests done). It "
-                        "goes on running: wait again later (`wait_for_batch`), or cancel it "
-                        "(`cancel_batch`).",
-                        job_id=job_id,
-                        status=job.status,
-                    )
-                delay = min(delay, remaining)
-            time.sleep(delay)
-
-
-def _check_seconds(value: object, argument: str) -> None:
-    if value is not None and (
-        isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0
-    ):
-        raise InvalidInputError(
-            f"`{argument}`={value!r} must be a number of seconds >= 0, or None.",
-            argument=argument,
-        )
-
-
-def results(
-    client: VoxtralClient,
-    job_id: str,
-    *,
-    manifest_dir: str | os.PathLike[str],
-    delete_files: bool,
-) -> list[TranscriptionResult]:
-    """Download a finished job's lines and turn them into one result per input."""
-    client._dialect.check_files_supported()
-    job_id = check_job_id(job_id)
-    manifest = read_manifest(manifest_dir, job_id)
-    job = get(client, job_id)
-    if not job.done:
-        raise BatchJobError(
-            f"Batch job {job_id} is {job.status} ({job.completed_requests} of "
-            f"{job.total_requests} requests done); its results come once it ends. Wait for it "
-            "with `wait_for_batch`, then ask again.",
-            job_id=job_id,
-            status=job.status,
-        )
-    lines: dict[str, Mapping[str, Any]] = {}
-    for file_id in (job.output_file, job.error_file):
-        if file_id:
-            lines.update(result_lines(_download(client, job, file_id)))
-    url = redact_url(client.base_url + _TRANSCRIPTIONS_PATH)
-    parse = _parser(client, manifest.options)
-    outcomes = {
-        request.custom_id: line_outcome(line, request, parse=parse, url=url)
-        for request in manifest.requests
-        if (line := lines.get(request.custom_id)) is not None
-    }
-    assembled = assemble(manifest, outcomes, job)
-    if (
-        delete_files
-        and not manifest.files_deleted
-        and _delete_quietly(client, manifest.uploaded_files)
-    ):
-        try:
-            write_manifest(Path(manifest_dir), manifest.model_copy(update={"files_deleted": True}))
-        except OSError as exc:  # the files are gone all the same; a later call finds them gone
-            logger.warning(
-                "Could not record in the manifest of batch job %s that its uploaded files are "
-                "deleted (%s); the results are returned all the same.",
-                job_id,
-                exc.strerror or type(exc).__name__,
-            )
-    return assembled
-
-
-def _parser(
-    client: VoxtralClient, options: TranscriptionOptions
-) -> Callable[[bytes], Transcription]:
-    return lambda content: client._dialect.parse_transcription(content, options)
-
-
-def _download(client: VoxtralClient, job: BatchJob, file_id: str) -> bytes:
-    try:
-        return client.download_file(file_id)
-    except NotFoundError as exc:
-        ended = ""
-        if job.completed_at:
-            moment = datetime.fromtimestamp(job.completed_at, tz=timezone.utc)
-            ended = f" (this one ended {moment:%Y-%m-%d %H:%M} UTC)"
-        raise BatchJobError(
-            f"The results of batch job {job.id} have expired: its file {file_id} is gone. "
-            f"Mistral keeps batch results for {BATCH_RESULTS_KEPT_HOURS} hours after a job "
-            f"ends{ended}; submit the audio again.",
-            job_id=job.id,
-            status=job.status,
-        ) from exc
-
-
-def _delete_quietly(client: VoxtralClient, file_ids: Iterable[str]) -> bool:
-    """Delete uploaded files; whether all are gone. A failure is logged, never raised:
-    it must not cost the caller the results (or the error) already in hand."""
-    all_gone = True
-    for file_id in file_ids:
-        try:
-            client.delete_file(file_id)
-        except NotFoundError:
-            continue  # already deleted
-        except VoxtralError as exc:
-            all_gone = False
-            logger.warning(
-                "Could not delete uploaded file %s (%s); the Files API keeps it for 30 days "
-                "unless deleted with client.delete_file(%r).",
-                file_id,
-                type(exc).__name__,
-                file_id,
-            )
-    return all_gone

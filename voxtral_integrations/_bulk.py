@@ -54,36 +54,11 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import Transcription
+from ._models import TranscriptionResult as TranscriptionResult  # re-exported: its old home
 from ._progress import progress_bar
 from ._records import source_name
 from ._redaction import redact_urls
 from ._sources import AudioInput
-
-
-@dataclass(frozen=True)
-class TranscriptionResult:
-    """One input of a bulk or batch transcription: its transcription, or why it has none.
-
-    ``source`` is the input's name as Documents carry it (a path as given, a URL
-    without its query string). When ``error`` is an
-    :class:`IncompleteTranscriptionError`, its ``partial`` holds what did finish.
-    """
-
-    index: int
-    source: str
-    transcription: Transcription | None = None
-    error: VoxtralError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def unwrap(self) -> Transcription:
-        """The transcription; raises the input's error if it failed."""
-        if self.error is not None:
-            raise self.error
-        assert self.transcription is not None
-        return self.transcription
 
 
 @dataclass(frozen=True)

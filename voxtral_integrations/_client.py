@@ -35,7 +35,7 @@ import anyio
 import httpx
 from pydantic import BaseModel
 
-from . import _batch
+from . import _batch_flow
 from ._audio import Payload, decodable_chat_part, prepare, prepare_short_wav
 from ._bulk import (
     AsyncSlot,
@@ -81,6 +81,7 @@ from ._exceptions import (
     InvalidInputError,
     RateLimitError,
 )
+from ._flow import AsyncHost, Host, arun, run
 from ._models import (
     BatchJob,
     ChatCompletion,
@@ -849,7 +850,7 @@ class VoxtralClient(_BaseClient):
         self._dialect.check_files_supported()
         return self._send(file_content_request(check_file_id(file_id))).content
 
-    # ---- Batch API (sync only): the workflow is in ``_batch``
+    # ---- Batch API: the workflow is in ``_batch_flow``, run over ``_batch_host``
 
     def submit_batch(
         self,
@@ -887,8 +888,9 @@ class VoxtralClient(_BaseClient):
         arguments = locals()
         self._dialect.check_files_supported()
         options, chunking = self._options(arguments)
-        return _batch.submit(
-            self,
+        return run(
+            self._batch_host(),
+            _batch_flow.submit,
             audio,
             manifest_dir=manifest_dir,
             options=options,
@@ -900,7 +902,7 @@ class VoxtralClient(_BaseClient):
 
     def get_batch(self, job_id: str) -> BatchJob:
         """A batch job's status and request counts."""
-        return _batch.get(self, job_id)
+        return run(self._batch_host(), _batch_flow.get, job_id)
 
     def wait_for_batch(
         self,
@@ -917,8 +919,13 @@ class VoxtralClient(_BaseClient):
         :class:`BatchJobError` is raised; the job goes on running.
         ``show_progress`` shows a bar over the job's completed requests.
         """
-        return _batch.wait(
-            self, job_id, poll_interval=poll_interval, timeout=timeout, show_progress=show_progress
+        return run(
+            self._batch_host(),
+            _batch_flow.wait,
+            job_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            show_progress=show_progress,
         )
 
     def batch_results(
@@ -940,11 +947,26 @@ class VoxtralClient(_BaseClient):
         the Files API would otherwise keep the recordings for 30 days. The
         results stay downloadable, so this may be called again.
         """
-        return _batch.results(self, job_id, manifest_dir=manifest_dir, delete_files=delete_files)
+        return run(
+            self._batch_host(),
+            _batch_flow.results,
+            job_id,
+            manifest_dir=manifest_dir,
+            delete_files=delete_files,
+        )
 
     def cancel_batch(self, job_id: str) -> BatchJob:
         """Ask the server to stop the job; what it finished stays in its results."""
-        return _batch.cancel(self, job_id)
+        return run(self._batch_host(), _batch_flow.cancel, job_id)
+
+    def _batch_host(self) -> Host:
+        """What the batch flow may use of this client, and nothing more."""
+        return Host(
+            dialect=self._dialect,
+            base_url=self.base_url,
+            send=lambda spec: self._send(spec),
+            payloads=self._payloads,
+        )
 
     def _send(self, spec: RequestSpec, attempts: Attempts | None = None) -> httpx.Response:
         """Send with retries; return a 2xx response (body read unless streaming).
@@ -1288,6 +1310,96 @@ class AsyncVoxtralClient(_BaseClient):
     async def delete_file(self, file: str | UploadedFile) -> DeletedFile:
         """See :meth:`VoxtralClient.delete_file`."""
         return self._parse(await self._send(self._delete(file)), DeletedFile)
+
+    async def download_file(self, file_id: str | UploadedFile) -> bytes:
+        """See :meth:`VoxtralClient.download_file`."""
+        self._dialect.check_files_supported()
+        return (await self._send(file_content_request(check_file_id(file_id)))).content
+
+    # ---- Batch API: the same flows as ``VoxtralClient``'s, awaited
+
+    async def submit_batch(
+        self,
+        audio: AudioInput | Iterable[AudioInput],
+        *,
+        manifest_dir: str | os.PathLike[str],
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        temperature: float | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+        timeout_hours: int = DEFAULT_BATCH_TIMEOUT_HOURS,
+        metadata: Mapping[str, str] | None = None,
+        show_progress: bool = False,
+    ) -> BatchJob:
+        """See :meth:`VoxtralClient.submit_batch`.
+
+        Local audio is probed and cut, and the manifest written, in worker threads;
+        the uploads and the job go through this client.
+        """
+        arguments = locals()
+        self._dialect.check_files_supported()
+        options, chunking = self._options(arguments)
+        return await arun(
+            self._batch_host(),
+            _batch_flow.submit,
+            audio,
+            manifest_dir=manifest_dir,
+            options=options,
+            max_chunk_seconds=chunking.max_chunk_seconds,
+            timeout_hours=timeout_hours,
+            metadata=metadata,
+            show_progress=show_progress,
+        )
+
+    async def get_batch(self, job_id: str) -> BatchJob:
+        """See :meth:`VoxtralClient.get_batch`."""
+        return await arun(self._batch_host(), _batch_flow.get, job_id)
+
+    async def wait_for_batch(
+        self,
+        job_id: str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        show_progress: bool = False,
+    ) -> BatchJob:
+        """See :meth:`VoxtralClient.wait_for_batch`; the polls sleep on the event loop."""
+        return await arun(
+            self._batch_host(),
+            _batch_flow.wait,
+            job_id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            show_progress=show_progress,
+        )
+
+    async def batch_results(
+        self, job_id: str, *, manifest_dir: str | os.PathLike[str], delete_files: bool = True
+    ) -> list[TranscriptionResult]:
+        """See :meth:`VoxtralClient.batch_results`."""
+        return await arun(
+            self._batch_host(),
+            _batch_flow.results,
+            job_id,
+            manifest_dir=manifest_dir,
+            delete_files=delete_files,
+        )
+
+    async def cancel_batch(self, job_id: str) -> BatchJob:
+        """See :meth:`VoxtralClient.cancel_batch`."""
+        return await arun(self._batch_host(), _batch_flow.cancel, job_id)
+
+    def _batch_host(self) -> AsyncHost:
+        """What the batch flow may use of this client, and nothing more."""
+        return AsyncHost(
+            dialect=self._dialect,
+            base_url=self.base_url,
+            send=lambda spec: self._send(spec),
+            payloads=self._apayloads,
+        )
 
     async def _send(self, spec: RequestSpec, attempts: Attempts | None = None) -> httpx.Response:
         """See :meth:`VoxtralClient._send`."""

@@ -6,7 +6,8 @@ and the same records, so the two adapters only map records to their Document
 types. Files are transcribed side by side by the client's ``transcribe_many``,
 under one budget of requests in flight across files and chunks; with
 ``mode="batch"`` they go to Mistral's Batch API as one job instead
-(:func:`load_batch`), and come back as the same records.
+(:func:`load_batch`, :func:`aload_batch` on the async client), and come back as
+the same records.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import anyio
 
-from ._bulk import Source, TranscriptionResult
+from ._bulk import Source
 from ._client import AsyncVoxtralClient, VoxtralClient
 from ._constants import (
     DEFAULT_BULK_CONCURRENCY,
@@ -38,7 +39,7 @@ from ._exceptions import (
     UnsupportedFeatureError,
     VoxtralError,
 )
-from ._models import BatchJob
+from ._models import TranscriptionResult
 from ._options import (
     CHUNKING_OPTIONS,
     TRANSCRIPTION_OPTIONS,
@@ -253,22 +254,16 @@ def load(
 
 
 async def aload(
-    client: AsyncVoxtralClient,
-    items: Sequence[Source],
-    options: LoadOptions,
-    *,
-    batch_client: Callable[[], VoxtralClient] | None = None,
+    client: AsyncVoxtralClient, items: Sequence[Source], options: LoadOptions
 ) -> AsyncIterator[tuple[Source, list[Record]]]:
     """Each source's records as soon as it is done (completion order), sharing one budget
-    of ``options.chunking.concurrency`` requests in flight across files and chunks.
+    of ``options.concurrency`` requests in flight across files and chunks.
 
-    With ``mode="batch"`` the sync batch flow (:func:`load_batch`) runs in a worker
-    thread on a client from ``batch_client``: it is mostly waiting for the job.
+    With ``mode="batch"``, see :func:`aload_batch`.
     """
     items = await anyio.to_thread.run_sync(in_directories, items)
     if options.mode == "batch":
-        assert batch_client is not None, "mode='batch' needs a sync client factory"
-        async for loaded in _aload_batch(batch_client, items, options):
+        async for loaded in aload_batch(client, items, options):
             yield loaded
         return
     results = client.transcribe_many(items, **options.transcribe_kwargs())  # type: ignore[arg-type]
@@ -319,50 +314,52 @@ def load_batch(
     are deleted once the results are in.
     """
     remaining = list(items)
-    job = _submit(client, remaining, options)
-    if job is None:  # every file was skipped
+    while remaining:
+        try:
+            job = client.submit_batch(remaining, **options.batch_kwargs())  # type: ignore[arg-type]
+        except AudioError as error:
+            _skip_unusable(error, remaining, options)
+            continue
+        client.wait_for_batch(job.id, show_progress=options.chunking.show_progress)
+        results = client.batch_results(job.id, manifest_dir=options.batch_dir)  # type: ignore[arg-type]
+        yield from _batch_records(results, remaining, options)
         return
-    client.wait_for_batch(job.id, show_progress=options.chunking.show_progress)
-    for result in client.batch_results(job.id, manifest_dir=options.batch_dir):  # type: ignore[arg-type]
+
+
+async def aload_batch(
+    client: AsyncVoxtralClient, items: Sequence[Source], options: LoadOptions
+) -> AsyncIterator[tuple[Source, list[Record]]]:
+    """:func:`load_batch` on the async client: the same job, its waits on the event loop."""
+    remaining = list(items)
+    while remaining:
+        try:
+            job = await client.submit_batch(remaining, **options.batch_kwargs())  # type: ignore[arg-type]
+        except AudioError as error:
+            _skip_unusable(error, remaining, options)
+            continue
+        await client.wait_for_batch(job.id, show_progress=options.chunking.show_progress)
+        results = await client.batch_results(job.id, manifest_dir=options.batch_dir)  # type: ignore[arg-type]
+        for loaded in _batch_records(results, remaining, options):
+            yield loaded
+        return
+
+
+def _skip_unusable(error: AudioError, remaining: list[Source], options: LoadOptions) -> None:
+    """Drop from ``remaining`` the one file ``error`` names (or raise: see :func:`_handle`)."""
+    named = [s for s in remaining if error.source in (s.name, str(Path(s.name)))]
+    if len(named) != 1:  # which input it was is unclear: skipping one would be a guess
+        raise error
+    _handle(error, named[0], options)
+    remaining.remove(named[0])
+
+
+def _batch_records(
+    results: Sequence[TranscriptionResult], remaining: Sequence[Source], options: LoadOptions
+) -> Iterator[tuple[Source, list[Record]]]:
+    for result in results:
         loaded = _records_or_skip(result, remaining[result.index], options)
         if loaded is not None:
             yield loaded
-
-
-def _submit(
-    client: VoxtralClient, remaining: list[Source], options: LoadOptions
-) -> BatchJob | None:
-    """Submit ``remaining``, dropping (from the list) each file skipped as unusable."""
-    while remaining:
-        try:
-            return client.submit_batch(remaining, **options.batch_kwargs())  # type: ignore[arg-type]
-        except AudioError as error:
-            named = [s for s in remaining if error.source in (s.name, str(Path(s.name)))]
-            if len(named) != 1:  # which input it was is unclear: skipping one would be a guess
-                raise
-            _handle(error, named[0], options)
-            remaining.remove(named[0])
-    return None
-
-
-async def _aload_batch(
-    batch_client: Callable[[], VoxtralClient], items: Sequence[Source], options: LoadOptions
-) -> AsyncIterator[tuple[Source, list[Record]]]:
-    def run() -> tuple[list[tuple[Source, list[Record]]], LoadError | None]:
-        loaded: list[tuple[Source, list[Record]]] = []
-        with batch_client() as client:
-            try:
-                for item in load_batch(client, items, options):
-                    loaded.append(item)
-            except LoadError as error:  # the files before it are still given
-                return loaded, error
-        return loaded, None
-
-    loaded, error = await anyio.to_thread.run_sync(run)
-    for item in loaded:
-        yield item
-    if error is not None:
-        raise error
 
 
 def _records_or_skip(

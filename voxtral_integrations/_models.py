@@ -1,4 +1,6 @@
-"""Typed views of what the API returns.
+"""Typed views of what the API returns, and :class:`TranscriptionResult`, one input's
+outcome in bulk and batch (here, beside :class:`Transcription`, so that the pure
+batch bookkeeping can build it without importing the bulk runner).
 
 Every model keeps unknown keys (``extra="allow"``): the server adds fields faster
 than any client is released, and a response must never fail to parse because of
@@ -9,11 +11,13 @@ bounds, most of ``usage``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from ._exceptions import VoxtralError
 from ._redaction import redact_url
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "TextDeltaEvent",
     "ToolCall",
     "Transcription",
+    "TranscriptionResult",
     "TranscriptionStreamEvent",
     "UnknownEvent",
     "UploadedFile",
@@ -372,3 +377,29 @@ class BatchJob(_Lenient):
     def done(self) -> bool:
         """Whether the job has ended (in success or not): its results can be fetched."""
         return self.status in BATCH_TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class TranscriptionResult:
+    """One input of a bulk or batch transcription: its transcription, or why it has none.
+
+    ``source`` is the input's name as Documents carry it (a path as given, a URL
+    without its query string). When ``error`` is an
+    :class:`IncompleteTranscriptionError`, its ``partial`` holds what did finish.
+    """
+
+    index: int
+    source: str
+    transcription: Transcription | None = None
+    error: VoxtralError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> Transcription:
+        """The transcription; raises the input's error if it failed."""
+        if self.error is not None:
+            raise self.error
+        assert self.transcription is not None
+        return self.transcription

@@ -352,17 +352,51 @@ def test_batch_mode_gives_the_documents_online_gives(
     assert [path.name for path in tmp_path.iterdir()] == [f"{job_id}.voxtral-batch.json"]
 
 
-def test_batch_mode_async_runs_the_batch_in_a_thread(
+def no_sync_client(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"an async load sent {request.url.path} on the sync client")
+
+
+def async_only_loader(server: FakeBatchServer, files: list[Path], **options: Any) -> VoxtralLoader:
+    """A loader whose sync client fails any request: an async load must not need it."""
+    return VoxtralLoader(
+        files,
+        api_key=FAKE_API_KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(no_sync_client)),
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)),
+        **{**PER_SEGMENT, **options},
+    )
+
+
+def test_batch_mode_async_runs_on_the_async_client_alone(
     recordings: dict[str, Path], tmp_path: Path
 ) -> None:
     files = [recordings["short"], recordings["wav"]]
     online = loader(FakeVoxtral(), files).load()
+    server = batch_server()
 
     async def collect() -> list[Document]:
-        batch_loader = loader(batch_server(), files, mode="batch", batch_dir=tmp_path)
+        batch_loader = async_only_loader(server, files, mode="batch", batch_dir=tmp_path)
         return [doc async for doc in batch_loader.alazy_load()]
 
     assert contents(asyncio.run(collect())) == contents(online)
+    assert "jobs_api_routes_batch_create_batch_job" in server.operations
+
+
+def test_batch_mode_async_failure_carries_the_documents_before_it(
+    recordings: dict[str, Path], tmp_path: Path
+) -> None:
+    files = [recordings["short"], recordings["wav"]]
+
+    def refused(custom_id: str, body: dict[str, Any]) -> int | None:
+        return 400 if custom_id == "1" else None  # the wav file's only request
+
+    batch_loader = async_only_loader(
+        batch_server(fail=refused), files, mode="batch", batch_dir=tmp_path
+    )
+    with pytest.raises(LoadError) as caught:
+        asyncio.run(batch_loader.aload())
+    assert caught.value.source == str(recordings["wav"])
+    assert {doc.metadata["source"] for doc in caught.value.documents} == {str(recordings["short"])}
 
 
 def test_batch_mode_failures_follow_on_error(

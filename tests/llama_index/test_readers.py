@@ -304,6 +304,26 @@ def test_batch_mode_gives_the_documents_online_gives(
     assert contents(async_batched) == contents(online)
 
 
+def test_batch_mode_async_runs_on_the_async_client_alone(folder: Path, tmp_path: Path) -> None:
+    files = [folder / "short.mp3", folder / "memo.flac"]
+    online = reader(FakeVoxtral()).load_data(files)
+
+    def no_sync_client(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"an async load sent {request.url.path} on the sync client")
+
+    server = batch_server()
+    async_only = VoxtralReader(
+        api_key=FAKE_API_KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(no_sync_client)),
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)),
+        mode="batch",
+        batch_dir=str(tmp_path),
+        **PER_SEGMENT,
+    )
+    assert contents(asyncio.run(async_only.aload_data(files))) == contents(online)
+    assert "jobs_api_routes_batch_create_batch_job" in server.operations
+
+
 def test_batch_mode_failures_are_load_errors_naming_the_file(folder: Path, tmp_path: Path) -> None:
     server = batch_server(fail=lambda custom_id, body: 429)
     voxtral = reader(server, mode="batch", batch_dir=str(tmp_path), on_error="raise")

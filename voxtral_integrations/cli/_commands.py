@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from .._batch import check_job_id, manifest_path, read_manifest, write_manifest
-from .._bulk import TranscriptionResult
+from .._batch import check_job_id
+from .._batch_flow import manifest_path, read_manifest, write_manifest
 from .._client import VoxtralClient
 from .._constants import API_KEY_ENV
 from .._dialects import dialect
 from .._exceptions import ConfigurationError, IncompleteTranscriptionError
-from .._models import BatchJob
+from .._models import BatchJob, TranscriptionResult
 from .._redaction import redact_urls, redact_urls_in
 from ._cache import _usable_cache, prune_cache
 from ._exits import (

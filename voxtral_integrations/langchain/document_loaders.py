@@ -216,11 +216,11 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
     async def alazy_load(self) -> AsyncIterator[Document]:
         """Natively async: files transcribed concurrently, each yielded when done.
 
-        With ``mode="batch"`` the batch flow runs in a worker thread.
+        With ``mode="batch"`` the job is submitted, awaited and collected on the
+        async client, like everything else here.
         """
         async with self._async_client() as client:
-            batch = self._client
-            async for _, records in aload(client, self._sources, self._options, batch_client=batch):
+            async for _, records in aload(client, self._sources, self._options):
                 for record in records:
                     yield _document(record)
 

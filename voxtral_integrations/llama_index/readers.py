@@ -189,7 +189,7 @@ class VoxtralReader(BasePydanticReader):
         documents: list[Document] = []
         try:
             async with self._async_client() as client:
-                loads = aload(client, _sources(file, fs), self._options, batch_client=self._client)
+                loads = aload(client, _sources(file, fs), self._options)
                 async for source, records in loads:
                     documents.extend(_document(record, extra_info, source) for record in records)
         except LoadError as error:
