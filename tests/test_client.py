@@ -12,13 +12,11 @@ import hashlib
 import io
 import json
 import logging
-import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from conftest import FAKE_API_KEY
@@ -45,7 +43,6 @@ from voxtral_integrations import (
     UnsupportedFeatureError,
     UploadedFile,
     VoxtralClient,
-    _pacing,
 )
 from voxtral_integrations._client import logger as client_logger
 
@@ -93,26 +90,6 @@ class Runner:
 @pytest.fixture(params=["sync", "async"])
 def runner(request: pytest.FixtureRequest) -> Callable[..., Runner]:
     return lambda handler, **settings: Runner(request.param, handler, **settings)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record retry waits instead of waiting (for both clients)."""
-    waited: list[float] = []
-    real_async_sleep = asyncio.sleep
-    real_now = _pacing.now
-
-    def fake_sleep(seconds: float) -> None:
-        waited.append(seconds)
-
-    async def fake_async_sleep(seconds: float) -> None:
-        waited.append(seconds)
-        await real_async_sleep(0)
-
-    monkeypatch.setattr(time, "sleep", fake_sleep)
-    monkeypatch.setattr(anyio, "sleep", fake_async_sleep)
-    monkeypatch.setattr(_pacing, "now", lambda: real_now() + sum(waited))  # waits pass time
-    return waited
 
 
 def sequence(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
