@@ -1,9 +1,10 @@
-"""``VoxtralClient`` and ``AsyncVoxtralClient``: the only code that does HTTP I/O.
+"""``VoxtralClient`` and ``AsyncVoxtralClient``: the public signatures, over one transport.
 
 Everything that can be decided without the network (option checks, request
-shapes, parsing, error mapping, retry decisions) lives in ``_protocol`` and
-``_retry`` and is shared; the two classes below differ only where one awaits and
-the other does not.
+shapes, parsing, error mapping) lives in ``_protocol`` and is shared; every request
+is sent by ``_transport``'s send loop, whose retries ``_attempt`` decides. The two
+classes below differ only where one awaits and the other does not, and where the
+async one keeps work off the event loop (``tests/test_twins.py`` holds them to it).
 """
 
 from __future__ import annotations
@@ -1239,6 +1240,7 @@ async def _nothing() -> None:
 
 
 def _as_read(response: httpx.Response) -> httpx.Response:
+    """The response itself, its body read: for callers that parse it themselves."""
     return response
 
 
