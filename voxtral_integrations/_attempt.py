@@ -21,6 +21,7 @@ the same, used up; a request httpx refuses to send            :class:`Fail`
 a first 200 transcription whose JSON is cut short             :class:`Wait`
 any other unusable 2xx body                                   :class:`Fail`
 a stream that ends before its first event, retries left       :class:`Wait`
+the same, used up (the error says after how many attempts)    :class:`Fail`
 ============================================================  =====================
 
 The turn is given back to the pace once per attempt (:meth:`Attempt.release`), as

@@ -60,8 +60,10 @@ class Route:
 class _Transport:
     """What both shells share: building a request and starting a request's attempts."""
 
+    _http: httpx.Client | httpx.AsyncClient
+
     def __init__(self, http: httpx.Client | httpx.AsyncClient, route: Route) -> None:
-        self._http_client = http
+        self._http = http
         self._route = route
 
     def _attempt(self, spec: RequestSpec, resend_cut_short: bool) -> Attempt:
@@ -80,20 +82,22 @@ class _Transport:
         turn and the wire (a 429 arriving meanwhile would go unheeded)."""
         route, url = self._route, self._route.base_url + spec.path
         if route.own_pool:
-            return self._http_client.build_request(spec.method, url, headers=spec.headers, **body)
+            return self._http.build_request(spec.method, url, headers=spec.headers, **body)
         headers = {**route.headers, **spec.headers}
-        return self._http_client.build_request(
+        return self._http.build_request(
             spec.method, url, headers=headers, timeout=route.timeout, **body
         )
 
 
 class SyncTransport(_Transport):
+    """Sends over an ``httpx.Client``."""
+
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     """The one place the sync client waits (between attempts, for the pace's turn)."""
+    _http: httpx.Client
 
     def __init__(self, http: httpx.Client, route: Route) -> None:
         super().__init__(http, route)
-        self._http = http
 
     def send(
         self,
@@ -104,7 +108,7 @@ class SyncTransport(_Transport):
     ) -> _T:
         """Send ``spec`` and ``parse`` the 2xx body; ``resend_cut_short`` for a transcription."""
 
-        def read(response: httpx.Response) -> _T:
+        def read(response: httpx.Response) -> _T:  # the async twin's is a coroutine
             return parse(response)
 
         return self._send(spec, read, resend_cut_short)
@@ -172,12 +176,14 @@ class SyncTransport(_Transport):
 
 
 class AsyncTransport(_Transport):
+    """Sends over an ``httpx.AsyncClient``."""
+
     sleep: Callable[[float], Awaitable[None]] = staticmethod(anyio.sleep)
     """The one place the async client waits (between attempts, for the pace's turn)."""
+    _http: httpx.AsyncClient
 
     def __init__(self, http: httpx.AsyncClient, route: Route) -> None:
         super().__init__(http, route)
-        self._http = http
 
     async def send(
         self,
