@@ -118,7 +118,6 @@ from ._version import __version__
 logger = logging.getLogger("voxtral_integrations")
 _KEY = re.compile(r"[\x21-\x7e]+")
 
-_Event = TypeVar("_Event")
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
