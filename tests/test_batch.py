@@ -369,14 +369,16 @@ def test_wait_times_out_with_the_job_id(server: FakeBatchServer, corpus: list[st
 
 
 def test_wait_backs_off_from_two_seconds_to_a_minute(
-    server: FakeBatchServer, corpus: list[str], sleeps: list[float]
+    server: FakeBatchServer, corpus: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server.script = ("QUEUED", *["RUNNING"] * 11, "SUCCESS")
     client = batch_client(server)
     job = client.submit_batch(corpus[1], manifest_dir=Path(corpus[1]).parent)
+    slept: list[float] = []
+    monkeypatch.setattr("voxtral_integrations._batch.time.sleep", slept.append)
     assert client.wait_for_batch(job.id, show_progress=True).status == "SUCCESS"
-    assert sleeps[:4] == [2.0, 3.0, 4.5, 6.75]
-    assert max(sleeps) == 60.0 and len(sleeps) == 11  # one sleep after each unfinished poll
+    assert slept[:4] == [2.0, 3.0, 4.5, 6.75]
+    assert max(slept) == 60.0 and len(slept) == 11  # one sleep after each unfinished poll
     fixed = poll_delays(5.0)
     assert [next(fixed) for _ in range(3)] == [5.0, 5.0, 5.0]
 

@@ -649,7 +649,7 @@ def wait(
                         status=job.status,
                     )
                 delay = min(delay, remaining)
-            client._transport.sleep(delay)
+            time.sleep(delay)
 
 
 def _check_seconds(value: object, argument: str) -> None:
