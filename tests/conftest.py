@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import os
 import re
@@ -63,6 +64,29 @@ def _hermetic_environment(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     monkeypatch.delenv("MISTRAL_BASE_URL", raising=False)
     if not recording(request.config):
         monkeypatch.delenv("MISTRAL_API_KEY", raising=False)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the clients' waits (retries, the pace's turn) instead of waiting; they pass
+    the pace's time. Replaces the transports' sleep seam, not ``time.sleep``."""
+    from voxtral_integrations import _pacing
+    from voxtral_integrations._transport import AsyncTransport, SyncTransport
+
+    waited: list[float] = []
+    real_now = _pacing.now
+
+    def fake_sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    async def fake_async_sleep(seconds: float) -> None:
+        waited.append(seconds)
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(SyncTransport, "sleep", staticmethod(fake_sleep))
+    monkeypatch.setattr(AsyncTransport, "sleep", staticmethod(fake_async_sleep))
+    monkeypatch.setattr(_pacing, "now", lambda: real_now() + sum(waited))  # waits pass time
+    return waited
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ import hashlib
 import io
 import json
 import logging
-import time
+import math
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from conftest import FAKE_API_KEY
@@ -45,7 +44,6 @@ from voxtral_integrations import (
     UnsupportedFeatureError,
     UploadedFile,
     VoxtralClient,
-    _pacing,
 )
 from voxtral_integrations._client import logger as client_logger
 
@@ -93,26 +91,6 @@ class Runner:
 @pytest.fixture(params=["sync", "async"])
 def runner(request: pytest.FixtureRequest) -> Callable[..., Runner]:
     return lambda handler, **settings: Runner(request.param, handler, **settings)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record retry waits instead of waiting (for both clients)."""
-    waited: list[float] = []
-    real_async_sleep = asyncio.sleep
-    real_now = _pacing.now
-
-    def fake_sleep(seconds: float) -> None:
-        waited.append(seconds)
-
-    async def fake_async_sleep(seconds: float) -> None:
-        waited.append(seconds)
-        await real_async_sleep(0)
-
-    monkeypatch.setattr(time, "sleep", fake_sleep)
-    monkeypatch.setattr(anyio, "sleep", fake_async_sleep)
-    monkeypatch.setattr(_pacing, "now", lambda: real_now() + sum(waited))  # waits pass time
-    return waited
 
 
 def sequence(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
@@ -324,6 +302,35 @@ def test_retries_are_logged_at_debug_without_secrets(
     messages = [record.getMessage() for record in caplog.records]
     assert any("status 503" in m and "retry 1 of 1" in m for m in messages)
     assert all(FAKE_API_KEY not in m for m in messages)
+
+
+@pytest.mark.parametrize("call", ["transcribe", "stream_transcription"])
+def test_a_200_found_unusable_is_no_success_for_the_pace(
+    runner: Callable[..., Runner], sleeps: list[float], tiny_wav: Path, call: str
+) -> None:
+    """A 200 whose JSON is cut short, or a stream that ends before its first event, is
+    sent again; it must not count as a success first (RELIABILITY.md's old gap), which
+    widened the window a 429 had narrowed one step early."""
+    body = json.dumps(TRANSCRIPTION).encode()
+    unusable, usable = (
+        (httpx.Response(200, content=body[:-9]), ok())
+        if call == "transcribe"
+        else (sse(cut_after=0), sse(*STREAM_EVENTS))
+    )
+    answers = [status(429, **{"Retry-After": "0"}), unusable, usable]
+    windows: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        windows.append(client.client._pace.window)
+        return answers.pop(0)
+
+    client = runner(handler, max_retries=2)
+    if call == "transcribe":
+        assert client.call(call, tiny_wav).text == "hello world"
+    else:
+        assert isinstance(client.stream(call, tiny_wav)[-1], DoneEvent)
+    assert windows == [math.inf, 1, 1]  # the 429 narrowed it; the unusable 200 kept it so
+    assert client.client._pace.successes == 1
 
 
 # --------------------------------------------------------------------------- requests

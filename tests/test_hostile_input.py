@@ -606,7 +606,7 @@ async def test_an_http_url_is_passed_through_as_file_url_without_a_get(
 
     Read for this claim: ``_sources.resolve_audio`` (an http(s) URL becomes an
     ``AudioURL``, never opened), ``_dialects`` (sent as the ``file_url`` form field),
-    ``_client._send`` (every request goes to ``base_url`` + an API path), ``_batch``
+    ``_transport`` (every request goes to ``base_url`` + an API path), ``_batch``
     (a URL is a JSONL line's ``file_url``), ``cli`` (URLs go to ``transcribe_many`` as
     they are) and the chat adapters (a URL block is an ``input_audio`` string). So no
     redirect to a private address can be followed here: the server does the fetching.

@@ -251,8 +251,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 @pytest.fixture
-def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("time.sleep", lambda seconds: None)
+def no_waiting(sleeps: list[float]) -> None:
+    """Retries do not wait (the transports' sleep seam records instead)."""
 
 
 @pytest.fixture(scope="module")
@@ -489,9 +489,8 @@ def test_a_base_url_with_credentials_is_refused_unshown(
     assert leaks([caught.value, from_environment.value]) == []
 
 
-def test_an_echoed_authorization_header_is_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("time.sleep", lambda seconds: None)
-
+@pytest.mark.usefixtures("no_waiting")
+def test_an_echoed_authorization_header_is_not_repeated() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         echoed = f"<html>Unauthorized: {request.headers['authorization']}</html>"
         return httpx.Response(401, text=echoed)

@@ -1,27 +1,24 @@
-"""``VoxtralClient`` and ``AsyncVoxtralClient``: the only code that does HTTP I/O.
+"""``VoxtralClient`` and ``AsyncVoxtralClient``: the public signatures, over one transport.
 
 Everything that can be decided without the network (option checks, request
-shapes, parsing, error mapping, retry decisions) lives in ``_options``,
-``_dialects``, ``_events``, ``_responses`` and ``_retry`` and is shared; the two
-classes below differ only where one awaits and the other does not.
+shapes, parsing, error mapping) lives in ``_options``, ``_dialects``, ``_events``
+and ``_responses`` and is shared; every request is sent by ``_transport``'s send
+loop, whose retries ``_attempt`` decides. The two classes below differ only where
+one awaits and the other does not, and where the async one keeps work off the event
+loop (``tests/test_twins.py`` holds them to it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
 import os
 import re
 import ssl
-import time
 import weakref
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterator,
-    Callable,
-    Generator,
     Iterable,
     Iterator,
     Mapping,
@@ -57,7 +54,6 @@ from ._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
     DIARIZATION_OVERLAP_SECONDS,
-    MIN_SECRET_KEY_LENGTH,
     USER_AGENT_PREFIX,
 )
 from ._dialects import (
@@ -70,16 +66,10 @@ from ._dialects import (
     files_upload_request,
     signed_url_request,
 )
-from ._events import ChatChunks, EventParser, EventStreamDecoder
+from ._events import ChatChunks
 from ._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIResponseError,
-    APITimeoutError,
     AudioError,
-    IncompleteStreamError,
     InvalidInputError,
-    RateLimitError,
 )
 from ._flow import AsyncHost, Host, arun, run
 from ._models import (
@@ -100,10 +90,10 @@ from ._options import (
     given,
     transcription_options,
 )
-from ._pacing import Attempts, Pace
-from ._redaction import redact_url, redact_urls
-from ._responses import response_error, status_error
-from ._retry import RetryPolicy, json_cut_short, parse_retry_after
+from ._pacing import Pace
+from ._redaction import redact_url
+from ._responses import response_error
+from ._retry import RetryPolicy
 from ._settings import ClientSettings
 from ._sources import (
     AudioFileId,
@@ -124,12 +114,12 @@ from ._transcribe import (
     no_slot,
     transcribe_chunks,
 )
+from ._transport import AsyncTransport, Route, SyncTransport
 from ._version import __version__
 
 logger = logging.getLogger("voxtral_integrations")
 _KEY = re.compile(r"[\x21-\x7e]+")
 
-_Event = TypeVar("_Event")
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -150,6 +140,15 @@ class _BaseClient:
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
         self._timeout = resolved.timeout
+        self._route = Route(
+            base_url=self.base_url,
+            headers=self._headers,
+            timeout=self._timeout,
+            own_pool=self._owns_http,
+            policy=self._retry,
+            pace=self._pace,
+            secret=self._api_key,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -294,191 +293,6 @@ class _BaseClient:
         self._dialect.check_files_supported()
         return delete_file_request(check_file_id(file))
 
-    def _build_request(
-        self, http: httpx.Client | httpx.AsyncClient, spec: RequestSpec, body: dict[str, Any]
-    ) -> httpx.Request:
-        url = self.base_url + spec.path
-        if self._owns_http:  # our own pool already carries the headers and the timeout
-            return http.build_request(spec.method, url, headers=spec.headers, **body)
-        headers = {**self._headers, **spec.headers}
-        return http.build_request(spec.method, url, headers=headers, timeout=self._timeout, **body)
-
-    # ---- pace (see _pacing)
-
-    def _turn(self, spec: RequestSpec) -> float:
-        """``0.0`` when ``spec`` may be sent now, else seconds to wait first.
-
-        A hold longer than ``max_retry_after`` (a 429 asked for an hour) is waited
-        out by no request: each raises ``RateLimitError`` with what remains of it,
-        as the request that got the 429 did, so no call sleeps for minutes unasked.
-        """
-        wait = self._pace.admit()
-        if wait <= self._retry.max_retry_after:
-            return wait
-        path = httpx.URL(self.base_url + spec.path).path
-        raise RateLimitError(
-            f"{spec.method} {path} was not sent: a 429 asked this client to wait {wait:.0f} s "
-            f"more, longer than the {self._retry.max_retry_after:.0f} s it waits unasked. "
-            "Retry after that, or lower concurrency.",
-            method=spec.method,
-            url=redact_url(self.base_url + spec.path),
-            status_code=429,
-            server_message="",
-            retry_after=wait,
-        )
-
-    def _note_rate_limit(self, response: httpx.Response, retries: int) -> float | None:
-        """A 429 holds every request of this client as soon as its headers arrive.
-
-        Returns the hold (the server's ``Retry-After``, else a backoff), which is
-        also the wait of the request that got the 429.
-        """
-        if response.status_code != 429:
-            return None
-        retry_after = parse_retry_after(response.headers)
-        hold = retry_after if retry_after is not None else self._retry.backoff(retries)
-        self._pace.throttle(hold)
-        return hold
-
-    # ---- outcomes
-
-    def _retry_delay_after_status(
-        self, spec: RequestSpec, attempts: Attempts, response: httpx.Response, hold: float | None
-    ) -> float:
-        """Seconds to wait before retrying ``response``'s request; raises when not retried.
-
-        ``hold`` is the wait a 429 imposed on the whole client; this request keeps to it.
-        """
-        retries = attempts.retries
-        not_found_is_transient = spec.transient_not_found and not attempts.not_found
-        attempts.not_found = attempts.not_found or response.status_code == 404
-        error = status_error(
-            method=spec.method,
-            url=redact_url(str(response.request.url)),
-            status_code=response.status_code,
-            headers=response.headers,
-            content=self._without_key(response.content),
-        )
-        delay = self._retry.delay_after_status(
-            retries,
-            response.status_code,
-            hold if hold is not None else error.retry_after,
-            not_found_is_transient=not_found_is_transient,
-        )
-        if delay is None:
-            raise error
-        self._log_retry(spec, retries, f"status {response.status_code}", delay)
-        return delay
-
-    def _without_key(self, content: bytes) -> bytes:
-        """``content`` with this client's key blanked out: a proxy may echo request headers.
-
-        A short key (a vLLM placeholder such as ``EMPTY``) is no secret, and blanking
-        it would mangle the words that contain it.
-        """
-        if not self._api_key or len(self._api_key) < MIN_SECRET_KEY_LENGTH:
-            return content
-        for shown in {self._api_key, json.dumps(self._api_key)[1:-1]}:  # raw, and in JSON
-            content = content.replace(shown.encode(), b"<redacted>")
-        return content
-
-    def _retry_delay_after_transport_error(
-        self, spec: RequestSpec, retries: int, exc: httpx.RequestError
-    ) -> float:
-        """Seconds to wait before retrying after ``exc``; raises the typed error when not.
-
-        Only network faults are retried: a request httpx refuses to build or send
-        (bad header, unsupported protocol, redirect loop) fails the same way again.
-        """
-        transient = isinstance(exc, httpx.TransportError) and not isinstance(
-            exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
-        )
-        delay = self._retry.delay_after_transport_error(retries) if transient else None
-        if delay is None:
-            raise self._transport_error(spec, retries, exc) from exc
-        self._log_retry(spec, retries, type(exc).__name__, delay)
-        return delay
-
-    def _transport_error(
-        self, spec: RequestSpec, retries: int, exc: httpx.RequestError
-    ) -> APIError:
-        url = redact_url(self.base_url + spec.path)
-        path = httpx.URL(url).path
-        attempts = f"{retries + 1} attempt{'s' if retries else ''}"
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(
-                f"{spec.method} {path} timed out ({type(exc).__name__}) after {attempts}. "
-                "Long audio needs a long read timeout: raise `timeout=`.",
-                method=spec.method,
-                url=url,
-            )
-        return APIConnectionError(
-            f"{spec.method} {path} failed after {attempts}: {type(exc).__name__}: "
-            f"{redact_urls(str(exc))}. "
-            f"Check the network and `base_url` ({redact_url(self.base_url)}).",
-            method=spec.method,
-            url=url,
-        )
-
-    def _cut_short_retry(
-        self, spec: RequestSpec, attempts: Attempts, response: httpx.Response, exc: APIResponseError
-    ) -> float:
-        """Seconds to wait before sending again a transcription whose 200 JSON is cut short.
-
-        Raises ``exc`` (the body could not be parsed) when it is not retried: see
-        ``_retry`` (once per request, for a body cut short, within ``max_retries``).
-        """
-        delay = None
-        if not attempts.cut_short and json_cut_short(response.content):
-            delay = self._retry.delay_after_transport_error(attempts.retries)
-        attempts.cut_short = True
-        if delay is None:
-            raise exc
-        self._log_retry(spec, attempts.retries, "a 200 whose JSON is cut short", delay)
-        return delay
-
-    def _stream_retry(self, spec: RequestSpec, retries: int, exc: IncompleteStreamError) -> float:
-        """Seconds to wait before sending again a stream that ended before its first event.
-
-        Nothing of it reached the caller, so sending it again repeats nothing: it is
-        retried like a connection that failed, within ``max_retries``. A stream cut
-        after its first event is not retried: the caller may hold part of it already
-        (``IncompleteStreamError`` carries what arrived).
-        """
-        delay = self._retry.delay_after_transport_error(retries)
-        if delay is None:
-            if not retries:
-                raise exc
-            raise IncompleteStreamError(
-                f"Gave up after {retries + 1} attempts; the last stream ended before its first "
-                f"event: {exc}",
-                method=exc.method,
-                url=exc.url,
-                received=exc.received,
-            ) from exc
-        self._log_retry(spec, retries, "stream ended before its first event", delay)
-        return delay
-
-    def _log_retry(self, spec: RequestSpec, retries: int, reason: str, delay: float) -> None:
-        logger.debug(
-            "%s %s: %s; retry %d of %d in %.2f s",
-            spec.method,
-            spec.path,
-            reason,
-            retries + 1,
-            self.max_retries,
-            delay,
-        )
-
-    def _log_response(self, spec: RequestSpec, response: httpx.Response, started: float) -> None:
-        logger.debug(
-            "%s %s -> %d in %.3f s",
-            spec.method,
-            spec.path,
-            response.status_code,
-            time.monotonic() - started,
-        )
-
     def _parse_transcription(
         self, response: httpx.Response, options: TranscriptionOptions
     ) -> Transcription:
@@ -533,6 +347,7 @@ class VoxtralClient(_BaseClient):
         self._http = http_client or httpx.Client(
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
+        self._transport = SyncTransport(self._http, self._route)
         # ``VoxtralClient().transcribe(...)`` keeps no reference to close: the pool we
         # own is closed when this client is collected (or at exit), so no socket is left
         # open. ``with VoxtralClient() as client:`` closes it at a known point.
@@ -736,8 +551,7 @@ class VoxtralClient(_BaseClient):
             return Stream(self._long_events(payloads, options), lambda: None)
         audio_source = payloads[0].upload if payloads else source
         spec = self._dialect.transcription_request(options, audio_source, stream=True)
-        response, events = self._stream(spec, lambda: self._dialect.transcription_events(options))
-        return Stream(events, response.close)
+        return self._transport.stream(spec, lambda: self._dialect.transcription_events(options))
 
     def _long_events(
         self, payloads: list[Payload], options: TranscriptionOptions
@@ -746,7 +560,9 @@ class VoxtralClient(_BaseClient):
         for payload in payloads:
             upload = materialised(payload.upload)
             spec = self._dialect.transcription_request(options, upload, stream=True)
-            _, events = self._stream(spec, lambda: self._dialect.transcription_events(options))
+            events = self._transport.stream(
+                spec, lambda: self._dialect.transcription_events(options)
+            )
             for event in events:
                 yield from joined.absolute(payload.chunk, event)
         yield joined.done()
@@ -829,21 +645,24 @@ class VoxtralClient(_BaseClient):
             extra=extra_body,
         )
         if stream:
-            response, chunks = self._stream(spec, ChatChunks)
-            return Stream(chunks, response.close)
-        return self._parse(self._send(spec), ChatCompletion)
+            return self._transport.stream(spec, ChatChunks)
+        return self._transport.send(spec, functools.partial(self._parse, model=ChatCompletion))
 
     def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
         """Store local audio with the Files API; transcribe it later by its id."""
-        return self._parse(self._send(self._upload(audio, purpose)), UploadedFile)
+        spec = self._upload(audio, purpose)
+        return self._transport.send(spec, functools.partial(self._parse, model=UploadedFile))
 
     def get_signed_url(self, file: str | UploadedFile, *, expiry: int = 24) -> SignedURL:
         """A URL valid for ``expiry`` hours. It is a credential: do not log it."""
-        return self._parse(self._send(self._signed_url(file, expiry)), SignedURL)
+        spec = self._signed_url(file, expiry)
+        return self._transport.send(spec, functools.partial(self._parse, model=SignedURL))
 
     def delete_file(self, file: str | UploadedFile) -> DeletedFile:
         """Delete an uploaded file (files are otherwise kept for 30 days)."""
-        return self._parse(self._send(self._delete(file)), DeletedFile)
+        return self._transport.send(
+            self._delete(file), functools.partial(self._parse, model=DeletedFile)
+        )
 
     def download_file(self, file_id: str | UploadedFile) -> bytes:
         """The content of a stored file (a batch job's output, or uploaded audio)."""
@@ -968,93 +787,15 @@ class VoxtralClient(_BaseClient):
             payloads=self._payloads,
         )
 
-    def _send(self, spec: RequestSpec, attempts: Attempts | None = None) -> httpx.Response:
-        """Send with retries; return a 2xx response (body read unless streaming).
-
-        ``attempts`` goes on counting a request whose 2xx turned out unusable (see
-        :meth:`_stream`).
-        """
-        attempts = attempts or Attempts(self._pace)
-        while True:
-            with spec.body() as body:
-                # Built before its turn, so that nothing but the send itself comes between
-                # the turn and the wire, where a 429 arriving meanwhile would go unheeded.
-                request = self._build_request(self._http, spec, body)
-                while (wait := self._turn(spec)) > 0:
-                    time.sleep(wait)
-                attempts.started()
-                retries = attempts.retries
-                succeeded, hold = False, None
-                started = time.monotonic()
-                try:
-                    response = self._http.send(request, stream=True)
-                    hold = self._note_rate_limit(response, retries)
-                    self._log_response(spec, response, started)
-                    if not (spec.stream and response.is_success):
-                        _read_or_close(response)
-                except httpx.RequestError as exc:
-                    delay = self._retry_delay_after_transport_error(spec, retries, exc)
-                else:
-                    if succeeded := response.is_success:
-                        return response
-                    delay = self._retry_delay_after_status(spec, attempts, response, hold)
-                finally:
-                    self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
-            time.sleep(delay)
-            attempts.failed(throttled=hold is not None)
+    def _send(self, spec: RequestSpec) -> httpx.Response:
+        """Send ``spec`` with retries; its 2xx response, body read (the Batch API's calls)."""
+        return self._transport.send(spec, _as_read)
 
     def _transcribe_request(
         self, spec: RequestSpec, options: TranscriptionOptions
     ) -> Transcription:
-        """Send a transcription and parse it; a JSON body cut short is sent once more."""
-        attempts = Attempts(self._pace)
-        while True:
-            response = self._send(spec, attempts)
-            try:
-                return self._parse_transcription(response, options)
-            except APIResponseError as exc:
-                delay = self._cut_short_retry(spec, attempts, response, exc)
-            time.sleep(delay)
-            attempts.failed(throttled=False)
-
-    def _stream(
-        self, spec: RequestSpec, parser: Callable[[], EventParser[_Event]]
-    ) -> tuple[httpx.Response, Iterator[_Event]]:
-        """Send a streaming ``spec`` and wait for its first event.
-
-        A stream that ends before it is sent again within the same attempts
-        (``_stream_retry`` says why that is safe).
-        """
-        attempts = Attempts(self._pace)
-        while True:
-            response = self._send(spec, attempts)
-            events = self._events(response, parser())
-            try:
-                first = next(events)
-            except StopIteration:
-                return response, events
-            except IncompleteStreamError as exc:
-                delay = self._stream_retry(spec, attempts.retries, exc)
-                time.sleep(delay)
-                attempts.failed(throttled=False)
-                continue
-            return response, _prepended(first, events)
-
-    def _events(
-        self, response: httpx.Response, parser: EventParser[_Event]
-    ) -> Generator[_Event, None, None]:
-        decoder = EventStreamDecoder(parser, response)
-        try:
-            _check_event_stream(response)
-            for chunk in response.iter_bytes():
-                yield from decoder.feed(chunk)
-                if decoder.done:
-                    return
-            yield from decoder.finish()
-        except httpx.TransportError as exc:
-            raise decoder.incomplete(f"was cut off ({type(exc).__name__})") from exc
-        finally:
-            response.close()
+        parse = functools.partial(self._parse_transcription, options=options)
+        return self._transport.send(spec, parse, resend_cut_short=True)
 
 
 class AsyncVoxtralClient(_BaseClient):
@@ -1083,6 +824,7 @@ class AsyncVoxtralClient(_BaseClient):
         self._http = http_client or httpx.AsyncClient(
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
+        self._transport = AsyncTransport(self._http, self._route)
 
     async def close(self) -> None:
         """Close the connection pool (not a caller-supplied ``http_client``)."""
@@ -1216,10 +958,9 @@ class AsyncVoxtralClient(_BaseClient):
         if payloads and payloads[0].upload is not source:  # converted: encode off the loop
             audio_source = await anyio.to_thread.run_sync(materialised, payloads[0].upload)
         spec = self._dialect.transcription_request(options, audio_source, stream=True)
-        response, events = await self._stream(
+        return await self._transport.stream(
             spec, lambda: self._dialect.transcription_events(options)
         )
-        return AsyncStream(events, response.aclose)
 
     @overload
     async def chat(
@@ -1295,21 +1036,25 @@ class AsyncVoxtralClient(_BaseClient):
         # inline audio may need decoding and converting: not on the event loop
         spec = await anyio.to_thread.run_sync(build) if carries_inline_audio(messages) else build()
         if stream:
-            response, chunks = await self._stream(spec, ChatChunks)
-            return AsyncStream(chunks, response.aclose)
-        return self._parse(await self._send(spec), ChatCompletion)
+            return await self._transport.stream(spec, ChatChunks)
+        parse = functools.partial(self._parse, model=ChatCompletion)
+        return await self._transport.send(spec, parse)
 
     async def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
         """See :meth:`VoxtralClient.upload_file`."""
-        return self._parse(await self._send(self._upload(audio, purpose)), UploadedFile)
+        spec = self._upload(audio, purpose)
+        return await self._transport.send(spec, functools.partial(self._parse, model=UploadedFile))
 
     async def get_signed_url(self, file: str | UploadedFile, *, expiry: int = 24) -> SignedURL:
         """See :meth:`VoxtralClient.get_signed_url`."""
-        return self._parse(await self._send(self._signed_url(file, expiry)), SignedURL)
+        spec = self._signed_url(file, expiry)
+        return await self._transport.send(spec, functools.partial(self._parse, model=SignedURL))
 
     async def delete_file(self, file: str | UploadedFile) -> DeletedFile:
         """See :meth:`VoxtralClient.delete_file`."""
-        return self._parse(await self._send(self._delete(file)), DeletedFile)
+        return await self._transport.send(
+            self._delete(file), functools.partial(self._parse, model=DeletedFile)
+        )
 
     async def download_file(self, file_id: str | UploadedFile) -> bytes:
         """See :meth:`VoxtralClient.download_file`."""
@@ -1401,34 +1146,9 @@ class AsyncVoxtralClient(_BaseClient):
             payloads=self._apayloads,
         )
 
-    async def _send(self, spec: RequestSpec, attempts: Attempts | None = None) -> httpx.Response:
+    async def _send(self, spec: RequestSpec) -> httpx.Response:
         """See :meth:`VoxtralClient._send`."""
-        attempts = attempts or Attempts(self._pace)
-        while True:
-            with spec.body() as body:
-                request = self._build_request(self._http, spec, body)
-                while (wait := self._turn(spec)) > 0:
-                    await anyio.sleep(wait)
-                attempts.started()
-                retries = attempts.retries
-                succeeded, hold = False, None
-                started = time.monotonic()
-                try:
-                    response = await self._http.send(request, stream=True)
-                    hold = self._note_rate_limit(response, retries)
-                    self._log_response(spec, response, started)
-                    if not (spec.stream and response.is_success):
-                        await _aread_or_close(response)
-                except httpx.RequestError as exc:
-                    delay = self._retry_delay_after_transport_error(spec, retries, exc)
-                else:
-                    if succeeded := response.is_success:
-                        return response
-                    delay = self._retry_delay_after_status(spec, attempts, response, hold)
-                finally:
-                    self._pace.release(succeeded=succeeded, epoch=attempts.epoch)
-            await anyio.sleep(delay)
-            attempts.failed(throttled=hold is not None)
+        return await self._transport.send(spec, _as_read)
 
     async def _long_events(
         self, payloads: list[Payload], options: TranscriptionOptions
@@ -1437,7 +1157,7 @@ class AsyncVoxtralClient(_BaseClient):
         for payload in payloads:
             upload = await anyio.to_thread.run_sync(materialised, payload.upload)
             spec = self._dialect.transcription_request(options, upload, stream=True)
-            _, events = await self._stream(
+            events = await self._transport.stream(
                 spec, lambda: self._dialect.transcription_events(options)
             )
             async for event in events:
@@ -1448,63 +1168,8 @@ class AsyncVoxtralClient(_BaseClient):
     async def _transcribe_request(
         self, spec: RequestSpec, options: TranscriptionOptions
     ) -> Transcription:
-        """See :meth:`VoxtralClient._transcribe_request`."""
-        attempts = Attempts(self._pace)
-        while True:
-            response = await self._send(spec, attempts)
-            try:
-                return self._parse_transcription(response, options)
-            except APIResponseError as exc:
-                delay = self._cut_short_retry(spec, attempts, response, exc)
-            await anyio.sleep(delay)
-            attempts.failed(throttled=False)
-
-    async def _stream(
-        self, spec: RequestSpec, parser: Callable[[], EventParser[_Event]]
-    ) -> tuple[httpx.Response, AsyncIterator[_Event]]:
-        """See :meth:`VoxtralClient._stream`."""
-        attempts = Attempts(self._pace)
-        while True:
-            response = await self._send(spec, attempts)
-            events = self._events(response, parser())
-            try:
-                first = await events.__anext__()
-            except StopAsyncIteration:
-                return response, events
-            except IncompleteStreamError as exc:
-                delay = self._stream_retry(spec, attempts.retries, exc)
-                await anyio.sleep(delay)
-                attempts.failed(throttled=False)
-                continue
-            return response, _aprepended(first, events)
-
-    async def _events(
-        self, response: httpx.Response, parser: EventParser[_Event]
-    ) -> AsyncGenerator[_Event, None]:
-        decoder = EventStreamDecoder(parser, response)
-        try:
-            _check_event_stream(response)
-            async for chunk in response.aiter_bytes():
-                for event in decoder.feed(chunk):
-                    yield event
-                if decoder.done:
-                    return
-            for event in decoder.finish():
-                yield event
-        except httpx.TransportError as exc:
-            raise decoder.incomplete(f"was cut off ({type(exc).__name__})") from exc
-        finally:
-            await response.aclose()
-
-
-def _check_event_stream(response: httpx.Response) -> None:
-    """Raise if a streamed request was answered with something else (a proxy's HTML page).
-
-    Read as a stream it would hold no events and be sent again, only to fail the same way.
-    """
-    media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type and media_type != "text/event-stream":
-        raise response_error(response, f"A stream was answered with {media_type}, not events")
+        parse = functools.partial(self._parse_transcription, options=options)
+        return await self._transport.send(spec, parse, resend_cut_short=True)
 
 
 @functools.cache
@@ -1517,36 +1182,9 @@ async def _nothing() -> None:
     return None
 
 
-def _prepended(first: _Event, rest: Generator[_Event, None, None]) -> Iterator[_Event]:
-    """``first``, then ``rest``; closing it closes ``rest`` (and its connection)."""
-    try:
-        yield first
-        yield from rest
-    finally:
-        rest.close()
-
-
-async def _aprepended(first: _Event, rest: AsyncGenerator[_Event, None]) -> AsyncIterator[_Event]:
-    try:
-        yield first
-        async for event in rest:
-            yield event
-    finally:
-        await rest.aclose()
-
-
-def _read_or_close(response: httpx.Response) -> None:
-    try:
-        response.read()
-    finally:
-        response.close()
-
-
-async def _aread_or_close(response: httpx.Response) -> None:
-    try:
-        await response.aread()
-    finally:
-        await response.aclose()
+def _as_read(response: httpx.Response) -> httpx.Response:
+    """The response itself, its body read: for callers that parse it themselves."""
+    return response
 
 
 _Adapter = TypeVar("_Adapter", bound="ClosesClients")

@@ -27,7 +27,7 @@ import math
 import threading
 import time
 
-from ._constants import MAX_FREE_RATE_LIMIT_RETRIES, PACE_POLL_SECONDS
+from ._constants import PACE_POLL_SECONDS
 
 
 def now() -> float:
@@ -98,34 +98,3 @@ class Pace:
                 self._window = max(1.0, min(self._window, self._in_flight) // 2)
                 self._epoch += 1
             self._resume_at = max(self._resume_at, moment + wait)
-
-
-class Attempts:
-    """One request's attempts, counted as the pace counts them (the module docstring).
-
-    ``retries`` is what the retry policy reads; ``epoch`` is what :meth:`Pace.release`
-    needs back; ``not_found`` is set once an attempt got a 404, ``cut_short`` once a
-    200 came with its JSON cut short (each retried at most once, see ``_retry``).
-    Call :meth:`started` once admitted, :meth:`failed` after each failed attempt's
-    wait.
-    """
-
-    def __init__(self, pace: Pace) -> None:
-        self._pace = pace
-        self.retries = 0
-        self.epoch = 0
-        self.not_found = False
-        self.cut_short = False
-        self._successes = 0
-        self._throttled_at: int | None = None  # the pool's successes when a 429'd attempt went out
-        self._free = 0
-
-    def started(self) -> None:
-        moved_on = self._throttled_at is not None and self._pace.successes > self._throttled_at
-        if moved_on and self._free < MAX_FREE_RATE_LIMIT_RETRIES:
-            self.retries, self._free = self.retries - 1, self._free + 1  # the pool's limit
-        self._successes, self.epoch = self._pace.successes, self._pace.epoch
-
-    def failed(self, *, throttled: bool) -> None:
-        self.retries += 1
-        self._throttled_at = self._successes if throttled else None
