@@ -42,13 +42,14 @@ from pathlib import Path
 from typing import Any
 
 _ROOT = Path(__file__).resolve().parents[1]
-for _path in (_ROOT, _ROOT / "tests"):  # run as a script: the fake lives with the tests
+for _path in (_ROOT,):  # run as a script: the fake lives with the tests
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-from fake_diarizer import (  # noqa: E402
+
+from tests.support.fake_diarizer import (  # noqa: E402
     LIVELY,
     Conversation,
     FakeDiarizer,
@@ -57,7 +58,6 @@ from fake_diarizer import (  # noqa: E402
     slots,
     wav_of,
 )
-
 from voxtral_integrations import Chunk, Segment, Transcription, VoxtralClient  # noqa: E402
 
 TOLERANCE = 0.05

@@ -24,11 +24,10 @@ from vcr.request import Request as VcrRequest
 from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cassette_scenarios import SCENARIOS, Scenario
-from cassette_support import before_record_request, before_record_response
-
+from tests.support.cassette_scenarios import SCENARIOS, Scenario
+from tests.support.cassette_support import before_record_request, before_record_response
 from voxtral_integrations import VoxtralClient, VoxtralError
 
 CASSETTE_DIR = Path(__file__).resolve().parents[1] / "cassettes"

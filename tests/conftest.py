@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cassette_support import vcr_config as cassette_vcr_config
 from hypothesis import settings
+
+from tests.support.cassette_support import vcr_config as cassette_vcr_config
+from tests.support.constants import BCN_WEATHER, CASSETTES, FAKE_API_KEY, recording
 
 # CI replays the same property-test examples every run (a red CI must be reproducible);
 # local runs keep drawing new ones, which is how edge cases get found. No deadline: a
@@ -19,12 +21,6 @@ from hypothesis import settings
 settings.register_profile("local", deadline=None)
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "local")
-
-REPO = Path(__file__).resolve().parents[1]
-CASSETTES = REPO / "cassettes"
-BCN_WEATHER = REPO / "examples" / "data" / "bcn_weather.mp3"
-FAKE_API_KEY = "sk-test-SENTINEL-0123456789abcdef"
-"""The key replayed tests use; a sentinel the secret-scanning tests look for."""
 
 
 def pytest_report_header() -> str:
@@ -42,10 +38,6 @@ def pytest_report_header() -> str:
         except importlib.metadata.PackageNotFoundError:
             found.append(f"{name} (not installed)")
     return "voxtral-integrations dependencies: " + ", ".join(found)
-
-
-def recording(config: pytest.Config) -> bool:
-    return config.getoption("--record-mode") not in (None, "none")
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from openapi_contract import validate_request
 
+from tests.support.openapi_contract import validate_request
 from voxtral_integrations import AsyncVoxtralClient, UploadedFile, VoxtralClient
 
 WAV_HEADER = b"RIFF\x24\x00\x00\x00WAVEfmt "

@@ -13,7 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from openapi_contract import DOCUMENTED_ENUM_EXTENSIONS, SPEC_FILE, load_spec, validate_request
+
+from tests.support.openapi_contract import (
+    DOCUMENTED_ENUM_EXTENSIONS,
+    SPEC_FILE,
+    load_spec,
+    validate_request,
+)
 
 API = "https://api.mistral.ai/v1"
 LOCAL = "http://127.0.0.1:1234/v1"

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FAKE_API_KEY
 from langchain_core.language_models import BaseChatModel
 from langchain_core.load import dumpd, dumps, loads
 from langchain_core.messages import (
@@ -28,6 +27,7 @@ from langchain_core.messages import (
 )
 from pydantic import BaseModel, ValidationError
 
+from tests.support.constants import FAKE_API_KEY
 from voxtral_integrations import (
     APIResponseError,
     AuthenticationError,

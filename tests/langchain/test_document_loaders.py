@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from audio_factory import encode, speech_pcm
-from conftest import FAKE_API_KEY
-from fake_batch import FakeBatchServer
-from fake_voxtral import FakeVoxtral
 from langchain_core.documents import Document
 from langchain_core.documents.base import Blob
 
+from tests.support.audio_factory import encode, speech_pcm
+from tests.support.constants import FAKE_API_KEY
+from tests.support.fake_batch import FakeBatchServer
+from tests.support.fake_voxtral import FakeVoxtral
 from voxtral_integrations import (
     ConfigurationError,
     InvalidInputError,

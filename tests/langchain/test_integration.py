@@ -22,12 +22,12 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from cassette_support import vcr_config as cassette_vcr_config
-from conftest import recording
 from langchain_core.language_models import BaseChatModel
 from langchain_core.utils import function_calling
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
+from tests.support.cassette_support import vcr_config as cassette_vcr_config
+from tests.support.constants import recording
 from voxtral_integrations.langchain.chat_models import ChatVoxtral
 
 if TYPE_CHECKING:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import FAKE_API_KEY
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ChatModelUnitTests, ToolsUnitTests
 from syrupy.assertion import SnapshotAssertion
 
+from tests.support.constants import FAKE_API_KEY
 from voxtral_integrations.langchain.chat_models import ChatVoxtral
 from voxtral_integrations.langchain.tools import VoxtralTranscriptionTool
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from audio_factory import encode, speech_pcm
-from conftest import FAKE_API_KEY
-from fake_voxtral import FakeVoxtral, multipart
 from langchain_core.load import dumps
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
+from tests.support.audio_factory import encode, speech_pcm
+from tests.support.constants import FAKE_API_KEY
+from tests.support.fake_voxtral import FakeVoxtral, multipart
 from voxtral_integrations import InvalidInputError, UnsupportedFeatureError
 from voxtral_integrations.langchain.tools import VoxtralTranscriptionTool
 

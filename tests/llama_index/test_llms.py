@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FAKE_API_KEY
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import (
     AudioBlock,
@@ -38,6 +37,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
 
+from tests.support.constants import FAKE_API_KEY
 from voxtral_integrations import (
     APIResponseError,
     AudioError,

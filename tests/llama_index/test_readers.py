@@ -10,15 +10,15 @@ from typing import Any
 import fsspec
 import httpx
 import pytest
-from audio_factory import encode, speech_pcm
-from conftest import FAKE_API_KEY
-from fake_batch import FakeBatchServer
-from fake_voxtral import FakeVoxtral
 from llama_index.core import SimpleDirectoryReader
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import Document, MetadataMode
 
+from tests.support.audio_factory import encode, speech_pcm
+from tests.support.constants import FAKE_API_KEY
+from tests.support.fake_batch import FakeBatchServer
+from tests.support.fake_voxtral import FakeVoxtral
 from voxtral_integrations import (
     ConfigurationError,
     InvalidInputError,
