@@ -6,7 +6,8 @@ Cutting: each cut goes at the quietest stretch of a search window that ends at
 the chunk-length limit, so a chunk never ends inside speech when the window holds
 a pause. Stitching: a chunk's offset is added to its segments in exactly one
 place (:func:`shift`), and a segment belongs to the chunk that holds its midpoint,
-so no segment is duplicated or lost at a cut, even if chunks overlap.
+so no segment is duplicated or lost at a cut, even if chunks overlap (speech heard
+by two overlapping requests is judged by the midpoint both agree on).
 """
 
 from __future__ import annotations
@@ -179,18 +180,20 @@ def territories(chunks: Sequence[Chunk]) -> list[tuple[float, float]]:
     return list(zip([-math.inf, *borders], [*borders, math.inf], strict=True))
 
 
-def owns(segment: Segment, low: float, high: float) -> bool:
+def owns(segment: Segment, low: float, high: float, *, middle: float | None = None) -> bool:
     """Whether ``segment`` (absolute times) has its midpoint in ``[low, high)``.
 
     Both borders are moved down by a few units in the last place, so that the two
     chunks on either side of a border, which compute a segment's midpoint with
     different float rounding, still agree on who keeps it, without either border
     claiming any real stretch of time. A segment without usable bounds (null, or
-    not finite) stays with the chunk that produced it.
+    not finite) stays with the chunk that produced it. ``middle`` overrides the
+    segment's own midpoint: the one both hearings of it agree on (:func:`agreed_midpoints`).
     """
-    if segment.start is None or segment.end is None:
-        return True
-    middle = (segment.start + segment.end) / 2
+    if middle is None:
+        if segment.start is None or segment.end is None:
+            return True
+        middle = (segment.start + segment.end) / 2
     if not math.isfinite(middle):
         return True
     return _lowered(low) <= middle < _lowered(high)
@@ -222,12 +225,17 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
     ]
     links = link_speakers(chunks, heard) if any(_diarized(s) for s in heard) else None
     overlapping = any(after.start < before.end for before, after in pairwise(chunks))
+    middles = agreed_midpoints(chunks, heard)
     segments: list[Segment] = []
     texts: list[str] = []
     for position, (chunk, result, shifted, (low, high)) in enumerate(
         zip(chunks, results, heard, territories(chunks), strict=True)
     ):
-        kept = [segment for segment in shifted if owns(segment, low, high)]
+        kept = [
+            segment
+            for index, segment in enumerate(shifted)
+            if owns(segment, low, high, middle=middles[position].get(index))
+        ]
         if links is not None:
             kept = [with_speaker(segment, chunk.index, links[position]) for segment in kept]
         segments.extend(kept)
@@ -243,6 +251,70 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
         chunks=list(chunks),
         replayed_usage=_replayed_usage(results),
     )
+
+
+HEARD_TWICE_OVERLAP = 0.5
+"""How much two segments of neighbouring chunks must share (of their union) to be one
+stretch of speech heard by both requests."""
+
+
+def agreed_midpoints(
+    chunks: Sequence[Chunk], heard: Sequence[Sequence[Segment]]
+) -> list[dict[int, float]]:
+    """For each chunk, the midpoints to decide ownership by, where they differ from a
+    segment's own: speech heard by two overlapping requests is timed by each a little
+    differently, so near a border each could place its midpoint on its own side and
+    keep it (or neither would). Both hearings get the mean of their two midpoints, so
+    exactly one of them is kept. ``heard[i]`` is chunk ``i``'s segments, absolute."""
+    middles: list[dict[int, float]] = [{} for _ in chunks]
+    for position, (before, after) in enumerate(pairwise(chunks)):
+        if after.start >= before.end:
+            continue
+        pairs = heard_twice(heard[position], heard[position + 1], (after.start, before.end))
+        for first, second in pairs:
+            middle = (_middle(heard[position][first]) + _middle(heard[position + 1][second])) / 2
+            middles[position][first] = middles[position + 1][second] = middle
+    return middles
+
+
+def heard_twice(
+    before: Sequence[Segment], after: Sequence[Segment], overlap: tuple[float, float]
+) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)``: ``before[i]`` and ``after[j]`` are one stretch of speech in the
+    ``overlap``, heard by both requests (most of their union shared: at least
+    :data:`HEARD_TWICE_OVERLAP`), matched one to one, the closest first."""
+    low, high = overlap
+
+    def timed(segments: Sequence[Segment]) -> list[tuple[int, float, float]]:
+        return [
+            (index, segment.start, segment.end)
+            for index, segment in enumerate(segments)
+            if segment.start is not None
+            and segment.end is not None
+            and math.isfinite(segment.start + segment.end)
+            and segment.start < high
+            and segment.end > low
+        ]
+
+    candidates = []
+    for i, a_start, a_end in timed(before):
+        for j, b_start, b_end in timed(after):
+            shared = min(a_end, b_end) - max(a_start, b_start)
+            union = max(a_end, b_end) - min(a_start, b_start)
+            if union > 0 and shared / union >= HEARD_TWICE_OVERLAP:
+                candidates.append((shared / union, i, j))
+    pairs, used_i, used_j = [], set(), set()
+    for _, i, j in sorted(candidates, reverse=True):
+        if i not in used_i and j not in used_j:
+            pairs.append((i, j))
+            used_i.add(i)
+            used_j.add(j)
+    return pairs
+
+
+def _middle(segment: Segment) -> float:
+    assert segment.start is not None and segment.end is not None
+    return (segment.start + segment.end) / 2
 
 
 def _diarized(segments: Sequence[Segment]) -> bool:
