@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from voxtral_integrations._dialects import RequestSpec
 
 from voxtral_integrations import (
     APIConnectionError,
@@ -37,6 +36,7 @@ from voxtral_integrations._constants import (
     MAX_RETRY_AFTER,
     PACE_POLL_SECONDS,
 )
+from voxtral_integrations._dialects import RequestSpec
 from voxtral_integrations._pacing import Pace
 from voxtral_integrations._retry import RetryPolicy
 
