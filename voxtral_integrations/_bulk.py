@@ -44,6 +44,7 @@ from contextlib import (
     contextmanager,
 )
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._exceptions import (
     AudioError,
@@ -58,7 +59,18 @@ from ._models import TranscriptionResult as TranscriptionResult  # re-exported: 
 from ._progress import progress_bar
 from ._records import source_name
 from ._redaction import redact_urls
-from ._sources import AudioInput
+
+if TYPE_CHECKING:
+    from ._dialects import MistralDialect
+    from ._options import TranscriptionOptions
+from ._sources import (
+    AudioFileId,
+    AudioInput,
+    AudioSource,
+    AudioUpload,
+    AudioURL,
+    resolve_audio,
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,41 @@ def name_of(item: object) -> str:
         return os.fspath(item)
     name = getattr(item, "name", None)
     return name if isinstance(name, str) else "<bytes>"
+
+
+def checked_sources(
+    dialect: MistralDialect, options: TranscriptionOptions, audio: Iterable[AudioInput]
+) -> list[Source]:
+    """Every input checked that can be checked without reading it.
+
+    An unusable input (a URL scheme, a type, a feature the backend lacks) is
+    raised now; a local file that is missing, empty or unreadable becomes that
+    file's failed result, so one bad file among thousands does not stop the rest.
+    Each input is resolved once (a pipe or socket can only be read once).
+    """
+    items = []
+    for item in sources(audio):
+        if not callable(item.audio):
+            try:
+                resolved = resolved_source(dialect, item, options)
+            except AudioError:
+                pass
+            else:
+                item = Source(lambda resolved=resolved: resolved, item.name)  # type: ignore[misc]
+        items.append(item)
+    return items
+
+
+def resolved_source(
+    dialect: MistralDialect, item: Source, options: TranscriptionOptions
+) -> AudioSource:
+    """``item``'s audio classified, and refused now if the backend cannot take it."""
+    audio = item.resolve()
+    source = (
+        audio if isinstance(audio, (AudioUpload, AudioURL, AudioFileId)) else resolve_audio(audio)
+    )
+    dialect.transcription_request(options, source, stream=False)  # refuses early
+    return source
 
 
 class BulkProgress:

@@ -1,77 +1,38 @@
 """``VoxtralClient`` and ``AsyncVoxtralClient``: the public signatures, over one transport.
 
-Everything that can be decided without the network (option checks, request
-shapes, parsing, error mapping) lives in ``_options``, ``_dialects``, ``_events``
-and ``_responses`` and is shared; every request is sent by ``_transport``'s send
-loop, whose retries ``_attempt`` decides. The two classes below differ only where
-one awaits and the other does not, and where the async one keeps work off the event
-loop (``tests/test_twins.py`` holds them to it).
+Each method builds the option values and calls one operation (``_operations``), whose
+sync and async shells share every decision; everything that can be decided without
+the network (option checks, request shapes, parsing, error mapping) lives in
+``_options``, ``_dialects``, ``_events`` and ``_responses``; every request is sent by
+``_transport``'s send loop, whose retries ``_attempt`` decides. The two classes below
+differ only where one awaits and the other does not (``tests/test_twins.py`` holds
+them to it).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
-import re
 import ssl
 import weakref
-from collections.abc import (
-    AsyncIterator,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
-import anyio
 import httpx
-from pydantic import BaseModel
 
 from . import _batch_flow
-from ._audio import Payload, decodable_chat_part, prepare, prepare_short_wav
-from ._bulk import (
-    AsyncSlot,
-    BulkProgress,
-    Slot,
-    Source,
-    TranscriptionResult,
-    atranscribe_many,
-    sources,
-    transcribe_many,
-)
-from ._chat_content import carries_inline_audio, map_audio_parts
+from ._bulk import TranscriptionResult
 from ._constants import (
     DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_CHAT_MODEL,
-    DEFAULT_CHUNK_SECONDS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
-    DIARIZATION_OVERLAP_SECONDS,
-    USER_AGENT_PREFIX,
 )
-from ._dialects import (
-    Backend,
-    RequestSpec,
-    chat_request,
-    delete_file_request,
-    dialect,
-    file_content_request,
-    files_upload_request,
-    signed_url_request,
-)
-from ._events import ChatChunks
-from ._exceptions import (
-    AudioError,
-    InvalidInputError,
-)
-from ._flow import AsyncHost, Host, arun, run
+from ._dialects import Backend, dialect
 from ._models import (
     BatchJob,
     ChatCompletion,
@@ -82,230 +43,35 @@ from ._models import (
     TranscriptionStreamEvent,
     UploadedFile,
 )
-from ._options import (
-    CHUNKING_OPTIONS,
-    TRANSCRIPTION_OPTIONS,
-    ChunkingOptions,
-    TranscriptionOptions,
-    given,
-    transcription_options,
-)
-from ._pacing import Pace
+from ._operations import AsyncOperations, Operations
 from ._redaction import redact_url
-from ._responses import response_error
-from ._retry import RetryPolicy
 from ._settings import ClientSettings
-from ._sources import (
-    AudioFileId,
-    AudioInput,
-    AudioSource,
-    AudioUpload,
-    AudioURL,
-    check_file_id,
-    resolve_audio,
-)
+from ._sources import AudioInput
 from ._streaming import AsyncStream, Stream
-from ._transcribe import (
-    ChunkCache,
-    LongStream,
-    atranscribe_chunks,
-    cache_scope,
-    materialised,
-    no_slot,
-    transcribe_chunks,
-)
 from ._transport import AsyncTransport, Route, SyncTransport
-from ._version import __version__
 
 logger = logging.getLogger("voxtral_integrations")
-_KEY = re.compile(r"[\x21-\x7e]+")
-
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class _BaseClient:
-    """Configuration and every decision that needs no I/O, shared by both clients."""
+    """What both clients share: their settings resolved and their route built."""
 
     def __init__(self, settings: ClientSettings, *, http_client_given: bool) -> None:
         resolved = settings.resolved()
         self._dialect = dialect(resolved.backend)
         self.backend: Backend = resolved.backend
-        self._api_key = resolved.key
         self.base_url = resolved.base_url
         self.max_retries = resolved.max_retries
-        self._retry = RetryPolicy(resolved.max_retries)
-        self._pace = Pace()
         self._owns_http = not http_client_given
-        self._headers = {"User-Agent": f"{USER_AGENT_PREFIX}/{__version__}"}
-        if self._api_key:
-            self._headers["Authorization"] = f"Bearer {self._api_key}"
-        self._timeout = resolved.timeout
-        self._route = Route(
-            base_url=self.base_url,
-            headers=self._headers,
-            timeout=self._timeout,
-            own_pool=self._owns_http,
-            policy=self._retry,
-            pace=self._pace,
-            secret=self._api_key,
-        )
+        self._route = Route.of(resolved, own_pool=self._owns_http)
+        self._headers, self._timeout = self._route.headers, self._route.timeout
+        self._pace = self._route.pace
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(backend={self.backend!r}, "
             f"base_url={redact_url(self.base_url)!r}, max_retries={self.max_retries})"
         )
-
-    # ---- requests
-
-    def _options(
-        self, arguments: Mapping[str, Any]
-    ) -> tuple[TranscriptionOptions, ChunkingOptions]:
-        """A public method's options, checked: ``arguments`` is its ``locals()``.
-
-        The signature names every option, for its documentation and types; the
-        values are taken from it by the names of the two tables (``_options``).
-        """
-        options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
-        chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
-        self._dialect.check_chunking(chunking, options.model)
-        return options, chunking
-
-    def _transcription(
-        self,
-        arguments: Mapping[str, Any],
-        audio: AudioInput | None,
-        file_id: str | None,
-        *,
-        stream: bool,
-    ) -> tuple[TranscriptionOptions, ChunkingOptions, AudioSource]:
-        """Check everything, classify the audio; nothing is read or sent yet."""
-        checked, chunking = self._options(arguments)
-        source = resolve_audio(audio, file_id=file_id)
-        self._dialect.transcription_request(checked, source, stream=stream)  # refuses early
-        return checked, chunking, source
-
-    def _bulk(
-        self, arguments: Mapping[str, Any], audio: Iterable[AudioInput]
-    ) -> tuple[TranscriptionOptions, ChunkingOptions, list[Source]]:
-        """Check the options and every input that can be checked without reading it.
-
-        An unusable input (a URL scheme, a type, a feature the backend lacks) is
-        raised now; a local file that is missing, empty or unreadable becomes that
-        file's failed result, so one bad file among thousands does not stop the rest.
-        Each input is resolved once (a pipe or socket can only be read once).
-        """
-        checked, chunking = self._options(arguments)
-        items = []
-        for item in sources(audio):
-            if not callable(item.audio):
-                try:
-                    resolved = self._bulk_source(item, checked)
-                except AudioError:
-                    pass
-                else:
-                    item = Source(lambda resolved=resolved: resolved, item.name)  # type: ignore[misc]
-            items.append(item)
-        return checked, chunking, items
-
-    def _bulk_source(self, item: Source, options: TranscriptionOptions) -> AudioSource:
-        audio = item.resolve()
-        source = (
-            audio
-            if isinstance(audio, (AudioUpload, AudioURL, AudioFileId))
-            else resolve_audio(audio)
-        )
-        self._dialect.transcription_request(options, source, stream=False)  # refuses early
-        return source
-
-    def _chunk_limits(
-        self, options: TranscriptionOptions, max_chunk_seconds: float | None
-    ) -> dict[str, Any]:
-        """How long and how large one request may be, and the chunk length to aim for.
-
-        Without ``max_chunk_seconds`` the model's limit is the ceiling and long audio
-        is shared out in chunks of about 15 minutes, for concurrency; a caller's
-        ``max_chunk_seconds`` (never over the limit: the dialect's ``check_chunking``) is both.
-        Diarized audio aims at the ceiling itself, as few requests as the model
-        allows: each request numbers its speakers by first appearance, so every cut
-        must be bridged by linking labels, which costs an overlap heard twice
-        (:data:`DIARIZATION_OVERLAP_SECONDS`) and can leave a speaker unlinked.
-        """
-        limits = self._dialect.limits_for(options.model)
-        aim = limits.max_seconds if options.diarize else DEFAULT_CHUNK_SECONDS
-        return {
-            "max_chunk_seconds": max_chunk_seconds or limits.max_seconds,
-            "target_seconds": max_chunk_seconds or min(aim, limits.max_seconds),
-            "max_bytes": limits.max_bytes,
-            "overlap_seconds": DIARIZATION_OVERLAP_SECONDS if options.diarize else 0.0,
-        }
-
-    def _payloads(
-        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
-    ) -> list[Payload]:
-        """Probe, convert and split local audio as the model's limits require."""
-        return prepare(upload, **self._chunk_limits(options, max_chunk_seconds))[1]
-
-    async def _apayloads(
-        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
-    ) -> list[Payload]:
-        """A short WAV is answered on the event loop; anything needing a codec in a thread."""
-        quick = prepare_short_wav(upload, **self._chunk_limits(options, max_chunk_seconds))
-        if quick is not None:
-            return quick
-        return await anyio.to_thread.run_sync(self._payloads, upload, options, max_chunk_seconds)
-
-    def _cache(
-        self,
-        cache_dir: str | os.PathLike[str] | None,
-        upload: AudioUpload,
-        options: TranscriptionOptions,
-    ) -> ChunkCache | None:
-        return (
-            ChunkCache(cache_dir, upload, cache_scope(options, self.backend, self.base_url))
-            if cache_dir
-            else None
-        )
-
-    def _chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
-        """Inline audio the endpoint may not decode is converted (PyAV) before the
-        request is built."""
-        return chat_request(
-            self._dialect, map_audio_parts(messages, decodable_chat_part), **options
-        )
-
-    def _upload(self, audio: AudioInput, purpose: str) -> RequestSpec:
-        self._dialect.check_files_supported()
-        source = resolve_audio(audio)
-        if not isinstance(source, AudioUpload):
-            raise InvalidInputError(
-                "Only local audio (a path, bytes or a binary file object) can be uploaded; "
-                "URLs and file ids are already on the server side.",
-                argument="audio",
-            )
-        return files_upload_request(source, purpose=purpose)
-
-    def _signed_url(self, file: str | UploadedFile, expiry: int) -> RequestSpec:
-        self._dialect.check_files_supported()
-        return signed_url_request(check_file_id(file), expiry_hours=expiry)
-
-    def _delete(self, file: str | UploadedFile) -> RequestSpec:
-        self._dialect.check_files_supported()
-        return delete_file_request(check_file_id(file))
-
-    def _parse_transcription(
-        self, response: httpx.Response, options: TranscriptionOptions
-    ) -> Transcription:
-        try:
-            return self._dialect.parse_transcription(response.content, options)
-        except ValueError as exc:  # invalid JSON and pydantic's ValidationError alike
-            raise response_error(response, f"The transcription is malformed: {exc}") from exc
-
-    def _parse(self, response: httpx.Response, model: type[_Model]) -> _Model:
-        try:
-            return model.model_validate_json(response.content)
-        except ValueError as exc:
-            raise response_error(response, f"The {model.__name__} is malformed: {exc}") from exc
 
 
 class VoxtralClient(_BaseClient):
@@ -348,6 +114,7 @@ class VoxtralClient(_BaseClient):
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
         self._transport = SyncTransport(self._http, self._route)
+        self._ops = Operations(self._dialect, self.backend, self.base_url, self._transport)
         # ``VoxtralClient().transcribe(...)`` keeps no reference to close: the pool we
         # own is closed when this client is collected (or at exit), so no socket is left
         # open. ``with VoxtralClient() as client:`` closes it at a known point.
@@ -425,8 +192,8 @@ class VoxtralClient(_BaseClient):
             IncompleteTranscriptionError: Chunks of long audio failed; the others
                 are kept in the error and in ``cache_dir``.
         """
-        options, chunking, source = self._transcription(locals(), audio, file_id, stream=False)
-        return self._transcribe_source(source, options, chunking)
+        options, chunking = self._ops.options(locals())
+        return self._ops.transcribe(audio, file_id, options, chunking)
 
     def transcribe_many(
         self,
@@ -468,52 +235,8 @@ class VoxtralClient(_BaseClient):
                 else:
                     print(f"{result.source}: {result.error}")
         """
-        options, chunking, items = self._bulk(locals(), audio)
-        quiet = dataclasses.replace(chunking, show_progress=False)  # the bar is over files
-
-        def transcribe_one(item: Source, slot: Slot, progress: BulkProgress) -> Transcription:
-            return self._transcribe_source(
-                self._bulk_source(item, options), options, quiet, slot=slot, progress=progress
-            )
-
-        return transcribe_many(
-            items, transcribe_one, concurrency=chunking.concurrency, show_progress=show_progress
-        )
-
-    def _transcribe_source(
-        self,
-        source: AudioSource,
-        options: TranscriptionOptions,
-        chunking: ChunkingOptions,
-        *,
-        slot: Slot = nullcontext,
-        progress: BulkProgress | None = None,
-    ) -> Transcription:
-        if not isinstance(source, AudioUpload):
-            spec = self._dialect.transcription_request(options, source, stream=False)
-            with slot():
-                result = self._transcribe_request(spec, options)
-            if progress:
-                progress.planned(1)
-                progress.chunk_done()
-            return result
-        payloads = self._payloads(source, options, chunking.max_chunk_seconds)
-        if progress:
-            progress.planned(len(payloads))
-
-        def send_one(upload: AudioUpload) -> Transcription:
-            spec = self._dialect.transcription_request(options, upload, stream=False)
-            return self._transcribe_request(spec, options)
-
-        return transcribe_chunks(
-            payloads,
-            send_one,
-            concurrency=chunking.concurrency,
-            cache=self._cache(chunking.cache_dir, source, options),
-            show_progress=chunking.show_progress,
-            slot=slot,
-            on_chunk=progress.chunk_done if progress else None,
-        )
+        options, chunking = self._ops.options(locals())
+        return self._ops.transcribe_many(audio, options, chunking)
 
     def stream_transcription(
         self,
@@ -541,31 +264,8 @@ class VoxtralClient(_BaseClient):
         Long local audio is streamed chunk after chunk, with absolute times, and
         ends with one :class:`DoneEvent` for the whole recording.
         """
-        options, chunking, source = self._transcription(locals(), audio, file_id, stream=True)
-        payloads = (
-            []
-            if not isinstance(source, AudioUpload)
-            else self._payloads(source, options, chunking.max_chunk_seconds)
-        )
-        if len(payloads) > 1:
-            return Stream(self._long_events(payloads, options), lambda: None)
-        audio_source = payloads[0].upload if payloads else source
-        spec = self._dialect.transcription_request(options, audio_source, stream=True)
-        return self._transport.stream(spec, lambda: self._dialect.transcription_events(options))
-
-    def _long_events(
-        self, payloads: list[Payload], options: TranscriptionOptions
-    ) -> Iterator[TranscriptionStreamEvent]:
-        joined = LongStream([payload.chunk for payload in payloads])
-        for payload in payloads:
-            upload = materialised(payload.upload)
-            spec = self._dialect.transcription_request(options, upload, stream=True)
-            events = self._transport.stream(
-                spec, lambda: self._dialect.transcription_events(options)
-            )
-            for event in events:
-                yield from joined.absolute(payload.chunk, event)
-        yield joined.done()
+        options, chunking = self._ops.options(locals())
+        return self._ops.stream_transcription(audio, file_id, options, chunking)
 
     @overload
     def chat(
@@ -633,7 +333,7 @@ class VoxtralClient(_BaseClient):
         With ``stream=True`` returns a :class:`Stream` of chunks; the last carries
         ``usage``. ``extra_body`` adds other API fields (``stop``, ``random_seed``...).
         """
-        spec = self._chat(
+        return self._ops.chat(
             messages,
             model=model,
             tools=tools,
@@ -644,32 +344,24 @@ class VoxtralClient(_BaseClient):
             stream=stream,
             extra=extra_body,
         )
-        if stream:
-            return self._transport.stream(spec, ChatChunks)
-        return self._transport.send(spec, functools.partial(self._parse, model=ChatCompletion))
 
     def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
         """Store local audio with the Files API; transcribe it later by its id."""
-        spec = self._upload(audio, purpose)
-        return self._transport.send(spec, functools.partial(self._parse, model=UploadedFile))
+        return self._ops.send(self._ops.upload_request(audio, purpose), UploadedFile)
 
     def get_signed_url(self, file: str | UploadedFile, *, expiry: int = 24) -> SignedURL:
         """A URL valid for ``expiry`` hours. It is a credential: do not log it."""
-        spec = self._signed_url(file, expiry)
-        return self._transport.send(spec, functools.partial(self._parse, model=SignedURL))
+        return self._ops.send(self._ops.signed_url_request(file, expiry), SignedURL)
 
     def delete_file(self, file: str | UploadedFile) -> DeletedFile:
         """Delete an uploaded file (files are otherwise kept for 30 days)."""
-        return self._transport.send(
-            self._delete(file), functools.partial(self._parse, model=DeletedFile)
-        )
+        return self._ops.send(self._ops.delete_request(file), DeletedFile)
 
     def download_file(self, file_id: str | UploadedFile) -> bytes:
         """The content of a stored file (a batch job's output, or uploaded audio)."""
-        self._dialect.check_files_supported()
-        return self._send(file_content_request(check_file_id(file_id))).content
+        return self._ops.download(file_id)
 
-    # ---- Batch API: the workflow is in ``_batch_flow``, run over ``_batch_host``
+    # ---- Batch API: the workflow is in ``_batch_flow``, run over the operations' host
 
     def submit_batch(
         self,
@@ -706,9 +398,8 @@ class VoxtralClient(_BaseClient):
         """
         arguments = locals()
         self._dialect.check_files_supported()
-        options, chunking = self._options(arguments)
-        return run(
-            self._batch_host(),
+        options, chunking = self._ops.options(arguments)
+        return self._ops.batch(
             _batch_flow.submit,
             audio,
             manifest_dir=manifest_dir,
@@ -721,7 +412,7 @@ class VoxtralClient(_BaseClient):
 
     def get_batch(self, job_id: str) -> BatchJob:
         """A batch job's status and request counts."""
-        return run(self._batch_host(), _batch_flow.get, job_id)
+        return self._ops.batch(_batch_flow.get, job_id)
 
     def wait_for_batch(
         self,
@@ -738,8 +429,7 @@ class VoxtralClient(_BaseClient):
         :class:`BatchJobError` is raised; the job goes on running.
         ``show_progress`` shows a bar over the job's completed requests.
         """
-        return run(
-            self._batch_host(),
+        return self._ops.batch(
             _batch_flow.wait,
             job_id,
             poll_interval=poll_interval,
@@ -766,36 +456,13 @@ class VoxtralClient(_BaseClient):
         the Files API would otherwise keep the recordings for 30 days. The
         results stay downloadable, so this may be called again.
         """
-        return run(
-            self._batch_host(),
-            _batch_flow.results,
-            job_id,
-            manifest_dir=manifest_dir,
-            delete_files=delete_files,
+        return self._ops.batch(
+            _batch_flow.results, job_id, manifest_dir=manifest_dir, delete_files=delete_files
         )
 
     def cancel_batch(self, job_id: str) -> BatchJob:
         """Ask the server to stop the job; what it finished stays in its results."""
-        return run(self._batch_host(), _batch_flow.cancel, job_id)
-
-    def _batch_host(self) -> Host:
-        """What the batch flow may use of this client, and nothing more."""
-        return Host(
-            dialect=self._dialect,
-            base_url=self.base_url,
-            send=lambda spec: self._send(spec),
-            payloads=self._payloads,
-        )
-
-    def _send(self, spec: RequestSpec) -> httpx.Response:
-        """Send ``spec`` with retries; its 2xx response, body read (the Batch API's calls)."""
-        return self._transport.send(spec, _as_read)
-
-    def _transcribe_request(
-        self, spec: RequestSpec, options: TranscriptionOptions
-    ) -> Transcription:
-        parse = functools.partial(self._parse_transcription, options=options)
-        return self._transport.send(spec, parse, resend_cut_short=True)
+        return self._ops.batch(_batch_flow.cancel, job_id)
 
 
 class AsyncVoxtralClient(_BaseClient):
@@ -825,6 +492,7 @@ class AsyncVoxtralClient(_BaseClient):
             headers=self._headers, timeout=self._timeout, verify=_ssl_context()
         )
         self._transport = AsyncTransport(self._http, self._route)
+        self._ops = AsyncOperations(self._dialect, self.backend, self.base_url, self._transport)
 
     async def close(self) -> None:
         """Close the connection pool (not a caller-supplied ``http_client``)."""
@@ -859,8 +527,8 @@ class AsyncVoxtralClient(_BaseClient):
         show_progress: bool = False,
     ) -> Transcription:
         """See :meth:`VoxtralClient.transcribe`; codec work runs in worker threads."""
-        options, chunking, source = self._transcription(locals(), audio, file_id, stream=False)
-        return await self._transcribe_source(source, options, chunking)
+        options, chunking = self._ops.options(locals())
+        return await self._ops.transcribe(audio, file_id, options, chunking)
 
     def transcribe_many(
         self,
@@ -882,57 +550,8 @@ class AsyncVoxtralClient(_BaseClient):
         Not a coroutine: options and inputs are checked when it is called, and the
         returned iterator does the work (asyncio tasks) as you iterate.
         """
-        options, chunking, items = self._bulk(locals(), audio)
-        quiet = dataclasses.replace(chunking, show_progress=False)  # the bar is over files
-
-        async def transcribe_one(
-            item: Source, slot: AsyncSlot, progress: BulkProgress
-        ) -> Transcription:
-            return await self._transcribe_source(
-                self._bulk_source(item, options), options, quiet, slot=slot, progress=progress
-            )
-
-        return atranscribe_many(
-            items, transcribe_one, concurrency=chunking.concurrency, show_progress=show_progress
-        )
-
-    async def _transcribe_source(
-        self,
-        source: AudioSource,
-        options: TranscriptionOptions,
-        chunking: ChunkingOptions,
-        *,
-        slot: AsyncSlot | None = None,
-        progress: BulkProgress | None = None,
-    ) -> Transcription:
-        if not isinstance(source, AudioUpload):
-            spec = self._dialect.transcription_request(options, source, stream=False)
-            async with (slot or no_slot)():
-                result = await self._transcribe_request(spec, options)
-            if progress:
-                progress.planned(1)
-                progress.chunk_done()
-            return result
-        payloads = await self._apayloads(source, options, chunking.max_chunk_seconds)
-        if progress:
-            progress.planned(len(payloads))
-        cache = None
-        if chunking.cache_dir:
-            cache = await anyio.to_thread.run_sync(self._cache, chunking.cache_dir, source, options)
-
-        async def send_one(upload: AudioUpload) -> Transcription:
-            spec = self._dialect.transcription_request(options, upload, stream=False)
-            return await self._transcribe_request(spec, options)
-
-        return await atranscribe_chunks(
-            payloads,
-            send_one,
-            concurrency=chunking.concurrency,
-            cache=cache,
-            show_progress=chunking.show_progress,
-            slot=slot,
-            on_chunk=progress.chunk_done if progress else None,
-        )
+        options, chunking = self._ops.options(locals())
+        return self._ops.transcribe_many(audio, options, chunking)
 
     async def stream_transcription(
         self,
@@ -948,19 +567,8 @@ class AsyncVoxtralClient(_BaseClient):
         max_chunk_seconds: float | None = None,
     ) -> AsyncStream[TranscriptionStreamEvent]:
         """See :meth:`VoxtralClient.stream_transcription`; iterate with ``async for``."""
-        options, chunking, source = self._transcription(locals(), audio, file_id, stream=True)
-        payloads = []
-        if isinstance(source, AudioUpload):
-            payloads = await self._apayloads(source, options, chunking.max_chunk_seconds)
-        if len(payloads) > 1:
-            return AsyncStream(self._long_events(payloads, options), _nothing)
-        audio_source = source
-        if payloads and payloads[0].upload is not source:  # converted: encode off the loop
-            audio_source = await anyio.to_thread.run_sync(materialised, payloads[0].upload)
-        spec = self._dialect.transcription_request(options, audio_source, stream=True)
-        return await self._transport.stream(
-            spec, lambda: self._dialect.transcription_events(options)
-        )
+        options, chunking = self._ops.options(locals())
+        return await self._ops.stream_transcription(audio, file_id, options, chunking)
 
     @overload
     async def chat(
@@ -1021,8 +629,7 @@ class AsyncVoxtralClient(_BaseClient):
         extra_body: Mapping[str, Any] | None = None,
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
         """See :meth:`VoxtralClient.chat`."""
-        build = functools.partial(
-            self._chat,
+        return await self._ops.chat(
             messages,
             model=model,
             tools=tools,
@@ -1033,33 +640,22 @@ class AsyncVoxtralClient(_BaseClient):
             stream=stream,
             extra=extra_body,
         )
-        # inline audio may need decoding and converting: not on the event loop
-        spec = await anyio.to_thread.run_sync(build) if carries_inline_audio(messages) else build()
-        if stream:
-            return await self._transport.stream(spec, ChatChunks)
-        parse = functools.partial(self._parse, model=ChatCompletion)
-        return await self._transport.send(spec, parse)
 
     async def upload_file(self, audio: AudioInput, *, purpose: str = "audio") -> UploadedFile:
         """See :meth:`VoxtralClient.upload_file`."""
-        spec = self._upload(audio, purpose)
-        return await self._transport.send(spec, functools.partial(self._parse, model=UploadedFile))
+        return await self._ops.send(self._ops.upload_request(audio, purpose), UploadedFile)
 
     async def get_signed_url(self, file: str | UploadedFile, *, expiry: int = 24) -> SignedURL:
         """See :meth:`VoxtralClient.get_signed_url`."""
-        spec = self._signed_url(file, expiry)
-        return await self._transport.send(spec, functools.partial(self._parse, model=SignedURL))
+        return await self._ops.send(self._ops.signed_url_request(file, expiry), SignedURL)
 
     async def delete_file(self, file: str | UploadedFile) -> DeletedFile:
         """See :meth:`VoxtralClient.delete_file`."""
-        return await self._transport.send(
-            self._delete(file), functools.partial(self._parse, model=DeletedFile)
-        )
+        return await self._ops.send(self._ops.delete_request(file), DeletedFile)
 
     async def download_file(self, file_id: str | UploadedFile) -> bytes:
         """See :meth:`VoxtralClient.download_file`."""
-        self._dialect.check_files_supported()
-        return (await self._send(file_content_request(check_file_id(file_id)))).content
+        return await self._ops.download(file_id)
 
     # ---- Batch API: the same flows as ``VoxtralClient``'s, awaited
 
@@ -1086,9 +682,8 @@ class AsyncVoxtralClient(_BaseClient):
         """
         arguments = locals()
         self._dialect.check_files_supported()
-        options, chunking = self._options(arguments)
-        return await arun(
-            self._batch_host(),
+        options, chunking = self._ops.options(arguments)
+        return await self._ops.batch(
             _batch_flow.submit,
             audio,
             manifest_dir=manifest_dir,
@@ -1101,7 +696,7 @@ class AsyncVoxtralClient(_BaseClient):
 
     async def get_batch(self, job_id: str) -> BatchJob:
         """See :meth:`VoxtralClient.get_batch`."""
-        return await arun(self._batch_host(), _batch_flow.get, job_id)
+        return await self._ops.batch(_batch_flow.get, job_id)
 
     async def wait_for_batch(
         self,
@@ -1112,8 +707,7 @@ class AsyncVoxtralClient(_BaseClient):
         show_progress: bool = False,
     ) -> BatchJob:
         """See :meth:`VoxtralClient.wait_for_batch`; the polls sleep on the event loop."""
-        return await arun(
-            self._batch_host(),
+        return await self._ops.batch(
             _batch_flow.wait,
             job_id,
             poll_interval=poll_interval,
@@ -1125,66 +719,19 @@ class AsyncVoxtralClient(_BaseClient):
         self, job_id: str, *, manifest_dir: str | os.PathLike[str], delete_files: bool = True
     ) -> list[TranscriptionResult]:
         """See :meth:`VoxtralClient.batch_results`."""
-        return await arun(
-            self._batch_host(),
-            _batch_flow.results,
-            job_id,
-            manifest_dir=manifest_dir,
-            delete_files=delete_files,
+        return await self._ops.batch(
+            _batch_flow.results, job_id, manifest_dir=manifest_dir, delete_files=delete_files
         )
 
     async def cancel_batch(self, job_id: str) -> BatchJob:
         """See :meth:`VoxtralClient.cancel_batch`."""
-        return await arun(self._batch_host(), _batch_flow.cancel, job_id)
-
-    def _batch_host(self) -> AsyncHost:
-        """What the batch flow may use of this client, and nothing more."""
-        return AsyncHost(
-            dialect=self._dialect,
-            base_url=self.base_url,
-            send=lambda spec: self._send(spec),
-            payloads=self._apayloads,
-        )
-
-    async def _send(self, spec: RequestSpec) -> httpx.Response:
-        """See :meth:`VoxtralClient._send`."""
-        return await self._transport.send(spec, _as_read)
-
-    async def _long_events(
-        self, payloads: list[Payload], options: TranscriptionOptions
-    ) -> AsyncIterator[TranscriptionStreamEvent]:
-        joined = LongStream([payload.chunk for payload in payloads])
-        for payload in payloads:
-            upload = await anyio.to_thread.run_sync(materialised, payload.upload)
-            spec = self._dialect.transcription_request(options, upload, stream=True)
-            events = await self._transport.stream(
-                spec, lambda: self._dialect.transcription_events(options)
-            )
-            async for event in events:
-                for absolute in joined.absolute(payload.chunk, event):
-                    yield absolute
-        yield joined.done()
-
-    async def _transcribe_request(
-        self, spec: RequestSpec, options: TranscriptionOptions
-    ) -> Transcription:
-        parse = functools.partial(self._parse_transcription, options=options)
-        return await self._transport.send(spec, parse, resend_cut_short=True)
+        return await self._ops.batch(_batch_flow.cancel, job_id)
 
 
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """httpx's default TLS context, built once for every client (each build costs ~25 ms)."""
     return httpx.create_ssl_context()
-
-
-async def _nothing() -> None:
-    return None
-
-
-def _as_read(response: httpx.Response) -> httpx.Response:
-    """The response itself, its body read: for callers that parse it themselves."""
-    return response
 
 
 _Adapter = TypeVar("_Adapter", bound="ClosesClients")

@@ -127,7 +127,7 @@ DEFAULT_CHUNK_SECONDS = 15 * 60
 more: chunks are transcribed concurrently (with ``concurrency=8`` a 2-hour file takes
 about as long as one chunk), a failed chunk costs minutes to redo, not hours, and no
 request nears a timeout. Diarized audio aims at the model's limit instead (every cut
-renames speakers: ``VoxtralClient._chunk_limits``)."""
+renames speakers: ``MistralDialect.chunk_limits``)."""
 
 DIARIZATION_OVERLAP_SECONDS = 45.0
 """How much audio neighbouring diarized chunks share, centred on their cut, so each

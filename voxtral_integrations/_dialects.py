@@ -26,8 +26,10 @@ from urllib.parse import quote
 from ._chat_content import audio_string, looks_like_url, sniff_format
 from ._constants import (
     DEFAULT_BASE_URL,
+    DEFAULT_CHUNK_SECONDS,
     DEFAULT_MODEL_LIMITS,
     DEFAULT_VLLM_BASE_URL,
+    DIARIZATION_OVERLAP_SECONDS,
     MODEL_LIMITS,
     VLLM_LIMITS,
     ModelLimits,
@@ -146,6 +148,28 @@ class MistralDialect:
     def check_chunking(self, chunking: ChunkingOptions, model: str) -> None:
         """Raise ``InvalidInputError`` for chunking that cannot work with ``model`` here."""
         chunking.check(max_seconds=self.limits_for(model).max_seconds, served=self.served(model))
+
+    def chunk_limits(
+        self, options: TranscriptionOptions, max_chunk_seconds: float | None
+    ) -> dict[str, Any]:
+        """How long and how large one request may be, and the chunk length to aim for.
+
+        Without ``max_chunk_seconds`` the model's limit is the ceiling and long audio
+        is shared out in chunks of about 15 minutes, for concurrency; a caller's
+        ``max_chunk_seconds`` (never over the limit: :meth:`check_chunking`) is both.
+        Diarized audio aims at the ceiling itself, as few requests as the model
+        allows: each request numbers its speakers by first appearance, so every cut
+        must be bridged by linking labels, which costs an overlap heard twice
+        (:data:`DIARIZATION_OVERLAP_SECONDS`) and can leave a speaker unlinked.
+        """
+        limits = self.limits_for(options.model)
+        aim = limits.max_seconds if options.diarize else DEFAULT_CHUNK_SECONDS
+        return {
+            "max_chunk_seconds": max_chunk_seconds or limits.max_seconds,
+            "target_seconds": max_chunk_seconds or min(aim, limits.max_seconds),
+            "max_bytes": limits.max_bytes,
+            "overlap_seconds": DIARIZATION_OVERLAP_SECONDS if options.diarize else 0.0,
+        }
 
     def transcription_request(
         self, options: TranscriptionOptions, source: AudioSource, *, stream: bool

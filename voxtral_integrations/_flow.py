@@ -28,7 +28,7 @@ from ._audio import Payload
 from ._dialects import RequestSpec
 from ._models import Transcription
 from ._options import TranscriptionOptions
-from ._responses import response_error
+from ._responses import parsed
 from ._sources import AudioUpload
 
 _T = TypeVar("_T")
@@ -190,10 +190,7 @@ def send(spec: RequestSpec) -> Flow[httpx.Response]:
 def sent(spec: RequestSpec, model: type[_Model]) -> Flow[_Model]:
     """``spec`` sent and its response read as ``model``; a malformed one an APIResponseError."""
     response = yield from send(spec)
-    try:
-        return model.model_validate_json(response.content)
-    except ValueError as exc:
-        raise response_error(response, f"The {model.__name__} is malformed: {exc}") from exc
+    return parsed(response, model)
 
 
 def payloads(

@@ -12,9 +12,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from ._constants import (
     RETRYABLE_STATUS_CODES,
@@ -40,6 +41,9 @@ from ._retry import parse_retry_after
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "mistral-correlation-id", "x-kong-request-id")
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
 def response_error(response: httpx.Response, problem: str) -> APIResponseError:
     request = response.request
     return APIResponseError(
@@ -48,6 +52,14 @@ def response_error(response: httpx.Response, problem: str) -> APIResponseError:
         method=request.method,
         url=str(request.url.copy_with(query=None)),
     )
+
+
+def parsed(response: httpx.Response, model: type[_Model]) -> _Model:
+    """``response``'s body read as ``model``; a malformed one an ``APIResponseError``."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValueError as exc:  # invalid JSON and pydantic's ValidationError alike
+        raise response_error(response, f"The {model.__name__} is malformed: {exc}") from exc
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -114,6 +114,18 @@ def resolve_audio(audio: AudioInput | None, *, file_id: str | None = None) -> Au
     )
 
 
+def local_audio(audio: AudioInput) -> AudioUpload:
+    """``audio`` as an upload, which only local audio can be (the Files API's input)."""
+    source = resolve_audio(audio)
+    if not isinstance(source, AudioUpload):
+        raise InvalidInputError(
+            "Only local audio (a path, bytes or a binary file object) can be uploaded; "
+            "URLs and file ids are already on the server side.",
+            argument="audio",
+        )
+    return source
+
+
 def check_file_id(file_id: object) -> str:
     """Return ``file_id`` if it can be a Files API id; it ends up in URL paths."""
     if isinstance(file_id, UploadedFile):

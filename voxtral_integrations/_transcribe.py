@@ -120,8 +120,18 @@ def cache_files(directory: str | os.PathLike[str]) -> list[os.DirEntry[str]]:
         return []
 
 
-def cache_scope(options: TranscriptionOptions, backend: str, base_url: str) -> dict[str, Any]:
-    return {"backend": backend, "base_url": base_url, **asdict(options)}
+def chunk_cache(
+    cache_dir: str | os.PathLike[str] | None,
+    upload: AudioUpload,
+    options: TranscriptionOptions,
+    backend: str,
+    base_url: str,
+) -> ChunkCache | None:
+    """The resume cache of ``upload``'s chunks in ``cache_dir``; none without a directory."""
+    if not cache_dir:
+        return None
+    scope = {"backend": backend, "base_url": base_url, **asdict(options)}
+    return ChunkCache(cache_dir, upload, scope)
 
 
 def materialised(upload: AudioUpload) -> AudioUpload:

@@ -24,12 +24,13 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
 
 from ._attempt import Attempt, Decision, Done, Fail
+from ._constants import USER_AGENT_PREFIX
 from ._dialects import RequestSpec
 from ._events import EventParser, EventStreamDecoder
 from ._exceptions import APIResponseError
@@ -37,6 +38,10 @@ from ._pacing import Pace
 from ._responses import response_error
 from ._retry import RetryPolicy
 from ._streaming import AsyncStream, Stream
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._settings import ResolvedSettings
 
 _T = TypeVar("_T")
 _Event = TypeVar("_Event")
@@ -57,6 +62,23 @@ class Route:
     policy: RetryPolicy
     pace: Pace
     secret: str | None
+
+    @classmethod
+    def of(cls, settings: ResolvedSettings, *, own_pool: bool) -> Route:
+        """A new client's route: its identity and key on each request, its own retry
+        policy and pace (a 429 slows every request of the client, and no other's)."""
+        headers = {"User-Agent": f"{USER_AGENT_PREFIX}/{__version__}"}
+        if settings.key:
+            headers["Authorization"] = f"Bearer {settings.key}"
+        return cls(
+            base_url=settings.base_url,
+            headers=headers,
+            timeout=settings.timeout,
+            own_pool=own_pool,
+            policy=RetryPolicy(settings.max_retries),
+            pace=Pace(),
+            secret=settings.key,
+        )
 
 
 class _Transport:

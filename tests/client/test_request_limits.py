@@ -26,6 +26,7 @@ from voxtral_integrations._constants import (
     VLLM_LIMITS,
     ModelLimits,
 )
+from voxtral_integrations._dialects import dialect
 from voxtral_integrations._options import transcription_options
 from voxtral_integrations.cli import main
 from voxtral_integrations.langchain import VoxtralLoader, VoxtralParser
@@ -158,11 +159,9 @@ def test_cli_refuses_before_sending(
 def test_diarized_audio_aims_at_the_model_limit(
     backend: str, model: str, limit: float, diarize: bool
 ) -> None:
-    client, _ = clients(backend)
     options = transcription_options(model=model, diarize=diarize)
-    with client:
-        plan = client._chunk_limits(options, None)
-        chosen = client._chunk_limits(options, 600.0)
+    plan = dialect(backend).chunk_limits(options, None)
+    chosen = dialect(backend).chunk_limits(options, 600.0)
     concurrent = min(DEFAULT_CHUNK_SECONDS, limit)
     assert plan["target_seconds"] == (limit if diarize else concurrent)
     assert plan["max_chunk_seconds"] == limit
@@ -175,7 +174,7 @@ def test_a_diarized_recording_goes_in_one_request_where_the_model_allows(
 ) -> None:
     # scaled down: a 50 s recording, a 60 s model limit and a 20 s concurrency target
     # stand for 40 minutes, Mistral's 60 and the 15-minute target
-    monkeypatch.setattr("voxtral_integrations._client.DEFAULT_CHUNK_SECONDS", 20)
+    monkeypatch.setattr("voxtral_integrations._dialects.DEFAULT_CHUNK_SECONDS", 20)
     monkeypatch.setattr(
         "voxtral_integrations._dialects.DEFAULT_MODEL_LIMITS", ModelLimits(60, 25_000_000)
     )

@@ -18,19 +18,24 @@ from collections.abc import Iterable
 
 import pytest
 
-from voxtral_integrations import _client, _transport
+from voxtral_integrations import _client, _operations, _transport
 
 FIXED = {"anyio": "time", "StopAsyncIteration": "StopIteration", "__anext__": "__next__"}
 
 CLIENT_DIFFERENCES = {
     "__init__": "the sync client closes its own pool from a finalizer; asyncio cannot",
     "close": "an async pool is closed by awaiting it, never from a finalizer",
+}
+"""Methods of the clients that differ on purpose: closing a pool."""
+
+OPERATIONS_DIFFERENCES = {
     "_transcribe_source": "the async shell builds the chunk cache in a worker thread",
+    "payloads": "the async shell answers a short WAV on the loop, the rest in a worker thread",
     "stream_transcription": "the async shell encodes converted audio in a worker thread",
     "chat": "the async shell converts inline audio in a worker thread",
     "_long_events": "the async shell materialises each chunk in a worker thread",
 }
-"""Methods of the clients that differ on purpose: work kept off the event loop."""
+"""Methods of the operations that differ on purpose: work kept off the event loop."""
 
 
 def _identifiers(tree: ast.AST) -> set[str]:
@@ -194,15 +199,24 @@ def _methods(node: ast.ClassDef) -> dict[str, list[ast.AST]]:
     return methods
 
 
-def test_the_client_shells_are_twins_but_for_work_kept_off_the_loop() -> None:
-    classes = {n.name: n for n in _module(_client).body if isinstance(n, ast.ClassDef)}
-    sync, async_ = _methods(classes["VoxtralClient"]), _methods(classes["AsyncVoxtralClient"])
-    names = _identifiers(classes["VoxtralClient"])
+@pytest.mark.parametrize(
+    ("module", "sync_class", "allowed", "at_least"),
+    [
+        pytest.param(_client, "VoxtralClient", CLIENT_DIFFERENCES, 15, id="clients"),
+        pytest.param(_operations, "Operations", OPERATIONS_DIFFERENCES, 7, id="operations"),
+    ],
+)
+def test_the_shells_are_twins_but_for_work_kept_off_the_loop(
+    module: object, sync_class: str, allowed: dict[str, str], at_least: int
+) -> None:
+    classes = {n.name: n for n in _module(module).body if isinstance(n, ast.ClassDef)}
+    sync, async_ = _methods(classes[sync_class]), _methods(classes[f"Async{sync_class}"])
+    names = _identifiers(classes[sync_class])
     checked = []
     for name, overloads in async_.items():
         twin = _sync_name(name, names)
-        assert twin in sync, f"AsyncVoxtralClient.{name} has no sync twin"
-        if twin in CLIENT_DIFFERENCES:
+        assert twin in sync, f"Async{sync_class}.{name} has no sync twin"
+        if twin in allowed:
             continue
         assert len(overloads) == len(sync[twin]), name
         for async_node, sync_node in zip(overloads, sync[twin], strict=True):
@@ -210,8 +224,10 @@ def test_the_client_shells_are_twins_but_for_work_kept_off_the_loop() -> None:
                 f"{name}:\n{difference(async_node, sync_node)}"
             )
         checked.append(name)
-    assert len(checked) >= 8  # the allowlist stays short
-    assert set(CLIENT_DIFFERENCES) <= {_sync_name(name, names) for name in async_}
+    assert len(checked) >= at_least  # the allowlist stays short
+    twins = {_sync_name(name, names) for name in async_}
+    assert set(allowed) <= twins
+    assert set(sync) <= twins, "a sync method without an async twin"
 
 
 @pytest.mark.parametrize(

@@ -149,16 +149,16 @@ def test_a_missing_or_empty_file_is_its_own_result_and_the_others_go_on(
 def test_an_unexpected_error_in_one_file_is_that_files_result(
     corpus: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from voxtral_integrations import _client
+    from voxtral_integrations import _operations
 
-    real_prepare = _client.prepare
+    real_prepare = _operations.prepare
 
     def broken_for_one(upload: Any, **limits: Any) -> Any:
         if upload.name.endswith("clip 1.wav"):
             raise RuntimeError("codec crashed at https://files.example/a.wav?token=SECRET")
         return real_prepare(upload, **limits)
 
-    monkeypatch.setattr(_client, "prepare", broken_for_one)
+    monkeypatch.setattr(_operations, "prepare", broken_for_one)
     with sync_client(FakeVoxtral()) as client:
         results = {r.index: r for r in client.transcribe_many(corpus[:3])}
     assert results[0].ok and results[2].ok

@@ -69,7 +69,7 @@ from voxtral_integrations import (
     Transcription,
     TranscriptionResult,
     VoxtralClient,
-    _client,
+    _transport,
 )
 from voxtral_integrations._retry import RetryPolicy
 
@@ -90,7 +90,7 @@ MODES = ("transcribe", "stream")
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clients made in this test back off 7.5-10 ms instead of 0.375-0.5 s, then 2x."""
     policy = functools.partial(RetryPolicy, initial_delay=FAST_BACKOFF, max_delay=4 * FAST_BACKOFF)
-    monkeypatch.setattr(_client, "RetryPolicy", policy)
+    monkeypatch.setattr(_transport, "RetryPolicy", policy)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,447 @@
+"""The work behind the clients' methods, written once for a thin sync shell and its twin.
+
+``VoxtralClient`` and ``AsyncVoxtralClient`` hold the public signatures: each
+method builds the option values and calls one method here. :class:`Operations`
+does the work over a :class:`SyncTransport`, in the calling thread;
+:class:`AsyncOperations` is its twin, which awaits and keeps codec and file work off
+the event loop (``tests/test_twins.py`` holds them to it). What both decide alike
+(is this input usable here, which request, which cache, is this body a result) is
+in :class:`_Shared`, over the pure ``_dialects`` and ``_responses``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+
+import anyio
+import httpx
+from pydantic import BaseModel
+
+from . import _bulk, _dialects, _transcribe
+from ._audio import Payload, decodable_chat_part, prepare, prepare_short_wav
+from ._bulk import AsyncSlot, BulkProgress, Slot, Source, TranscriptionResult
+from ._chat_content import carries_inline_audio, map_audio_parts
+from ._dialects import Backend, MistralDialect, RequestSpec
+from ._events import ChatChunks
+from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
+from ._models import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Transcription,
+    TranscriptionStreamEvent,
+    UploadedFile,
+)
+from ._options import (
+    CHUNKING_OPTIONS,
+    TRANSCRIPTION_OPTIONS,
+    ChunkingOptions,
+    TranscriptionOptions,
+    given,
+    transcription_options,
+)
+from ._responses import parsed, response_error
+from ._sources import (
+    AudioInput,
+    AudioSource,
+    AudioUpload,
+    check_file_id,
+    local_audio,
+    resolve_audio,
+)
+from ._streaming import AsyncStream, Stream
+from ._transcribe import ChunkCache, LongStream, materialised, no_slot
+from ._transport import AsyncTransport, SyncTransport
+
+_T = TypeVar("_T")
+_Model = TypeVar("_Model", bound=BaseModel)
+_P = ParamSpec("_P")
+_Transport = TypeVar("_Transport", SyncTransport, AsyncTransport)
+
+
+class _Shared(Generic[_Transport]):
+    """What both shells decide alike; nothing here sends, reads audio or waits."""
+
+    def __init__(
+        self, dialect: MistralDialect, backend: Backend, base_url: str, transport: _Transport
+    ) -> None:
+        self.dialect = dialect
+        self.backend = backend
+        self.base_url = base_url
+        self.transport: _Transport = transport
+
+    def options(self, arguments: Mapping[str, Any]) -> tuple[TranscriptionOptions, ChunkingOptions]:
+        """A public method's options, checked: ``arguments`` is its ``locals()``.
+
+        The signature names every option, for its documentation and types; the
+        values are taken from it by the names of the two tables (``_options``).
+        """
+        options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
+        chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
+        self.dialect.check_chunking(chunking, options.model)
+        return options, chunking
+
+    def checked_source(
+        self,
+        options: TranscriptionOptions,
+        audio: AudioInput | None,
+        file_id: str | None,
+        *,
+        stream: bool,
+    ) -> AudioSource:
+        """The audio classified and checked against the backend; nothing is read or sent yet."""
+        source = resolve_audio(audio, file_id=file_id)
+        self.dialect.transcription_request(options, source, stream=stream)  # refuses early
+        return source
+
+    def cache(
+        self,
+        cache_dir: str | os.PathLike[str] | None,
+        upload: AudioUpload,
+        options: TranscriptionOptions,
+    ) -> ChunkCache | None:
+        return _transcribe.chunk_cache(cache_dir, upload, options, self.backend, self.base_url)
+
+    def chat_request(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
+        """Inline audio the endpoint may not decode is converted (PyAV) before the
+        request is built."""
+        return _dialects.chat_request(
+            self.dialect, map_audio_parts(messages, decodable_chat_part), **options
+        )
+
+    def upload_request(self, audio: AudioInput, purpose: str) -> RequestSpec:
+        self.dialect.check_files_supported()
+        return _dialects.files_upload_request(local_audio(audio), purpose=purpose)
+
+    def signed_url_request(self, file: str | UploadedFile, expiry: int) -> RequestSpec:
+        self.dialect.check_files_supported()
+        return _dialects.signed_url_request(check_file_id(file), expiry_hours=expiry)
+
+    def delete_request(self, file: str | UploadedFile) -> RequestSpec:
+        self.dialect.check_files_supported()
+        return _dialects.delete_file_request(check_file_id(file))
+
+    def content_request(self, file: str | UploadedFile) -> RequestSpec:
+        self.dialect.check_files_supported()
+        return _dialects.file_content_request(check_file_id(file))
+
+    def parse_transcription(
+        self, response: httpx.Response, options: TranscriptionOptions
+    ) -> Transcription:
+        try:
+            return self.dialect.parse_transcription(response.content, options)
+        except ValueError as exc:  # invalid JSON and pydantic's ValidationError alike
+            raise response_error(response, f"The transcription is malformed: {exc}") from exc
+
+
+class Operations(_Shared[SyncTransport]):
+    """The work behind :class:`VoxtralClient`'s methods, done in the calling thread."""
+
+    def transcribe(
+        self,
+        audio: AudioInput | None,
+        file_id: str | None,
+        options: TranscriptionOptions,
+        chunking: ChunkingOptions,
+    ) -> Transcription:
+        source = self.checked_source(options, audio, file_id, stream=False)
+        return self._transcribe_source(source, options, chunking)
+
+    def transcribe_many(
+        self, audio: Iterable[AudioInput], options: TranscriptionOptions, chunking: ChunkingOptions
+    ) -> Iterator[TranscriptionResult]:
+        items = _bulk.checked_sources(self.dialect, options, audio)
+        quiet = dataclasses.replace(chunking, show_progress=False)  # the bar is over files
+
+        def transcribe_one(item: Source, slot: Slot, progress: BulkProgress) -> Transcription:
+            source = _bulk.resolved_source(self.dialect, item, options)
+            return self._transcribe_source(source, options, quiet, slot=slot, progress=progress)
+
+        return _bulk.transcribe_many(
+            items,
+            transcribe_one,
+            concurrency=chunking.concurrency,
+            show_progress=chunking.show_progress,
+        )
+
+    def _transcribe_source(
+        self,
+        source: AudioSource,
+        options: TranscriptionOptions,
+        chunking: ChunkingOptions,
+        *,
+        slot: Slot = nullcontext,
+        progress: BulkProgress | None = None,
+    ) -> Transcription:
+        if not isinstance(source, AudioUpload):
+            spec = self.dialect.transcription_request(options, source, stream=False)
+            with slot():
+                result = self._transcribe_request(spec, options)
+            if progress:
+                progress.planned(1)
+                progress.chunk_done()
+            return result
+        payloads = self.payloads(source, options, chunking.max_chunk_seconds)
+        if progress:
+            progress.planned(len(payloads))
+
+        def send_one(upload: AudioUpload) -> Transcription:
+            spec = self.dialect.transcription_request(options, upload, stream=False)
+            return self._transcribe_request(spec, options)
+
+        return _transcribe.transcribe_chunks(
+            payloads,
+            send_one,
+            concurrency=chunking.concurrency,
+            cache=self.cache(chunking.cache_dir, source, options),
+            show_progress=chunking.show_progress,
+            slot=slot,
+            on_chunk=progress.chunk_done if progress else None,
+        )
+
+    def payloads(
+        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
+    ) -> list[Payload]:
+        """Probe, convert and split local audio as the model's limits require."""
+        return _prepared(upload, self.dialect.chunk_limits(options, max_chunk_seconds))
+
+    def stream_transcription(
+        self,
+        audio: AudioInput | None,
+        file_id: str | None,
+        options: TranscriptionOptions,
+        chunking: ChunkingOptions,
+    ) -> Stream[TranscriptionStreamEvent]:
+        source = self.checked_source(options, audio, file_id, stream=True)
+        payloads = (
+            []
+            if not isinstance(source, AudioUpload)
+            else self.payloads(source, options, chunking.max_chunk_seconds)
+        )
+        if len(payloads) > 1:
+            return Stream(self._long_events(payloads, options), lambda: None)
+        audio_source = payloads[0].upload if payloads else source
+        spec = self.dialect.transcription_request(options, audio_source, stream=True)
+        return self.transport.stream(spec, lambda: self.dialect.transcription_events(options))
+
+    def _long_events(
+        self, payloads: list[Payload], options: TranscriptionOptions
+    ) -> Iterator[TranscriptionStreamEvent]:
+        joined = LongStream([payload.chunk for payload in payloads])
+        for payload in payloads:
+            upload = materialised(payload.upload)
+            spec = self.dialect.transcription_request(options, upload, stream=True)
+            events = self.transport.stream(spec, lambda: self.dialect.transcription_events(options))
+            for event in events:
+                yield from joined.absolute(payload.chunk, event)
+        yield joined.done()
+
+    def chat(
+        self, messages: Sequence[Mapping[str, Any]], *, stream: bool, **options: Any
+    ) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        spec = self.chat_request(messages, stream=stream, **options)
+        if stream:
+            return self.transport.stream(spec, ChatChunks)
+        return self.send(spec, ChatCompletion)
+
+    def send(self, spec: RequestSpec, model: type[_Model]) -> _Model:
+        """``spec`` sent with retries and its body read as ``model``."""
+        return self.transport.send(spec, functools.partial(parsed, model=model))
+
+    def download(self, file: str | UploadedFile) -> bytes:
+        return self.read(self.content_request(file)).content
+
+    def batch(
+        self,
+        flow: Callable[Concatenate[AnyHost, _P], Flow[_T]],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """A Batch API ``flow`` (``_batch_flow``) run over what it may use of this client."""
+        host = Host(
+            dialect=self.dialect, base_url=self.base_url, send=self.read, payloads=self.payloads
+        )
+        return run(host, flow, *args, **kwargs)
+
+    def read(self, spec: RequestSpec) -> httpx.Response:
+        """Send ``spec`` with retries; its 2xx response, body read (the Batch API's calls)."""
+        return self.transport.send(spec, _as_read)
+
+    def _transcribe_request(
+        self, spec: RequestSpec, options: TranscriptionOptions
+    ) -> Transcription:
+        parse = functools.partial(self.parse_transcription, options=options)
+        return self.transport.send(spec, parse, resend_cut_short=True)
+
+
+class AsyncOperations(_Shared[AsyncTransport]):
+    """The work behind :class:`AsyncVoxtralClient`'s methods: :class:`Operations`, awaited."""
+
+    async def transcribe(
+        self,
+        audio: AudioInput | None,
+        file_id: str | None,
+        options: TranscriptionOptions,
+        chunking: ChunkingOptions,
+    ) -> Transcription:
+        source = self.checked_source(options, audio, file_id, stream=False)
+        return await self._transcribe_source(source, options, chunking)
+
+    def transcribe_many(
+        self, audio: Iterable[AudioInput], options: TranscriptionOptions, chunking: ChunkingOptions
+    ) -> AsyncIterator[TranscriptionResult]:
+        items = _bulk.checked_sources(self.dialect, options, audio)
+        quiet = dataclasses.replace(chunking, show_progress=False)  # the bar is over files
+
+        async def transcribe_one(
+            item: Source, slot: AsyncSlot, progress: BulkProgress
+        ) -> Transcription:
+            source = _bulk.resolved_source(self.dialect, item, options)
+            return await self._transcribe_source(
+                source, options, quiet, slot=slot, progress=progress
+            )
+
+        return _bulk.atranscribe_many(
+            items,
+            transcribe_one,
+            concurrency=chunking.concurrency,
+            show_progress=chunking.show_progress,
+        )
+
+    async def _transcribe_source(
+        self,
+        source: AudioSource,
+        options: TranscriptionOptions,
+        chunking: ChunkingOptions,
+        *,
+        slot: AsyncSlot | None = None,
+        progress: BulkProgress | None = None,
+    ) -> Transcription:
+        if not isinstance(source, AudioUpload):
+            spec = self.dialect.transcription_request(options, source, stream=False)
+            async with (slot or no_slot)():
+                result = await self._transcribe_request(spec, options)
+            if progress:
+                progress.planned(1)
+                progress.chunk_done()
+            return result
+        payloads = await self.payloads(source, options, chunking.max_chunk_seconds)
+        if progress:
+            progress.planned(len(payloads))
+        cache = None
+        if chunking.cache_dir:
+            cache = await anyio.to_thread.run_sync(self.cache, chunking.cache_dir, source, options)
+
+        async def send_one(upload: AudioUpload) -> Transcription:
+            spec = self.dialect.transcription_request(options, upload, stream=False)
+            return await self._transcribe_request(spec, options)
+
+        return await _transcribe.atranscribe_chunks(
+            payloads,
+            send_one,
+            concurrency=chunking.concurrency,
+            cache=cache,
+            show_progress=chunking.show_progress,
+            slot=slot,
+            on_chunk=progress.chunk_done if progress else None,
+        )
+
+    async def payloads(
+        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
+    ) -> list[Payload]:
+        """A short WAV is answered on the event loop; anything needing a codec in a thread."""
+        limits = self.dialect.chunk_limits(options, max_chunk_seconds)
+        quick = prepare_short_wav(upload, **limits)
+        if quick is not None:
+            return quick
+        return await anyio.to_thread.run_sync(_prepared, upload, limits)
+
+    async def stream_transcription(
+        self,
+        audio: AudioInput | None,
+        file_id: str | None,
+        options: TranscriptionOptions,
+        chunking: ChunkingOptions,
+    ) -> AsyncStream[TranscriptionStreamEvent]:
+        source = self.checked_source(options, audio, file_id, stream=True)
+        payloads = []
+        if isinstance(source, AudioUpload):
+            payloads = await self.payloads(source, options, chunking.max_chunk_seconds)
+        if len(payloads) > 1:
+            return AsyncStream(self._long_events(payloads, options), _nothing)
+        audio_source = source
+        if payloads and payloads[0].upload is not source:  # converted: encode off the loop
+            audio_source = await anyio.to_thread.run_sync(materialised, payloads[0].upload)
+        spec = self.dialect.transcription_request(options, audio_source, stream=True)
+        return await self.transport.stream(spec, lambda: self.dialect.transcription_events(options))
+
+    async def _long_events(
+        self, payloads: list[Payload], options: TranscriptionOptions
+    ) -> AsyncIterator[TranscriptionStreamEvent]:
+        joined = LongStream([payload.chunk for payload in payloads])
+        for payload in payloads:
+            upload = await anyio.to_thread.run_sync(materialised, payload.upload)
+            spec = self.dialect.transcription_request(options, upload, stream=True)
+            events = await self.transport.stream(
+                spec, lambda: self.dialect.transcription_events(options)
+            )
+            async for event in events:
+                for absolute in joined.absolute(payload.chunk, event):
+                    yield absolute
+        yield joined.done()
+
+    async def chat(
+        self, messages: Sequence[Mapping[str, Any]], *, stream: bool, **options: Any
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        build = functools.partial(self.chat_request, messages, stream=stream, **options)
+        # inline audio may need decoding and converting: not on the event loop
+        spec = await anyio.to_thread.run_sync(build) if carries_inline_audio(messages) else build()
+        if stream:
+            return await self.transport.stream(spec, ChatChunks)
+        return await self.send(spec, ChatCompletion)
+
+    async def send(self, spec: RequestSpec, model: type[_Model]) -> _Model:
+        """See :meth:`Operations.send`."""
+        return await self.transport.send(spec, functools.partial(parsed, model=model))
+
+    async def download(self, file: str | UploadedFile) -> bytes:
+        return (await self.read(self.content_request(file))).content
+
+    async def batch(
+        self,
+        flow: Callable[Concatenate[AnyHost, _P], Flow[_T]],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """See :meth:`Operations.batch`; the polls sleep on the event loop."""
+        host = AsyncHost(
+            dialect=self.dialect, base_url=self.base_url, send=self.read, payloads=self.payloads
+        )
+        return await arun(host, flow, *args, **kwargs)
+
+    async def read(self, spec: RequestSpec) -> httpx.Response:
+        """See :meth:`Operations.read`."""
+        return await self.transport.send(spec, _as_read)
+
+    async def _transcribe_request(
+        self, spec: RequestSpec, options: TranscriptionOptions
+    ) -> Transcription:
+        parse = functools.partial(self.parse_transcription, options=options)
+        return await self.transport.send(spec, parse, resend_cut_short=True)
+
+
+def _prepared(upload: AudioUpload, limits: dict[str, Any]) -> list[Payload]:
+    return prepare(upload, **limits)[1]
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _as_read(response: httpx.Response) -> httpx.Response:
+    """The response itself, its body read: for callers that parse it themselves."""
+    return response
