@@ -22,7 +22,6 @@ which also puts the part in Mistral's or vLLM's shape for the selected backend.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping, Sequence
 from io import IOBase
 from pathlib import Path
@@ -56,6 +55,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.utils import resolve_binary
 from pydantic import Field, PrivateAttr, SecretStr
 
+from .._adapter_clients import AdapterClients, ClosesClients
 from .._chat_content import (
     ChatOptions,
     api_tool_call,
@@ -73,7 +73,6 @@ from .._chat_content import (
     tool_message,
     url_part,
 )
-from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
 from .._constants import DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
 from .._dialects import Backend, dialect
 from .._exceptions import AudioError, InvalidInputError
@@ -543,48 +542,17 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
     async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
     """Your own ``httpx.AsyncClient`` for the async methods."""
 
-    _clients: tuple[VoxtralClient, AsyncVoxtralClient] | None = PrivateAttr(default=None)
-    _clients_for: tuple[Any, ...] | None = PrivateAttr(default=None)
-    _retired: list[AsyncVoxtralClient] = PrivateAttr(default_factory=list)
-    """Async clients replaced (after a change of settings) and not closed yet."""
+    _clients: AdapterClients = PrivateAttr(default_factory=AdapterClients)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
-        # built after pydantic's validation, so the core's typed errors (a missing key,
+        # checked after pydantic's validation, so the core's typed errors (a missing key,
         # a bad base URL) reach the caller as they are, not wrapped in a ValidationError
-        self._get_clients()
+        self._client_settings().resolved()
 
     @classmethod
     def class_name(cls) -> str:
         return "VoxtralLLM"
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> VoxtralLLM:
-        """A copy with the same settings and its own clients, built at its first call
-        (a client holds a connection pool and locks, which cannot be copied)."""
-        clone = copy.copy(self)
-        object.__setattr__(clone, "__dict__", copy.deepcopy(self.__dict__, memo))
-        private = {
-            **(self.__pydantic_private__ or {}),
-            "_clients": None,
-            "_clients_for": None,
-            "_retired": [],
-        }
-        object.__setattr__(clone, "__pydantic_private__", private)
-        return clone
-
-    def __getstate__(self) -> dict[str, Any]:
-        """A pickle holds no key, as ``to_dict`` does not, and no clients: unpickled, the
-        LLM reads ``MISTRAL_API_KEY`` again and builds its clients at its first call."""
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
-        private = state.get("__pydantic_private__") or {}
-        state["__pydantic_private__"] = {
-            **private,
-            "_clients": None,
-            "_clients_for": None,
-            "_retired": [],
-        }
-        return state
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -603,58 +571,6 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
             if name == "base_url" and isinstance(value, str):
                 value = redact_url(value)
             yield name, value
-
-    # ---- clients
-
-    def _get_clients(self) -> tuple[VoxtralClient, AsyncVoxtralClient]:
-        """The core clients for the current settings (rebuilt if a setting changed)."""
-        key = self.api_key.get_secret_value() if self.api_key is not None else None
-        settings = (
-            key,
-            self.base_url,
-            self.backend,
-            self.timeout,
-            self.max_retries,
-            id(self.http_client),
-            id(self.async_http_client),
-        )
-        if self._clients is None or self._clients_for != settings:
-            if self._clients is not None:  # a setting changed: the old pool is let go
-                self._clients[0].close()
-                self._retired.append(self._clients[1])  # closed by aclose(): it needs a loop
-            common: dict[str, Any] = {
-                "base_url": self.base_url,
-                "backend": self.backend,
-                "timeout": self.timeout,
-                "max_retries": self.max_retries,
-            }
-            # with no key given, the core reads MISTRAL_API_KEY for Mistral only
-            self._clients = (
-                VoxtralClient(key, http_client=self.http_client, **common),
-                AsyncVoxtralClient(key, http_client=self.async_http_client, **common),
-            )
-            self._clients_for = settings
-        return self._clients
-
-    def _swap_clients(
-        self, *, both: bool
-    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
-        """The next call builds new clients (see :class:`ClosesClients`)."""
-        if self._clients is None:
-            return None, None
-        old, old_async = self._clients
-        self._clients, self._clients_for = None, None
-        if both:
-            return old, old_async
-        self._retired.append(old_async)  # its pool needs an event loop: closed by aclose()
-        return old, None
-
-    async def aclose(self) -> None:
-        """Close the connections of sync and async calls (not caller-supplied clients)."""
-        retired, self._retired = self._retired, []
-        for client in retired:
-            await client.close()
-        await super().aclose()
 
     def _options(self, kwargs: Mapping[str, Any]) -> ChatOptions:
         """A call's keyword arguments as the core's; unknown ones go in ``extra_body``."""
@@ -676,19 +592,19 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         payload = message_dicts(messages)
         options = self._options(kwargs)
-        return chat_response(self._get_clients()[0].chat(payload, **options))
+        return chat_response(self._client().chat(payload, **options))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         payload = await self._amessage_dicts(messages)
         options = self._options(kwargs)
-        return chat_response(await self._get_clients()[1].chat(payload, **options))
+        return chat_response(await self._async_client().chat(payload, **options))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         payload = message_dicts(messages)  # bad input raises here, not on first iteration
         options = self._options(kwargs)
-        client = self._get_clients()[0]
+        client = self._client()
 
         def gen() -> ChatResponseGen:
             state = _StreamState()
@@ -705,7 +621,7 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
     ) -> ChatResponseAsyncGen:
         payload = await self._amessage_dicts(messages)
         options = self._options(kwargs)
-        client = self._get_clients()[1]
+        client = self._async_client()
 
         async def gen() -> ChatResponseAsyncGen:
             state = _StreamState()

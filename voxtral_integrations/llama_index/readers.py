@@ -24,8 +24,8 @@ from llama_index.core.readers.base import BasePydanticReader
 from llama_index.core.schema import Document
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
+from .._adapter_clients import AdapterClients, HoldsClients
 from .._bulk import Source, name_of
-from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     API_KEY_ENV,
     DEFAULT_BULK_CONCURRENCY,
@@ -38,12 +38,11 @@ from .._dialects import Backend, dialect
 from .._exceptions import LoadError
 from .._loading import LoadOptions, aload, load, load_options
 from .._records import PROVENANCE_KEYS, TIMING_KEYS, Record
-from .._settings import ClientSettings
 
 __all__ = ["VoxtralReader"]
 
 
-class VoxtralReader(BasePydanticReader):
+class VoxtralReader(HoldsClients, BasePydanticReader):
     """Transcribe audio into Documents; works as a ``SimpleDirectoryReader`` extractor.
 
     Example::
@@ -102,6 +101,7 @@ class VoxtralReader(BasePydanticReader):
     async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
 
     _options: LoadOptions = PrivateAttr()
+    _clients: AdapterClients = PrivateAttr(default_factory=AdapterClients)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
@@ -121,27 +121,11 @@ class VoxtralReader(BasePydanticReader):
         self._options = load_options(vars(self))
         self._options.check()
         self._options.check_backend(self.backend)
-        self._client().close()  # a missing key fails here, not at the first file
+        self._client_settings().resolved()  # a missing key fails here, not at the first file
 
     @classmethod
     def class_name(cls) -> str:
         return "VoxtralReader"
-
-    def __getstate__(self) -> dict[str, Any]:
-        """A pickle holds no key, as ``to_dict`` does not: unpickled, the reader reads
-        ``MISTRAL_API_KEY`` again."""
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
-        return state
-
-    def _settings(self) -> dict[str, Any]:
-        return ClientSettings.of(vars(self)).arguments()
-
-    def _client(self) -> VoxtralClient:
-        return VoxtralClient(**self._settings(), http_client=self.http_client)
-
-    def _async_client(self) -> AsyncVoxtralClient:
-        return AsyncVoxtralClient(**self._settings(), http_client=self.async_http_client)
 
     def lazy_load_data(
         self,
@@ -151,9 +135,8 @@ class VoxtralReader(BasePydanticReader):
     ) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""
         self._check()  # options may have been changed since construction
-        with self._client() as client:
-            for source, records in load(client, _sources(file, fs), self._options):
-                yield from (_document(record, extra_info, source) for record in records)
+        for source, records in load(self._client(), _sources(file, fs), self._options):
+            yield from (_document(record, extra_info, source) for record in records)
 
     def load_data(
         self,
@@ -188,7 +171,7 @@ class VoxtralReader(BasePydanticReader):
         self._check()
         documents: list[Document] = []
         try:
-            async with self._async_client() as client:
+            async with self._one_async_client() as client:
                 loads = aload(client, _sources(file, fs), self._options)
                 async for source, records in loads:
                     documents.extend(_document(record, extra_info, source) for record in records)
