@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 from llama_index.core.base.llms.types import (
     AudioBlock,
     CachePoint,
@@ -53,9 +52,9 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.utils import resolve_binary
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field
 
-from .._adapter_clients import AdapterClients, ClosesClients
+from .._adapter_clients import ClosesClients
 from .._chat_content import (
     ChatOptions,
     api_tool_call,
@@ -73,13 +72,14 @@ from .._chat_content import (
     tool_message,
     url_part,
 )
-from .._constants import DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._constants import DEFAULT_CHAT_MODEL
 from .._dialects import Backend, dialect
 from .._exceptions import AudioError, InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, Usage
 from .._models import ToolCall as APIToolCall
 from .._redaction import redact_url
 from .._sources import AudioUpload, resolve_audio
+from ._clients import VoxtralClientFields
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -474,7 +474,7 @@ class _StreamState:
 # --------------------------------------------------------------------------- the LLM
 
 
-class VoxtralLLM(ClosesClients, FunctionCallingLLM):
+class VoxtralLLM(ClosesClients, VoxtralClientFields, FunctionCallingLLM):
     """Mistral's Voxtral as a LlamaIndex LLM: text, audio blocks, tools, streaming.
 
     Example::
@@ -506,29 +506,8 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
         default=DEFAULT_CHAT_MODEL,
         description="A chat-capable Voxtral model id or alias (default voxtral-small-latest).",
     )
-    api_key: SecretStr | None = Field(
-        default=None,
-        exclude=True,
-        repr=False,
-        description="Defaults to MISTRAL_API_KEY (Mistral backend only). Never serialised.",
-    )
-    base_url: str | None = Field(
-        default=None,
-        description="Defaults to MISTRAL_BASE_URL, then Mistral's API "
-        "(vLLM: http://localhost:8000/v1).",
-    )
-    backend: Backend = Field(
-        default="mistral", description="'mistral' (Mistral's API) or 'vllm' (Voxtral on vLLM)."
-    )
     temperature: float | None = Field(default=None, description="Sampling temperature.")
     max_tokens: int | None = Field(default=None, description="Most tokens to generate.")
-    timeout: float | None = Field(
-        default=None, description="Seconds; by default the core's (10 s connect, 30 min read)."
-    )
-    max_retries: int = Field(
-        default=DEFAULT_MAX_RETRIES,
-        description="Retries after 429, 5xx, connection errors and timeouts.",
-    )
     context_window: int = Field(
         default=VOXTRAL_CONTEXT_WINDOW,
         description="Tokens the model takes in (32k for Voxtral); set it for other models.",
@@ -537,12 +516,6 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
         default_factory=dict,
         description="Other API fields sent with every call (random_seed, stop...).",
     )
-    http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
-    """Your own ``httpx.Client`` (proxies, certificates); not serialised, not closed."""
-    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
-    """Your own ``httpx.AsyncClient`` for the async methods."""
-
-    _clients: AdapterClients = PrivateAttr(default_factory=AdapterClients)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)

@@ -19,30 +19,28 @@ from functools import partial
 from pathlib import Path, PurePath
 from typing import Any
 
-import httpx
 from llama_index.core.readers.base import BasePydanticReader
 from llama_index.core.schema import Document
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, PrivateAttr, SecretStr
 
-from .._adapter_clients import AdapterClients, HoldsClients
 from .._bulk import Source, name_of
 from .._constants import (
     API_KEY_ENV,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_GRANULARITY,
-    DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
     DEFAULT_WINDOW_SECONDS,
 )
-from .._dialects import Backend, dialect
+from .._dialects import dialect
 from .._exceptions import LoadError
 from .._loading import LoadOptions, aload, load, load_options
 from .._records import PROVENANCE_KEYS, TIMING_KEYS, Record
+from ._clients import VoxtralClientFields
 
 __all__ = ["VoxtralReader"]
 
 
-class VoxtralReader(HoldsClients, BasePydanticReader):
+class VoxtralReader(VoxtralClientFields, BasePydanticReader):
     """Transcribe audio into Documents; works as a ``SimpleDirectoryReader`` extractor.
 
     Example::
@@ -83,12 +81,7 @@ class VoxtralReader(HoldsClients, BasePydanticReader):
     on_error: str = "raise"
     mode: str = "online"
     batch_dir: str | None = None
-    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    base_url: str | None = None
     model: str = DEFAULT_TRANSCRIPTION_MODEL
-    backend: Backend = "mistral"
-    max_retries: int = DEFAULT_MAX_RETRIES
-    timeout: float | None = None
     language: str | None = None
     temperature: float | None = None
     diarize: bool = False
@@ -97,11 +90,8 @@ class VoxtralReader(HoldsClients, BasePydanticReader):
     concurrency: int = DEFAULT_BULK_CONCURRENCY
     cache_dir: str | None = None
     show_progress: bool = False
-    http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
-    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
 
     _options: LoadOptions = PrivateAttr()
-    _clients: AdapterClients = PrivateAttr(default_factory=AdapterClients)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
