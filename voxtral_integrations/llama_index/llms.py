@@ -55,19 +55,18 @@ from llama_index.core.utils import resolve_binary
 from pydantic import Field
 
 from .._adapter_clients import ClosesClients
+from .._chat_answers import ToolCallDraft, ToolCallDrafts, text_and_thinking, usage_counts
 from .._chat_content import (
     ChatOptions,
     api_tool_call,
     api_tool_call_id,
     api_tool_choice,
-    arguments_text,
     audio_format,
     base64_part,
     chat_options,
     check_choices,
     parse_data_url,
     parsed_arguments,
-    received_tool_call_id,
     sniff_format,
     tool_message,
     url_part,
@@ -75,8 +74,7 @@ from .._chat_content import (
 from .._constants import DEFAULT_CHAT_MODEL
 from .._dialects import Backend, dialect
 from .._exceptions import AudioError, InvalidInputError
-from .._models import ChatCompletion, ChatCompletionChunk, Usage
-from .._models import ToolCall as APIToolCall
+from .._models import ChatCompletion, ChatCompletionChunk
 from .._redaction import redact_url
 from .._sources import AudioUpload, resolve_audio
 from ._clients import VoxtralClientFields
@@ -338,10 +336,10 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     """
     check_choices(completion)
     choice = completion.choices[0]
-    text, thinking = _split_content(choice.message.content)
-    calls = [_ToolCallState.of(call) for call in choice.message.tool_calls or []]
+    text, thinking = text_and_thinking(choice.message.content)
+    calls = [ToolCallDraft.of(call) for call in choice.message.tool_calls or []]
     additional: dict[str, Any] = {"model": completion.model, "finish_reason": choice.finish_reason}
-    additional.update(_usage_kwargs(completion.usage))
+    additional.update(usage_counts(completion.usage))
     return ChatResponse(
         message=_assistant_message(text, thinking, calls),
         raw=completion,
@@ -349,77 +347,21 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     )
 
 
-def _assistant_message(text: str, thinking: str, calls: Sequence[_ToolCallState]) -> ChatMessage:
+def _assistant_message(text: str, thinking: str, calls: Sequence[ToolCallDraft]) -> ChatMessage:
     blocks: list[Any] = []
     if thinking:
         blocks.append(ThinkingBlock(content=thinking))
     if text or not calls:
         blocks.append(TextBlock(text=text))
-    blocks.extend(call.block() for call in calls)
+    blocks.extend(map(_tool_call_block, calls))
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
 
 
-def _split_content(content: str | list[dict[str, Any]] | None) -> tuple[str, str]:
-    """(text, reasoning) of a message's content: a string, or a list of parts."""
-    if content is None:
-        return "", ""
-    if isinstance(content, str):
-        return content, ""
-    text: list[str] = []
-    thinking: list[str] = []
-    for part in content:
-        if part.get("type") == "text":
-            text.append(str(part.get("text") or ""))
-        elif part.get("type") == "thinking":
-            inner = part.get("thinking")
-            if isinstance(inner, str):
-                thinking.append(inner)
-            elif isinstance(inner, list):
-                thinking.extend(
-                    str(item.get("text") or "") for item in inner if isinstance(item, Mapping)
-                )
-    return "".join(text), "".join(thinking)
-
-
-def _usage_kwargs(usage: Usage) -> dict[str, Any]:
-    counts: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
-    }
-    if usage.prompt_audio_seconds is not None:
-        counts["prompt_audio_seconds"] = usage.prompt_audio_seconds
-    if usage.audio_tokens is not None:
-        counts["audio_tokens"] = usage.audio_tokens
-    if usage.cached_tokens is not None:
-        counts["cached_tokens"] = usage.cached_tokens
-    return counts
-
-
-class _ToolCallState:
-    """One tool call, whole or being assembled from streamed fragments."""
-
-    def __init__(self, call_id: str | None, name: str, arguments: str) -> None:
-        self.id = received_tool_call_id(call_id)
-        self.name = name
-        self.arguments = arguments
-
-    @classmethod
-    def of(cls, call: APIToolCall) -> _ToolCallState:
-        return cls(call.id, call.function.name, arguments_text(call.function))
-
-    def add(self, fragment: APIToolCall) -> None:
-        self.name = fragment.function.name or self.name
-        if isinstance(fragment.function.arguments, str):
-            self.arguments += fragment.function.arguments
-        else:  # an object is always whole
-            self.arguments = arguments_text(fragment.function)
-
-    def block(self) -> ToolCallBlock:
-        """Arguments that are no JSON object stay the text as received."""
-        parsed = parsed_arguments(self.arguments)
-        kwargs = self.arguments if isinstance(parsed, str) else parsed
-        return ToolCallBlock(tool_call_id=self.id, tool_name=self.name, tool_kwargs=kwargs)
+def _tool_call_block(call: ToolCallDraft) -> ToolCallBlock:
+    """Arguments that are no JSON object stay the text as received."""
+    parsed = parsed_arguments(call.arguments)
+    kwargs = call.arguments if isinstance(parsed, str) else parsed
+    return ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=kwargs)
 
 
 class _StreamState:
@@ -428,8 +370,7 @@ class _StreamState:
     def __init__(self) -> None:
         self.text = ""
         self.thinking = ""
-        self.calls: list[_ToolCallState] = []
-        self._by_index: dict[int, _ToolCallState] = {}
+        self.calls = ToolCallDrafts()
 
     def add(self, chunk: ChatCompletionChunk) -> ChatResponse | None:
         choice = chunk.choices[0] if chunk.choices else None
@@ -437,13 +378,12 @@ class _StreamState:
         text_delta = ""
         changed = chunk.usage is not None
         if choice is not None:
-            text_delta, thinking_delta = _split_content(choice.delta.content)
+            text_delta, thinking_delta = text_and_thinking(choice.delta.content)
             self.text += text_delta
             self.thinking += thinking_delta
             if thinking_delta:
                 additional["thinking_delta"] = thinking_delta
-            for position, fragment in enumerate(choice.delta.tool_calls or []):
-                self._merge(fragment, position)
+            self.calls.merge(choice.delta.tool_calls or [])
             if choice.finish_reason:
                 additional.update(model=chunk.model, finish_reason=choice.finish_reason)
             changed = changed or bool(
@@ -452,23 +392,13 @@ class _StreamState:
         if not changed:
             return None
         if chunk.usage is not None:
-            additional.update(_usage_kwargs(chunk.usage))
+            additional.update(usage_counts(chunk.usage))
         return ChatResponse(
-            message=_assistant_message(self.text, self.thinking, self.calls),
+            message=_assistant_message(self.text, self.thinking, self.calls.calls),
             delta=text_delta,
             raw=chunk,
             additional_kwargs=additional,
         )
-
-    def _merge(self, fragment: APIToolCall, position: int) -> None:
-        index = fragment.index if fragment.index is not None else position
-        current = self._by_index.get(index)
-        if current is None or (fragment.id and fragment.id != current.id):
-            current = _ToolCallState.of(fragment)  # a new call (whole, or its first piece)
-            self._by_index[index] = current
-            self.calls.append(current)
-        else:
-            current.add(fragment)
 
 
 # --------------------------------------------------------------------------- the LLM
