@@ -18,7 +18,7 @@ import ssl
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -732,59 +732,3 @@ class AsyncVoxtralClient(_BaseClient):
 def _ssl_context() -> ssl.SSLContext:
     """httpx's default TLS context, built once for every client (each build costs ~25 ms)."""
     return httpx.create_ssl_context()
-
-
-_Adapter = TypeVar("_Adapter", bound="ClosesClients")
-
-
-class ClosesClients:
-    """``close()``/``aclose()`` and ``with``/``async with`` for an adapter holding core clients.
-
-    An adapter (a chat model, an LLM, a tool) makes its core clients itself, so the
-    caller has no client to close. ``close()`` releases the connections of sync
-    calls, ``aclose()`` those of both kinds; the adapter stays usable and opens new
-    connections at its next call. The adapter implements :meth:`_swap_clients`.
-    """
-
-    def _swap_clients(
-        self, *, both: bool
-    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
-        """Put fresh clients in place of the sync one (and the async one if ``both``);
-        return the clients replaced (``None`` for one not replaced or never made)."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Close the connections of sync calls (never a caller-supplied ``http_client``)."""
-        old, _ = self._swap_clients(both=False)
-        if old is not None:
-            old.close()
-
-    async def aclose(self) -> None:
-        """Close the connections of sync and async calls (not caller-supplied clients)."""
-        old, old_async = self._swap_clients(both=True)
-        if old is not None:
-            old.close()
-        if old_async is not None:
-            await old_async.close()
-
-    def __enter__(self: _Adapter) -> _Adapter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self: _Adapter) -> _Adapter:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -12,13 +12,12 @@ the same records.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import anyio
 
@@ -61,33 +60,6 @@ logger = logging.getLogger("voxtral_integrations")
 
 OnError = Literal["raise", "skip"]
 Mode = Literal["online", "batch"]
-
-
-class KeylessPickle:
-    """An adapter that pickles without its API key, as its ``dumps``/``to_dict`` do.
-
-    A pickle may be written to disk or shipped to another machine; unpickled, the
-    adapter reads ``MISTRAL_API_KEY`` again. A copy in memory keeps the key: it is
-    the same user's object. ``_key_holder`` names the :class:`ClientSettings` holding it.
-    """
-
-    _key_holder: ClassVar[str]
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(vars(self))
-        state[self._key_holder] = state[self._key_holder].without_key()
-        return state
-
-    def __copy__(self) -> Any:
-        clone = object.__new__(type(self))
-        vars(clone).update(vars(self))
-        return clone
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        clone = object.__new__(type(self))
-        memo[id(self)] = clone
-        vars(clone).update(copy.deepcopy(vars(self), memo))
-        return clone
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from langchain_core.messages import HumanMessage
 from llama_index.core.llms import ChatMessage
@@ -83,13 +84,13 @@ def test_chat_models_close_in_with_blocks(server: ChatServer) -> None:
     def run() -> None:
         with langchain_model(server.base_url) as model:
             assert model.invoke(LANGCHAIN).content == "ok"
-            sync_pool = model._client._http
+            sync_pool = model._client()._http
         assert sync_pool.is_closed
         assert model.invoke(LANGCHAIN).content == "ok"  # still usable, on a new pool
         model.close()
         with llama_index_llm(server.base_url) as llm:
             assert llm.chat(LLAMA_INDEX).message.content == "ok"
-            sync_pool = llm._get_clients()[0]._http
+            sync_pool = llm._client()._http
         assert sync_pool.is_closed
 
     assert unclosed_after(run) == []
@@ -128,3 +129,39 @@ def test_the_langchain_tool_closes(server: ChatServer, wav: Path) -> None:
 
     assert unclosed_after(lambda: anyio.run(run)) == []
     assert server.request_count == 2
+
+
+@pytest.mark.parametrize(
+    "make", [langchain_model, llama_index_llm], ids=["langchain", "llama_index"]
+)
+def test_a_copy_has_clients_of_its_own_and_shares_the_callers_http_client(
+    server: ChatServer, make: Callable[[str], Any]
+) -> None:
+    """Built lazily (the async client only for async calls), reused, never shared with a
+    copy: closing a copy leaves the original working; the caller's pool is never closed."""
+    import copy
+
+    def call(adapter: Any) -> str:
+        if isinstance(adapter, ChatVoxtral):
+            return str(adapter.invoke(LANGCHAIN).content)
+        return str(adapter.chat(LLAMA_INDEX).message.content)
+
+    def run() -> None:
+        given = httpx.Client()
+        adapter = make(server.base_url)
+        adapter.http_client = given
+        assert call(adapter) == "ok"
+        assert adapter._client() is adapter._client()  # reused
+        assert adapter._clients._made.keys() == {VoxtralClient}  # no async client built
+        for clone in (copy.copy(adapter), copy.deepcopy(adapter)):
+            assert clone.http_client is given
+            assert call(clone) == "ok"
+            assert clone._client() is not adapter._client()
+            clone.close()
+            assert call(adapter) == "ok"
+        adapter.close()
+        assert not given.is_closed
+        given.close()
+
+    assert unclosed_after(run) == []
+    assert len(server.chat_bodies) == 5

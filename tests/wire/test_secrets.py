@@ -651,18 +651,17 @@ def test_no_adapter_renders_or_serialises_the_key(
 def test_a_pickled_adapter_holds_no_key_and_reads_it_again(
     name: str, speech_wav: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An adapter either refuses to pickle (ChatVoxtral and the LangChain tool hold live
-    clients) or pickles without its key and, unpickled, reads ``MISTRAL_API_KEY``."""
+    """Every adapter pickles without its key (and without its clients, built again at
+    the first call) and, unpickled, reads ``MISTRAL_API_KEY``; also after a call."""
+    seen = _authorizations_sent(monkeypatch)
     adapter = ADAPTERS[name](api_key=FAKE_API_KEY)
-    try:
-        pickled = pickle.dumps(adapter)
-    except TypeError:
-        assert name in ("ChatVoxtral", "VoxtralTranscriptionTool")
-        return
+    if name not in KEYLESS:
+        _use(adapter, speech_wav)  # its clients are live now
+    pickled = pickle.dumps(adapter)
     assert FAKE_API_KEY.encode() not in pickled  # a loader's sources are kept as given
     if name in KEYLESS:
         return
-    seen = _authorizations_sent(monkeypatch)
+    seen.clear()
     _use(pickle.loads(pickled), speech_wav)
     assert seen and set(seen) == {"Bearer sk-from-the-environment"}
 
@@ -674,17 +673,21 @@ def test_a_copied_adapter_keeps_its_key(
 ) -> None:
     """A copy stays in this process: it must not fall back to another key (or none).
 
-    ChatVoxtral and the LangChain tool are left out: they hold live clients, which
-    a copy shares and a deep copy cannot copy (see the closing note of issue 7).
+    A copy of an adapter whose clients are live builds clients of its own: closing
+    the copy leaves the original working.
     """
-    if name in ("ChatVoxtral", "VoxtralTranscriptionTool"):
-        pytest.skip("holds live clients: copies share them, deep copies are refused")
     if name in KEYLESS:
         pytest.skip("holds no key and sends nothing")
     seen = _authorizations_sent(monkeypatch)
     adapter = ADAPTERS[name](api_key=FAKE_API_KEY)
-    _use(copier(adapter), speech_wav)
-    assert seen and set(seen) == {f"Bearer {FAKE_API_KEY}"}
+    _use(adapter, speech_wav)
+    clone = copier(adapter)
+    _use(clone, speech_wav)
+    if hasattr(clone, "close"):
+        clone.close()
+        _use(adapter, speech_wav)
+    assert len(seen) == 3 if hasattr(clone, "close") else 2
+    assert set(seen) == {f"Bearer {FAKE_API_KEY}"}
 
 
 def _authorizations_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -714,7 +717,11 @@ def _patched_client(handler: Handler) -> type[httpx.Client]:
 
 def _use(adapter: Any, wav: bytes) -> None:
     """Requests through ``adapter``'s own clients."""
-    if hasattr(adapter, "transcribe_audio"):
+    if isinstance(adapter, langchain_adapters.ChatVoxtral):
+        adapter.invoke("hi")
+    elif isinstance(adapter, langchain_adapters.VoxtralTranscriptionTool):
+        adapter.invoke({"path_or_url": "https://example.com/a.mp3"})
+    elif hasattr(adapter, "transcribe_audio"):
         adapter.transcribe_audio("https://example.com/a.mp3")
     elif hasattr(adapter, "lazy_parse"):
         from langchain_core.documents.base import Blob

@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
 
-import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import (
@@ -54,11 +53,9 @@ from langchain_core.output_parsers.openai_tools import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
-from langchain_core.utils import secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
-from typing_extensions import Self
+from pydantic import BaseModel, ConfigDict, Field
 
 from .._chat_content import (
     ChatOptions,
@@ -77,14 +74,13 @@ from .._chat_content import (
     url_part,
 )
 from .._chat_content import api_tool_call_id as api_tool_call_id  # as llama_index.llms has it
-from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
-from .._constants import API_KEY_ENV, DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._constants import API_KEY_ENV, DEFAULT_CHAT_MODEL
 from .._dialects import Backend, dialect
 from .._exceptions import InvalidInputError
 from .._models import ChatCompletion, ChatCompletionChunk, Usage
 from .._models import ToolCall as APIToolCall
 from .._redaction import redact_url
-from .._settings import ClientSettings
+from ._clients import VoxtralClientFields
 
 __all__ = [
     "ChatVoxtral",
@@ -428,44 +424,7 @@ def _tool_calls(raw: Sequence[APIToolCall]) -> tuple[list[ToolCall], list[Invali
 # --------------------------------------------------------------------------- the model
 
 
-def core_clients(owner: Any) -> tuple[VoxtralClient, AsyncVoxtralClient]:
-    """The core clients for a LangChain object with the shared client settings.
-
-    ``owner`` has ``mistral_api_key``, ``base_url``, ``backend``, ``timeout``,
-    ``max_retries``, ``http_client`` and ``async_http_client``. A key that only came
-    from ``MISTRAL_API_KEY`` is dropped for the vLLM backend: it is Mistral's.
-    """
-    if (
-        not dialect(owner.backend).reads_environment
-        and "mistral_api_key" not in owner.model_fields_set
-    ):
-        owner.mistral_api_key = None
-    settings = ClientSettings.of({**vars(owner), "api_key": owner.mistral_api_key}).arguments()
-    return (
-        VoxtralClient(http_client=owner.http_client, **settings),
-        AsyncVoxtralClient(http_client=owner.async_http_client, **settings),
-    )
-
-
-class CoreClients(ClosesClients):
-    """``close``/``aclose`` and the context managers for a LangChain object whose
-    ``_client`` and ``_async_client`` come from :func:`core_clients`."""
-
-    _client: VoxtralClient
-    _async_client: AsyncVoxtralClient
-
-    def _swap_clients(
-        self, *, both: bool
-    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
-        fresh, fresh_async = core_clients(self)
-        old, self._client = self._client, fresh
-        if not both:
-            return old, None
-        old_async, self._async_client = self._async_client, fresh_async
-        return old, old_async
-
-
-class ChatVoxtral(CoreClients, BaseChatModel):
+class ChatVoxtral(VoxtralClientFields, BaseChatModel):
     """Mistral's Voxtral as a LangChain chat model: text, audio, tools, structured output.
 
     Example::
@@ -495,39 +454,15 @@ class ChatVoxtral(CoreClients, BaseChatModel):
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
     """A chat-capable Voxtral model id or alias (default ``voxtral-small-latest``)."""
-    mistral_api_key: SecretStr | None = Field(
-        alias="api_key", default_factory=secret_from_env(API_KEY_ENV, default=None)
-    )
-    """Defaults to ``MISTRAL_API_KEY``. Optional for vLLM, which never gets that variable."""
-    base_url: str | None = None
-    """Defaults to ``MISTRAL_BASE_URL``, then Mistral's API (vLLM: ``http://localhost:8000/v1``)."""
-    backend: Backend = "mistral"
-    """``"mistral"`` (Mistral's API) or ``"vllm"`` (Voxtral served by vLLM)."""
     temperature: float | None = None
     max_tokens: int | None = None
-    timeout: float | None = None
-    """Seconds; by default the core's (10 s to connect, 30 min to read)."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    max_retries: int = DEFAULT_MAX_RETRIES
-    """Retries after 429, 5xx, connection errors and timeouts (by the core client)."""
     streaming: bool = False
     """Use the streaming API for ``invoke`` as well."""
     stream_usage: bool = True
     """Attach ``usage_metadata`` to the last chunk of a stream."""
-    http_client: httpx.Client | None = Field(default=None, exclude=True)
-    """Your own ``httpx.Client`` (proxies, certificates); not serialised, not closed."""
-    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
-    """Your own ``httpx.AsyncClient`` for the async methods."""
 
     model_config = ConfigDict(populate_by_name=True)
-
-    _client: VoxtralClient = PrivateAttr()
-    _async_client: AsyncVoxtralClient = PrivateAttr()
-
-    @model_validator(mode="after")
-    def _build_clients(self) -> Self:
-        self._client, self._async_client = core_clients(self)
-        return self
 
     @property
     def _llm_type(self) -> str:
@@ -591,14 +526,14 @@ class ChatVoxtral(CoreClients, BaseChatModel):
 
     def _messages(self, messages: list[BaseMessage]) -> list[builtins.dict[str, Any]]:
         signed = {
-            file_id: self._client.get_signed_url(file_id, expiry=1).url
+            file_id: self._client().get_signed_url(file_id, expiry=1).url
             for file_id in audio_file_ids(messages)
         }
         return message_dicts(messages, signed_urls=signed)
 
     async def _amessages(self, messages: list[BaseMessage]) -> list[builtins.dict[str, Any]]:
         signed = {
-            file_id: (await self._async_client.get_signed_url(file_id, expiry=1)).url
+            file_id: (await self._async_client().get_signed_url(file_id, expiry=1)).url
             for file_id in audio_file_ids(messages)
         }
         return message_dicts(messages, signed_urls=signed)
@@ -611,7 +546,7 @@ class ChatVoxtral(CoreClients, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         options = self._options(stop, kwargs)
-        return chat_result(self._client.chat(self._messages(messages), **options))
+        return chat_result(self._client().chat(self._messages(messages), **options))
 
     async def _agenerate(
         self,
@@ -621,7 +556,7 @@ class ChatVoxtral(CoreClients, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         options = self._options(stop, kwargs)
-        completion = await self._async_client.chat(await self._amessages(messages), **options)
+        completion = await self._async_client().chat(await self._amessages(messages), **options)
         return chat_result(completion)
 
     def _stream(
@@ -633,7 +568,7 @@ class ChatVoxtral(CoreClients, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         include_usage = kwargs.get("stream_usage", self.stream_usage)
         options = self._options(stop, kwargs)
-        with self._client.chat(self._messages(messages), stream=True, **options) as stream:
+        with self._client().chat(self._messages(messages), stream=True, **options) as stream:
             for chunk in stream:
                 if (generation := generation_chunk(chunk, include_usage=include_usage)) is not None:
                     yield generation
@@ -648,7 +583,7 @@ class ChatVoxtral(CoreClients, BaseChatModel):
         include_usage = kwargs.get("stream_usage", self.stream_usage)
         options = self._options(stop, kwargs)
         payload = await self._amessages(messages)
-        async with await self._async_client.chat(payload, stream=True, **options) as stream:
+        async with await self._async_client().chat(payload, stream=True, **options) as stream:
             async for chunk in stream:
                 if (generation := generation_chunk(chunk, include_usage=include_usage)) is not None:
                     yield generation

@@ -21,8 +21,8 @@ from langchain_core.document_loaders import BaseBlobParser, BaseLoader
 from langchain_core.documents import BaseDocumentTransformer, Document
 from langchain_core.documents.base import Blob
 
+from .._adapter_clients import AdapterClients, HoldsClients
 from .._bulk import Source, sources
-from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_GRANULARITY,
@@ -33,7 +33,6 @@ from .._constants import (
 from .._dialects import Backend
 from .._exceptions import LoadError
 from .._loading import (
-    KeylessPickle,
     LoadOptions,
     Mode,
     OnError,
@@ -52,10 +51,10 @@ def _document(record: Record) -> Document:
     return Document(page_content=record.text, metadata=dict(record.metadata))
 
 
-class _VoxtralSettings(KeylessPickle):
+class _VoxtralSettings(HoldsClients):
     """The client settings and transcription options the loader and parser share."""
 
-    _key_holder = "_client_settings"
+    _key_field = "_settings"
 
     def __init__(self, arguments: Mapping[str, Any]) -> None:
         """``arguments``: the public constructor's, by name (``LoadOptions`` fields, the
@@ -63,23 +62,19 @@ class _VoxtralSettings(KeylessPickle):
         self._options = load_options(arguments)
         self._options.check()
         self._options.check_backend(arguments["backend"])
-        self._client_settings = ClientSettings.of(arguments)
-        self._http_clients = (arguments["http_client"], arguments["async_http_client"])
-        self._client_settings.resolved()  # a missing key fails here, not later
+        self._settings = ClientSettings.of(arguments)
+        self._http = (arguments["http_client"], arguments["async_http_client"])
+        self._clients = AdapterClients()
+        self._settings.resolved()  # a missing key fails here, not later
 
-    def _client(self) -> VoxtralClient:
-        settings = self._client_settings.arguments()
-        return VoxtralClient(**settings, http_client=self._http_clients[0])
-
-    def _async_client(self) -> AsyncVoxtralClient:
-        settings = self._client_settings.arguments()
-        return AsyncVoxtralClient(**settings, http_client=self._http_clients[1])
+    def _http_clients(self) -> tuple[httpx.Client | None, httpx.AsyncClient | None]:
+        return self._http
 
     def __repr__(self) -> str:
         options = self._options
         return (
             f"{type(self).__name__}(granularity={options.granularity!r}, "
-            f"model={options.model!r}, backend={self._client_settings.backend!r})"
+            f"model={options.model!r}, backend={self._settings.backend!r})"
         )
 
 
@@ -183,9 +178,8 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         return self._lazy_load(self._options)
 
     def _lazy_load(self, options: LoadOptions) -> Iterator[Document]:
-        with self._client() as client:
-            for _, records in load(client, self._sources, options):
-                yield from map(_document, records)
+        for _, records in load(self._client(), self._sources, options):
+            yield from map(_document, records)
 
     def load_and_split(
         self, text_splitter: BaseDocumentTransformer | None = None
@@ -219,7 +213,7 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         With ``mode="batch"`` the job is submitted, awaited and collected on the
         async client, like everything else here.
         """
-        async with self._async_client() as client:
+        async with self._one_async_client() as client:
             async for _, records in aload(client, self._sources, self._options):
                 for record in records:
                     yield _document(record)
@@ -271,6 +265,5 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
         """The Documents of one blob."""
         audio: Any = blob.path if blob.data is None and blob.path else blob.as_bytes()
         name = blob.source or (str(blob.path) if blob.path else "<bytes>")
-        with self._client() as client:
-            for _, records in load(client, [Source(audio, name)], self._options):
-                yield from map(_document, records)
+        for _, records in load(self._client(), [Source(audio, name)], self._options):
+            yield from map(_document, records)

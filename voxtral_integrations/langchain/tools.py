@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool
 from langchain_core.tools.base import ArgsSchema
-from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
-from typing_extensions import Self
+from pydantic import BaseModel, ConfigDict, Field
 
-from .._client import AsyncVoxtralClient, VoxtralClient
-from .._constants import API_KEY_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TRANSCRIPTION_MODEL
-from .._dialects import Backend, dialect
+from .._constants import DEFAULT_TRANSCRIPTION_MODEL
+from .._dialects import dialect
 from .._records import timestamped_text
-from .chat_models import CoreClients, core_clients
+from ._clients import VoxtralClientFields
 
 __all__ = ["VoxtralTranscriptionInput", "VoxtralTranscriptionTool"]
 
@@ -40,7 +36,7 @@ class VoxtralTranscriptionInput(BaseModel):
     )
 
 
-class VoxtralTranscriptionTool(CoreClients, BaseTool):
+class VoxtralTranscriptionTool(VoxtralClientFields, BaseTool):
     """Transcribe a recording with Voxtral and return ``[HH:MM:SS] text`` lines.
 
     Example::
@@ -70,28 +66,9 @@ class VoxtralTranscriptionTool(CoreClients, BaseTool):
     )
     args_schema: ArgsSchema | None = VoxtralTranscriptionInput
 
-    mistral_api_key: SecretStr | None = Field(
-        alias="api_key", default_factory=secret_from_env(API_KEY_ENV, default=None)
-    )
-    """Defaults to ``MISTRAL_API_KEY``. Optional for vLLM, which never gets that variable."""
-    base_url: str | None = None
     model: str = DEFAULT_TRANSCRIPTION_MODEL
-    backend: Backend = "mistral"
-    timeout: float | None = None
-    max_retries: int = DEFAULT_MAX_RETRIES
-    http_client: httpx.Client | None = Field(default=None, exclude=True)
-    """Your own ``httpx.Client`` (proxies, certificates); not serialised, not closed."""
-    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
-
-    _client: VoxtralClient = PrivateAttr()
-    _async_client: AsyncVoxtralClient = PrivateAttr()
-
-    @model_validator(mode="after")
-    def _build_clients(self) -> Self:
-        self._client, self._async_client = core_clients(self)
-        return self
 
     def _options(self, language: str | None, diarize: bool) -> dict[str, Any]:
         if not dialect(self.backend).supports_timestamps:  # so the language can be used
@@ -105,7 +82,7 @@ class VoxtralTranscriptionTool(CoreClients, BaseTool):
         diarize: bool = False,
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> str:
-        result = self._client.transcribe(path_or_url, **self._options(language, diarize))
+        result = self._client().transcribe(path_or_url, **self._options(language, diarize))
         return timestamped_text(result)
 
     async def _arun(
@@ -115,7 +92,7 @@ class VoxtralTranscriptionTool(CoreClients, BaseTool):
         diarize: bool = False,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> str:
-        result = await self._async_client.transcribe(
+        result = await self._async_client().transcribe(
             path_or_url, **self._options(language, diarize)
         )
         return timestamped_text(result)

@@ -22,14 +22,12 @@ which also puts the part in Mistral's or vLLM's shape for the selected backend.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping, Sequence
 from io import IOBase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 from llama_index.core.base.llms.types import (
     AudioBlock,
     CachePoint,
@@ -54,33 +52,32 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.utils import resolve_binary
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field
 
+from .._adapter_clients import ClosesClients
+from .._chat_answers import ToolCallDraft, ToolCallDrafts, text_and_thinking, usage_counts
 from .._chat_content import (
     ChatOptions,
     api_tool_call,
     api_tool_call_id,
     api_tool_choice,
-    arguments_text,
     audio_format,
     base64_part,
     chat_options,
     check_choices,
     parse_data_url,
     parsed_arguments,
-    received_tool_call_id,
     sniff_format,
     tool_message,
     url_part,
 )
-from .._client import AsyncVoxtralClient, ClosesClients, VoxtralClient
-from .._constants import DEFAULT_CHAT_MODEL, DEFAULT_MAX_RETRIES
+from .._constants import DEFAULT_CHAT_MODEL
 from .._dialects import Backend, dialect
 from .._exceptions import AudioError, InvalidInputError
-from .._models import ChatCompletion, ChatCompletionChunk, Usage
-from .._models import ToolCall as APIToolCall
+from .._models import ChatCompletion, ChatCompletionChunk
 from .._redaction import redact_url
 from .._sources import AudioUpload, resolve_audio
+from ._clients import VoxtralClientFields
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -339,10 +336,10 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     """
     check_choices(completion)
     choice = completion.choices[0]
-    text, thinking = _split_content(choice.message.content)
-    calls = [_ToolCallState.of(call) for call in choice.message.tool_calls or []]
+    text, thinking = text_and_thinking(choice.message.content)
+    calls = [ToolCallDraft.of(call) for call in choice.message.tool_calls or []]
     additional: dict[str, Any] = {"model": completion.model, "finish_reason": choice.finish_reason}
-    additional.update(_usage_kwargs(completion.usage))
+    additional.update(usage_counts(completion.usage))
     return ChatResponse(
         message=_assistant_message(text, thinking, calls),
         raw=completion,
@@ -350,77 +347,21 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     )
 
 
-def _assistant_message(text: str, thinking: str, calls: Sequence[_ToolCallState]) -> ChatMessage:
+def _assistant_message(text: str, thinking: str, calls: Sequence[ToolCallDraft]) -> ChatMessage:
     blocks: list[Any] = []
     if thinking:
         blocks.append(ThinkingBlock(content=thinking))
     if text or not calls:
         blocks.append(TextBlock(text=text))
-    blocks.extend(call.block() for call in calls)
+    blocks.extend(map(_tool_call_block, calls))
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
 
 
-def _split_content(content: str | list[dict[str, Any]] | None) -> tuple[str, str]:
-    """(text, reasoning) of a message's content: a string, or a list of parts."""
-    if content is None:
-        return "", ""
-    if isinstance(content, str):
-        return content, ""
-    text: list[str] = []
-    thinking: list[str] = []
-    for part in content:
-        if part.get("type") == "text":
-            text.append(str(part.get("text") or ""))
-        elif part.get("type") == "thinking":
-            inner = part.get("thinking")
-            if isinstance(inner, str):
-                thinking.append(inner)
-            elif isinstance(inner, list):
-                thinking.extend(
-                    str(item.get("text") or "") for item in inner if isinstance(item, Mapping)
-                )
-    return "".join(text), "".join(thinking)
-
-
-def _usage_kwargs(usage: Usage) -> dict[str, Any]:
-    counts: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
-    }
-    if usage.prompt_audio_seconds is not None:
-        counts["prompt_audio_seconds"] = usage.prompt_audio_seconds
-    if usage.audio_tokens is not None:
-        counts["audio_tokens"] = usage.audio_tokens
-    if usage.cached_tokens is not None:
-        counts["cached_tokens"] = usage.cached_tokens
-    return counts
-
-
-class _ToolCallState:
-    """One tool call, whole or being assembled from streamed fragments."""
-
-    def __init__(self, call_id: str | None, name: str, arguments: str) -> None:
-        self.id = received_tool_call_id(call_id)
-        self.name = name
-        self.arguments = arguments
-
-    @classmethod
-    def of(cls, call: APIToolCall) -> _ToolCallState:
-        return cls(call.id, call.function.name, arguments_text(call.function))
-
-    def add(self, fragment: APIToolCall) -> None:
-        self.name = fragment.function.name or self.name
-        if isinstance(fragment.function.arguments, str):
-            self.arguments += fragment.function.arguments
-        else:  # an object is always whole
-            self.arguments = arguments_text(fragment.function)
-
-    def block(self) -> ToolCallBlock:
-        """Arguments that are no JSON object stay the text as received."""
-        parsed = parsed_arguments(self.arguments)
-        kwargs = self.arguments if isinstance(parsed, str) else parsed
-        return ToolCallBlock(tool_call_id=self.id, tool_name=self.name, tool_kwargs=kwargs)
+def _tool_call_block(call: ToolCallDraft) -> ToolCallBlock:
+    """Arguments that are no JSON object stay the text as received."""
+    parsed = parsed_arguments(call.arguments)
+    kwargs = call.arguments if isinstance(parsed, str) else parsed
+    return ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=kwargs)
 
 
 class _StreamState:
@@ -429,8 +370,7 @@ class _StreamState:
     def __init__(self) -> None:
         self.text = ""
         self.thinking = ""
-        self.calls: list[_ToolCallState] = []
-        self._by_index: dict[int, _ToolCallState] = {}
+        self.calls = ToolCallDrafts()
 
     def add(self, chunk: ChatCompletionChunk) -> ChatResponse | None:
         choice = chunk.choices[0] if chunk.choices else None
@@ -438,13 +378,12 @@ class _StreamState:
         text_delta = ""
         changed = chunk.usage is not None
         if choice is not None:
-            text_delta, thinking_delta = _split_content(choice.delta.content)
+            text_delta, thinking_delta = text_and_thinking(choice.delta.content)
             self.text += text_delta
             self.thinking += thinking_delta
             if thinking_delta:
                 additional["thinking_delta"] = thinking_delta
-            for position, fragment in enumerate(choice.delta.tool_calls or []):
-                self._merge(fragment, position)
+            self.calls.merge(choice.delta.tool_calls or [])
             if choice.finish_reason:
                 additional.update(model=chunk.model, finish_reason=choice.finish_reason)
             changed = changed or bool(
@@ -453,29 +392,19 @@ class _StreamState:
         if not changed:
             return None
         if chunk.usage is not None:
-            additional.update(_usage_kwargs(chunk.usage))
+            additional.update(usage_counts(chunk.usage))
         return ChatResponse(
-            message=_assistant_message(self.text, self.thinking, self.calls),
+            message=_assistant_message(self.text, self.thinking, self.calls.calls),
             delta=text_delta,
             raw=chunk,
             additional_kwargs=additional,
         )
 
-    def _merge(self, fragment: APIToolCall, position: int) -> None:
-        index = fragment.index if fragment.index is not None else position
-        current = self._by_index.get(index)
-        if current is None or (fragment.id and fragment.id != current.id):
-            current = _ToolCallState.of(fragment)  # a new call (whole, or its first piece)
-            self._by_index[index] = current
-            self.calls.append(current)
-        else:
-            current.add(fragment)
-
 
 # --------------------------------------------------------------------------- the LLM
 
 
-class VoxtralLLM(ClosesClients, FunctionCallingLLM):
+class VoxtralLLM(ClosesClients, VoxtralClientFields, FunctionCallingLLM):
     """Mistral's Voxtral as a LlamaIndex LLM: text, audio blocks, tools, streaming.
 
     Example::
@@ -507,29 +436,8 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
         default=DEFAULT_CHAT_MODEL,
         description="A chat-capable Voxtral model id or alias (default voxtral-small-latest).",
     )
-    api_key: SecretStr | None = Field(
-        default=None,
-        exclude=True,
-        repr=False,
-        description="Defaults to MISTRAL_API_KEY (Mistral backend only). Never serialised.",
-    )
-    base_url: str | None = Field(
-        default=None,
-        description="Defaults to MISTRAL_BASE_URL, then Mistral's API "
-        "(vLLM: http://localhost:8000/v1).",
-    )
-    backend: Backend = Field(
-        default="mistral", description="'mistral' (Mistral's API) or 'vllm' (Voxtral on vLLM)."
-    )
     temperature: float | None = Field(default=None, description="Sampling temperature.")
     max_tokens: int | None = Field(default=None, description="Most tokens to generate.")
-    timeout: float | None = Field(
-        default=None, description="Seconds; by default the core's (10 s connect, 30 min read)."
-    )
-    max_retries: int = Field(
-        default=DEFAULT_MAX_RETRIES,
-        description="Retries after 429, 5xx, connection errors and timeouts.",
-    )
     context_window: int = Field(
         default=VOXTRAL_CONTEXT_WINDOW,
         description="Tokens the model takes in (32k for Voxtral); set it for other models.",
@@ -538,53 +446,16 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
         default_factory=dict,
         description="Other API fields sent with every call (random_seed, stop...).",
     )
-    http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
-    """Your own ``httpx.Client`` (proxies, certificates); not serialised, not closed."""
-    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
-    """Your own ``httpx.AsyncClient`` for the async methods."""
-
-    _clients: tuple[VoxtralClient, AsyncVoxtralClient] | None = PrivateAttr(default=None)
-    _clients_for: tuple[Any, ...] | None = PrivateAttr(default=None)
-    _retired: list[AsyncVoxtralClient] = PrivateAttr(default_factory=list)
-    """Async clients replaced (after a change of settings) and not closed yet."""
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
-        # built after pydantic's validation, so the core's typed errors (a missing key,
+        # checked after pydantic's validation, so the core's typed errors (a missing key,
         # a bad base URL) reach the caller as they are, not wrapped in a ValidationError
-        self._get_clients()
+        self._client_settings().resolved()
 
     @classmethod
     def class_name(cls) -> str:
         return "VoxtralLLM"
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> VoxtralLLM:
-        """A copy with the same settings and its own clients, built at its first call
-        (a client holds a connection pool and locks, which cannot be copied)."""
-        clone = copy.copy(self)
-        object.__setattr__(clone, "__dict__", copy.deepcopy(self.__dict__, memo))
-        private = {
-            **(self.__pydantic_private__ or {}),
-            "_clients": None,
-            "_clients_for": None,
-            "_retired": [],
-        }
-        object.__setattr__(clone, "__pydantic_private__", private)
-        return clone
-
-    def __getstate__(self) -> dict[str, Any]:
-        """A pickle holds no key, as ``to_dict`` does not, and no clients: unpickled, the
-        LLM reads ``MISTRAL_API_KEY`` again and builds its clients at its first call."""
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
-        private = state.get("__pydantic_private__") or {}
-        state["__pydantic_private__"] = {
-            **private,
-            "_clients": None,
-            "_clients_for": None,
-            "_retired": [],
-        }
-        return state
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -603,58 +474,6 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
             if name == "base_url" and isinstance(value, str):
                 value = redact_url(value)
             yield name, value
-
-    # ---- clients
-
-    def _get_clients(self) -> tuple[VoxtralClient, AsyncVoxtralClient]:
-        """The core clients for the current settings (rebuilt if a setting changed)."""
-        key = self.api_key.get_secret_value() if self.api_key is not None else None
-        settings = (
-            key,
-            self.base_url,
-            self.backend,
-            self.timeout,
-            self.max_retries,
-            id(self.http_client),
-            id(self.async_http_client),
-        )
-        if self._clients is None or self._clients_for != settings:
-            if self._clients is not None:  # a setting changed: the old pool is let go
-                self._clients[0].close()
-                self._retired.append(self._clients[1])  # closed by aclose(): it needs a loop
-            common: dict[str, Any] = {
-                "base_url": self.base_url,
-                "backend": self.backend,
-                "timeout": self.timeout,
-                "max_retries": self.max_retries,
-            }
-            # with no key given, the core reads MISTRAL_API_KEY for Mistral only
-            self._clients = (
-                VoxtralClient(key, http_client=self.http_client, **common),
-                AsyncVoxtralClient(key, http_client=self.async_http_client, **common),
-            )
-            self._clients_for = settings
-        return self._clients
-
-    def _swap_clients(
-        self, *, both: bool
-    ) -> tuple[VoxtralClient | None, AsyncVoxtralClient | None]:
-        """The next call builds new clients (see :class:`ClosesClients`)."""
-        if self._clients is None:
-            return None, None
-        old, old_async = self._clients
-        self._clients, self._clients_for = None, None
-        if both:
-            return old, old_async
-        self._retired.append(old_async)  # its pool needs an event loop: closed by aclose()
-        return old, None
-
-    async def aclose(self) -> None:
-        """Close the connections of sync and async calls (not caller-supplied clients)."""
-        retired, self._retired = self._retired, []
-        for client in retired:
-            await client.close()
-        await super().aclose()
 
     def _options(self, kwargs: Mapping[str, Any]) -> ChatOptions:
         """A call's keyword arguments as the core's; unknown ones go in ``extra_body``."""
@@ -676,19 +495,19 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         payload = message_dicts(messages)
         options = self._options(kwargs)
-        return chat_response(self._get_clients()[0].chat(payload, **options))
+        return chat_response(self._client().chat(payload, **options))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         payload = await self._amessage_dicts(messages)
         options = self._options(kwargs)
-        return chat_response(await self._get_clients()[1].chat(payload, **options))
+        return chat_response(await self._async_client().chat(payload, **options))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         payload = message_dicts(messages)  # bad input raises here, not on first iteration
         options = self._options(kwargs)
-        client = self._get_clients()[0]
+        client = self._client()
 
         def gen() -> ChatResponseGen:
             state = _StreamState()
@@ -705,7 +524,7 @@ class VoxtralLLM(ClosesClients, FunctionCallingLLM):
     ) -> ChatResponseAsyncGen:
         payload = await self._amessage_dicts(messages)
         options = self._options(kwargs)
-        client = self._get_clients()[1]
+        client = self._async_client()
 
         async def gen() -> ChatResponseAsyncGen:
             state = _StreamState()

@@ -19,31 +19,28 @@ from functools import partial
 from pathlib import Path, PurePath
 from typing import Any
 
-import httpx
 from llama_index.core.readers.base import BasePydanticReader
 from llama_index.core.schema import Document
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, PrivateAttr, SecretStr
 
 from .._bulk import Source, name_of
-from .._client import AsyncVoxtralClient, VoxtralClient
 from .._constants import (
     API_KEY_ENV,
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_GRANULARITY,
-    DEFAULT_MAX_RETRIES,
     DEFAULT_TRANSCRIPTION_MODEL,
     DEFAULT_WINDOW_SECONDS,
 )
-from .._dialects import Backend, dialect
+from .._dialects import dialect
 from .._exceptions import LoadError
 from .._loading import LoadOptions, aload, load, load_options
 from .._records import PROVENANCE_KEYS, TIMING_KEYS, Record
-from .._settings import ClientSettings
+from ._clients import VoxtralClientFields
 
 __all__ = ["VoxtralReader"]
 
 
-class VoxtralReader(BasePydanticReader):
+class VoxtralReader(VoxtralClientFields, BasePydanticReader):
     """Transcribe audio into Documents; works as a ``SimpleDirectoryReader`` extractor.
 
     Example::
@@ -84,12 +81,7 @@ class VoxtralReader(BasePydanticReader):
     on_error: str = "raise"
     mode: str = "online"
     batch_dir: str | None = None
-    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    base_url: str | None = None
     model: str = DEFAULT_TRANSCRIPTION_MODEL
-    backend: Backend = "mistral"
-    max_retries: int = DEFAULT_MAX_RETRIES
-    timeout: float | None = None
     language: str | None = None
     temperature: float | None = None
     diarize: bool = False
@@ -98,8 +90,6 @@ class VoxtralReader(BasePydanticReader):
     concurrency: int = DEFAULT_BULK_CONCURRENCY
     cache_dir: str | None = None
     show_progress: bool = False
-    http_client: httpx.Client | None = Field(default=None, exclude=True, repr=False)
-    async_http_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
 
     _options: LoadOptions = PrivateAttr()
 
@@ -121,27 +111,11 @@ class VoxtralReader(BasePydanticReader):
         self._options = load_options(vars(self))
         self._options.check()
         self._options.check_backend(self.backend)
-        self._client().close()  # a missing key fails here, not at the first file
+        self._client_settings().resolved()  # a missing key fails here, not at the first file
 
     @classmethod
     def class_name(cls) -> str:
         return "VoxtralReader"
-
-    def __getstate__(self) -> dict[str, Any]:
-        """A pickle holds no key, as ``to_dict`` does not: unpickled, the reader reads
-        ``MISTRAL_API_KEY`` again."""
-        state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
-        return state
-
-    def _settings(self) -> dict[str, Any]:
-        return ClientSettings.of(vars(self)).arguments()
-
-    def _client(self) -> VoxtralClient:
-        return VoxtralClient(**self._settings(), http_client=self.http_client)
-
-    def _async_client(self) -> AsyncVoxtralClient:
-        return AsyncVoxtralClient(**self._settings(), http_client=self.async_http_client)
 
     def lazy_load_data(
         self,
@@ -151,9 +125,8 @@ class VoxtralReader(BasePydanticReader):
     ) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""
         self._check()  # options may have been changed since construction
-        with self._client() as client:
-            for source, records in load(client, _sources(file, fs), self._options):
-                yield from (_document(record, extra_info, source) for record in records)
+        for source, records in load(self._client(), _sources(file, fs), self._options):
+            yield from (_document(record, extra_info, source) for record in records)
 
     def load_data(
         self,
@@ -188,7 +161,7 @@ class VoxtralReader(BasePydanticReader):
         self._check()
         documents: list[Document] = []
         try:
-            async with self._async_client() as client:
+            async with self._one_async_client() as client:
                 loads = aload(client, _sources(file, fs), self._options)
                 async for source, records in loads:
                     documents.extend(_document(record, extra_info, source) for record in records)

@@ -7,17 +7,16 @@ from typing import Any
 
 from llama_index.core.tools.tool_spec.base import BaseToolSpec
 
-from .._client import AsyncVoxtralClient, VoxtralClient
+from .._adapter_clients import AdapterClients, HoldsClients
 from .._constants import API_KEY_ENV, DEFAULT_TRANSCRIPTION_MODEL
 from .._dialects import Backend, dialect
-from .._loading import KeylessPickle
 from .._records import timestamped_text
 from .._settings import ClientSettings
 
 __all__ = ["VoxtralToolSpec"]
 
 
-class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
+class VoxtralToolSpec(HoldsClients, BaseToolSpec):
     """``transcribe_audio`` for agents, sync and async, with ``[HH:MM:SS]`` markers.
 
     Example::
@@ -29,7 +28,7 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
     """
 
     spec_functions = [("transcribe_audio", "atranscribe_audio")]  # noqa: RUF012
-    _key_holder = "_settings"
+    _key_field = "_settings"
 
     def __init__(
         self,
@@ -43,6 +42,7 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
             api_key = os.environ.get(API_KEY_ENV)
         self._settings = ClientSettings.of(locals())
         self._model = model
+        self._clients = AdapterClients()
         self._settings.resolved()  # a missing key fails here, not in the agent
 
     def __repr__(self) -> str:
@@ -59,13 +59,9 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         Returns the transcript as lines "[HH:MM:SS] text", each marked with the
         time in the recording where it is said (and the speaker with diarize=True).
         """
-        with VoxtralClient(**self._settings.arguments()) as client:
-            result = client.transcribe(
-                path_or_url,
-                model=self._model,
-                diarize=diarize,
-                **self._timestamps(),
-            )
+        result = self._client().transcribe(
+            path_or_url, model=self._model, diarize=diarize, **self._timestamps()
+        )
         return timestamped_text(result)
 
     async def atranscribe_audio(self, path_or_url: str, diarize: bool = False) -> str:
@@ -74,7 +70,7 @@ class VoxtralToolSpec(KeylessPickle, BaseToolSpec):
         Returns the transcript as lines "[HH:MM:SS] text", each marked with the
         time in the recording where it is said (and the speaker with diarize=True).
         """
-        async with AsyncVoxtralClient(**self._settings.arguments()) as client:
+        async with self._one_async_client() as client:
             result = await client.transcribe(
                 path_or_url,
                 model=self._model,
