@@ -263,7 +263,11 @@ class Operations(_Shared[SyncTransport]):
     ) -> _T:
         """A Batch API ``flow`` (``_batch_flow``) run over what it may use of this client."""
         host = Host(
-            dialect=self.dialect, base_url=self.base_url, send=self.read, payloads=self.payloads
+            dialect=self.dialect,
+            base_url=self.base_url,
+            send=self.read,
+            payloads=self.payloads,
+            sleep=self.transport.sleep,  # the one sleep seam, for the polls too
         )
         return run(host, flow, *args, **kwargs)
 
@@ -419,7 +423,11 @@ class AsyncOperations(_Shared[AsyncTransport]):
     ) -> _T:
         """See :meth:`Operations.batch`; the polls sleep on the event loop."""
         host = AsyncHost(
-            dialect=self.dialect, base_url=self.base_url, send=self.read, payloads=self.payloads
+            dialect=self.dialect,
+            base_url=self.base_url,
+            send=self.read,
+            payloads=self.payloads,
+            sleep=self.transport.sleep,
         )
         return await arun(host, flow, *args, **kwargs)
 

@@ -453,19 +453,14 @@ def test_wait_backs_off_from_two_seconds_to_a_minute(
     corpus: list[str],
     monkeypatch: pytest.MonkeyPatch,
     batch_client: ClientFactory,
+    sleeps: list[float],
 ) -> None:
     server.script = ("QUEUED", *["RUNNING"] * 11, "SUCCESS")
     client = batch_client(server)
     job = client.submit_batch(corpus[1], manifest_dir=Path(corpus[1]).parent)
-    slept: list[float] = []
-    blocked: list[float] = []  # the async client must never block its event loop
-
-    async def asleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    synchronous = not isinstance(client, Synced)
-    monkeypatch.setattr("time.sleep", slept.append if synchronous else blocked.append)
-    monkeypatch.setattr("anyio.sleep", asleep)
+    slept = sleeps  # the polls wait through the transport's one sleep seam
+    blocked: list[float] = []  # ...never by time.sleep (the async client's event loop)
+    monkeypatch.setattr("time.sleep", blocked.append)
     assert client.wait_for_batch(job.id, show_progress=True).status == "SUCCESS"
     assert blocked == []
     assert slept[:4] == [2.0, 3.0, 4.5, 6.75]
