@@ -29,6 +29,7 @@ from ._chat_content import carries_inline_audio, map_audio_parts
 from ._dialects import Backend, MistralDialect, RequestSpec
 from ._events import ChatChunks
 from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
+from ._long_stream import LongStream
 from ._models import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -54,7 +55,7 @@ from ._sources import (
     resolve_audio,
 )
 from ._streaming import AsyncStream, Stream
-from ._transcribe import ChunkCache, LongStream, materialised, no_slot
+from ._transcribe import ChunkCache, materialised, no_slot
 from ._transport import AsyncTransport, SyncTransport
 
 _T = TypeVar("_T")

@@ -20,6 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from voxtral_integrations._chunking import plan_chunks, stitch
+from voxtral_integrations._long_stream import LongStream
 from voxtral_integrations._models import (
     Chunk,
     DoneEvent,
@@ -31,7 +32,6 @@ from voxtral_integrations._models import (
     Usage,
 )
 from voxtral_integrations._speakers import MIN_LINK_CONFIDENCE, best_assignment
-from voxtral_integrations._transcribe import LongStream
 
 VOCABULARY = [f"word{i}" for i in range(400)]
 
