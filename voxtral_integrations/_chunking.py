@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import pairwise
 from statistics import median
 
-from ._models import Chunk, Segment, Transcription, Usage
+from ._models import Chunk, Segment, Transcription, Usage, shared_seconds
 from ._speakers import SpeakerLink, link_speakers
 
 LEVEL_HOP_SECONDS = 0.01
@@ -224,7 +224,7 @@ def stitch(chunks: Sequence[Chunk], results: Sequence[Transcription]) -> Transcr
         for chunk, result in zip(chunks, results, strict=True)
     ]
     links = link_speakers(chunks, heard) if any(_diarized(s) for s in heard) else None
-    overlapping = any(after.start < before.end for before, after in pairwise(chunks))
+    overlapping = any(shared_seconds(before, after) for before, after in pairwise(chunks))
     middles = agreed_midpoints(chunks, heard)
     segments: list[Segment] = []
     texts: list[str] = []
@@ -268,7 +268,7 @@ def agreed_midpoints(
     exactly one of them is kept. ``heard[i]`` is chunk ``i``'s segments, absolute."""
     middles: list[dict[int, float]] = [{} for _ in chunks]
     for position, (before, after) in enumerate(pairwise(chunks)):
-        if after.start >= before.end:
+        if not shared_seconds(before, after):
             continue
         pairs = heard_twice(heard[position], heard[position + 1], (after.start, before.end))
         for first, second in pairs:

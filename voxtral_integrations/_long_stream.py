@@ -7,7 +7,6 @@ the same answers (the tests compare the two).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
@@ -21,6 +20,7 @@ from ._models import (
     TextDeltaEvent,
     Transcription,
     TranscriptionStreamEvent,
+    shared_seconds,
     speaker_link,
 )
 from ._speakers import SpeakerLink, SpeakerLinker
@@ -46,7 +46,11 @@ class LongStream:
     def __init__(self, chunks: Sequence[Chunk]) -> None:
         self._chunks = list(chunks)
         self._territories = dict(zip((c.index for c in chunks), territories(chunks), strict=True))
-        self._overlapping = any(after.start < before.end for before, after in pairwise(chunks))
+        overlapping = [(b, a) for b, a in pairwise(chunks) if shared_seconds(b, a)]
+        self._before = {after.index: before for before, after in overlapping}
+        self._after = {before.index: after for before, after in overlapping}
+        """Each chunk's neighbours that share audio with it, by chunk index."""
+        self._overlapping = bool(overlapping)
         self._linker = SpeakerLinker()
         self._results: list[Transcription] = []
         self._last_delta_chunk: int | None = None
@@ -87,18 +91,9 @@ class LongStream:
             return [absolute]
         self._held.append((absolute, len(self._heard)))
         self._heard.append(moved.model_copy(update={"speaker_id": event.speaker_id}))
-        before = self._neighbour(chunk, -1)
+        before = self._before.get(chunk.index)
         passed = before is None or (moved.start is not None and moved.start >= before.end)
         return self._release(chunk, final=False) if passed else []
-
-    def _neighbour(self, chunk: Chunk, step: int) -> Chunk | None:
-        """The chunk before (``-1``) or after (``+1``) ``chunk``, if they overlap."""
-        position = self._chunks.index(chunk) + step
-        if not 0 <= position < len(self._chunks):
-            return None
-        other = self._chunks[position]
-        before, after = (other, chunk) if step < 0 else (chunk, other)
-        return other if after.start < before.end else None
 
     def _release(self, chunk: Chunk, *, final: bool) -> list[TranscriptionStreamEvent]:
         """The held events to stream now (see the class): the chunk before's that were
@@ -111,31 +106,32 @@ class LongStream:
             previous, self._previous = self._previous, None
             if previous is not None:
                 middles = agreed_midpoints([previous.chunk, chunk], [previous.heard, self._heard])
-                released += previous.streamed(previous.waiting, middles[0], self._territories)
+                ready, trailing = previous.streamed(previous.waiting, middles[0], self._territories)
+                released += ready + [event for event, _ in trailing]
                 self._middles = middles[1]
-        after = self._neighbour(chunk, +1)
+        after = self._after.get(chunk.index)
         waiting_from = next(
             (
                 position
-                for position, (event, index) in enumerate(self._held)
+                for position, (_, index) in enumerate(self._held)
                 if index is not None
                 and after is not None
-                and (self._heard[index].end or -math.inf) > after.start
+                and (end := self._heard[index].end) is not None
+                and end > after.start
             ),
-            None,
+            len(self._held),
         )
-        if waiting_from is None:
-            waiting_from = len(self._held)
-        while (
-            waiting_from < len(self._held)
-            and waiting_from
-            and self._held[waiting_from - 1][1] is None
-        ):
-            waiting_from -= 1  # the deltas before a waiting segment wait with it
-        ready, waiting = self._held[:waiting_from], self._held[waiting_from:]
         current = _Heard(chunk, self._heard, links)
-        released += current.streamed(ready, self._middles, self._territories, final=final)
-        trailing = [] if final or waiting else _trailing_deltas(ready)
+        ready, trailing = current.streamed(
+            self._held[:waiting_from], self._middles, self._territories
+        )
+        released += ready
+        waiting = self._held[waiting_from:]
+        if waiting:  # the deltas before a waiting segment wait with it
+            waiting, trailing = trailing + waiting, []
+        elif final:
+            released += [event for event, _ in trailing]
+            trailing = []
         self._held = waiting + trailing
         if final:
             self._previous = (
@@ -147,14 +143,6 @@ class LongStream:
     def done(self) -> DoneEvent:
         whole = stitch(self._chunks, self._results)
         return DoneEvent.model_validate(whole.model_dump())
-
-
-def _trailing_deltas(
-    held: Sequence[tuple[TranscriptionStreamEvent, int | None]],
-) -> list[tuple[TranscriptionStreamEvent, int | None]]:
-    """The deltas after the last segment: they belong to a segment still to come."""
-    last = max((p for p, (_, index) in enumerate(held) if index is not None), default=-1)
-    return list(held[last + 1 :])
 
 
 class _Heard:
@@ -175,23 +163,21 @@ class _Heard:
         held: Sequence[tuple[TranscriptionStreamEvent, int | None]],
         middles: Mapping[int, float],
         territory: Mapping[int, tuple[float, float]],
-        *,
-        final: bool = True,
-    ) -> list[TranscriptionStreamEvent]:
+    ) -> tuple[list[TranscriptionStreamEvent], list[tuple[TranscriptionStreamEvent, int | None]]]:
         """Of ``held``, each segment this chunk owns with the deltas before it (a segment
-        it does not own takes its deltas with it); deltas after the last segment too
-        when ``final``."""
+        it does not own takes its deltas with it), and the deltas after the last
+        segment, which belong to a segment still to come (or to the end)."""
         low, high = territory[self.chunk.index]
         released: list[TranscriptionStreamEvent] = []
-        deltas: list[TranscriptionStreamEvent] = []
+        deltas: list[tuple[TranscriptionStreamEvent, int | None]] = []
         for event, index in held:
             if index is None:
-                deltas.append(event)
+                deltas.append((event, index))
                 continue
             segment = self.heard[index]
             if owns(segment, low, high, middle=middles.get(index)):
                 linked = with_speaker(segment, self.chunk.index, self.links)
                 update = {"speaker_id": linked.speaker_id, **speaker_link(linked)}
-                released += [*deltas, event.model_copy(update=update)]
+                released += [*(delta for delta, _ in deltas), event.model_copy(update=update)]
             deltas = []
-        return released + (deltas if final else [])
+        return released, deltas

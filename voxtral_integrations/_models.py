@@ -130,6 +130,11 @@ class Chunk(BaseModel):
         return self.end - self.start
 
 
+def shared_seconds(before: Chunk, after: Chunk) -> float:
+    """The audio two consecutive chunks share: their overlap, 0 where they only meet."""
+    return max(0.0, before.end - after.start)
+
+
 class Transcription(_Lenient):
     """The result of a transcription request.
 
@@ -155,7 +160,7 @@ class Transcription(_Lenient):
     def overlap_seconds(self) -> float:
         """Audio sent twice: what neighbouring ``chunks`` share (diarized audio overlaps
         so speakers can be linked across each cut). It is billed, and in ``usage``."""
-        return sum(max(0.0, b.end - a.start) for b, a in pairwise(self.chunks))
+        return sum(shared_seconds(before, after) for before, after in pairwise(self.chunks))
 
 
 class LanguageEvent(_Lenient):

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from voxtral_integrations._chunking import plan_chunks, stitch
+from voxtral_integrations._chunking import plan_chunks, shift, stitch
 from voxtral_integrations._long_stream import LongStream
 from voxtral_integrations._models import (
     Chunk,
@@ -413,7 +413,7 @@ def test_a_turn_on_the_border_timed_differently_by_each_request_is_kept_once(
             text="on the border", start=times[0], end=times[1], speaker_id="speaker_1"
         )
         in_order = sorted((*others, on_border), key=lambda s: s.start or 0.0)
-        segments = [shift_to(chunk, s) for s in in_order]
+        segments = [shift(s, -chunk.start) for s in in_order]  # as the request reports it
         return Transcription(text="", model="m", segments=segments)
 
     results = [
@@ -435,11 +435,3 @@ def test_a_turn_on_the_border_timed_differently_by_each_request_is_kept_once(
     assert [(e.text, e.chunk_index) for e in segments] == [
         (s.text, s.chunk_index) for s in stitched.segments
     ]
-
-
-def shift_to(chunk: Chunk, segment: Segment) -> Segment:
-    """``segment`` (absolute times) as ``chunk``'s request reports it: relative."""
-    assert segment.start is not None and segment.end is not None
-    return segment.model_copy(
-        update={"start": segment.start - chunk.start, "end": segment.end - chunk.start}
-    )
