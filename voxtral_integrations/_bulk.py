@@ -143,7 +143,7 @@ def resolved_source(
     source = (
         audio if isinstance(audio, (AudioUpload, AudioURL, AudioFileId)) else resolve_audio(audio)
     )
-    dialect.transcription_request(options, source, stream=False)  # refuses early
+    dialect.check_transcription(options, source)
     return source
 
 

@@ -171,6 +171,12 @@ class MistralDialect:
             "overlap_seconds": DIARIZATION_OVERLAP_SECONDS if options.diarize else 0.0,
         }
 
+    def check_transcription(self, options: TranscriptionOptions, source: AudioSource) -> None:
+        """Refuse what this backend cannot transcribe, before any audio is read.
+
+        Mistral's API takes every source and option this library offers.
+        """
+
     def transcription_request(
         self, options: TranscriptionOptions, source: AudioSource, *, stream: bool
     ) -> RequestSpec:
@@ -236,9 +242,7 @@ class VLLMDialect(MistralDialect):
     def served(self, model: str) -> str:
         return "vLLM"
 
-    def transcription_request(
-        self, options: TranscriptionOptions, source: AudioSource, *, stream: bool
-    ) -> RequestSpec:
+    def check_transcription(self, options: TranscriptionOptions, source: AudioSource) -> None:
         if not isinstance(source, AudioUpload):
             given = "an http(s) URL" if isinstance(source, AudioURL) else "a file id"
             raise UnsupportedFeatureError(
@@ -262,6 +266,12 @@ class VLLMDialect(MistralDialect):
                 "backend for these, or drop them.",
                 argument=unsupported[0],
             )
+
+    def transcription_request(
+        self, options: TranscriptionOptions, source: AudioSource, *, stream: bool
+    ) -> RequestSpec:
+        self.check_transcription(options, source)
+        assert isinstance(source, AudioUpload)  # for the type checker: checked just above
         form: dict[str, str | list[str]] = {"model": options.model, "response_format": "json"}
         if options.language is not None:
             form["language"] = options.language

@@ -87,16 +87,11 @@ class _Shared(Generic[_Transport]):
         return options, chunking
 
     def checked_source(
-        self,
-        options: TranscriptionOptions,
-        audio: AudioInput | None,
-        file_id: str | None,
-        *,
-        stream: bool,
+        self, options: TranscriptionOptions, audio: AudioInput | None, file_id: str | None
     ) -> AudioSource:
         """The audio classified and checked against the backend; nothing is read or sent yet."""
         source = resolve_audio(audio, file_id=file_id)
-        self.dialect.transcription_request(options, source, stream=stream)  # refuses early
+        self.dialect.check_transcription(options, source)
         return source
 
     def cache(
@@ -105,6 +100,8 @@ class _Shared(Generic[_Transport]):
         upload: AudioUpload,
         options: TranscriptionOptions,
     ) -> ChunkCache | None:
+        if not cache_dir:
+            return None
         return _transcribe.chunk_cache(cache_dir, upload, options, self.backend, self.base_url)
 
     def chat_request(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
@@ -149,7 +146,7 @@ class Operations(_Shared[SyncTransport]):
         options: TranscriptionOptions,
         chunking: ChunkingOptions,
     ) -> Transcription:
-        source = self.checked_source(options, audio, file_id, stream=False)
+        source = self.checked_source(options, audio, file_id)
         return self._transcribe_source(source, options, chunking)
 
     def transcribe_many(
@@ -217,7 +214,7 @@ class Operations(_Shared[SyncTransport]):
         options: TranscriptionOptions,
         chunking: ChunkingOptions,
     ) -> Stream[TranscriptionStreamEvent]:
-        source = self.checked_source(options, audio, file_id, stream=True)
+        source = self.checked_source(options, audio, file_id)
         payloads = (
             []
             if not isinstance(source, AudioUpload)
@@ -293,7 +290,7 @@ class AsyncOperations(_Shared[AsyncTransport]):
         options: TranscriptionOptions,
         chunking: ChunkingOptions,
     ) -> Transcription:
-        source = self.checked_source(options, audio, file_id, stream=False)
+        source = self.checked_source(options, audio, file_id)
         return await self._transcribe_source(source, options, chunking)
 
     def transcribe_many(
@@ -372,7 +369,7 @@ class AsyncOperations(_Shared[AsyncTransport]):
         options: TranscriptionOptions,
         chunking: ChunkingOptions,
     ) -> AsyncStream[TranscriptionStreamEvent]:
-        source = self.checked_source(options, audio, file_id, stream=True)
+        source = self.checked_source(options, audio, file_id)
         payloads = []
         if isinstance(source, AudioUpload):
             payloads = await self.payloads(source, options, chunking.max_chunk_seconds)
