@@ -59,7 +59,14 @@ class Faults:
 
 @dataclass
 class Connection:
-    """What one connection did: frames in and out (audio summarised as ``audio_bytes``)."""
+    """What one connection did.
+
+    ``frames``: every frame in and out, in order, each a dict with ``dir`` "in" or "out";
+    an append's base64 is replaced by ``audio_chars`` and ``audio_bytes`` (decoded, once
+    accepted); a binary frame is ``{"binary": n}``, bad JSON ``{"raw": text}``. ``times``
+    holds each frame's ``time.monotonic()`` (for latency measurements). ``audio`` is every
+    accepted byte, ``close_code`` the socket's once the handler ended (``closed`` is set then).
+    """
 
     path: str
     model: str | None
@@ -67,8 +74,14 @@ class Connection:
     subprotocol: str | None
     faulty: bool
     frames: list[dict[str, Any]] = field(default_factory=list)
-    audio: bytearray = field(default_factory=bytearray)
+    times: list[float] = field(default_factory=list, repr=False)
+    audio: bytearray = field(default_factory=bytearray, repr=False)
     close_code: int | None = None
+    closed: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def log(self, frame: dict[str, Any]) -> None:
+        self.frames.append(frame)
+        self.times.append(time.monotonic())
 
 
 def _json_response(status: int, body: dict[str, Any]) -> Response:
@@ -83,6 +96,13 @@ def _error_body(status: int, message: str, kind: str, code: str) -> Response:
 
 
 class FakeRealtimeServer:
+    """``with FakeRealtimeServer(...) as server``: a listening server until the block ends.
+
+    ``models`` maps the Mistral model names it serves to their capabilities (default
+    ``realtime_rules.MISTRAL_MODELS``); ``vllm_models`` are the names vLLM's ``session.update``
+    accepts. ``Faults.only_first`` counts upgrade attempts, refused ones included.
+    """
+
     def __init__(
         self,
         dialect: Literal["mistral", "vllm"] = "mistral",
@@ -109,6 +129,13 @@ class FakeRealtimeServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def ws_url(self, model: str | None = None) -> str:
+        """The dialect's WebSocket URL (Mistral: with ``?model=``)."""
+        if self.dialect == "vllm":
+            return f"ws://127.0.0.1:{self.port}{rules.VLLM_PATH}"
+        query = "" if model is None else f"?model={model}"
+        return f"ws://127.0.0.1:{self.port}{rules.MISTRAL_PATH}{query}"
 
     @property
     def connections(self) -> int:
@@ -175,8 +202,9 @@ class FakeRealtimeServer:
             self.rejected.append((refusal.status_code, url.path))
             return refusal
         auth = "key" if "Authorization" in request.headers else None
-        if auth is None and self.dialect == "mistral":
-            auth = "token"
+        if self.dialect == "mistral":
+            keyed = request.headers.get("Authorization") == f"Bearer {self._api_key}"
+            auth = "key" if keyed else "token"
         connection.record = Connection(url.path, model, auth, None, faulty)  # type: ignore[attr-defined]
         return None
 
@@ -224,6 +252,7 @@ class FakeRealtimeServer:
         finally:
             session.stop()
             record.close_code = ws.close_code
+            record.closed.set()
 
 
 class _Session:
@@ -239,7 +268,7 @@ class _Session:
 
     async def send(self, event: dict[str, Any]) -> None:
         if not self.dead:
-            self.record.frames.append({"dir": "out", **event})
+            self.record.log({"dir": "out", **event})
             await self.ws.send(json.dumps(event))
 
     def stop(self) -> None:
@@ -252,22 +281,20 @@ class _Session:
             if self.closing:
                 continue
             if isinstance(raw, bytes):
-                self.record.frames.append({"dir": "in", "binary": len(raw)})
+                self.record.log({"dir": "in", "binary": len(raw)})
                 await self.binary()
                 continue
             try:
                 message = json.loads(raw)
             except ValueError:
-                self.record.frames.append({"dir": "in", "raw": raw[:200]})
+                self.record.log({"dir": "in", "raw": raw[:200]})
                 await self.bad_json()
                 continue
             if isinstance(message, dict) and isinstance(message.get("audio"), str):
                 logged = {k: v for k, v in message.items() if k != "audio"}
-                self.record.frames.append(
-                    {"dir": "in", **logged, "audio_chars": len(message["audio"])}
-                )
+                self.record.log({"dir": "in", **logged, "audio_chars": len(message["audio"])})
             else:
-                self.record.frames.append(
+                self.record.log(
                     {"dir": "in", "message": message}
                     if not isinstance(message, dict)
                     else {"dir": "in", **message}

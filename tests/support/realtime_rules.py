@@ -68,6 +68,7 @@ MISTRAL_MODELS: dict[str, ModelSpec] = {
     "voxtral-mini-transcribe-realtime-2602": _V2,
     "voxtral-mini-transcribe-realtime-3": _V3,
     "voxtral-mini-transcribe-realtime-3-0": _V3,
+    "voxtral-mini-transcribe-realtime-latest": _V3,  # moved from 2602 to v3 in October 2026
 }
 VLLM_MODELS = ("mistralai/Voxtral-Mini-4B-Realtime-2602",)
 

@@ -67,10 +67,19 @@ async def _until(ws: ClientConnection, kind: str, timeout: float = 5) -> list[di
 async def _quiet(ws: ClientConnection, seconds: float = 0.3) -> list[dict[str, Any]]:
     """Whatever arrives within ``seconds``."""
     events: list[dict[str, Any]] = []
-    with pytest.raises(TimeoutError):
+    with pytest.raises(asyncio.TimeoutError):  # not TimeoutError on 3.10
         while True:
             events.append(json.loads(await asyncio.wait_for(ws.recv(), seconds)))
     return events
+
+
+async def _settled(ws: ClientConnection) -> list[dict[str, Any]]:
+    """Everything the server says about the frames sent so far: it handles frames in order,
+    so the error for a bad frame sent now comes after all of it (unless it went silent)."""
+    await ws.send("{barrier")
+    events = await _until(ws, "error")
+    assert events[-1]["error"]["message"] == "Invalid JSON"
+    return events[:-1]
 
 
 def _texts(events: Sequence[dict[str, Any]]) -> list[str]:
@@ -280,7 +289,7 @@ async def test_a_session_hears_the_words_at_their_times(server: FakeRealtimeServ
     async with _session(server) as ws:
         await _until(ws, "session.created")
         await _append(ws, PCM)
-        before = await _quiet(ws)
+        before = await _settled(ws)
         # the last word is held back until the flush (client-python#357)
         assert _texts(before) == [" alpha", " bravo", " charlie", " delta"]
         language = [e for e in before if e["type"] == "transcription.language"]
@@ -355,7 +364,7 @@ async def test_the_session_format_is_heard(
 
 
 async def test_a_replay_from_mid_word_is_heard_in_session_time(server: FakeRealtimeServer) -> None:
-    cut = round(0.6 * 16000) * 2  # inside "bravo" (0.9..1.2)? no: inside "alpha" (0.5..0.8)
+    cut = round(0.6 * 16000) * 2  # 0.2 s of "alpha" (0.5..0.8) remain: heard, from 0.0
     async with _session(server) as ws:
         await _until(ws, "session.created")
         await _append(ws, PCM[cut:])
@@ -375,7 +384,7 @@ async def test_turn_detection_reports_turns_in_session_time(server: FakeRealtime
         updated = (await _until(ws, "session.updated"))[-1]["session"]["turn_detection"]
         assert updated == {**rules.TURN_DEFAULTS, "min_silence_ms": 400}
         await _append(ws, PCM)
-        events = await _quiet(ws)
+        events = await _settled(ws)
     turn_events = [(e["type"], e["time_s"]) for e in events if e["type"].startswith("turn.")]
     assert turn_events == [
         ("turn.start", 0.5),
@@ -396,7 +405,7 @@ async def test_a_short_pause_is_an_eager_end_then_a_resume(server: FakeRealtimeS
         await _send(ws, {"type": "session.update", "session": TURN})
         await _until(ws, "session.updated")
         await _append(ws, tone_speech(script, 2.0), chunk=320)
-        events = await _quiet(ws)
+        events = await _settled(ws)
     assert [(e["type"], e["time_s"]) for e in events if e["type"].startswith("turn.")] == [
         ("turn.start", 0.2),
         ("turn.eager_end", 0.5),
@@ -449,15 +458,17 @@ async def test_diarized_segments_carry_the_speaker(server: FakeRealtimeServer) -
 # --- faults ---------------------------------------------------------------------------------
 
 
-async def _two_flushes(server: FakeRealtimeServer) -> tuple[list[Any], list[Any]]:
+async def _two_flushes(
+    server: FakeRealtimeServer, settle: Any = _settled
+) -> tuple[list[Any], list[Any]]:
     async with _session(server) as ws:
         await _until(ws, "session.created")
         await _append(ws, PCM[: 2 * 32000])
         await _send(ws, {"type": "input_audio.flush"})
-        first = await _quiet(ws)
+        first = await settle(ws)
         await _append(ws, PCM[2 * 32000 :])
         await _send(ws, {"type": "input_audio.flush"})
-        return first, await _quiet(ws)
+        return first, await settle(ws)
 
 
 async def test_cumulative_done() -> None:
@@ -478,7 +489,7 @@ async def test_done_never_comes() -> None:
 
 async def test_a_silent_stall() -> None:
     with FakeRealtimeServer(faults=Faults(stall_after=2.0)) as server:
-        first, second = await _two_flushes(server)
+        first, second = await _two_flushes(server, _quiet)  # stalled: no error either
     assert server.records[0].close_code == 1000  # the client's close: the server never closed
     assert _texts(first) == [" alpha", " bravo"]  # charlie ended at 1.6, held back
     assert second == [] and not any(e["type"] == "error" for e in first)
