@@ -238,12 +238,15 @@ class WordListener:
     @property
     def sounding_since(self) -> float | None:
         """Start of the word being received, if one is sounding now."""
-        loud = np.flatnonzero(np.abs(self._pending) > _QUIET)
-        return None if not loud.size else (self._offset + loud[0]) / self.rate
+        # _take keeps only an unfinished word, from its first loud sample
+        return self._offset / self.rate if self._pending.size else None
 
     def feed(self, samples: np.ndarray) -> list[Heard]:
-        self._pending = np.concatenate([self._pending, samples.astype(np.float64)])
         self.received += len(samples)
+        if not self._pending.size and not (np.abs(samples) > _QUIET).any():
+            self._offset = self.received  # silence between words: nothing to keep
+            return []
+        self._pending = np.concatenate([self._pending, samples.astype(np.float64)])
         return self._take(final=False)
 
     def finish(self) -> list[Heard]:
