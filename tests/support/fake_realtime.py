@@ -251,7 +251,7 @@ class FakeRealtimeServer:
             pass
         finally:
             session.stop()
-            record.close_code = ws.close_code
+            record.close_code = record.close_code or ws.close_code
             record.closed.set()
 
 
@@ -311,6 +311,7 @@ class _Session:
         seconds = self.listener.seconds
         if self.faults.drop_after is not None and seconds >= self.faults.drop_after:
             self.ws.transport.abort()
+            self.record.close_code = 1006  # no close frame either way
             raise ConnectionClosed(None, None)
         if self.faults.close_1011_after is not None and seconds >= self.faults.close_1011_after:
             # closed from a task: the handler must keep reading for the close handshake

@@ -656,3 +656,48 @@ async def test_vllm_binary_frames_close_the_socket(vllm: FakeRealtimeServer) -> 
         with pytest.raises(ConnectionClosed):
             await ws.recv()
         assert ws.close_code == 1003
+
+
+async def _vllm_utterance(server: FakeRealtimeServer) -> list[dict[str, Any]]:
+    """One committed utterance of PCM; whatever comes back within a quiet 0.3 s."""
+    async with connect(server.ws_url()) as ws:
+        await _until(ws, "session.created")
+        await _send(ws, {"type": "session.update", "model": VLLM_MODEL})
+        await _send(ws, {"type": "input_audio_buffer.commit"})
+        await _append_vllm(ws, PCM)
+        await _send(ws, {"type": "input_audio_buffer.commit", "final": True})
+        return await _quiet(ws)
+
+
+async def test_vllm_faults_apply_to_the_first_connections_only() -> None:
+    faults = Faults(stall_after=2.0, only_first=1)
+    with FakeRealtimeServer("vllm", faults=faults) as server:
+        stalled, clean = await _vllm_utterance(server), await _vllm_utterance(server)
+    assert [e["delta"] for e in stalled] == [" alpha", " bravo", " charlie"]  # ended by 2.0 s
+    assert clean[-1] == {**clean[-1], "type": "transcription.done"}
+    assert clean[-1]["text"] == " alpha bravo charlie delta echo"
+
+
+async def test_vllm_done_never_comes() -> None:
+    with FakeRealtimeServer("vllm", faults=Faults(no_done=True)) as server:
+        events = await _vllm_utterance(server)
+    assert len(events) == 5 and {e["type"] for e in events} == {"transcription.delta"}
+
+
+async def test_vllm_drop() -> None:
+    with FakeRealtimeServer("vllm", faults=Faults(drop_after=1.0)) as server:
+        with pytest.raises(ConnectionClosed):
+            await _vllm_utterance(server)
+        assert server.records[0].closed.wait(2) and server.records[0].close_code == 1006
+        assert len(server.records[0].audio) == 32000
+
+
+async def test_frames_are_timed_in_order(server: FakeRealtimeServer) -> None:
+    async with _session(server) as ws:
+        await _until(ws, "session.created")
+        await _append(ws, PCM)
+        await _settled(ws)
+    record = server.records[0]
+    assert record.closed.wait(2)
+    assert len(record.times) == len(record.frames) and record.times == sorted(record.times)
+    assert record.frames[0]["dir"] == "out" and record.frames[1]["dir"] == "in"
