@@ -220,6 +220,11 @@ class TurnAssembler:
         return self._ended and not self._turns
 
     @property
+    def sent_bytes(self) -> int:
+        """Audio appended so far, in bytes (the absolute stream position)."""
+        return self._sent
+
+    @property
     def ended(self) -> bool:
         return self._ended
 
