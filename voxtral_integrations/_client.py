@@ -18,7 +18,7 @@ import ssl
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
@@ -50,7 +50,6 @@ from ._models import (
     UploadedFile,
 )
 from ._operations import AsyncOperations, Operations
-from ._realtime import EndOfSpeech, RealtimeSession
 from ._realtime_events import RealtimeToken
 from ._realtime_protocol import TurnDetection
 from ._redaction import redact_url
@@ -58,6 +57,9 @@ from ._settings import ClientSettings
 from ._sources import AudioInput
 from ._streaming import AsyncStream, Stream
 from ._transport import AsyncTransport, Route, SyncTransport
+
+if TYPE_CHECKING:  # asyncio and the session load when a session is opened
+    from ._realtime import EndOfSpeech, RealtimeSession
 
 logger = logging.getLogger("voxtral_integrations")
 

@@ -16,7 +16,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import anyio
 import httpx
@@ -47,7 +47,6 @@ from ._options import (
     given,
     transcription_options,
 )
-from ._realtime import RealtimeSession, SessionSettings, end_of_speech_detector
 from ._realtime_events import RealtimeToken, realtime_token
 from ._realtime_protocol import REALTIME_OPTIONS, realtime_options
 from ._responses import json_value, parsed, response_error
@@ -62,6 +61,9 @@ from ._sources import (
 from ._streaming import AsyncStream, Stream
 from ._transcribe import ChunkCache, materialised, no_slot
 from ._transport import AsyncTransport, SyncTransport
+
+if TYPE_CHECKING:
+    from ._realtime import RealtimeSession
 
 _T = TypeVar("_T")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -121,7 +123,11 @@ class _Shared(Generic[_Transport]):
 
     def realtime_session(self, arguments: Mapping[str, Any]) -> RealtimeSession:
         """A session for a public method's ``arguments`` (its ``locals()``), all checked
-        before anything connects: the options against the model, then the backend."""
+        before anything connects: the options against the model, then the backend.
+
+        The session's module (and asyncio) load here, not with the package."""
+        from ._realtime import RealtimeSession, SessionSettings, end_of_speech_detector
+
         options = realtime_options(**given(arguments, REALTIME_OPTIONS))
         self.dialect.realtime.check(options)
         for name in ("done_timeout", "stall_timeout"):
