@@ -50,7 +50,7 @@ from ._models import (
     UploadedFile,
 )
 from ._operations import AsyncOperations, Operations
-from ._realtime_events import RealtimeToken
+from ._realtime_events import RealtimeEvent, RealtimeToken
 from ._realtime_protocol import TurnDetection
 from ._redaction import redact_url
 from ._settings import ClientSettings
@@ -386,6 +386,37 @@ class VoxtralClient(_BaseClient):
         """
         return self._ops.realtime_token(model, ttl_seconds)
 
+    def stream_realtime(
+        self,
+        audio: Any,
+        *,
+        model: str = DEFAULT_REALTIME_MODEL,
+        sample_rate: int = DEFAULT_REALTIME_SAMPLE_RATE,
+        encoding: str = DEFAULT_REALTIME_ENCODING,
+        target_streaming_delay_ms: int | None = None,
+        language: str | None = None,
+        context_bias: Sequence[str] | None = None,
+        diarize: bool | None = None,
+        speaker_references: Mapping[str, str] | None = None,
+        turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
+        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        done_timeout: float = REALTIME_DONE_TIMEOUT,
+        stall_timeout: float = REALTIME_STALL_TIMEOUT,
+        max_reconnects: int = REALTIME_MAX_RECONNECTS,
+        realtime: bool | None = None,
+    ) -> Iterator[RealtimeEvent]:
+        """Transcribe ``audio`` through the realtime endpoint: its events, as it is heard.
+
+        ``audio`` is anything PyAV decodes (a path, bytes, a file, a sync or async
+        iterator of bytes), converted to the session's PCM and, for a file, paced at
+        real time (``realtime=False`` sends it as fast as the server takes it). The
+        options are those of :meth:`AsyncVoxtralClient.realtime`, checked now. The
+        session ends after the audio, and the iterator after the last utterance; it
+        runs on an event loop in a thread of its own. Closing the iterator early
+        closes the session.
+        """
+        return self._ops.stream_realtime(locals())
+
     # ---- Batch API: the workflow is in ``_batch_flow``, run over the operations' host
 
     def submit_batch(
@@ -687,6 +718,32 @@ class AsyncVoxtralClient(_BaseClient):
     ) -> RealtimeToken:
         """See :meth:`VoxtralClient.create_realtime_token`."""
         return await self._ops.realtime_token(model, ttl_seconds)
+
+    def stream_realtime(
+        self,
+        audio: Any,
+        *,
+        model: str = DEFAULT_REALTIME_MODEL,
+        sample_rate: int = DEFAULT_REALTIME_SAMPLE_RATE,
+        encoding: str = DEFAULT_REALTIME_ENCODING,
+        target_streaming_delay_ms: int | None = None,
+        language: str | None = None,
+        context_bias: Sequence[str] | None = None,
+        diarize: bool | None = None,
+        speaker_references: Mapping[str, str] | None = None,
+        turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
+        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        done_timeout: float = REALTIME_DONE_TIMEOUT,
+        stall_timeout: float = REALTIME_STALL_TIMEOUT,
+        max_reconnects: int = REALTIME_MAX_RECONNECTS,
+        realtime: bool | None = None,
+    ) -> AsyncIterator[RealtimeEvent]:
+        """See :meth:`VoxtralClient.stream_realtime`; iterate with ``async for``.
+
+        Not a coroutine: the options are checked when it is called, and the session
+        opens when the iteration starts.
+        """
+        return self._ops.stream_realtime(locals())
 
     def realtime(
         self,

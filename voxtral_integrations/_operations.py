@@ -47,7 +47,7 @@ from ._options import (
     given,
     transcription_options,
 )
-from ._realtime_events import RealtimeToken, realtime_token
+from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
 from ._realtime_protocol import REALTIME_OPTIONS, realtime_options
 from ._responses import json_value, parsed, response_error
 from ._sources import (
@@ -308,6 +308,13 @@ class Operations(_Shared[SyncTransport]):
         spec = self.token_request(model, ttl_seconds)
         return self.transport.send(spec, functools.partial(_token, model=model))
 
+    def stream_realtime(self, arguments: Mapping[str, Any]) -> Iterator[RealtimeEvent]:
+        """The session's event loop runs in a thread of its own."""
+        from ._realtime import in_thread, stream_source
+
+        session = self.realtime_session(arguments)
+        return in_thread(stream_source(session, arguments["audio"], arguments["realtime"]))
+
     def batch(
         self,
         flow: Callable[Concatenate[AnyHost, _P], Flow[_T]],
@@ -471,6 +478,12 @@ class AsyncOperations(_Shared[AsyncTransport]):
     async def realtime_token(self, model: str, ttl_seconds: int | None) -> RealtimeToken:
         spec = self.token_request(model, ttl_seconds)
         return await self.transport.send(spec, functools.partial(_token, model=model))
+
+    def stream_realtime(self, arguments: Mapping[str, Any]) -> AsyncIterator[RealtimeEvent]:
+        from ._realtime import stream_source
+
+        session = self.realtime_session(arguments)
+        return stream_source(session, arguments["audio"], arguments["realtime"])
 
     async def batch(
         self,

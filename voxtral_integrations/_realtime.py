@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
+import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -445,3 +447,69 @@ class RealtimeSession:
                 await self._send_frames([wire.append(piece) for piece in splitter.split(pcm)])
             else:
                 await self._send_frames(wire.end() if kind == "end" else wire.flush())
+
+
+async def stream_source(
+    session: RealtimeSession, source: Any, realtime: bool | None
+) -> AsyncIterator[RealtimeEvent]:
+    """The events of ``source`` sent whole through ``session``, which ends after it.
+
+    The audio goes from a task; if it fails (undecodable audio), the iteration
+    raises its error instead of waiting for turns that will never come.
+    """
+    async with session:
+
+        async def speak() -> None:
+            try:
+                await session.send_audio(source, realtime=realtime)
+                await session.end()
+            except Exception as exc:
+                session._queue.put_nowait(exc)
+
+        task = asyncio.create_task(speak())
+        try:
+            async for event in session:
+                yield event
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def in_thread(events: AsyncIterator[RealtimeEvent]) -> Iterator[RealtimeEvent]:
+    """``events`` iterated on an event loop of its own thread, for a sync caller.
+
+    Closing the returned iterator early stops the loop (and closes the session).
+    """
+    handoff: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+
+    async def pump() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        running.append((asyncio.get_running_loop(), task))
+        try:
+            async for event in events:
+                handoff.put(event)
+        except asyncio.CancelledError:
+            return
+        except BaseException as exc:
+            handoff.put(exc)
+            return
+        handoff.put(_DONE)
+
+    thread = threading.Thread(target=asyncio.run, args=(pump(),), daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:  # the caller stopped early: cancel the session on its own loop
+        for loop, task in running:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(task.cancel)
+        thread.join(timeout=5)

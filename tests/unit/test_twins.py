@@ -36,6 +36,7 @@ OPERATIONS_DIFFERENCES = {
     "stream_transcription": "the async shell encodes converted audio in a worker thread",
     "chat": "the async shell converts inline audio in a worker thread",
     "_long_events": "the async shell materialises each chunk in a worker thread",
+    "stream_realtime": "the sync shell runs the session's event loop in a thread",
 }
 """Methods of the operations that differ on purpose: work kept off the event loop."""
 
