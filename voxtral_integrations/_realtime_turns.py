@@ -18,11 +18,14 @@ The rules, in the order the server's faults need them:
   ``turn.end`` by itself) finalises the open turn; the one answering the later flush
   is then empty or a repeat, and gives no utterance. An utterance without text is
   never given.
-- **A missing done.** A flush without its ``done`` after ``done_timeout``: if the
-  server said anything since the flush, it is alive and lost the ``done``; the joined
-  deltas are final (``final="deltas"``) and the connection is replaced, so a late
-  ``done`` cannot be taken for the next turn's. If it said nothing, it stalled: the
-  turn stays open and is replayed into a new session.
+- **A missing done.** A flush without its ``done`` after ``done_timeout``. Deltas
+  carry no times, so they tell which turn they belong to only while no audio followed
+  the flush: then the server, alive (it said something since the flush) but without
+  the ``done``, has its joined deltas taken as final (``final="deltas"``) and the
+  connection is replaced, so a late ``done`` cannot be taken for the next turn's. In
+  every other case (it said nothing: a stall; or later audio went out, whose deltas
+  mix with this turn's) the turn stays open and is replayed into a new session; when
+  no new session can be had, :meth:`TurnAssembler.give_up` gives the deltas as final.
 - **A silent stall.** No event while ``stall_timeout`` seconds of speech were sent
   and as long went by: the connection is replaced.
 - **Replay.** The audio not yet final is kept (from the end of the last final turn)
@@ -189,6 +192,8 @@ class TurnAssembler:
             turn = self._turns[0]
             if not turn.heard:
                 return Poll([], reconnect="no answer to a flush")
+            if len(self._turns) > 1 or self._sent > turn.end:
+                return Poll([], reconnect="a flush's done never came")  # whose deltas are whose?
             events = self._finalise(self._joined(), "deltas")
             reconnect = None if self.finished else "a flush's done never came"
             return Poll(events, reconnect=reconnect)
