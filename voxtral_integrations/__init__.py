@@ -12,7 +12,7 @@ The adapters live in ``voxtral_integrations.langchain`` and
 """
 
 from ._client import AsyncVoxtralClient, VoxtralClient
-from ._constants import DEFAULT_CHAT_MODEL, DEFAULT_TRANSCRIPTION_MODEL
+from ._constants import DEFAULT_CHAT_MODEL, DEFAULT_REALTIME_MODEL, DEFAULT_TRANSCRIPTION_MODEL
 from ._dialects import Backend
 from ._exceptions import (
     APIConnectionError,
@@ -63,12 +63,24 @@ from ._models import (
     UploadedFile,
     Usage,
 )
+from ._realtime_events import (
+    RealtimeErrorEvent,
+    RealtimeEvent,
+    RealtimeToken,
+    ReconnectedEvent,
+    SessionCreatedEvent,
+    SessionUpdatedEvent,
+    TurnEvent,
+    UtteranceEvent,
+)
+from ._realtime_protocol import TurnDetection
 from ._sources import AudioInput
 from ._streaming import AsyncStream, Stream
 from ._version import __version__
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",
+    "DEFAULT_REALTIME_MODEL",
     "DEFAULT_TRANSCRIPTION_MODEL",
     "APIConnectionError",
     "APIError",
@@ -104,9 +116,15 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RealtimeErrorEvent",
+    "RealtimeEvent",
+    "RealtimeToken",
+    "ReconnectedEvent",
     "RequestTooLargeError",
     "Segment",
     "SegmentEvent",
+    "SessionCreatedEvent",
+    "SessionUpdatedEvent",
     "SignedURL",
     "Stream",
     "TextDeltaEvent",
@@ -114,11 +132,14 @@ __all__ = [
     "Transcription",
     "TranscriptionResult",
     "TranscriptionStreamEvent",
+    "TurnDetection",
+    "TurnEvent",
     "UnknownEvent",
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "UploadedFile",
     "Usage",
+    "UtteranceEvent",
     "VoxtralClient",
     "VoxtralError",
     "__version__",

@@ -18,7 +18,7 @@ import ssl
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
@@ -30,7 +30,13 @@ from ._constants import (
     DEFAULT_CHAT_MODEL,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_REALTIME_ENCODING,
+    DEFAULT_REALTIME_MODEL,
+    DEFAULT_REALTIME_SAMPLE_RATE,
     DEFAULT_TRANSCRIPTION_MODEL,
+    REALTIME_DONE_TIMEOUT,
+    REALTIME_MAX_RECONNECTS,
+    REALTIME_STALL_TIMEOUT,
 )
 from ._dialects import Backend, dialect
 from ._models import (
@@ -44,11 +50,16 @@ from ._models import (
     UploadedFile,
 )
 from ._operations import AsyncOperations, Operations
+from ._realtime_events import RealtimeEvent, RealtimeToken
+from ._realtime_protocol import TurnDetection
 from ._redaction import redact_url
 from ._settings import ClientSettings
 from ._sources import AudioInput
 from ._streaming import AsyncStream, Stream
 from ._transport import AsyncTransport, Route, SyncTransport
+
+if TYPE_CHECKING:  # asyncio and the session load when a session is opened
+    from ._realtime import EndOfSpeech, RealtimeSession
 
 logger = logging.getLogger("voxtral_integrations")
 
@@ -361,6 +372,51 @@ class VoxtralClient(_BaseClient):
         """The content of a stored file (a batch job's output, or uploaded audio)."""
         return self._ops.download(file_id)
 
+    def create_realtime_token(
+        self, model: str = DEFAULT_REALTIME_MODEL, *, ttl_seconds: int | None = None
+    ) -> RealtimeToken:
+        """A short-lived token with which a browser opens a realtime session itself.
+
+        Sends ``POST /v1/client/sessions``. The token is good for ``model`` only, for
+        ``ttl_seconds`` (the server's default is about 15 minutes) and may be reused
+        until then; mint it just before the page connects. A page passes it as a
+        subprotocol: ``new WebSocket(url, ["realtime", token])``. Its ``value`` is a
+        ``SecretStr``: read it with ``.get_secret_value()`` where it is handed over.
+        The vLLM backend has no tokens (``UnsupportedFeatureError``).
+        """
+        return self._ops.realtime_token(model, ttl_seconds)
+
+    def stream_realtime(
+        self,
+        audio: Any,
+        *,
+        model: str = DEFAULT_REALTIME_MODEL,
+        sample_rate: int = DEFAULT_REALTIME_SAMPLE_RATE,
+        encoding: str = DEFAULT_REALTIME_ENCODING,
+        target_streaming_delay_ms: int | None = None,
+        language: str | None = None,
+        context_bias: Sequence[str] | None = None,
+        diarize: bool | None = None,
+        speaker_references: Mapping[str, str] | None = None,
+        turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
+        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        done_timeout: float = REALTIME_DONE_TIMEOUT,
+        stall_timeout: float = REALTIME_STALL_TIMEOUT,
+        max_reconnects: int = REALTIME_MAX_RECONNECTS,
+        realtime: bool | None = None,
+    ) -> Iterator[RealtimeEvent]:
+        """Transcribe ``audio`` through the realtime endpoint: its events, as it is heard.
+
+        ``audio`` is anything PyAV decodes (a path, bytes, a file, a sync or async
+        iterator of bytes), converted to the session's PCM and, for a file, paced at
+        real time (``realtime=False`` sends it as fast as the server takes it). The
+        options are those of :meth:`AsyncVoxtralClient.realtime`, checked now. The
+        session ends after the audio, and the iterator after the last utterance; it
+        runs on an event loop in a thread of its own. Closing the iterator early
+        closes the session.
+        """
+        return self._ops.stream_realtime(locals())
+
     # ---- Batch API: the workflow is in ``_batch_flow``, run over the operations' host
 
     def submit_batch(
@@ -656,6 +712,102 @@ class AsyncVoxtralClient(_BaseClient):
     async def download_file(self, file_id: str | UploadedFile) -> bytes:
         """See :meth:`VoxtralClient.download_file`."""
         return await self._ops.download(file_id)
+
+    async def create_realtime_token(
+        self, model: str = DEFAULT_REALTIME_MODEL, *, ttl_seconds: int | None = None
+    ) -> RealtimeToken:
+        """See :meth:`VoxtralClient.create_realtime_token`."""
+        return await self._ops.realtime_token(model, ttl_seconds)
+
+    def stream_realtime(
+        self,
+        audio: Any,
+        *,
+        model: str = DEFAULT_REALTIME_MODEL,
+        sample_rate: int = DEFAULT_REALTIME_SAMPLE_RATE,
+        encoding: str = DEFAULT_REALTIME_ENCODING,
+        target_streaming_delay_ms: int | None = None,
+        language: str | None = None,
+        context_bias: Sequence[str] | None = None,
+        diarize: bool | None = None,
+        speaker_references: Mapping[str, str] | None = None,
+        turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
+        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        done_timeout: float = REALTIME_DONE_TIMEOUT,
+        stall_timeout: float = REALTIME_STALL_TIMEOUT,
+        max_reconnects: int = REALTIME_MAX_RECONNECTS,
+        realtime: bool | None = None,
+    ) -> AsyncIterator[RealtimeEvent]:
+        """See :meth:`VoxtralClient.stream_realtime`; iterate with ``async for``.
+
+        Not a coroutine: the options are checked when it is called, and the session
+        opens when the iteration starts.
+        """
+        return self._ops.stream_realtime(locals())
+
+    def realtime(
+        self,
+        model: str = DEFAULT_REALTIME_MODEL,
+        *,
+        sample_rate: int = DEFAULT_REALTIME_SAMPLE_RATE,
+        encoding: str = DEFAULT_REALTIME_ENCODING,
+        target_streaming_delay_ms: int | None = None,
+        language: str | None = None,
+        context_bias: Sequence[str] | None = None,
+        diarize: bool | None = None,
+        speaker_references: Mapping[str, str] | None = None,
+        turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
+        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        done_timeout: float = REALTIME_DONE_TIMEOUT,
+        stall_timeout: float = REALTIME_STALL_TIMEOUT,
+        max_reconnects: int = REALTIME_MAX_RECONNECTS,
+    ) -> RealtimeSession:
+        """A live transcription session over WebSocket; use it with ``async with``.
+
+        Example::
+
+            async with client.realtime() as session:
+                async def speak() -> None:
+                    await session.send_audio("meeting.wav")   # paced at real time
+                    await session.end()
+                task = asyncio.create_task(speak())
+                async for utterance in session.utterances():
+                    print(f"{utterance.start:7.2f} {utterance.end:7.2f}  {utterance.text}")
+
+        Args:
+            model: A realtime model. The default is pinned to the dated 2602 model;
+                Realtime 3 (``voxtral-mini-transcribe-realtime-3-0``) adds the
+                ``language``, ``context_bias``, ``diarize``, ``speaker_references``
+                and ``turn_detection`` fields. On vLLM: the served model's name.
+            sample_rate: Of the PCM :meth:`RealtimeSession.send` takes (8000 to
+                96000; vLLM takes 16000 only). ``send_audio`` converts to it.
+            encoding: ``pcm_s16le`` (default), ``pcm_s32le``, ``pcm_f16le``,
+                ``pcm_f32le``, ``pcm_mulaw`` or ``pcm_alaw``; raw mono PCM.
+            target_streaming_delay_ms: How far behind the audio the text may run:
+                80 to 2400 ms on Realtime 3; multiples of 80 up to 1200, or 2400, on 2602.
+            language: Two-letter code (Realtime 3).
+            context_bias: Terms to steer spelling (Realtime 3).
+            diarize: Speaker labels on segments (Realtime 3; not with turn detection).
+            speaker_references: Speaker name to base64 audio of them (needs diarize).
+            turn_detection: Server-side turn detection (Realtime 3): ``True`` for the
+                defaults, a :class:`TurnDetection` or a mapping of its fields.
+            end_of_speech: When a turn is flushed without :meth:`RealtimeSession.flush`:
+                ``"auto"`` flushes at the server's ``turn.end`` with turn detection,
+                else when a local loudness detector hears speech end; ``None``
+                flushes only when asked; or any object with ``feed(pcm) -> list[float]``
+                (the stream times at which speech ended).
+            done_timeout: Seconds a flushed turn waits for its ``done`` before its
+                deltas are taken as final.
+            stall_timeout: Seconds of speech without any server event after which the
+                connection is taken for stalled and replaced.
+            max_reconnects: Connections that may replace a dropped or stalled one.
+
+        Everything is checked before connecting (``InvalidInputError``; what the
+        backend cannot do, ``UnsupportedFeatureError``). Entering the ``async with``
+        connects (retried like a request), waits for the session and configures it;
+        settings lock at the first audio, so other settings need a new session.
+        """
+        return self._ops.realtime_session(locals())
 
     # ---- Batch API: the same flows as ``VoxtralClient``'s, awaited
 

@@ -170,3 +170,73 @@ BATCH_POLL_FACTOR = 1.5
 BATCH_POLL_MAX = 60.0
 """``wait_for_batch`` polls after 2 s, then 1.5 times later each time, at most a minute
 apart: quick jobs are seen finishing quickly, day-long ones cost a request a minute."""
+
+DEFAULT_REALTIME_MODEL = "voxtral-mini-transcribe-realtime-2602"
+"""The dated realtime model: ``...-realtime-latest`` moved to Realtime 3 (at a new price)
+in October 2026, so the default is pinned; pass a Realtime 3 id for turn detection."""
+
+REALTIME_ENCODINGS: dict[str, int] = {
+    "pcm_s16le": 2,
+    "pcm_s32le": 4,
+    "pcm_f16le": 2,
+    "pcm_f32le": 4,
+    "pcm_mulaw": 1,
+    "pcm_alaw": 1,
+}
+"""The realtime endpoint's raw mono PCM encodings, each with its sample width in bytes."""
+DEFAULT_REALTIME_ENCODING = "pcm_s16le"
+DEFAULT_REALTIME_SAMPLE_RATE = 16000
+MIN_REALTIME_SAMPLE_RATE = 8000
+MAX_REALTIME_SAMPLE_RATE = 96000
+MAX_APPEND_BYTES = 262144
+"""Decoded audio one ``append`` may carry (the API's limit): 8.19 s of 16 kHz s16le."""
+
+REALTIME_SESSION_TIMEOUT = 10.0
+"""Seconds to wait for ``session.created`` (and ``session.updated``) after the upgrade."""
+REALTIME_DONE_TIMEOUT = 2.0
+"""Seconds a flushed turn waits for its ``done`` before its deltas are taken as final
+(``done`` arrives 0.25-0.6 s after a flush in clean runs; Pipecat's P99 to final is 1.89 s)."""
+REALTIME_STALL_TIMEOUT = 6.0
+"""Seconds of speech sent, and of waiting, without a single server event before the
+session is taken for stalled and replaced (above the 2.4 s longest streaming delay)."""
+REALTIME_MAX_RECONNECTS = 3
+"""Reconnections one realtime session may make (each replays its unfinalised audio)."""
+REALTIME_SPEECH_LEVEL = 0.01
+"""Mean absolute sample level (of full scale, about -40 dBFS) above which audio counts as
+speech for stall detection: silence legitimately gets no events."""
+
+VLLM_REALTIME_ENCODING = "pcm_s16le"
+VLLM_REALTIME_SAMPLE_RATE = 16000
+"""vLLM's realtime route takes PCM16 at 16 kHz, mono, and negotiates nothing."""
+
+
+@dataclass(frozen=True)
+class RealtimeCapabilities:
+    """What a realtime model accepts in ``session.update``.
+
+    ``delays_ms`` is the range of ``target_streaming_delay_ms``; with ``delay_step_ms``
+    only its multiples are accepted, plus ``extra_delays_ms``. ``v3_fields`` says whether
+    ``language``, ``context_bias``, ``diarize``, ``speaker_references`` and
+    ``turn_detection`` exist (Realtime 3).
+    """
+
+    delays_ms: tuple[int, int]
+    delay_step_ms: int | None = None
+    extra_delays_ms: tuple[int, ...] = ()
+    v3_fields: bool = False
+
+
+_REALTIME_3 = RealtimeCapabilities(delays_ms=(80, 2400), v3_fields=True)
+REALTIME_MODELS: dict[str, RealtimeCapabilities] = {
+    "voxtral-mini-transcribe-realtime-2602": RealtimeCapabilities(
+        delays_ms=(80, 1200), delay_step_ms=80, extra_delays_ms=(2400,)
+    ),
+    "voxtral-mini-transcribe-realtime-3-0": _REALTIME_3,
+    "voxtral-mini-transcribe-realtime-3": _REALTIME_3,
+    "voxtral-mini-transcribe-realtime-latest": _REALTIME_3,
+}
+"""Per-model realtime capabilities (2602: the open-weights rule, multiples of 80 up to
+1200 plus 2400; Realtime 3: 80-2400 ms and the v3 session fields)."""
+DEFAULT_REALTIME_CAPABILITIES = _REALTIME_3
+"""A model not in the table (a newer one) is checked as leniently as Realtime 3: the
+server's ``error`` event says what it refuses, and a new model is not blocked here."""

@@ -45,6 +45,7 @@ from ._models import (
     TranscriptionStreamEvent,
 )
 from ._options import ChunkingOptions, TranscriptionOptions, number_text
+from ._realtime_protocol import MISTRAL_REALTIME, VLLM_REALTIME, RealtimeWire
 from ._responses import json_value, vllm_usage
 from ._sources import AudioSource, AudioUpload, AudioURL
 
@@ -136,6 +137,8 @@ class MistralDialect:
     """The provider name LangSmith traces carry."""
     stream_usage_option: bool = False
     """Whether a chat stream must ask for its usage (``stream_options``)."""
+    realtime: RealtimeWire = MISTRAL_REALTIME
+    """How realtime sessions are spoken (``_realtime_protocol``)."""
 
     def limits_for(self, model: str) -> ModelLimits:
         """How long and how large one transcription request to ``model`` may be."""
@@ -222,6 +225,21 @@ class MistralDialect:
     def check_files_supported(self) -> None:
         return None
 
+    def realtime_token_request(self, model: str, ttl_seconds: int | None) -> RequestSpec:
+        """``POST /client/sessions``: a short-lived token for a browser's realtime socket."""
+        if not isinstance(model, str) or not model.strip():
+            raise InvalidInputError("`model` must be a non-empty model id.", argument="model")
+        payload: dict[str, Any] = {"model": model, "purpose": "realtime"}
+        if ttl_seconds is not None:
+            if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds < 1:
+                raise InvalidInputError(
+                    f"`ttl_seconds`={ttl_seconds!r} must be a whole number of seconds >= 1, "
+                    "or None for the server's default (about 15 minutes).",
+                    argument="ttl_seconds",
+                )
+            payload["ttl_seconds"] = ttl_seconds
+        return RequestSpec("POST", "/client/sessions", json=payload)
+
 
 class VLLMDialect(MistralDialect):
     """vLLM's OpenAI-compatible serving of Voxtral (``vllm serve mistralai/Voxtral-...``)."""
@@ -235,6 +253,7 @@ class VLLMDialect(MistralDialect):
     force_tool_choice: str = "required"
     ls_provider: str = "vllm"
     stream_usage_option: bool = True
+    realtime: RealtimeWire = VLLM_REALTIME
 
     def limits_for(self, model: str) -> ModelLimits:
         return VLLM_LIMITS
@@ -310,6 +329,13 @@ class VLLMDialect(MistralDialect):
             "type": "input_audio",
             "input_audio": {"data": data, "format": sniff_format(data) or "wav"},
         }
+
+    def realtime_token_request(self, model: str, ttl_seconds: int | None) -> RequestSpec:
+        raise UnsupportedFeatureError(
+            "The vLLM backend has no client sessions: its realtime route takes no key, so a "
+            "browser connects to it directly. Tokens need the Mistral backend.",
+            argument="backend",
+        )
 
     def check_files_supported(self) -> None:
         raise UnsupportedFeatureError(

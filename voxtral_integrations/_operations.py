@@ -16,7 +16,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import anyio
 import httpx
@@ -26,8 +26,10 @@ from . import _bulk, _dialects, _transcribe
 from ._audio import Payload, decodable_chat_part, prepare, prepare_short_wav
 from ._bulk import AsyncSlot, BulkProgress, Slot, Source, TranscriptionResult
 from ._chat_content import carries_inline_audio, map_audio_parts
+from ._constants import REALTIME_SESSION_TIMEOUT
 from ._dialects import Backend, MistralDialect, RequestSpec
 from ._events import ChatChunks
+from ._exceptions import InvalidInputError
 from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
 from ._long_stream import LongStream
 from ._models import (
@@ -45,7 +47,9 @@ from ._options import (
     given,
     transcription_options,
 )
-from ._responses import parsed, response_error
+from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
+from ._realtime_protocol import REALTIME_OPTIONS, realtime_options
+from ._responses import json_value, parsed, response_error
 from ._sources import (
     AudioInput,
     AudioSource,
@@ -57,6 +61,9 @@ from ._sources import (
 from ._streaming import AsyncStream, Stream
 from ._transcribe import ChunkCache, materialised, no_slot
 from ._transport import AsyncTransport, SyncTransport
+
+if TYPE_CHECKING:
+    from ._realtime import RealtimeSession
 
 _T = TypeVar("_T")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -110,6 +117,47 @@ class _Shared(Generic[_Transport]):
         return _dialects.chat_request(
             self.dialect, map_audio_parts(messages, decodable_chat_part), **options
         )
+
+    def realtime_session(self, arguments: Mapping[str, Any]) -> RealtimeSession:
+        """A session for a public method's ``arguments`` (its ``locals()``), all checked
+        before anything connects: the options against the model, then the backend.
+
+        The session's module (and asyncio) load here, not with the package."""
+        from ._realtime import RealtimeSession, SessionSettings, end_of_speech_detector
+
+        options = realtime_options(**given(arguments, REALTIME_OPTIONS))
+        self.dialect.realtime.check(options)
+        for name in ("done_timeout", "stall_timeout"):
+            value = arguments[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise InvalidInputError(
+                    f"`{name}`={value!r} must be a number of seconds > 0.", argument=name
+                )
+        reconnects = arguments["max_reconnects"]
+        if isinstance(reconnects, bool) or not isinstance(reconnects, int) or reconnects < 0:
+            raise InvalidInputError(
+                f"`max_reconnects`={reconnects!r} must be a whole number >= 0.",
+                argument="max_reconnects",
+            )
+        route = self.transport.route
+        settings = SessionSettings(
+            wire=self.dialect.realtime,
+            options=options,
+            base_url=self.base_url,
+            key=route.secret,
+            user_agent=route.headers["User-Agent"],
+            policy=route.policy,
+            session_timeout=REALTIME_SESSION_TIMEOUT,
+            done_timeout=float(arguments["done_timeout"]),
+            stall_timeout=float(arguments["stall_timeout"]),
+            max_reconnects=reconnects,
+        )
+        return RealtimeSession(
+            settings, end_of_speech_detector(arguments["end_of_speech"], options)
+        )
+
+    def token_request(self, model: str, ttl_seconds: int | None) -> RequestSpec:
+        return self.dialect.realtime_token_request(model, ttl_seconds)
 
     def upload_request(self, audio: AudioInput, purpose: str) -> RequestSpec:
         self.dialect.check_files_supported()
@@ -252,6 +300,17 @@ class Operations(_Shared[SyncTransport]):
 
     def download(self, file: str | UploadedFile) -> bytes:
         return self.read(self.content_request(file)).content
+
+    def realtime_token(self, model: str, ttl_seconds: int | None) -> RealtimeToken:
+        spec = self.token_request(model, ttl_seconds)
+        return self.transport.send(spec, functools.partial(_token, model=model))
+
+    def stream_realtime(self, arguments: Mapping[str, Any]) -> Iterator[RealtimeEvent]:
+        """The session's event loop runs in a thread of its own."""
+        from ._realtime import in_thread, stream_source
+
+        session = self.realtime_session(arguments)
+        return in_thread(stream_source(session, arguments["audio"], arguments["realtime"]))
 
     def batch(
         self,
@@ -413,6 +472,16 @@ class AsyncOperations(_Shared[AsyncTransport]):
     async def download(self, file: str | UploadedFile) -> bytes:
         return (await self.read(self.content_request(file))).content
 
+    async def realtime_token(self, model: str, ttl_seconds: int | None) -> RealtimeToken:
+        spec = self.token_request(model, ttl_seconds)
+        return await self.transport.send(spec, functools.partial(_token, model=model))
+
+    def stream_realtime(self, arguments: Mapping[str, Any]) -> AsyncIterator[RealtimeEvent]:
+        from ._realtime import stream_source
+
+        session = self.realtime_session(arguments)
+        return stream_source(session, arguments["audio"], arguments["realtime"])
+
     async def batch(
         self,
         flow: Callable[Concatenate[AnyHost, _P], Flow[_T]],
@@ -446,6 +515,13 @@ def _prepared(upload: AudioUpload, limits: dict[str, Any]) -> list[Payload]:
 
 async def _nothing() -> None:
     return None
+
+
+def _token(response: httpx.Response, model: str) -> RealtimeToken:
+    try:
+        return realtime_token(json_value(response.content), model)
+    except ValueError as exc:  # the message names no part of the body: it holds the secret
+        raise response_error(response, f"The client session is malformed: {exc}") from None
 
 
 def _as_read(response: httpx.Response) -> httpx.Response:

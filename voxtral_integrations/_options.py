@@ -100,14 +100,7 @@ def transcription_options(
     """Check every option against what the API accepts; raise ``InvalidInputError``."""
     if not isinstance(model, str) or not model.strip():
         raise InvalidInputError("`model` must be a non-empty model id.", argument="model")
-    if language is not None and (
-        not isinstance(language, str) or not _LANGUAGE.fullmatch(language)
-    ):
-        raise InvalidInputError(
-            f"`language`={language!r} is not a two-letter ISO 639-1 code. Use e.g. 'en' or "
-            "'fr', or leave it unset to let the model detect the language.",
-            argument="language",
-        )
+    check_language(language)
     if temperature is not None and (
         isinstance(temperature, bool)
         or not isinstance(temperature, (int, float))
@@ -137,6 +130,18 @@ def transcription_options(
         diarize=diarize,
         context_bias=_context_bias(context_bias),
     )
+
+
+def check_language(language: str | None) -> None:
+    """Raise ``InvalidInputError`` unless ``language`` is ``None`` or an ISO 639-1 code."""
+    if language is not None and (
+        not isinstance(language, str) or not _LANGUAGE.fullmatch(language)
+    ):
+        raise InvalidInputError(
+            f"`language`={language!r} is not a two-letter ISO 639-1 code. Use e.g. 'en' or "
+            "'fr', or leave it unset to let the model detect the language.",
+            argument="language",
+        )
 
 
 def _granularities(value: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -90,6 +90,10 @@ class _Transport:
         self._http = http
         self._route = route
 
+    @property
+    def route(self) -> Route:
+        return self._route
+
     def _attempt(self, spec: RequestSpec, resend_cut_short: bool) -> Attempt:
         route = self._route
         return Attempt(

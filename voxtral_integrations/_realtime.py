@@ -1,0 +1,515 @@
+"""``RealtimeSession``: one live transcription over WebSocket, across reconnections.
+
+The decisions are elsewhere and pure: the options and frames in
+``_realtime_protocol``, the events in ``_realtime_events``, the turns (final text
+once, absolute times, timeouts, replay) in ``_realtime_turns``. This shell opens
+the socket (``_ws``), feeds the assembler what it sends and receives, and does what
+it says: flush, reconnect, replay.
+
+The assembler holds the truth about the audio: :meth:`RealtimeSession.send` records
+audio there before it goes on the wire, so audio sent into a connection that was
+dying is replayed into the next one. One reader task receives frames and answers
+timeouts; a lock keeps sends out of a reconnection in progress.
+
+Settings lock at the first audio (the server refuses a later ``session.update``):
+different settings mean a new session (a new ``client.realtime(...)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseError,
+    APIStatusError,
+    InvalidInputError,
+)
+from ._realtime_events import (
+    RealtimeErrorEvent,
+    RealtimeEvent,
+    ReconnectedEvent,
+    SessionCreatedEvent,
+    SessionUpdatedEvent,
+    TurnEvent,
+    UtteranceEvent,
+)
+from ._realtime_protocol import AppendSplitter, RealtimeOptions, RealtimeWire
+from ._realtime_turns import Step, TurnAssembler
+from ._retry import RetryPolicy
+from ._ws import ConnectionLost, RealtimeSocket, open_socket
+
+logger = logging.getLogger("voxtral_integrations.realtime")
+
+
+class EndOfSpeech(Protocol):
+    """A local end-of-speech detector: ``feed`` every byte sent, get the stream times
+    (seconds from the first byte) at which speech ended."""
+
+    def feed(self, pcm: bytes) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """How a session connects and how patient it is (from the client and ``_constants``)."""
+
+    wire: RealtimeWire
+    options: RealtimeOptions
+    base_url: str
+    key: str | None
+    user_agent: str
+    policy: RetryPolicy
+    session_timeout: float
+    done_timeout: float
+    stall_timeout: float
+    max_reconnects: int
+
+    def __repr__(self) -> str:  # the key never shows
+        return f"SessionSettings(wire={self.wire.name!r}, options={self.options!r})"
+
+
+def end_of_speech_detector(
+    end_of_speech: str | EndOfSpeech | None, options: RealtimeOptions
+) -> EndOfSpeech | None:
+    """``"auto"``: the server's ``turn.end`` with turn detection, else a local loudness
+    detector (when the audio helpers are installed); ``None``: only explicit flushes."""
+    if end_of_speech is None:
+        return None
+    if end_of_speech == "auto":
+        if options.turn_detection is not None:
+            return None
+        try:
+            from ._realtime_vad import LoudnessVAD  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            return None
+        detector: EndOfSpeech = LoudnessVAD(options.sample_rate, options.encoding)
+        return detector
+    if callable(getattr(end_of_speech, "feed", None)):
+        return end_of_speech  # type: ignore[return-value]
+    raise InvalidInputError(
+        f"`end_of_speech`={end_of_speech!r} must be 'auto', None, or an object with "
+        "`feed(pcm) -> list[float]` (e.g. LoudnessVAD).",
+        argument="end_of_speech",
+    )
+
+
+_DONE = object()
+_Expected = TypeVar("_Expected", SessionCreatedEvent, SessionUpdatedEvent)
+
+
+class RealtimeSession:
+    """A live transcription session; open it with ``AsyncVoxtralClient.realtime(...)``.
+
+    Example::
+
+        async with client.realtime(sample_rate=16000) as session:
+            sender = asyncio.create_task(send_then_end(session))
+            async for utterance in session.utterances():
+                print(f"{utterance.start:7.2f}  {utterance.text}")
+
+    ``async for event in session`` yields every event (:data:`RealtimeEvent`) with
+    absolute times, and ends once :meth:`end` was called and the last turn is final.
+    A connection that drops or stalls is replaced (with backoff, up to
+    ``max_reconnects`` times): the audio not yet final is sent again, a
+    :class:`ReconnectedEvent` says so, and no utterance is lost or given twice. When
+    reconnecting fails, what was heard of the open turns is given as final, then
+    the error is raised from the iteration.
+    """
+
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+    """The session's clock (a seam for tests)."""
+
+    def __init__(self, settings: SessionSettings, end_of_speech: EndOfSpeech | None) -> None:
+        self._settings = settings
+        self._options = settings.options
+        self._vad = end_of_speech
+        self._turns = TurnAssembler(
+            settings.options,
+            done_timeout=settings.done_timeout,
+            stall_timeout=settings.stall_timeout,
+        )
+        self._splitter = AppendSplitter(settings.options.sample_width)
+        self._parser = settings.wire.parser(settings.options)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._lock = asyncio.Lock()
+        self._socket: RealtimeSocket | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._reconnects = 0
+        self._failure: BaseException | None = None
+        self.request_id: str | None = None
+        """The server session's id (a new one after each reconnection)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"RealtimeSession(backend={self._settings.wire.name!r}, model={self._options.model!r})"
+        )
+
+    async def __aenter__(self) -> RealtimeSession:
+        await self._connect()
+        self._turns.session_started(self.clock())
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection now (a turn not yet final is lost: :meth:`end` first)."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._socket is not None:
+            await self._socket.close()
+
+    # ---- sending
+
+    async def send(self, pcm: bytes | bytearray | memoryview) -> None:
+        """Send raw PCM in the session's format (any size: split and aligned here)."""
+        if self._turns.ended:
+            raise InvalidInputError(
+                "The session has ended: no audio may follow `end()`. Open a new session.",
+                argument="pcm",
+            )
+        if self._failure is not None:
+            raise self._failure
+        data = bytes(pcm)
+        ends = self._vad.feed(data) if self._vad is not None else []
+        position = 0
+        for cut in sorted({self._cut(data, end) for end in ends}):
+            await self._send_audio(data[position:cut])
+            position = cut
+            await self.flush()
+        await self._send_audio(data[position:])
+
+    async def send_audio(self, source: Any, *, realtime: bool | None = None) -> None:
+        """Send any audio PyAV decodes (a path, bytes, a file, a sync or async iterator of
+        bytes), converted to the session's PCM on the fly; files are paced at real time."""
+        from ._realtime_audio import pcm_chunks  # type: ignore[import-not-found,unused-ignore]
+
+        chunks: AsyncIterator[bytes] = pcm_chunks(
+            source,
+            sample_rate=self._options.sample_rate,
+            encoding=self._options.encoding,
+            realtime=realtime,
+        )
+        async for chunk in chunks:
+            await self.send(chunk)
+
+    async def flush(self) -> None:
+        """Finalise the current turn; the session stays open."""
+        async with self._lock:
+            self._turns.flush(self.clock())
+            await self._send_frames(self._settings.wire.flush())
+
+    async def end(self) -> None:
+        """Finalise the last turn and finish: iteration ends after its utterance."""
+        if self._turns.ended:
+            return
+        async with self._lock:
+            self._turns.flush(self.clock(), end=True)
+            await self._send_frames(self._settings.wire.end())
+
+    # ---- receiving
+
+    def __aiter__(self) -> AsyncIterator[RealtimeEvent]:
+        return self.events()
+
+    async def events(self) -> AsyncIterator[RealtimeEvent]:
+        while True:
+            item = await self._queue.get()
+            if item is _DONE:
+                self._queue.put_nowait(_DONE)
+                return
+            if isinstance(item, BaseException):
+                self._queue.put_nowait(_DONE)
+                raise item
+            yield item
+
+    async def utterances(self) -> AsyncIterator[UtteranceEvent]:
+        """Only the finalised turns, each once, in order."""
+        async for event in self.events():
+            if isinstance(event, UtteranceEvent):
+                yield event
+
+    # ---- the connection
+
+    def _cut(self, data: bytes, end: float) -> int:
+        """Where in ``data`` (the bytes after those sent) stream time ``end`` falls."""
+        width = self._options.sample_width
+        byte = round(end * self._options.bytes_per_second / width) * width
+        return max(0, min(len(data), byte - self._turns.sent_bytes - self._splitter.pending))
+
+    async def _send_audio(self, data: bytes) -> None:
+        if not data:
+            return
+        async with self._lock:
+            for piece in self._splitter.split(data):
+                self._turns.audio(piece, self.clock())
+                await self._send_frames([self._settings.wire.append(piece)])
+
+    async def _send_frames(self, frames: list[str]) -> None:
+        """Best effort: a lost connection is the reader's to replace, and the assembler
+        still has the audio to replay."""
+        if self._socket is None:
+            return
+        try:
+            for frame in frames:
+                await self._socket.send(frame)
+        except ConnectionLost as exc:
+            logger.debug("realtime send failed (%s); the reader reconnects", exc.code)
+
+    async def _connect(self) -> None:
+        """The first connection, retried as the client retries a request (429, 5xx,
+        connection failures), honouring a ``Retry-After``."""
+        policy = self._settings.policy
+        retries = 0
+        while True:
+            try:
+                await self._open()
+                return
+            except APIStatusError as exc:
+                delay = policy.delay_after_status(retries, exc.status_code, exc.retry_after)
+                if delay is None:
+                    raise
+            except APIConnectionError:
+                delay = policy.delay_after_transport_error(retries)
+                if delay is None:
+                    raise
+            retries += 1
+            await asyncio.sleep(delay)
+
+    async def _open(self) -> None:
+        """Connect, wait for the session, configure it (before any audio)."""
+        settings = self._settings
+        socket = await open_socket(
+            settings.wire.url(settings.base_url, self._options),
+            settings.wire.headers(settings.key, settings.user_agent),
+            open_timeout=settings.session_timeout,
+        )
+        try:
+            created = await self._expect(socket, SessionCreatedEvent)
+            self.request_id = created.request_id
+            self._queue.put_nowait(created)
+            for frame in settings.wire.session_frames(self._options):
+                await socket.send(frame)
+            if settings.wire.has_session_update_ack:
+                updated = await self._expect(socket, SessionUpdatedEvent)
+                self._check_applied(updated, socket.url)
+                self._queue.put_nowait(updated)
+        except BaseException:
+            await socket.close()
+            raise
+        self._socket = socket
+
+    async def _expect(self, socket: RealtimeSocket, kind: type[_Expected]) -> _Expected:
+        """Read until an event of ``kind``; an ``error`` first is the server's refusal."""
+        deadline = self.clock() + self._settings.session_timeout
+        while True:
+            text = await socket.recv(max(0.0, deadline - self.clock()))
+            if text is None:
+                raise APIConnectionError(
+                    f"No {kind.__name__} from {socket.url} within "
+                    f"{self._settings.session_timeout} s; retry, or check `base_url`.",
+                    method="GET",
+                    url=socket.url,
+                )
+            event = self._parser.parse(text)
+            if isinstance(event, kind):
+                return event
+            if isinstance(event, RealtimeErrorEvent):
+                raise APIResponseError(
+                    f"The realtime server refused the session: {event.message} (code "
+                    f"{event.code}). Check the model and the session options.",
+                    method="GET",
+                    url=socket.url,
+                )
+            self._queue.put_nowait(event)
+
+    def _check_applied(self, updated: SessionUpdatedEvent, url: str) -> None:
+        applied = updated.session.get("audio_format")
+        asked = {"encoding": self._options.encoding, "sample_rate": self._options.sample_rate}
+        if isinstance(applied, dict) and {k: applied.get(k) for k in asked} != asked:
+            raise APIResponseError(
+                f"The server applied the audio format {applied}, not the {asked} asked for; "
+                "the audio would be misheard. Check `sample_rate` and `encoding`.",
+                method="GET",
+                url=url,
+            )
+
+    async def _read(self) -> None:
+        try:
+            await self._read_until_finished()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._failure = exc
+            for event in self._turns.give_up():
+                self._queue.put_nowait(event)
+            self._queue.put_nowait(exc)
+            return
+        self._queue.put_nowait(_DONE)
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def _read_until_finished(self) -> None:
+        while not self._turns.finished:
+            assert self._socket is not None
+            deadline = self._turns.deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            try:
+                text = await self._socket.recv(timeout)
+            except ConnectionLost as exc:
+                await self._reconnect(f"the connection closed ({exc.code})", exc)
+                continue
+            if text is not None:
+                for event in self._turns.event(self._parser.parse(text), self.clock()):
+                    self._queue.put_nowait(event)
+                    if self._flushes_on(event):
+                        await self.flush()
+            polled = self._turns.poll(self.clock())
+            for event in polled.events:
+                self._queue.put_nowait(event)
+            if polled.reconnect and not self._turns.finished:
+                await self._reconnect(polled.reconnect, None)
+
+    def _flushes_on(self, event: RealtimeEvent) -> bool:
+        return (
+            isinstance(event, TurnEvent)
+            and event.type == "turn.end"
+            and self._vad is None
+            and self._options.turn_detection is not None
+            and not self._turns.ended
+        )
+
+    async def _reconnect(self, reason: str, cause: BaseException | None) -> None:
+        """A new connection, after backoff, into which the audio not yet final is replayed."""
+        async with self._lock:
+            if self._socket is not None:
+                await self._socket.close()
+                self._socket = None
+            error: BaseException | None = cause
+            while self._reconnects < self._settings.max_reconnects:
+                self._reconnects += 1
+                await asyncio.sleep(self._delay(error))
+                logger.info("realtime: reconnecting (%s), attempt %d", reason, self._reconnects)
+                try:
+                    await self._open()
+                except (APIConnectionError, APIStatusError, APIResponseError) as exc:
+                    if isinstance(exc, APIStatusError) and exc.status_code in (400, 401, 403):
+                        raise
+                    error = exc
+                    continue
+                replay = self._turns.session_started(self.clock())
+                await self._replay(replay.steps)
+                self._queue.put_nowait(
+                    ReconnectedEvent(
+                        attempt=self._reconnects,
+                        offset=replay.offset,
+                        replayed_seconds=replay.seconds,
+                    )
+                )
+                return
+            raise APIConnectionError(
+                f"The realtime session could not be kept up ({reason}) after "
+                f"{self._settings.max_reconnects} reconnections; what was heard of the open "
+                "turns was given as final.",
+                method="GET",
+                url=self._settings.wire.url(self._settings.base_url, self._options),
+            ) from error
+
+    def _delay(self, error: BaseException | None) -> float:
+        retry_after = error.retry_after if isinstance(error, APIStatusError) else None
+        if retry_after is not None:
+            return min(retry_after, self._settings.policy.max_retry_after)
+        return self._settings.policy.backoff(self._reconnects - 1)
+
+    async def _replay(self, steps: list[Step]) -> None:
+        wire = self._settings.wire
+        for kind, pcm in steps:
+            if kind == "audio":
+                assert pcm is not None
+                splitter = AppendSplitter(self._options.sample_width)
+                await self._send_frames([wire.append(piece) for piece in splitter.split(pcm)])
+            else:
+                await self._send_frames(wire.end() if kind == "end" else wire.flush())
+
+
+async def stream_source(
+    session: RealtimeSession, source: Any, realtime: bool | None
+) -> AsyncIterator[RealtimeEvent]:
+    """The events of ``source`` sent whole through ``session``, which ends after it.
+
+    The audio goes from a task; if it fails (undecodable audio), the iteration
+    raises its error instead of waiting for turns that will never come.
+    """
+    async with session:
+
+        async def speak() -> None:
+            try:
+                await session.send_audio(source, realtime=realtime)
+                await session.end()
+            except Exception as exc:
+                session._queue.put_nowait(exc)
+
+        task = asyncio.create_task(speak())
+        try:
+            async for event in session:
+                yield event
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def in_thread(events: AsyncIterator[RealtimeEvent]) -> Iterator[RealtimeEvent]:
+    """``events`` iterated on an event loop of its own thread, for a sync caller.
+
+    Closing the returned iterator early stops the loop (and closes the session).
+    """
+    handoff: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+
+    async def pump() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        running.append((asyncio.get_running_loop(), task))
+        try:
+            async for event in events:
+                handoff.put(event)
+        except asyncio.CancelledError:
+            return
+        except BaseException as exc:
+            handoff.put(exc)
+            return
+        handoff.put(_DONE)
+
+    thread = threading.Thread(target=asyncio.run, args=(pump(),), daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:  # the caller stopped early: cancel the session on its own loop
+        for loop, task in running:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(task.cancel)
+        thread.join(timeout=5)

@@ -1,0 +1,490 @@
+"""Realtime sessions without I/O: the checked options, and how each dialect says them.
+
+:class:`RealtimeOptions` holds what one session asks for; :func:`realtime_options`
+checks it before anything connects (encoding, rate, the delay and the Realtime 3
+fields against the model's row of ``REALTIME_MODELS``). A model the table does not
+know is checked as Realtime 3 is (``DEFAULT_REALTIME_CAPABILITIES``), so a newer
+model is not blocked here; its server says what it refuses.
+
+Each dialect's :class:`RealtimeWire` builds the URL, the upgrade headers and every
+frame, and says what the dialect cannot do (:class:`UnsupportedFeatureError`,
+before connecting). The profiles in ``_dialects`` name their wire.
+
+Settings lock at the first audio (the server rejects a later ``session.update``),
+so the one ``session.update`` goes before any audio, and other settings mean a new
+session.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from ._constants import (
+    DEFAULT_REALTIME_CAPABILITIES,
+    MAX_APPEND_BYTES,
+    MAX_REALTIME_SAMPLE_RATE,
+    MIN_REALTIME_SAMPLE_RATE,
+    REALTIME_ENCODINGS,
+    REALTIME_MODELS,
+    REALTIME_SPEECH_LEVEL,
+    VLLM_REALTIME_ENCODING,
+    VLLM_REALTIME_SAMPLE_RATE,
+    RealtimeCapabilities,
+)
+from ._exceptions import InvalidInputError, UnsupportedFeatureError
+from ._options import _context_bias, check_language
+from ._realtime_events import MistralRealtimeParser, RealtimeParser, VLLMRealtimeParser
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class TurnDetection:
+    """Server-side turn detection (Realtime 3), with the SDK's defaults.
+
+    Thresholds are probabilities: ``start_threshold >= eager_end_threshold >
+    end_threshold``. A turn ends after ``min_silence_ms`` below ``end_threshold``, or
+    at the latest after ``end_timeout_ms`` (``None``: no limit), never before
+    ``min_silence_ms``.
+    """
+
+    start_threshold: float = 0.5
+    eager_end_threshold: float = 0.5
+    end_threshold: float = 0.33
+    min_silence_ms: int = 500
+    end_timeout_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start_threshold", "eager_end_threshold", "end_threshold"):
+            value = getattr(self, name)
+            if not _number(value) or not 0 <= value <= 1:
+                raise InvalidInputError(
+                    f"`turn_detection.{name}`={value!r} must be a number from 0 to 1.",
+                    argument="turn_detection",
+                )
+        if not self.start_threshold >= self.eager_end_threshold > self.end_threshold:
+            raise InvalidInputError(
+                "`turn_detection` thresholds must satisfy start_threshold >= "
+                f"eager_end_threshold > end_threshold; got {self.start_threshold}, "
+                f"{self.eager_end_threshold}, {self.end_threshold}.",
+                argument="turn_detection",
+            )
+        for name in ("min_silence_ms", "end_timeout_ms"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidInputError(
+                    f"`turn_detection.{name}`={value!r} must be a whole number of milliseconds.",
+                    argument="turn_detection",
+                )
+        if self.min_silence_ms < 0 or (
+            self.end_timeout_ms is not None and self.end_timeout_ms < self.min_silence_ms
+        ):
+            raise InvalidInputError(
+                f"`turn_detection.end_timeout_ms`={self.end_timeout_ms} must be at least "
+                f"min_silence_ms={self.min_silence_ms} (and both >= 0).",
+                argument="turn_detection",
+            )
+
+    def wire(self) -> dict[str, Any]:
+        fields = {
+            "start_threshold": self.start_threshold,
+            "eager_end_threshold": self.eager_end_threshold,
+            "end_threshold": self.end_threshold,
+            "min_silence_ms": self.min_silence_ms,
+        }
+        if self.end_timeout_ms is not None:
+            fields["end_timeout_ms"] = self.end_timeout_ms
+        return fields
+
+
+@dataclass(frozen=True)
+class RealtimeOptions:
+    """What one realtime session asks for; construct with :func:`realtime_options`."""
+
+    model: str
+    encoding: str
+    sample_rate: int
+    target_streaming_delay_ms: int | None = None
+    language: str | None = None
+    context_bias: tuple[str, ...] = ()
+    diarize: bool | None = None
+    speaker_references: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    turn_detection: TurnDetection | None = None
+
+    @property
+    def sample_width(self) -> int:
+        return REALTIME_ENCODINGS[self.encoding]
+
+    @property
+    def bytes_per_second(self) -> int:
+        return self.sample_width * self.sample_rate
+
+    def seconds(self, byte_count: int) -> float:
+        return byte_count / self.bytes_per_second
+
+    def v3_fields(self) -> dict[str, Any]:
+        """The Realtime 3 session fields that are set, as the API names them."""
+        fields: dict[str, Any] = {}
+        if self.language is not None:
+            fields["language"] = self.language
+        if self.context_bias:
+            fields["context_bias"] = list(self.context_bias)
+        if self.diarize is not None:
+            fields["diarize"] = self.diarize
+        if self.speaker_references:
+            fields["speaker_references"] = dict(self.speaker_references)
+        if self.turn_detection is not None:
+            fields["turn_detection"] = self.turn_detection.wire()
+        return fields
+
+
+REALTIME_OPTIONS: tuple[str, ...] = tuple(RealtimeOptions.__dataclass_fields__)
+"""The realtime options by name: the table the public signatures are read by."""
+
+
+def realtime_options(
+    *,
+    model: str,
+    encoding: str,
+    sample_rate: int,
+    target_streaming_delay_ms: int | None = None,
+    language: str | None = None,
+    context_bias: Sequence[str] | None = None,
+    diarize: bool | None = None,
+    speaker_references: Mapping[str, str] | None = None,
+    turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
+) -> RealtimeOptions:
+    """Check the options against the model's capabilities; raise ``InvalidInputError``.
+
+    ``turn_detection`` is a :class:`TurnDetection`, a mapping of its fields, or
+    ``True`` for the defaults.
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError("`model` must be a non-empty model id.", argument="model")
+    if encoding not in REALTIME_ENCODINGS:
+        raise InvalidInputError(
+            f"`encoding`={encoding!r} is not a realtime encoding; use one of "
+            f"{', '.join(REALTIME_ENCODINGS)} (raw mono PCM).",
+            argument="encoding",
+        )
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, int)
+        or not MIN_REALTIME_SAMPLE_RATE <= sample_rate <= MAX_REALTIME_SAMPLE_RATE
+    ):
+        raise InvalidInputError(
+            f"`sample_rate`={sample_rate!r} must be a whole number of Hz from "
+            f"{MIN_REALTIME_SAMPLE_RATE} to {MAX_REALTIME_SAMPLE_RATE} (16000 is usual).",
+            argument="sample_rate",
+        )
+    capabilities = REALTIME_MODELS.get(model, DEFAULT_REALTIME_CAPABILITIES)
+    _check_delay(target_streaming_delay_ms, capabilities, model)
+    check_language(language)
+    if diarize is not None and not isinstance(diarize, bool):
+        raise InvalidInputError(f"`diarize`={diarize!r} must be True or False.", argument="diarize")
+    turns = _turn_detection(turn_detection)
+    references = _speaker_references(speaker_references)
+    options = RealtimeOptions(
+        model=model,
+        encoding=encoding,
+        sample_rate=sample_rate,
+        target_streaming_delay_ms=target_streaming_delay_ms,
+        language=language.lower() if language else None,
+        context_bias=_context_bias(context_bias),
+        diarize=diarize,
+        speaker_references=references,
+        turn_detection=turns,
+    )
+    v3 = options.v3_fields()
+    if v3 and not capabilities.v3_fields:
+        names = ", ".join(f"`{name}`" for name in v3)
+        raise InvalidInputError(
+            f"{names} need a Realtime 3 model; {model!r} has none of the Realtime 3 session "
+            "fields. Use model='voxtral-mini-transcribe-realtime-3-0', or drop them.",
+            argument=next(iter(v3)),
+        )
+    if diarize and turns is not None:
+        raise InvalidInputError(
+            "`diarize` is not compatible with `turn_detection` (the server refuses the pair): "
+            "drop one; with diarize, flush on local end of speech instead.",
+            argument="diarize",
+        )
+    if references and not diarize:
+        raise InvalidInputError(
+            "`speaker_references` requires `diarize=True`.", argument="speaker_references"
+        )
+    return options
+
+
+def _check_delay(delay: int | None, capabilities: RealtimeCapabilities, model: str) -> None:
+    if delay is None:
+        return
+    low, high = capabilities.delays_ms
+    step = capabilities.delay_step_ms
+    whole = not isinstance(delay, bool) and isinstance(delay, int)
+    in_range = whole and low <= delay <= high and (step is None or delay % step == 0)
+    if whole and (in_range or delay in capabilities.extra_delays_ms):
+        return
+    accepted = f"{low} to {high} ms" + (f" in steps of {step}" if step else "")
+    accepted += "".join(f", or {extra}" for extra in capabilities.extra_delays_ms)
+    raise InvalidInputError(
+        f"`target_streaming_delay_ms`={delay!r} is not accepted by {model!r}: use {accepted} "
+        "(480 is recommended), or leave it unset.",
+        argument="target_streaming_delay_ms",
+    )
+
+
+def _turn_detection(value: TurnDetection | Mapping[str, Any] | bool | None) -> TurnDetection | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return TurnDetection()
+    if isinstance(value, TurnDetection):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(TurnDetection.__dataclass_fields__))
+        if unknown:
+            raise InvalidInputError(
+                f"`turn_detection` has unknown fields {unknown}; use "
+                f"{', '.join(TurnDetection.__dataclass_fields__)}.",
+                argument="turn_detection",
+            )
+        return TurnDetection(**value)
+    raise InvalidInputError(
+        f"`turn_detection` must be a TurnDetection, a mapping or True, got {type(value).__name__}.",
+        argument="turn_detection",
+    )
+
+
+def _speaker_references(value: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping) or not all(
+        isinstance(name, str) and name and isinstance(audio, str) and audio
+        for name, audio in value.items()
+    ):
+        raise InvalidInputError(
+            "`speaker_references` must map each speaker's name to base64 audio of them.",
+            argument="speaker_references",
+        )
+    return tuple(value.items())
+
+
+class AppendSplitter:
+    """Raw PCM in, appends out: each at most ``MAX_APPEND_BYTES``, whole samples only.
+
+    A send that ends inside a sample keeps that odd byte for the next send, so any
+    cut of the stream goes through (the server refuses misaligned appends).
+    """
+
+    def __init__(self, sample_width: int) -> None:
+        self._width = sample_width
+        self._rest = b""
+        self._max = MAX_APPEND_BYTES - MAX_APPEND_BYTES % sample_width
+
+    def split(self, pcm: bytes) -> list[bytes]:
+        data = self._rest + bytes(pcm)
+        usable = len(data) - len(data) % self._width
+        self._rest = data[usable:]
+        return [
+            data[start : min(start + self._max, usable)] for start in range(0, usable, self._max)
+        ]
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back (less than one sample)."""
+        return len(self._rest)
+
+
+_SPEECH_TYPECODES = {
+    "pcm_s16le": ("h", 32768.0),
+    "pcm_s32le": ("i", 2147483648.0),
+    "pcm_f32le": ("f", 1.0),
+}
+_LEVEL_STRIDE = 8
+
+
+def speech_span(pcm: bytes, encoding: str, frame_bytes: int) -> tuple[int, int] | None:
+    """Where in ``pcm`` speech is, as (first, end) byte offsets of whole frames, or ``None``.
+
+    A frame is speech when its mean absolute level (every 8th sample) reaches
+    ``REALTIME_SPEECH_LEVEL``: enough to time a turn and to tell silence, which
+    rightly gets no events, from speech that should. Encodings whose level is not
+    read here (f16, mu-law, A-law) count as speech throughout.
+    """
+    if not pcm:
+        return None
+    read = _SPEECH_TYPECODES.get(encoding)
+    if read is None:
+        return 0, len(pcm)
+    typecode, scale = read
+    samples = array(typecode)
+    samples.frombytes(pcm[: len(pcm) - len(pcm) % samples.itemsize])
+    per_frame = max(1, frame_bytes // samples.itemsize)
+    first = last = None
+    for index in range(0, len(samples), per_frame):
+        picked = samples[index : index + per_frame : _LEVEL_STRIDE]
+        if sum(abs(sample) for sample in picked) / len(picked) / scale >= REALTIME_SPEECH_LEVEL:
+            first = index if first is None else first
+            last = min(index + per_frame, len(samples))
+    if first is None or last is None:
+        return None
+    return first * samples.itemsize, last * samples.itemsize
+
+
+def websocket_url(base_url: str, path: str, query: Mapping[str, str]) -> str:
+    """``base_url`` + ``path`` with http(s) mapped to ws(s), and ``query`` added."""
+    parts = urlsplit(base_url.rstrip("/") + path)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(dict(query)), ""))
+
+
+def _frame(message: Mapping[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+class RealtimeWire:
+    """How one dialect speaks realtime: URL, headers, frames; no I/O."""
+
+    name: ClassVar[str]
+    path: ClassVar[str]
+    has_session_update_ack: ClassVar[bool] = False
+    """Whether the server answers the session update with ``session.updated``."""
+
+    def url(self, base_url: str, options: RealtimeOptions) -> str:
+        raise NotImplementedError
+
+    def headers(self, key: str | None, user_agent: str) -> dict[str, str]:
+        """The upgrade's headers: the key only here, as a bearer token."""
+        headers = {"User-Agent": user_agent}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def check(self, options: RealtimeOptions) -> None:
+        """Raise ``UnsupportedFeatureError`` for what this dialect cannot do."""
+
+    def parser(self, options: RealtimeOptions) -> RealtimeParser:
+        raise NotImplementedError
+
+    def session_frames(self, options: RealtimeOptions) -> list[str]:
+        """Sent once, after ``session.created`` and before any audio."""
+        raise NotImplementedError
+
+    def append(self, pcm: bytes) -> str:
+        raise NotImplementedError
+
+    def flush(self) -> list[str]:
+        raise NotImplementedError
+
+    def end(self) -> list[str]:
+        raise NotImplementedError
+
+
+class MistralRealtimeWire(RealtimeWire):
+    """Mistral's ``/audio/transcriptions/realtime?model=``: ``input_audio.*`` frames."""
+
+    name = "mistral"
+    path = "/audio/transcriptions/realtime"
+    has_session_update_ack = True
+
+    def url(self, base_url: str, options: RealtimeOptions) -> str:
+        return websocket_url(base_url, self.path, {"model": options.model})
+
+    def parser(self, options: RealtimeOptions) -> RealtimeParser:
+        return MistralRealtimeParser(options.model)
+
+    def session_frames(self, options: RealtimeOptions) -> list[str]:
+        """One ``session.update`` with the fields set; the audio format always is, so the
+        update is never empty and the server never guesses the format."""
+        session: dict[str, Any] = {
+            "audio_format": {"encoding": options.encoding, "sample_rate": options.sample_rate}
+        }
+        if options.target_streaming_delay_ms is not None:
+            session["target_streaming_delay_ms"] = options.target_streaming_delay_ms
+        session.update(options.v3_fields())
+        return [_frame({"type": "session.update", "session": session})]
+
+    def append(self, pcm: bytes) -> str:
+        return _frame({"type": "input_audio.append", "audio": base64.b64encode(pcm).decode()})
+
+    def flush(self) -> list[str]:
+        return [_frame({"type": "input_audio.flush"})]
+
+    def end(self) -> list[str]:
+        return [_frame({"type": "input_audio.end"})]
+
+
+class VLLMRealtimeWire(RealtimeWire):
+    """vLLM's ``/realtime``: the model at the top level, ``input_audio_buffer.*`` frames.
+
+    A turn is a generation: ``commit`` starts one, ``commit{final:true}`` ends its
+    input and brings its ``done``; a flush is the latter then a new ``commit``.
+    """
+
+    name = "vllm"
+    path = "/realtime"
+
+    def url(self, base_url: str, options: RealtimeOptions) -> str:
+        return websocket_url(base_url, self.path, {})
+
+    def check(self, options: RealtimeOptions) -> None:
+        if (options.encoding, options.sample_rate) != (
+            VLLM_REALTIME_ENCODING,
+            VLLM_REALTIME_SAMPLE_RATE,
+        ):
+            raise UnsupportedFeatureError(
+                f"vLLM's realtime route takes {VLLM_REALTIME_ENCODING} at "
+                f"{VLLM_REALTIME_SAMPLE_RATE} Hz only; got {options.encoding} at "
+                f"{options.sample_rate} Hz. Pass sample_rate={VLLM_REALTIME_SAMPLE_RATE}, "
+                f"encoding={VLLM_REALTIME_ENCODING!r} (send_audio converts any audio).",
+                argument="sample_rate"
+                if options.sample_rate != VLLM_REALTIME_SAMPLE_RATE
+                else "encoding",
+            )
+        unsupported = [*options.v3_fields()]
+        if options.target_streaming_delay_ms is not None:
+            unsupported.insert(0, "target_streaming_delay_ms")
+        if unsupported:
+            raise UnsupportedFeatureError(
+                f"The vLLM backend cannot honour {', '.join(unsupported)}: vLLM's realtime "
+                "route has no session fields (its delay is the server's "
+                "`transcription_delay_ms`). Use the Mistral backend, or drop them.",
+                argument=unsupported[0],
+            )
+
+    def parser(self, options: RealtimeOptions) -> RealtimeParser:
+        return VLLMRealtimeParser(options.model)
+
+    def session_frames(self, options: RealtimeOptions) -> list[str]:
+        return [
+            _frame({"type": "session.update", "model": options.model}),
+            _frame({"type": "input_audio_buffer.commit"}),
+        ]
+
+    def append(self, pcm: bytes) -> str:
+        return _frame(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
+        )
+
+    def flush(self) -> list[str]:
+        return [
+            _frame({"type": "input_audio_buffer.commit", "final": True}),
+            _frame({"type": "input_audio_buffer.commit"}),
+        ]
+
+    def end(self) -> list[str]:
+        return [_frame({"type": "input_audio_buffer.commit", "final": True})]
+
+
+MISTRAL_REALTIME = MistralRealtimeWire()
+VLLM_REALTIME = VLLMRealtimeWire()
