@@ -170,3 +170,31 @@ BATCH_POLL_FACTOR = 1.5
 BATCH_POLL_MAX = 60.0
 """``wait_for_batch`` polls after 2 s, then 1.5 times later each time, at most a minute
 apart: quick jobs are seen finishing quickly, day-long ones cost a request a minute."""
+
+REALTIME_SAMPLE_WIDTHS: dict[str, int] = {
+    "pcm_s16le": 2,
+    "pcm_s32le": 4,
+    "pcm_f16le": 2,
+    "pcm_f32le": 4,
+    "pcm_mulaw": 1,
+    "pcm_alaw": 1,
+}
+"""The realtime session's ``AudioEncoding``s (raw mono PCM) and the bytes of one sample:
+every append and every chunk the library sends is a whole number of samples."""
+REALTIME_CHUNK_SECONDS = 0.1
+"""Audio per chunk sent from a converted source: Mistral's quickstart sends 100 ms at
+real-time pace; ten small frames a second keep latency low and cost little."""
+REALTIME_DECODE_BLOCK_SECONDS = 1.0
+"""How far ahead a file is decoded at a time (and at most two blocks wait): one thread
+hand-off a second per session, a few seconds of PCM in memory whatever the file's length.
+A live iterator's audio is handed on chunk by chunk instead, as soon as it is decoded."""
+VAD_THRESHOLD = 0.015
+"""Loudness (RMS as a fraction of full scale, about -36 dBFS) above which a 10 ms hop
+counts as speech for :class:`LoudnessVAD`: quiet speech near a microphone is -30 to
+-20 dBFS, a quiet room's noise floor -60 to -45 dBFS."""
+VAD_MIN_SILENCE_SECONDS = 0.55
+"""Silence after speech that ends it: longer than the pauses inside a sentence (0.2 to
+0.5 s), a little more than Realtime 3's own ``min_silence_ms`` default of 500."""
+VAD_MIN_SPEECH_SECONDS = 0.15
+"""Loud audio a turn must hold before its end is reported: a click or a cough is not
+speech, and flushing after one would cost a turn with no text."""
