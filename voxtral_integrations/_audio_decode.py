@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import math
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from ._audio_checks import (
     _truncated,
     _WavLayout,
 )
-from ._chunking import LEVEL_HOP_SECONDS
+from ._chunking import LEVEL_HOP_SECONDS, rms_levels
 from ._exceptions import AudioError
 from ._sources import AudioUpload
 
@@ -82,14 +81,21 @@ def _media(upload: AudioUpload) -> Any:
 
 @contextmanager
 def _opened(upload: AudioUpload, media: Any = None) -> Iterator[Any]:
+    with _open_media(media if media is not None else _media(upload), upload.name) as container:
+        yield container
+
+
+@contextmanager
+def _open_media(media: Any, name: str, hint: str = "") -> Iterator[Any]:
+    """``av.open(media)`` for reading; FFmpeg's refusal becomes an ``AudioError`` on ``name``."""
     open_media = av.open  # before the try: a missing PyAV fails here once, not again in except
     try:
-        container = open_media(media if media is not None else _media(upload), "r")
+        container = open_media(media, "r")
     except av.error.FFmpegError as exc:
         raise AudioError(
-            f"{upload.name!r} is not audio that can be decoded ({exc.strerror or exc}). "
-            "Check that the file is complete and really audio or video.",
-            source=upload.name,
+            f"{name!r} is not audio that can be decoded ({exc.strerror or exc}). "
+            f"Check that the file is complete and really audio or video.{hint}",
+            source=name,
         ) from exc
     try:
         yield container
@@ -97,20 +103,20 @@ def _opened(upload: AudioUpload, media: Any = None) -> Iterator[Any]:
         container.close()
 
 
-def _audio_stream(container: Any, upload: AudioUpload) -> Any:
+def _audio_stream(container: Any, name: str) -> Any:
     if not container.streams.audio:
         kind = "video with no audio track" if container.streams.video else "file with no audio"
         raise AudioError(
-            f"{upload.name!r} is a {kind}: there is nothing to transcribe. Pass the recording "
+            f"{name!r} is a {kind}: there is nothing to transcribe. Pass the recording "
             "itself, or a video exported with its sound.",
-            source=upload.name,
+            source=name,
         )
     stream = container.streams.audio[0]
     if stream.codec_context is None or stream.codec_context.codec is None:
         raise AudioError(
-            f"{upload.name!r} uses an audio codec PyAV cannot decode. Convert it to WAV, FLAC "
+            f"{name!r} uses an audio codec PyAV cannot decode. Convert it to WAV, FLAC "
             "or MP3 with the program that made it.",
-            source=upload.name,
+            source=name,
         )
     return stream
 
@@ -123,7 +129,7 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
     would otherwise skip silently.
     """
     with _opened(upload) as container:
-        stream = _audio_stream(container, upload)
+        stream = _audio_stream(container, upload.name)
         context = stream.codec_context
         if not context.sample_rate or not context.channels:  # no frame FFmpeg could read
             raise AudioError(
@@ -223,20 +229,23 @@ def _pcm(
     container: Any,
     stream: Any,
     start: float,
-    end: float,
+    end: float | None,
     rate: int,
     *,
     name: str,
     origin: float,
     seek: bool = True,
+    sample_format: str = "s16",
 ) -> Iterator[bytes]:
-    """Mono signed 16-bit PCM at ``rate`` covering ``[start, end)`` exactly.
+    """Mono PCM at ``rate`` (signed 16-bit unless ``sample_format`` says otherwise, a
+    packed PyAV format such as ``"flt"``) covering ``[start, end)`` exactly.
 
     ``start`` and ``end`` are on the recording's clock: demuxer time minus ``origin``
     (``AudioInfo.origin`` for the whole file, 0 for a byte range, which has no header
-    telling its decoder to drop anything).
+    telling its decoder to drop anything). ``end=None`` decodes to the end of the stream.
     """
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+    resampler = av.AudioResampler(format=sample_format, layout="mono", rate=rate)
+    width = resampler.format.bytes
     if seek and start > 0:
         at = int((start + origin) / float(stream.time_base))
         container.seek(at, stream=stream, backward=True)
@@ -245,14 +254,12 @@ def _pcm(
         for out in resampler.resample(frame):
             if position is None:
                 position = frame.time - origin if frame.time is not None else start
-            data = bytes(out.planes[0])[: out.samples * 2]
             skip = max(0, round((start - position) * rate))
-            keep = max(0, round((end - position) * rate)) - skip
+            keep = out.samples if end is None else max(0, round((end - position) * rate))
             position += out.samples / rate
-            piece = data[skip * 2 : (skip + keep) * 2] if keep > 0 else b""
-            if piece:
-                yield piece
-            if position >= end:
+            if min(keep, out.samples) > skip:
+                yield bytes(out.planes[0])[skip * width : min(keep, out.samples) * width]
+            if end is not None and position >= end:
                 return
 
 
@@ -267,12 +274,7 @@ def _decoded(container: Any, stream: Any, name: str) -> Iterator[Any]:
 
 
 def _rms_levels(pcm: bytes, rate: int) -> list[float]:
-    samples = array("h", pcm)
-    hop = max(1, round(rate * LEVEL_HOP_SECONDS))
-    return [
-        math.sqrt(sum(x * x for x in samples[i : i + hop]) / len(samples[i : i + hop]))
-        for i in range(0, len(samples), hop)
-    ]
+    return rms_levels(array("h", pcm), max(1, round(rate * LEVEL_HOP_SECONDS)))
 
 
 def _levels_by_decoding(

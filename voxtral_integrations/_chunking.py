@@ -28,6 +28,19 @@ _EPSILON = 1e-9
 """A nanosecond: below any audio resolution, above float rounding of seconds."""
 
 
+def rms_levels(samples: Sequence[float], hop: int, scale: float = 1.0) -> list[float]:
+    """RMS of each ``hop`` samples (the last hop may be shorter), divided by ``scale``.
+
+    ``math.hypot`` of a slice is its root sum of squares in C: twice as fast as a
+    generator of squares, which matters at a hundred realtime sessions in one process.
+    """
+    levels = []
+    for start in range(0, len(samples), hop):
+        piece = samples[start : start + hop]
+        levels.append(math.hypot(*piece) / math.sqrt(len(piece)) / scale)
+    return levels
+
+
 def quietest_point(levels: Sequence[float], *, hop: float = LEVEL_HOP_SECONDS) -> float:
     """Seconds from the window's start to the middle of its quietest stretch.
 

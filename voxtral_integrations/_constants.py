@@ -240,3 +240,20 @@ REALTIME_MODELS: dict[str, RealtimeCapabilities] = {
 DEFAULT_REALTIME_CAPABILITIES = _REALTIME_3
 """A model not in the table (a newer one) is checked as leniently as Realtime 3: the
 server's ``error`` event says what it refuses, and a new model is not blocked here."""
+REALTIME_CHUNK_SECONDS = 0.1
+"""Audio per chunk sent from a converted source: Mistral's quickstart sends 100 ms at
+real-time pace; ten small frames a second keep latency low and cost little."""
+REALTIME_DECODE_BLOCK_SECONDS = 1.0
+"""How far ahead a file is decoded at a time (and at most two blocks wait): one thread
+hand-off a second per session, a few seconds of PCM in memory whatever the file's length.
+A live iterator's audio is handed on chunk by chunk instead, as soon as it is decoded."""
+VAD_THRESHOLD = 0.015
+"""Loudness (RMS as a fraction of full scale, about -36 dBFS) above which a 10 ms hop
+counts as speech for :class:`LoudnessVAD`: quiet speech near a microphone is -30 to
+-20 dBFS, a quiet room's noise floor -60 to -45 dBFS."""
+VAD_MIN_SILENCE_SECONDS = 0.55
+"""Silence after speech that ends it: longer than the pauses inside a sentence (0.2 to
+0.5 s), a little more than Realtime 3's own ``min_silence_ms`` default of 500."""
+VAD_MIN_SPEECH_SECONDS = 0.15
+"""Loud audio a turn must hold before its end is reported: a click or a cough is not
+speech, and flushing after one would cost a turn with no text."""
