@@ -15,6 +15,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from ._audio_checks import (
@@ -250,10 +251,11 @@ def _pcm(
         at = int((start + origin) / float(stream.time_base))
         container.seek(at, stream=stream, backward=True)
     position: float | None = None  # time of the next output sample
-    for frame in _decoded(container, stream, name):
+    for frame in chain(_decoded(container, stream, name), [None]):  # None: the resampler's tail
         for out in resampler.resample(frame):
             if position is None:
-                position = frame.time - origin if frame.time is not None else start
+                known = frame is not None and frame.time is not None
+                position = frame.time - origin if known else start
             skip = max(0, round((start - position) * rate))
             keep = out.samples if end is None else max(0, round((end - position) * rate))
             position += out.samples / rate

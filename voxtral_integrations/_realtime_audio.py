@@ -195,8 +195,10 @@ async def _paced(
                 raise item
             final = item is _END
             buffer = buffer + item if isinstance(item, bytes) else buffer
-            while len(buffer) >= chunk_bytes or (final and buffer):
-                chunk, buffer = buffer[:chunk_bytes], buffer[chunk_bytes:]
+            at = 0
+            while len(buffer) - at >= chunk_bytes or (final and at < len(buffer)):
+                chunk = buffer[at : at + chunk_bytes]
+                at += len(chunk)
                 if realtime:
                     now = clock()
                     if start is None:
@@ -206,6 +208,7 @@ async def _paced(
                         await sleep(delay)
                 sent += len(chunk) // job.width
                 yield chunk
+            buffer = buffer[at:]
             if final:
                 return
     finally:
@@ -222,10 +225,9 @@ def _work(job: _Job, pipe: _Pipe | None, block: int, handoff: _Handoff) -> None:
         pending = bytearray()
         for piece in pieces:
             pending += piece
-            if len(pending) >= block:
-                whole = len(pending) - len(pending) % job.width
-                handoff.put(bytes(pending[:whole]))
-                del pending[:whole]
+            while len(pending) >= block:
+                handoff.put(bytes(pending[:block]))
+                del pending[:block]
         whole = len(pending) - len(pending) % job.width
         if whole:
             handoff.put(bytes(pending[:whole]))
@@ -242,7 +244,9 @@ def _raw(media: Any, job: _Job) -> Iterator[bytes]:
         with open(media, "rb") as file:
             yield from iter(lambda: file.read(1 << 16), b"")
     elif job.kind == "bytes":
-        yield bytes(media)
+        view = memoryview(media).cast("B")
+        for at in range(0, len(view), 1 << 16):
+            yield bytes(view[at : at + (1 << 16)])
     else:
         yield from iter(lambda: media.read(1 << 16), b"")
 
