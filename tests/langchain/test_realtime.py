@@ -9,7 +9,6 @@ refused before anything connects.
 from __future__ import annotations
 
 import asyncio
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,15 @@ import pytest
 
 from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_realtime import FakeRealtimeServer, Faults
-from tests.support.realtime_speech import EXPECTED, V3, WAV, LiveSource, assert_turns, settings
+from tests.support.realtime_speech import (
+    EXPECTED,
+    V3,
+    WAV,
+    LiveSource,
+    assert_keys_travel,
+    assert_turns,
+    settings,
+)
 from voxtral_integrations import AudioError, InvalidInputError, UnsupportedFeatureError
 from voxtral_integrations.langchain import VoxtralRealtimeLoader, VoxtralRealtimeTool
 
@@ -107,17 +114,19 @@ def test_an_iterator_is_read_by_one_load_only() -> None:
         assert server.connections == 1
 
 
-def test_a_pickled_loader_holds_no_key_and_reads_it_again(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("kind", ["loader", "tool"])
+def test_a_copy_keeps_the_key_and_a_pickle_reads_it_again(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeRealtimeServer(api_key="sk-from-the-environment") as server:
-        loader = VoxtralRealtimeLoader(WAV, realtime=False, **settings(server))
-        pickled = pickle.dumps(loader)
-        assert FAKE_API_KEY.encode() not in pickled
-        assert FAKE_API_KEY not in repr(loader)
-        monkeypatch.setenv("MISTRAL_API_KEY", "sk-from-the-environment")
-        documents = pickle.loads(pickled).load()
-    assert len(documents) == len(EXPECTED)
+    path = tmp_path / "call.wav"
+    path.write_bytes(WAV)
+
+    def build(**options: Any) -> Any:
+        if kind == "tool":
+            return VoxtralRealtimeTool(**options)
+        return VoxtralRealtimeLoader(path, **options)
+
+    assert_keys_travel(build, path, monkeypatch)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

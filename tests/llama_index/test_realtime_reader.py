@@ -17,7 +17,13 @@ from llama_index.core.schema import MetadataMode
 
 from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_realtime import FakeRealtimeServer, Faults
-from tests.support.realtime_speech import WAV, LiveSource, assert_turns, settings
+from tests.support.realtime_speech import (
+    WAV,
+    LiveSource,
+    assert_keys_travel,
+    assert_turns,
+    settings,
+)
 from voxtral_integrations import AudioError, InvalidInputError
 from voxtral_integrations.llama_index import VoxtralRealtimeReader
 
@@ -97,3 +103,11 @@ def test_bad_audio_and_changed_options_are_refused_before_connecting(tmp_path: P
         assert server.connections == 0
     assert FAKE_API_KEY not in repr(reader) and FAKE_API_KEY not in reader.to_json()
     assert reader.class_name() == "VoxtralRealtimeReader"
+
+
+def test_a_copy_keeps_the_key_and_a_pickle_reads_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "call.wav"
+    path.write_bytes(WAV)
+    assert_keys_travel(VoxtralRealtimeReader, path, monkeypatch)

@@ -8,7 +8,10 @@ its absolute times, with ``speaker`` when the session diarizes (Realtime 3).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import copy
+import pickle
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +19,7 @@ import pytest
 from tests.support.audio_factory import encode, tone_speech, utterance
 from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_realtime import FakeRealtimeServer
+from voxtral_integrations import AuthenticationError
 
 V3 = "voxtral-mini-transcribe-realtime-3"
 VLLM_MODEL = "mistralai/Voxtral-Mini-4B-Realtime-2602"
@@ -80,3 +84,36 @@ class LiveSource:
             self.pieces += 1
             yield WAV[start : start + step]
         self.finished = True
+
+
+ENVIRONMENT_KEY = "sk-from-the-environment"
+HEARD = [text for text, _, _, _ in EXPECTED]
+
+
+def listen(adapter: Any, path: Path) -> list[str]:
+    """The turns' texts ``adapter`` (a realtime loader, tool or reader) hears in ``path``."""
+    if hasattr(adapter, "lazy_load"):
+        return [document.page_content for document in adapter.load()]
+    if hasattr(adapter, "invoke"):
+        lines = adapter.invoke({"path": str(path)}).splitlines()
+        return [line.split("] ", 1)[1].split(": ")[-1] for line in lines]
+    return [document.text for document in adapter.load_data(path)]
+
+
+def assert_keys_travel(build: Callable[..., Any], path: Path, monkeypatch: Any) -> None:
+    """Of the adapter ``build(**settings)`` makes: a copy keeps the key (also after a
+    load), a pickle holds none and, unpickled, reads ``MISTRAL_API_KEY``."""
+    with FakeRealtimeServer() as server:
+        adapter = build(**settings(server), realtime=False)
+        assert listen(adapter, path) == HEARD
+        for copier in (copy.copy, copy.deepcopy):
+            assert listen(copier(adapter), path) == HEARD
+        assert server.connections == 3
+    with FakeRealtimeServer(api_key=ENVIRONMENT_KEY) as other:
+        adapter = build(**{**settings(other), "realtime": False})
+        with pytest.raises(AuthenticationError):  # this server takes the other key only
+            listen(adapter, path)
+        pickled = pickle.dumps(adapter)
+        assert FAKE_API_KEY.encode() not in pickled
+        monkeypatch.setenv("MISTRAL_API_KEY", ENVIRONMENT_KEY)
+        assert listen(pickle.loads(pickled), path) == HEARD
