@@ -2,9 +2,10 @@
 
 A page's blocks run in order in one namespace, as a reader pastes them one after the
 other, in a folder holding the recordings they name (made here with PyAV), with
-``MISTRAL_API_KEY`` and ``MISTRAL_BASE_URL`` pointing at :class:`DocsServer`. A block
-that raises fails its page's test with the block's file and line, so a snippet that
-stops working fails CI.
+``MISTRAL_API_KEY`` and ``MISTRAL_BASE_URL`` pointing at :class:`DocsServer`; a block
+that opens a realtime session (it names ``realtime``) points at the strict realtime fake
+instead, and ``live.wav`` holds speech that fake hears. A block that raises fails its
+page's test with the block's file and line, so a snippet that stops working fails CI.
 
 A collector of our own rather than pytest-examples: the guides' blocks build on each
 other (a page is one session), they need recordings on disk and a server that speaks
@@ -20,12 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.audio_factory import encode, speech_pcm
+from tests.support.audio_factory import encode, speech_pcm, tone_speech, utterance
 from tests.support.constants import FAKE_API_KEY, REPO
 from tests.support.docs_server import DocsServer
+from tests.support.fake_realtime import FakeRealtimeServer
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+_REALTIME = re.compile(r"realtime", re.IGNORECASE)
+LIVE_SCRIPT = [
+    *utterance(["alpha", "bravo"], 0.3),
+    *utterance(["charlie", "delta"], 2.0, speaker=2),
+]
 
 RECORDINGS = {
     "meeting.mp3": "mp3",
@@ -69,6 +76,7 @@ def reader_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         path = tmp_path / name
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(encoded[kind])
+    (tmp_path / "live.wav").write_bytes(encode(tone_speech(LIVE_SCRIPT, 3.5), "wav"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -84,17 +92,23 @@ def test_every_python_block_runs(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        with DocsServer() as server:
+        blocks = python_blocks(page)
+        live = [bool(_REALTIME.search(code)) for _, code in blocks]
+        with DocsServer() as server, FakeRealtimeServer() as realtime:
             monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
-            monkeypatch.setenv("MISTRAL_BASE_URL", server.base_url)
             namespace: dict[str, object] = {"__name__": "__main__"}
-            for line, code in python_blocks(page):
+            for (line, code), is_live in zip(blocks, live, strict=True):
                 where = f"{page.relative_to(REPO)}:{line}"
+                base_url = realtime.base_url if is_live else server.base_url
+                monkeypatch.setenv("MISTRAL_BASE_URL", base_url)
                 try:
                     exec(compile("\n" * (line - 1) + code, str(page), "exec"), namespace)
                 except Exception:
                     pytest.fail(f"the block at {where} raised:\n{traceback.format_exc()}")
-            assert server.request_count > 0, f"{page.name}'s blocks sent no request"
+            if not all(live):
+                assert server.request_count > 0, f"{page.name}'s blocks sent no request"
+            if any(live):
+                assert realtime.connections > 0, f"{page.name}'s realtime blocks never connected"
             assert not server.errors, server.errors
     finally:
         asyncio.set_event_loop(None)
