@@ -9,6 +9,7 @@ refused before anything connects.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_realtime import FakeRealtimeServer, Faults
 from tests.support.realtime_speech import (
+    DIALECTS,
     EXPECTED,
     V3,
     WAV,
@@ -25,13 +27,30 @@ from tests.support.realtime_speech import (
     assert_turns,
     settings,
 )
-from voxtral_integrations import AudioError, InvalidInputError, UnsupportedFeatureError
+from voxtral_integrations import (
+    AudioError,
+    InvalidInputError,
+    UnsupportedFeatureError,
+    VoxtralClient,
+)
+from voxtral_integrations._realtime_loading import REALTIME_LOAD_OPTIONS
 from voxtral_integrations.langchain import VoxtralRealtimeLoader, VoxtralRealtimeTool
+from voxtral_integrations.llama_index import VoxtralRealtimeReader
 
-DIALECTS = ["mistral", "vllm"]
 DROP_AFTER = {"mistral": 4.0, "vllm": 1.2}
 """Seconds of session audio; vLLM's fake counts them from each turn's start (a new
 listener after every final commit), so its drop must fall inside one turn."""
+
+
+def test_every_adapter_takes_every_option_of_stream_realtime() -> None:
+    core = set(inspect.signature(VoxtralClient.stream_realtime).parameters) - {"self", "audio"}
+    assert set(REALTIME_LOAD_OPTIONS) == core
+    defaults = inspect.signature(VoxtralClient.stream_realtime).parameters
+    loader = inspect.signature(VoxtralRealtimeLoader.__init__).parameters
+    for name in core:  # the same names, with the same defaults, everywhere
+        assert loader[name].default == defaults[name].default, name
+        for fields in (VoxtralRealtimeTool.model_fields, VoxtralRealtimeReader.model_fields):
+            assert fields[name].default == defaults[name].default, name
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -15,19 +15,12 @@ from typing import Any
 import pytest
 from llama_index.core.schema import MetadataMode
 
+from tests.support import realtime_speech
 from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_realtime import FakeRealtimeServer, Faults
-from tests.support.realtime_speech import (
-    WAV,
-    LiveSource,
-    assert_keys_travel,
-    assert_turns,
-    settings,
-)
+from tests.support.realtime_speech import DIALECTS, WAV, LiveSource, assert_turns, settings
 from voxtral_integrations import AudioError, InvalidInputError
 from voxtral_integrations.llama_index import VoxtralRealtimeReader
-
-DIALECTS = ["mistral", "vllm"]
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -110,4 +103,4 @@ def test_a_copy_keeps_the_key_and_a_pickle_reads_it_again(
 ) -> None:
     path = tmp_path / "call.wav"
     path.write_bytes(WAV)
-    assert_keys_travel(VoxtralRealtimeReader, path, monkeypatch)
+    realtime_speech.assert_keys_travel(VoxtralRealtimeReader, path, monkeypatch)

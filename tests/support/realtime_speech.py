@@ -21,6 +21,7 @@ from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_realtime import FakeRealtimeServer
 from voxtral_integrations import AuthenticationError
 
+DIALECTS = ["mistral", "vllm"]
 V3 = "voxtral-mini-transcribe-realtime-3"
 VLLM_MODEL = "mistralai/Voxtral-Mini-4B-Realtime-2602"
 TURNS = [

@@ -134,10 +134,9 @@ class VoxtralRealtimeTool(VoxtralClientFields, RealtimeFields, BaseTool):
     agent's: an agent cannot switch on a feature the model lacks. The recording is
     sent as fast as the server takes it unless ``realtime=True``. Unlike
     :class:`VoxtralTranscriptionTool`, this also gives times on the vLLM backend
-    (whose transcription endpoint has none) and needs only a realtime model.
-
-    The agent chooses the path: give this tool only to agents you would let read
-    the audio files the process can read.
+    (whose transcription endpoint has none) and needs only a realtime model. Any file
+    this process can read may be named by the agent, so hand the tool only to agents
+    trusted with them.
     """
 
     name: str = "voxtral_listen"
