@@ -145,10 +145,10 @@ def turn_records(
     client: VoxtralClient, source: RealtimeSource, options: Mapping[str, Any]
 ) -> Iterator[Record]:
     """A record per finalised turn of ``source``, as it finalises (``options`` checked
-    by :func:`check_realtime`)."""
-    events = client.stream_realtime(source.take(), **options)
-    for event in events:
-        if isinstance(event, UtteranceEvent):
+    by :func:`check_realtime`); a turn without words (a flush over a noise) makes none,
+    as an empty segment makes no file record."""
+    for event in client.stream_realtime(source.take(), **options):
+        if isinstance(event, UtteranceEvent) and event.text.strip():
             yield utterance_record(event, source=source.name, model=options["model"])
 
 
@@ -157,5 +157,5 @@ async def aturn_records(
 ) -> AsyncIterator[Record]:
     """:func:`turn_records` on the caller's event loop."""
     async for event in client.stream_realtime(source.take(), **options):
-        if isinstance(event, UtteranceEvent):
+        if isinstance(event, UtteranceEvent) and event.text.strip():
             yield utterance_record(event, source=source.name, model=options["model"])
