@@ -51,7 +51,7 @@ async def test_alazy_load_data_yields_each_turn_while_the_audio_still_arrives(
         async for document in reader.alazy_load_data(live(), source_name="mic"):
             documents.append(document)
             finished_at_each.append(live.finished)
-    assert finished_at_each[:2] == [False, False]
+    assert finished_at_each[0] is False  # the first turn came during the meeting
     assert_turns([d.metadata for d in documents], [d.text for d in documents], dialect)
     assert {d.metadata["source"] for d in documents} == {"mic"}
 
