@@ -29,7 +29,6 @@ from ._chat_content import carries_inline_audio, map_audio_parts
 from ._constants import REALTIME_SESSION_TIMEOUT
 from ._dialects import Backend, MistralDialect, RequestSpec
 from ._events import ChatChunks
-from ._exceptions import InvalidInputError
 from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
 from ._long_stream import LongStream
 from ._models import (
@@ -48,7 +47,7 @@ from ._options import (
     transcription_options,
 )
 from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
-from ._realtime_protocol import REALTIME_OPTIONS, realtime_options
+from ._realtime_protocol import REALTIME_OPTIONS, check_patience, realtime_options
 from ._responses import json_value, parsed, response_error
 from ._sources import (
     AudioInput,
@@ -127,18 +126,9 @@ class _Shared(Generic[_Transport]):
 
         options = realtime_options(**given(arguments, REALTIME_OPTIONS))
         self.dialect.realtime.check(options)
-        for name in ("done_timeout", "stall_timeout"):
-            value = arguments[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise InvalidInputError(
-                    f"`{name}`={value!r} must be a number of seconds > 0.", argument=name
-                )
-        reconnects = arguments["max_reconnects"]
-        if isinstance(reconnects, bool) or not isinstance(reconnects, int) or reconnects < 0:
-            raise InvalidInputError(
-                f"`max_reconnects`={reconnects!r} must be a whole number >= 0.",
-                argument="max_reconnects",
-            )
+        reconnects = check_patience(
+            arguments["done_timeout"], arguments["stall_timeout"], arguments["max_reconnects"]
+        )
         route = self.transport.route
         settings = SessionSettings(
             wire=self.dialect.realtime,

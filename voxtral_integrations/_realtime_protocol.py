@@ -225,6 +225,26 @@ def realtime_options(
     return options
 
 
+def check_patience(done_timeout: object, stall_timeout: object, max_reconnects: object) -> int:
+    """Check how long a session waits and how often it reconnects (``InvalidInputError``
+    naming the option); the number of reconnections, as checked."""
+    for name, value in (("done_timeout", done_timeout), ("stall_timeout", stall_timeout)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise InvalidInputError(
+                f"`{name}`={value!r} must be a number of seconds > 0.", argument=name
+            )
+    if (
+        isinstance(max_reconnects, bool)
+        or not isinstance(max_reconnects, int)
+        or max_reconnects < 0
+    ):
+        raise InvalidInputError(
+            f"`max_reconnects`={max_reconnects!r} must be a whole number >= 0.",
+            argument="max_reconnects",
+        )
+    return max_reconnects
+
+
 def _check_delay(delay: int | None, capabilities: RealtimeCapabilities, model: str) -> None:
     if delay is None:
         return

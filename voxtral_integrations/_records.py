@@ -15,20 +15,29 @@ source is the one ``source_name`` shows, so a signed URL's token never appears.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from ._constants import DEFAULT_GRANULARITY, DEFAULT_WINDOW_SECONDS
 from ._exceptions import InvalidInputError
 from ._models import Segment, Transcription, speaker_link
+from ._realtime_events import UtteranceEvent
 from ._redaction import redact_url
 
 Granularity = Literal["file", "segment", "window"]
 TranscriptFormat = Literal["text", "srt", "vtt"]
 Scalar = str | int | float | bool
 
-TIMING_KEYS = ("start", "end", "start_timestamp", "duration", "segment_index", "citation")
+TIMING_KEYS = (
+    "start",
+    "end",
+    "start_timestamp",
+    "duration",
+    "segment_index",
+    "utterance_index",
+    "citation",
+)
 """Metadata about time: kept for the LLM, left out of what gets embedded."""
 PROVENANCE_KEYS = ("model", "speaker_local", "chunk_index", "speaker_confidence")
 """Metadata about how the text was made: kept for filtering and audit, left out of
@@ -133,6 +142,36 @@ def records(
         else list(_windows([_timing(s) for s in segments], window_seconds))
     )
     return [_group_record(group, segments, common) for group in groups if _joined(group, segments)]
+
+
+def utterance_record(utterance: UtteranceEvent, *, source: str, model: str) -> Record:
+    """One finalised realtime turn as a record, with the file records' flat metadata.
+
+    ``source`` and ``model`` as a file's records have them, ``utterance_index`` (from
+    0 over the whole stream, across reconnections) where a segment has its index, the
+    turn's absolute ``start``/``end`` with ``start_timestamp`` and ``citation``, and
+    ``speaker`` and ``language`` when the server said them.
+    """
+    metadata: dict[str, Scalar] = {"source": source_name(source), "model": model}
+    if utterance.language:
+        metadata["language"] = utterance.language
+    metadata["utterance_index"] = utterance.index
+    metadata.update(_span(str(metadata["source"]), utterance.start, utterance.end))
+    if utterance.speaker_id:
+        metadata["speaker"] = utterance.speaker_id
+    return Record(utterance.text.strip(), metadata)
+
+
+def timestamped_lines(pieces: Iterable[Record]) -> str:
+    """Records as lines ``[HH:MM:SS] speaker: text`` (for agents), as
+    :func:`timestamped_text` renders a transcription's segments."""
+    return "\n".join(
+        (f"[{record.metadata['start_timestamp']}] " if "start_timestamp" in record.metadata else "")
+        + (f"{record.metadata['speaker']}: " if "speaker" in record.metadata else "")
+        + record.text
+        for record in pieces
+        if record.text
+    )
 
 
 def _timing(segment: Segment) -> tuple[float | None, float | None, str | None]:

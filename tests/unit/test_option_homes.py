@@ -44,10 +44,12 @@ checks the realtime option set, which shares four names with this one)."""
 SIGNATURES = {
     *CHECKERS,
     "_client.py",
+    "_realtime_loading.py",
     "langchain/document_loaders.py",
     "llama_index/readers.py",
 }
-"""Where the option set is declared: the checker and the public signatures."""
+"""Where the option set is declared: the checker and the public signatures
+(``_realtime_loading.RealtimeFields``: the realtime tool's and reader's fields)."""
 
 
 def _names(node: ast.AST) -> tuple[str, frozenset[str]] | None:

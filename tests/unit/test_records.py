@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from voxtral_integrations import Transcription
-from voxtral_integrations._records import clock, records, srt, timestamped_text
+from voxtral_integrations._realtime_events import UtteranceEvent
+from voxtral_integrations._records import (
+    clock,
+    records,
+    srt,
+    timestamped_lines,
+    timestamped_text,
+    utterance_record,
+)
 
 
 def transcription(*segments: tuple[float | None, float | None]) -> Transcription:
@@ -129,3 +137,25 @@ def test_a_window_of_a_speaker_linked_across_a_cut_ends_at_the_cut() -> None:
 def test_an_unlinked_result_has_no_audit_fields() -> None:
     (record,) = records(transcription((0.0, 1.0)), source="a.wav", granularity="segment")
     assert not {"speaker_local", "chunk_index", "speaker_confidence"} & set(record.metadata)
+
+
+def test_an_utterance_record_has_the_file_records_flat_metadata() -> None:
+    said = UtteranceEvent(index=4, text=" over to you ", start=3661.25, end=3663.5)
+    plain = utterance_record(said, source="https://host/live?token=secret", model="m")
+    assert plain.text == "over to you"
+    assert plain.metadata == {
+        "source": "https://host/live",
+        "model": "m",
+        "utterance_index": 4,
+        "start": 3661.25,
+        "start_timestamp": "01:01:01",
+        "citation": "https://host/live#t=3661.25,3663.5",
+        "end": 3663.5,
+    }
+    labelled = said.model_copy(update={"speaker_id": "speaker_2", "language": "fr"})
+    record = utterance_record(labelled, source="call #1.wav", model="m")
+    assert (record.metadata["speaker"], record.metadata["language"]) == ("speaker_2", "fr")
+    assert record.metadata["citation"] == "call %231.wav#t=3661.25,3663.5"
+    assert timestamped_lines([plain, record]) == (
+        "[01:01:01] over to you\n[01:01:01] speaker_2: over to you"
+    )

@@ -560,8 +560,13 @@ ADAPTERS: dict[str, Callable[..., Any]] = {
     "VoxtralLoader": lambda **key: langchain_adapters.VoxtralLoader([SIGNED, USERINFO], **key),
     "VoxtralParser": langchain_adapters.VoxtralParser,
     "VoxtralTranscriptionTool": langchain_adapters.VoxtralTranscriptionTool,
+    "VoxtralRealtimeLoader": lambda **key: langchain_adapters.VoxtralRealtimeLoader(
+        b"\0" * 32, **key
+    ),
+    "VoxtralRealtimeTool": langchain_adapters.VoxtralRealtimeTool,
     "VoxtralLLM": llama_index_adapters.VoxtralLLM,
     "VoxtralReader": llama_index_adapters.VoxtralReader,
+    "VoxtralRealtimeReader": llama_index_adapters.VoxtralRealtimeReader,
     "VoxtralToolSpec": llama_index_adapters.VoxtralToolSpec,
     "VoxtralSplitter": lambda **key: langchain_adapters.VoxtralSplitter(),
     "VoxtralNodeParser": lambda **key: llama_index_adapters.VoxtralNodeParser(),
@@ -569,11 +574,18 @@ ADAPTERS: dict[str, Callable[..., Any]] = {
 """Each public adapter, built with ``api_key=`` or, without it, from ``MISTRAL_API_KEY``."""
 KEYLESS = ("VoxtralSplitter", "VoxtralNodeParser")
 """Adapters that send nothing and take no key: scanned all the same."""
+REALTIME = ("VoxtralRealtimeLoader", "VoxtralRealtimeTool", "VoxtralRealtimeReader")
+"""Adapters that speak WebSocket, not httpx: their pickles and copies are used against
+the realtime fake (``tests/langchain/test_realtime.py``,
+``tests/llama_index/test_realtime_reader.py``)."""
 SURFACES = {
     "ChatVoxtral": {"langchain dumps", "to_json", "model_dump_json", "_identifying_params"},
     "VoxtralLoader": {"langchain dumps"},
     "VoxtralParser": {"langchain dumps"},
     "VoxtralTranscriptionTool": {"langchain dumps", "to_json", "description", "args_schema"},
+    "VoxtralRealtimeLoader": {"langchain dumps"},
+    "VoxtralRealtimeTool": {"langchain dumps", "to_json", "description", "args_schema"},
+    "VoxtralRealtimeReader": {"to_dict", "to_json", "model_dump_json", "class_name"},
     "VoxtralLLM": {"to_dict", "to_json", "model_dump_json", "metadata", "class_name"},
     "VoxtralReader": {"to_dict", "to_json", "model_dump_json", "class_name"},
     "VoxtralToolSpec": {"to_tool_list"},
@@ -653,6 +665,8 @@ def test_a_pickled_adapter_holds_no_key_and_reads_it_again(
 ) -> None:
     """Every adapter pickles without its key (and without its clients, built again at
     the first call) and, unpickled, reads ``MISTRAL_API_KEY``; also after a call."""
+    if name in REALTIME:
+        pytest.skip("speaks WebSocket: pickled against the realtime fake in its own tests")
     seen = _authorizations_sent(monkeypatch)
     adapter = ADAPTERS[name](api_key=FAKE_API_KEY)
     if name not in KEYLESS:
@@ -678,6 +692,8 @@ def test_a_copied_adapter_keeps_its_key(
     """
     if name in KEYLESS:
         pytest.skip("holds no key and sends nothing")
+    if name in REALTIME:
+        pytest.skip("speaks WebSocket: copied against the realtime fake in its own tests")
     seen = _authorizations_sent(monkeypatch)
     adapter = ADAPTERS[name](api_key=FAKE_API_KEY)
     _use(adapter, speech_wav)

@@ -1,4 +1,5 @@
-"""LangChain integration: document loader, blob parser, splitter, chat model and agent tool.
+"""LangChain integration: document loaders (files and live audio), blob parser, splitter,
+chat model and agent tools.
 
 Install with ``pip install "voxtral-integrations[langchain]"``.
 """
@@ -12,14 +13,16 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from .chat_models import ChatVoxtral
-from .document_loaders import VoxtralLoader, VoxtralParser
+from .document_loaders import VoxtralLoader, VoxtralParser, VoxtralRealtimeLoader
 from .splitters import VoxtralSplitter
-from .tools import VoxtralTranscriptionTool
+from .tools import VoxtralRealtimeTool, VoxtralTranscriptionTool
 
 __all__ = [
     "ChatVoxtral",
     "VoxtralLoader",
     "VoxtralParser",
+    "VoxtralRealtimeLoader",
+    "VoxtralRealtimeTool",
     "VoxtralSplitter",
     "VoxtralTranscriptionTool",
 ]

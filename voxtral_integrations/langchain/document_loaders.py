@@ -1,12 +1,14 @@
-"""``VoxtralLoader`` and ``VoxtralParser``: recordings as LangChain Documents with times.
+"""``VoxtralLoader``, ``VoxtralParser`` and ``VoxtralRealtimeLoader``: recordings (and live
+audio) as LangChain Documents with times.
 
 Every Document carries absolute ``start``/``end`` seconds in the original
 recording (also when a long file was sent in chunks), ``start_timestamp`` as
 ``HH:MM:SS``, ``citation`` as a ``<source>#t=<start>,<end>`` media-fragment link,
 and flat metadata only, so any vector store takes it and a RAG answer can cite
 "at 01:02:05"; ``load_and_split`` cuts between segments (``VoxtralSplitter``).
-The work is the core's (``_loading``); these classes only map its records to
-``Document``.
+``VoxtralRealtimeLoader`` gives the same metadata for each turn of a live
+transcription, as the turn finalises. The work is the core's (``_loading``,
+``_realtime_loading``); these classes only map its records to ``Document``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from langchain_core.document_loaders import BaseBlobParser, BaseLoader
@@ -27,8 +29,14 @@ from .._constants import (
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_GRANULARITY,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_REALTIME_ENCODING,
+    DEFAULT_REALTIME_MODEL,
+    DEFAULT_REALTIME_SAMPLE_RATE,
     DEFAULT_TRANSCRIPTION_MODEL,
     DEFAULT_WINDOW_SECONDS,
+    REALTIME_DONE_TIMEOUT,
+    REALTIME_MAX_RECONNECTS,
+    REALTIME_STALL_TIMEOUT,
 )
 from .._dialects import Backend
 from .._exceptions import LoadError
@@ -40,11 +48,16 @@ from .._loading import (
     load,
     load_options,
 )
+from .._realtime_loading import RealtimeSource, aturn_records, check_realtime, turn_records
 from .._records import Granularity, Record, TranscriptFormat
 from .._settings import ClientSettings
 from .splitters import VoxtralSplitter
 
-__all__ = ["VoxtralLoader", "VoxtralParser"]
+if TYPE_CHECKING:
+    from .._realtime import EndOfSpeech
+    from .._realtime_protocol import TurnDetection
+
+__all__ = ["VoxtralLoader", "VoxtralParser", "VoxtralRealtimeLoader"]
 
 
 def _document(record: Record) -> Document:
@@ -267,3 +280,108 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
         name = blob.source or (str(blob.path) if blob.path else "<bytes>")
         for _, records in load(self._client(), [Source(audio, name)], self._options):
             yield from map(_document, records)
+
+
+class VoxtralRealtimeLoader(HoldsClients, BaseLoader):
+    """Live transcription as Documents: one per finalised turn, yielded as it finalises.
+
+    Example::
+
+        from voxtral_integrations.langchain import VoxtralRealtimeLoader
+
+        loader = VoxtralRealtimeLoader(microphone(), source_name="standup-2026-12-03")
+        async for doc in loader.alazy_load():      # during the meeting
+            await vector_store.aadd_documents([doc])
+        # doc.metadata: {"source": "standup-2026-12-03", "model": "...", "language": "en",
+        #   "utterance_index": 3, "start": 181.3, "end": 185.9, "start_timestamp":
+        #   "00:03:01", "citation": "standup-2026-12-03#t=181.3,185.9", "speaker": ...}
+
+    The audio goes through the realtime endpoint (``VoxtralClient.stream_realtime``):
+    a turn's Document arrives seconds after it was said, while the rest is still being
+    sent, so a meeting can be searched while it goes on. Documents come in order, each
+    turn exactly once (also across reconnections), with absolute ``start``/``end``
+    seconds from the first sample, and the flat metadata of :class:`VoxtralLoader`'s
+    Documents: ``source``, ``model``, ``language`` and ``speaker`` when known,
+    ``start_timestamp``, ``citation``, plus ``utterance_index`` (from 0). Every option
+    and the audio are checked here, before anything connects.
+
+    Args:
+        audio: A path, ``bytes``, a binary file, or a sync or async iterator of audio
+            bytes (a microphone, a call), in any format PyAV decodes. Files are sent at
+            the pace of speech unless ``realtime=False``; an iterator is read once.
+        source_name: What the Documents carry as ``source``; by default the path,
+            ``"<bytes>"``, or ``"<stream>"`` for an iterator.
+        model: A realtime model; ``diarize`` (a ``speaker`` per Document), ``language``,
+            ``context_bias`` and ``turn_detection`` need Realtime 3
+            (``voxtral-mini-transcribe-realtime-3``). On vLLM: the served model's name.
+        sample_rate: The session's PCM rate (the audio is converted; vLLM: 16000).
+        encoding: The session's PCM encoding (``pcm_s16le``...).
+        target_streaming_delay_ms: How far behind the audio the text may run.
+        language: Two-letter code (Realtime 3).
+        context_bias: Terms to steer spelling (Realtime 3).
+        diarize: Speaker labels (Realtime 3; not with ``turn_detection``).
+        speaker_references: Speaker name to base64 audio of them (needs ``diarize``).
+        turn_detection: Server-side turn detection (Realtime 3): ``True``, a
+            ``TurnDetection`` or a mapping of its fields.
+        end_of_speech: When a turn ends without turn detection: ``"auto"`` (a local
+            loudness detector), ``None`` (one turn, at the end of the audio) or an
+            object with ``feed(pcm) -> list[float]``.
+        done_timeout: Seconds a turn waits for its final text before its deltas are used.
+        stall_timeout: Seconds of speech without a server event before reconnecting.
+        max_reconnects: Connections that may replace a dropped or stalled one.
+        realtime: Pace the audio at the speed of speech (default: files yes,
+            iterators no: a live source is paced by its producer).
+
+    Client settings (``api_key``, ``base_url``, ``backend``, ``max_retries``) are
+    ``VoxtralClient``'s; ``max_retries`` applies to opening the connection.
+    """
+
+    _key_field = "_settings"
+
+    def __init__(
+        self,
+        audio: Any,
+        *,
+        source_name: str | None = None,
+        model: str = DEFAULT_REALTIME_MODEL,
+        sample_rate: int = DEFAULT_REALTIME_SAMPLE_RATE,
+        encoding: str = DEFAULT_REALTIME_ENCODING,
+        target_streaming_delay_ms: int | None = None,
+        language: str | None = None,
+        context_bias: Sequence[str] | None = None,
+        diarize: bool | None = None,
+        speaker_references: Mapping[str, str] | None = None,
+        turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
+        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        done_timeout: float = REALTIME_DONE_TIMEOUT,
+        stall_timeout: float = REALTIME_STALL_TIMEOUT,
+        max_reconnects: int = REALTIME_MAX_RECONNECTS,
+        realtime: bool | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        backend: Backend = "mistral",
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ) -> None:
+        arguments = locals()
+        self._options = check_realtime(arguments, backend)
+        self._source = RealtimeSource(audio, source_name, argument="audio")
+        self._settings = ClientSettings.of(arguments)
+        self._clients = AdapterClients()
+        self._settings.resolved()  # a missing key fails here, not at the first turn
+
+    def __repr__(self) -> str:
+        return (
+            f"VoxtralRealtimeLoader(source={self._source.name!r}, "
+            f"model={self._options['model']!r}, backend={self._settings.backend!r})"
+        )
+
+    def lazy_load(self) -> Iterator[Document]:
+        """Each turn's Document as it finalises (the session runs on a thread of its own)."""
+        for record in turn_records(self._client(), self._source, self._options):
+            yield _document(record)
+
+    async def alazy_load(self) -> AsyncIterator[Document]:
+        """Natively async: each turn's Document as it finalises, on the caller's loop."""
+        async with self._one_async_client() as client:
+            async for record in aturn_records(client, self._source, self._options):
+                yield _document(record)

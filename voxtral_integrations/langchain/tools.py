@@ -1,4 +1,5 @@
-"""``VoxtralTranscriptionTool``: an agent tool that transcribes a recording with timestamps."""
+"""Agent tools: ``VoxtralTranscriptionTool`` transcribes a recording with timestamps;
+``VoxtralRealtimeTool`` listens to one through the realtime endpoint."""
 
 from __future__ import annotations
 
@@ -11,10 +12,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._constants import DEFAULT_TRANSCRIPTION_MODEL
 from .._dialects import dialect
-from .._records import timestamped_text
+from .._realtime_loading import (
+    RealtimeFields,
+    RealtimeSource,
+    aturn_records,
+    check_realtime,
+    turn_records,
+)
+from .._records import Record, timestamped_lines, timestamped_text
 from ._clients import VoxtralClientFields
 
-__all__ = ["VoxtralTranscriptionInput", "VoxtralTranscriptionTool"]
+__all__ = [
+    "VoxtralRealtimeInput",
+    "VoxtralRealtimeTool",
+    "VoxtralTranscriptionInput",
+    "VoxtralTranscriptionTool",
+]
 
 
 class VoxtralTranscriptionInput(BaseModel):
@@ -96,3 +109,62 @@ class VoxtralTranscriptionTool(VoxtralClientFields, BaseTool):
             path_or_url, **self._options(language, diarize)
         )
         return timestamped_text(result)
+
+
+class VoxtralRealtimeInput(BaseModel):
+    """What the agent passes to ``voxtral_listen``."""
+
+    path: str = Field(description="A local audio or video file to listen to.")
+
+
+class VoxtralRealtimeTool(VoxtralClientFields, RealtimeFields, BaseTool):
+    """Listen to a recording through Voxtral's realtime endpoint: ``[HH:MM:SS]`` turns.
+
+    Example::
+
+        from voxtral_integrations.langchain import VoxtralRealtimeTool
+
+        tool = VoxtralRealtimeTool(model="voxtral-mini-transcribe-realtime-3", diarize=True)
+        print(tool.invoke({"path": "call.wav"}))
+        # [00:00:00] speaker_1: Hello, thanks for calling...
+
+    Each line is one finalised turn, at its absolute start, with its speaker when the
+    tool diarizes. The session options are the tool's fields (those of
+    ``VoxtralClient.stream_realtime``, checked when the tool is built), not the
+    agent's: an agent cannot switch on a feature the model lacks. The recording is
+    sent as fast as the server takes it unless ``realtime=True``. Unlike
+    :class:`VoxtralTranscriptionTool`, this also gives times on the vLLM backend
+    (whose transcription endpoint has none) and needs only a realtime model. Any file
+    this process can read may be named by the agent, so hand the tool only to agents
+    trusted with them.
+    """
+
+    name: str = "voxtral_listen"
+    description: str = (
+        "Listen to the speech in a local audio or video file. Returns one line per "
+        "speaker turn, '[HH:MM:SS] text', each with the time the turn starts (and the "
+        "speaker, when the tool labels speakers)."
+    )
+    args_schema: ArgsSchema | None = VoxtralRealtimeInput
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._session_options()  # the library's typed error, not a ValidationError
+
+    def _session_options(self) -> dict[str, Any]:
+        fields = {**vars(self), "realtime": False if self.realtime is None else self.realtime}
+        return check_realtime(fields, self.backend)
+
+    def _run(self, path: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
+        source = RealtimeSource(path, argument="path")
+        return timestamped_lines(turn_records(self._client(), source, self._session_options()))
+
+    async def _arun(
+        self, path: str, run_manager: AsyncCallbackManagerForToolRun | None = None
+    ) -> str:
+        source = RealtimeSource(path, argument="path")
+        turns = aturn_records(self._async_client(), source, self._session_options())
+        heard: list[Record] = [record async for record in turns]
+        return timestamped_lines(heard)

@@ -1,4 +1,5 @@
-"""LlamaIndex integration: reader, node parser, LLM with audio blocks, and tool spec.
+"""LlamaIndex integration: readers (files and live audio), node parser, LLM with audio
+blocks, and tool spec.
 
 Install with ``pip install "voxtral-integrations[llamaindex]"``.
 """
@@ -13,7 +14,13 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from .llms import VoxtralLLM
 from .node_parsers import VoxtralNodeParser
-from .readers import VoxtralReader
+from .readers import VoxtralReader, VoxtralRealtimeReader
 from .tools import VoxtralToolSpec
 
-__all__ = ["VoxtralLLM", "VoxtralNodeParser", "VoxtralReader", "VoxtralToolSpec"]
+__all__ = [
+    "VoxtralLLM",
+    "VoxtralNodeParser",
+    "VoxtralReader",
+    "VoxtralRealtimeReader",
+    "VoxtralToolSpec",
+]

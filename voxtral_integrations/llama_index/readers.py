@@ -1,4 +1,5 @@
-"""``VoxtralReader``: recordings as LlamaIndex Documents with absolute timestamps.
+"""``VoxtralReader`` and ``VoxtralRealtimeReader``: recordings (and live audio) as
+LlamaIndex Documents with absolute timestamps.
 
 The same records as the LangChain loader (``_records``): granularities, flat
 metadata, ``source`` without query strings. Timing keys (``start``, ``end``,
@@ -8,13 +9,15 @@ LLM sees, so an answer can cite the time; ``model`` is in neither. Nodes made
 from these Documents (for example by ``SentenceSplitter`` in an
 ``IngestionPipeline``) inherit the times, a window's for every node cut from it;
 ``VoxtralNodeParser`` packs segment Documents into nodes with their own times.
+``VoxtralRealtimeReader`` gives a Document per turn of a live transcription, with
+the same metadata, as the turn finalises.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path, PurePath
 from typing import Any
@@ -34,10 +37,17 @@ from .._constants import (
 from .._dialects import dialect
 from .._exceptions import LoadError
 from .._loading import LoadOptions, aload, load, load_options
+from .._realtime_loading import (
+    RealtimeFields,
+    RealtimeSource,
+    aturn_records,
+    check_realtime,
+    turn_records,
+)
 from .._records import PROVENANCE_KEYS, TIMING_KEYS, Record
 from ._clients import VoxtralClientFields
 
-__all__ = ["VoxtralReader"]
+__all__ = ["VoxtralReader", "VoxtralRealtimeReader"]
 
 
 class VoxtralReader(VoxtralClientFields, BasePydanticReader):
@@ -125,8 +135,8 @@ class VoxtralReader(VoxtralClientFields, BasePydanticReader):
     ) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""
         self._check()  # options may have been changed since construction
-        for source, records in load(self._client(), _sources(file, fs), self._options):
-            yield from (_document(record, extra_info, source) for record in records)
+        for _, records in load(self._client(), _sources(file, fs), self._options):
+            yield from (_document(record, extra_info) for record in records)
 
     def load_data(
         self,
@@ -163,8 +173,8 @@ class VoxtralReader(VoxtralClientFields, BasePydanticReader):
         try:
             async with self._one_async_client() as client:
                 loads = aload(client, _sources(file, fs), self._options)
-                async for source, records in loads:
-                    documents.extend(_document(record, extra_info, source) for record in records)
+                async for _, records in loads:
+                    documents.extend(_document(record, extra_info) for record in records)
         except LoadError as error:
             error.documents = documents
             raise
@@ -206,7 +216,7 @@ def _read(fs: Any, name: str) -> Any:
     return content
 
 
-def _document(record: Record, extra_info: dict[str, Any] | None, source: Source) -> Document:
+def _document(record: Record, extra_info: dict[str, Any] | None) -> Document:
     metadata = {**(extra_info or {}), **record.metadata}
     timing = [key for key in TIMING_KEYS if key in metadata]
     provenance = [key for key in PROVENANCE_KEYS if key in metadata]
@@ -216,3 +226,112 @@ def _document(record: Record, extra_info: dict[str, Any] | None, source: Source)
         excluded_embed_metadata_keys=timing + provenance,
         excluded_llm_metadata_keys=provenance,
     )
+
+
+class VoxtralRealtimeReader(VoxtralClientFields, RealtimeFields, BasePydanticReader):
+    """Live transcription as Documents: one per finalised turn, yielded as it finalises.
+
+    Example::
+
+        from voxtral_integrations.llama_index import VoxtralRealtimeReader
+
+        reader = VoxtralRealtimeReader(model="voxtral-mini-transcribe-realtime-3", diarize=True)
+        async for doc in reader.alazy_load_data(microphone(), source_name="standup"):
+            index.insert(doc)                      # searchable during the meeting
+
+    The audio goes through the realtime endpoint (``VoxtralClient.stream_realtime``):
+    a turn's Document arrives seconds after it was said, while the rest is still
+    being sent. Documents come in order, each turn exactly once (also across
+    reconnections), with the metadata of :class:`VoxtralReader`'s: ``source``,
+    ``model``, ``language`` and ``speaker`` when known, absolute ``start``/``end``
+    seconds, ``start_timestamp``, ``citation``, plus ``utterance_index`` (from 0);
+    the timing keys are kept out of what is embedded, ``model`` out of what the LLM
+    reads.
+
+    The session options are the fields (those of ``VoxtralClient.stream_realtime``,
+    by the same names), checked when the reader is built and at every load, before
+    anything connects; client settings (``api_key`` from ``MISTRAL_API_KEY``,
+    ``base_url``, ``backend``, ``max_retries``) are :class:`VoxtralReader`'s.
+
+    ``alazy_load_data`` is an async iterator here (``async for``), not the base
+    class's awaited list: a live source has no end to wait for. ``aload_data``
+    awaits them all.
+    """
+
+    is_remote: bool = True
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._check()
+
+    def _check(self) -> dict[str, Any]:
+        """Every option checked, and the key found, before anything connects."""
+        reads_environment = dialect(self.backend).reads_environment
+        if self.api_key is None and reads_environment and os.environ.get(API_KEY_ENV):
+            self.api_key = SecretStr(os.environ[API_KEY_ENV])
+        options = check_realtime(vars(self), self.backend)
+        self._client_settings().resolved()
+        return options
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "VoxtralRealtimeReader"
+
+    def lazy_load_data(
+        self,
+        audio: Any,
+        extra_info: dict[str, Any] | None = None,
+        source_name: str | None = None,
+    ) -> Iterator[Document]:
+        """Each turn's Document as it finalises (the session runs on a thread of its own).
+
+        ``audio``: a path, ``bytes``, a binary file, or a sync or async iterator of
+        audio bytes (a microphone), in any format PyAV decodes; checked now.
+        ``extra_info`` is merged into every Document's metadata; ``source_name`` is
+        its ``source`` (default: the path, ``"<bytes>"``, or ``"<stream>"``).
+        """
+        options = self._check()
+        source = RealtimeSource(audio, source_name, argument="audio")
+        records = turn_records(self._client(), source, options)
+        return (_document(record, extra_info) for record in records)
+
+    def load_data(
+        self,
+        audio: Any,
+        extra_info: dict[str, Any] | None = None,
+        source_name: str | None = None,
+    ) -> list[Document]:
+        """All the turns' Documents, once the audio has ended."""
+        return list(self.lazy_load_data(audio, extra_info=extra_info, source_name=source_name))
+
+    def alazy_load_data(  # type: ignore[override]
+        self,
+        audio: Any,
+        extra_info: dict[str, Any] | None = None,
+        source_name: str | None = None,
+    ) -> AsyncIterator[Document]:
+        """Natively async: each turn's Document as it finalises (``async for``).
+
+        Takes what :meth:`lazy_load_data` takes, checked when called, before the
+        iteration connects.
+        """
+        options = self._check()
+        source = RealtimeSource(audio, source_name, argument="audio")
+        return self._documents(source, options, extra_info)
+
+    async def _documents(
+        self, source: RealtimeSource, options: dict[str, Any], extra_info: dict[str, Any] | None
+    ) -> AsyncIterator[Document]:
+        async with self._one_async_client() as client:
+            async for record in aturn_records(client, source, options):
+                yield _document(record, extra_info)
+
+    async def aload_data(
+        self,
+        audio: Any,
+        extra_info: dict[str, Any] | None = None,
+        source_name: str | None = None,
+    ) -> list[Document]:
+        """All the turns' Documents, natively async."""
+        documents = self.alazy_load_data(audio, extra_info=extra_info, source_name=source_name)
+        return [document async for document in documents]
