@@ -46,6 +46,7 @@ from ._realtime_events import (
 )
 from ._realtime_protocol import AppendSplitter, RealtimeOptions, RealtimeWire
 from ._realtime_turns import Step, TurnAssembler
+from ._realtime_vad import LoudnessVAD
 from ._retry import RetryPolicy
 from ._ws import ConnectionLost, RealtimeSocket, open_socket
 
@@ -82,18 +83,13 @@ def end_of_speech_detector(
     end_of_speech: str | EndOfSpeech | None, options: RealtimeOptions
 ) -> EndOfSpeech | None:
     """``"auto"``: the server's ``turn.end`` with turn detection, else a local loudness
-    detector (when the audio helpers are installed); ``None``: only explicit flushes."""
+    detector; ``None``: only explicit flushes."""
     if end_of_speech is None:
         return None
     if end_of_speech == "auto":
         if options.turn_detection is not None:
             return None
-        try:
-            from ._realtime_vad import LoudnessVAD  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return None
-        detector: EndOfSpeech = LoudnessVAD(options.sample_rate, options.encoding)
-        return detector
+        return LoudnessVAD(options.sample_rate, options.encoding)
     if callable(getattr(end_of_speech, "feed", None)):
         return end_of_speech  # type: ignore[return-value]
     raise InvalidInputError(
