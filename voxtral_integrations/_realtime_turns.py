@@ -207,9 +207,16 @@ class TurnAssembler:
         return Poll([])
 
     def deadline(self) -> float | None:
-        """The clock time by which :meth:`poll` must be called, or ``None``."""
+        """The clock time by which :meth:`poll` must be called, or ``None``.
+
+        A stall has one only once enough speech went out: until then no waiting makes
+        one, and a deadline already past would have the shell poll without pause.
+        """
         times = [self._turns[0].asked + self._done_timeout] if self._turns else []
-        if self._speech_since is not None:
+        if (
+            self._speech_since is not None
+            and self._seconds(self._speech_since_event) >= self._stall_timeout
+        ):
             times.append(self._speech_since + self._stall_timeout)
         return min(times) if times else None
 
