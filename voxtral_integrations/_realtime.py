@@ -9,7 +9,9 @@ it says: flush, reconnect, replay.
 The assembler holds the truth about the audio: :meth:`RealtimeSession.send` records
 audio there before it goes on the wire, so audio sent into a connection that was
 dying is replayed into the next one. One reader task receives frames and answers
-timeouts; a lock keeps sends out of a reconnection in progress.
+timeouts; a send that brings the assembler's deadline forward (a flush, the end)
+wakes it, so a server that goes silent is always caught. A lock keeps sends out of
+a reconnection in progress.
 
 Settings lock at the first audio (the server refuses a later ``session.update``):
 different settings mean a new session (a new ``client.realtime(...)``).
@@ -106,10 +108,20 @@ class SessionRefusedError(APIResponseError):
     (:data:`REALTIME_TRANSIENT_ERROR_CODES`), for which the connection is retried.
     """
 
-    def __init__(self, message: str, *, url: str, code: int | str | None) -> None:
-        super().__init__(message, method="GET", url=url)
+    def __init__(self, server_message: str, *, url: str, code: int | str | None) -> None:
+        transient = str(code) in REALTIME_TRANSIENT_ERROR_CODES
+        advice = (
+            "The server is busy: retry later."
+            if transient
+            else "Check the model and the session options."
+        )
+        super().__init__(
+            f"The realtime server refused the session: {server_message} (code {code}). {advice}",
+            method="GET",
+            url=url,
+        )
         self.code = code
-        self.transient = str(code) in REALTIME_TRANSIENT_ERROR_CODES
+        self.transient = transient
 
 
 _DONE = object()
@@ -365,18 +377,7 @@ class RealtimeSession:
             if isinstance(event, kind):
                 return event
             if isinstance(event, RealtimeErrorEvent):
-                transient = str(event.code) in REALTIME_TRANSIENT_ERROR_CODES
-                advice = (
-                    "The server is busy: retry later."
-                    if transient
-                    else "Check the model and the session options."
-                )
-                raise SessionRefusedError(
-                    f"The realtime server refused the session: {event.message} (code "
-                    f"{event.code}). {advice}",
-                    url=socket.url,
-                    code=event.code,
-                )
+                raise SessionRefusedError(event.message, url=socket.url, code=event.code)
             self._queue.put_nowait(event)
 
     def _check_applied(self, updated: SessionUpdatedEvent, url: str) -> None:
