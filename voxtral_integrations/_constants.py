@@ -201,9 +201,13 @@ REALTIME_STALL_TIMEOUT = 6.0
 session is taken for stalled and replaced (above the 2.4 s longest streaming delay)."""
 REALTIME_MAX_RECONNECTS = 3
 """Reconnections one realtime session may make (each replays its unfinalised audio)."""
+REALTIME_TRANSIENT_ERROR_CODES = frozenset({"3505"})
+"""Codes of an ``error`` sent instead of ``session.created`` that mean "try again later"
+(3505: no capacity, the code a 503 upgrade carries): the connection is retried as a 503
+is. Any other refusal there (a bad model, a bad key) fails the same way every time."""
 REALTIME_SPEECH_LEVEL = 0.01
-"""Mean absolute sample level (of full scale, about -40 dBFS) above which audio counts as
-speech for stall detection: silence legitimately gets no events."""
+"""RMS level (of full scale: -40 dBFS) from which audio counts as speech for stall
+detection and for timing a turn: silence legitimately gets no events."""
 
 VLLM_REALTIME_ENCODING = "pcm_s16le"
 VLLM_REALTIME_SAMPLE_RATE = 16000

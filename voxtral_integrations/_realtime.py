@@ -9,7 +9,9 @@ it says: flush, reconnect, replay.
 The assembler holds the truth about the audio: :meth:`RealtimeSession.send` records
 audio there before it goes on the wire, so audio sent into a connection that was
 dying is replayed into the next one. One reader task receives frames and answers
-timeouts; a lock keeps sends out of a reconnection in progress.
+timeouts; a send that brings the assembler's deadline forward (a flush, the end)
+wakes it, so a server that goes silent is always caught. A lock keeps sends out of
+a reconnection in progress.
 
 Settings lock at the first audio (the server refuses a later ``session.update``):
 different settings mean a new session (a new ``client.realtime(...)``).
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
+from ._constants import REALTIME_TRANSIENT_ERROR_CODES
 from ._exceptions import (
     APIConnectionError,
     APIResponseError,
@@ -45,6 +48,7 @@ from ._realtime_events import (
 )
 from ._realtime_protocol import AppendSplitter, RealtimeOptions, RealtimeWire
 from ._realtime_turns import Step, TurnAssembler
+from ._realtime_vad import LoudnessVAD
 from ._retry import RetryPolicy
 from ._ws import ConnectionLost, RealtimeSocket, open_socket
 
@@ -81,18 +85,13 @@ def end_of_speech_detector(
     end_of_speech: str | EndOfSpeech | None, options: RealtimeOptions
 ) -> EndOfSpeech | None:
     """``"auto"``: the server's ``turn.end`` with turn detection, else a local loudness
-    detector (when the audio helpers are installed); ``None``: only explicit flushes."""
+    detector; ``None``: only explicit flushes."""
     if end_of_speech is None:
         return None
     if end_of_speech == "auto":
         if options.turn_detection is not None:
             return None
-        try:
-            from ._realtime_vad import LoudnessVAD  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return None
-        detector: EndOfSpeech = LoudnessVAD(options.sample_rate, options.encoding)
-        return detector
+        return LoudnessVAD(options.sample_rate, options.encoding)
     if callable(getattr(end_of_speech, "feed", None)):
         return end_of_speech  # type: ignore[return-value]
     raise InvalidInputError(
@@ -100,6 +99,29 @@ def end_of_speech_detector(
         "`feed(pcm) -> list[float]` (e.g. LoudnessVAD).",
         argument="end_of_speech",
     )
+
+
+class SessionRefusedError(APIResponseError):
+    """The server sent an ``error`` instead of opening or configuring the session.
+
+    ``code`` is the server's; ``transient`` says whether it means "try again later"
+    (:data:`REALTIME_TRANSIENT_ERROR_CODES`), for which the connection is retried.
+    """
+
+    def __init__(self, server_message: str, *, url: str, code: int | str | None) -> None:
+        transient = str(code) in REALTIME_TRANSIENT_ERROR_CODES
+        advice = (
+            "The server is busy: retry later."
+            if transient
+            else "Check the model and the session options."
+        )
+        super().__init__(
+            f"The realtime server refused the session: {server_message} (code {code}). {advice}",
+            method="GET",
+            url=url,
+        )
+        self.code = code
+        self.transient = transient
 
 
 _DONE = object()
@@ -143,6 +165,9 @@ class RealtimeSession:
         self._lock = asyncio.Lock()
         self._socket: RealtimeSocket | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._receiving: asyncio.Task[str | None] | None = None
+        self._waiting_until: float | None = None  # the deadline the reader waits for
+        self._sooner = asyncio.Event()  # set when a send brings the deadline forward
         self._reconnects = 0
         self._failure: BaseException | None = None
         self.request_id: str | None = None
@@ -214,6 +239,7 @@ class RealtimeSession:
         """Finalise the current turn; the session stays open."""
         async with self._lock:
             self._turns.flush(self.clock())
+            self._deadline_moved()
             await self._send_frames(self._settings.wire.flush())
 
     async def end(self) -> None:
@@ -222,6 +248,7 @@ class RealtimeSession:
             return
         async with self._lock:
             self._turns.flush(self.clock(), end=True)
+            self._deadline_moved()
             await self._send_frames(self._settings.wire.end())
 
     # ---- receiving
@@ -260,7 +287,20 @@ class RealtimeSession:
         async with self._lock:
             for piece in self._splitter.split(data):
                 self._turns.audio(piece, self.clock())
+                self._deadline_moved()
                 await self._send_frames([self._settings.wire.append(piece)])
+
+    def _deadline_moved(self) -> None:
+        """Wake the reader when what was just sent brings its deadline forward.
+
+        The reader waits for a frame until the deadline it read before waiting; a
+        flush, the end or speech sent after the server's last event start a deadline
+        (no ``done``, a stall), and a server gone silent would otherwise be waited on
+        forever.
+        """
+        deadline = self._turns.deadline()
+        if deadline is not None and (self._waiting_until is None or deadline < self._waiting_until):
+            self._sooner.set()
 
     async def _send_frames(self, frames: list[str]) -> None:
         """Best effort: a lost connection is the reader's to replace, and the assembler
@@ -275,7 +315,8 @@ class RealtimeSession:
 
     async def _connect(self) -> None:
         """The first connection, retried as the client retries a request (429, 5xx,
-        connection failures), honouring a ``Retry-After``."""
+        connection failures), honouring a ``Retry-After``; an ``error`` instead of the
+        session is retried as a 503 when it says "try again later", else raised."""
         policy = self._settings.policy
         retries = 0
         while True:
@@ -284,6 +325,10 @@ class RealtimeSession:
                 return
             except APIStatusError as exc:
                 delay = policy.delay_after_status(retries, exc.status_code, exc.retry_after)
+                if delay is None:
+                    raise
+            except SessionRefusedError as exc:  # "no capacity" waits as a 503 upgrade does
+                delay = policy.delay_after_status(retries, 503, None) if exc.transient else None
                 if delay is None:
                     raise
             except APIConnectionError:
@@ -332,12 +377,7 @@ class RealtimeSession:
             if isinstance(event, kind):
                 return event
             if isinstance(event, RealtimeErrorEvent):
-                raise APIResponseError(
-                    f"The realtime server refused the session: {event.message} (code "
-                    f"{event.code}). Check the model and the session options.",
-                    method="GET",
-                    url=socket.url,
-                )
+                raise SessionRefusedError(event.message, url=socket.url, code=event.code)
             self._queue.put_nowait(event)
 
     def _check_applied(self, updated: SessionUpdatedEvent, url: str) -> None:
@@ -362,17 +402,16 @@ class RealtimeSession:
                 self._queue.put_nowait(event)
             self._queue.put_nowait(exc)
             return
+        finally:
+            await self._stop_receiving()
         self._queue.put_nowait(_DONE)
         if self._socket is not None:
             await self._socket.close()
 
     async def _read_until_finished(self) -> None:
         while not self._turns.finished:
-            assert self._socket is not None
-            deadline = self._turns.deadline()
-            timeout = None if deadline is None else max(0.0, deadline - self.clock())
             try:
-                text = await self._socket.recv(timeout)
+                text = await self._next_frame()
             except ConnectionLost as exc:
                 await self._reconnect(f"the connection closed ({exc.code})", exc)
                 continue
@@ -387,6 +426,37 @@ class RealtimeSession:
             if polled.reconnect and not self._turns.finished:
                 await self._reconnect(polled.reconnect, None)
 
+    async def _next_frame(self) -> str | None:
+        """The next frame, or ``None`` at the assembler's deadline or when a send brought
+        it forward (then the caller polls, and the wait starts again)."""
+        assert self._socket is not None
+        if self._receiving is None:  # one receive runs across waits: no frame is lost
+            self._receiving = asyncio.ensure_future(self._socket.recv(None))
+        self._sooner.clear()
+        self._waiting_until = deadline = self._turns.deadline()
+        timeout = None if deadline is None else max(0.0, deadline - self.clock())
+        sooner = asyncio.ensure_future(self._sooner.wait())
+        try:
+            await asyncio.wait(
+                (self._receiving, sooner), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            sooner.cancel()
+            self._waiting_until = None
+        if not self._receiving.done():
+            return None
+        received, self._receiving = self._receiving, None
+        return received.result()
+
+    async def _stop_receiving(self) -> None:
+        """Cancel the receive in flight (the connection is being replaced or closed)."""
+        received, self._receiving = self._receiving, None
+        if received is not None:
+            received.cancel()
+            await asyncio.wait((received,))
+            if not received.cancelled():
+                received.exception()  # retrieved: a connection lost meanwhile is no news
+
     def _flushes_on(self, event: RealtimeEvent) -> bool:
         return (
             isinstance(event, TurnEvent)
@@ -399,6 +469,7 @@ class RealtimeSession:
     async def _reconnect(self, reason: str, cause: BaseException | None) -> None:
         """A new connection, after backoff, into which the audio not yet final is replayed."""
         async with self._lock:
+            await self._stop_receiving()
             if self._socket is not None:
                 await self._socket.close()
                 self._socket = None
@@ -411,6 +482,8 @@ class RealtimeSession:
                     await self._open()
                 except (APIConnectionError, APIStatusError, APIResponseError) as exc:
                     if isinstance(exc, APIStatusError) and exc.status_code in (400, 401, 403):
+                        raise
+                    if isinstance(exc, SessionRefusedError) and not exc.transient:
                         raise
                     error = exc
                     continue

@@ -349,6 +349,7 @@ class _Pipe(io.RawIOBase):
         self._loop = loop
         self._leftover = b""
         self._done = False
+        self._closing = False
         self._future: Any = None
         self._sync: Iterator[bytes] | None = None
         self._async: AsyncIterator[bytes] | None = None
@@ -372,6 +373,8 @@ class _Pipe(io.RawIOBase):
         return count
 
     def _next(self) -> bytes:
+        if self._closing:  # a source that never ends, while FFmpeg finds no audio in it
+            raise _Closed
         try:
             if self._async is not None:
                 self._future = asyncio.run_coroutine_threadsafe(_anext(self._async), self._loop)
@@ -383,7 +386,7 @@ class _Pipe(io.RawIOBase):
             self._done = True
             return b""
         except BaseException as exc:
-            if self.closed:
+            if self._closing:
                 raise _Closed from exc
             raise AudioError(
                 f"{self._name!r} failed while it was being read ({type(exc).__name__}: {exc}). "
@@ -399,6 +402,12 @@ class _Pipe(io.RawIOBase):
         return bytes(piece)
 
     def close(self) -> None:
+        """Stop reading the source: the piece awaited is cancelled, none is asked for again.
+
+        Called from the event loop while the decoding thread may be reading: the flag is
+        set first, so a cancelled piece is taken for the close it is, not a failure.
+        """
+        self._closing = True
         if self._future is not None:
             self._future.cancel()
         super().close()

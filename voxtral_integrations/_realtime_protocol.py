@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -33,7 +32,6 @@ from ._constants import (
     MIN_REALTIME_SAMPLE_RATE,
     REALTIME_ENCODINGS,
     REALTIME_MODELS,
-    REALTIME_SPEECH_LEVEL,
     VLLM_REALTIME_ENCODING,
     VLLM_REALTIME_SAMPLE_RATE,
     RealtimeCapabilities,
@@ -41,6 +39,7 @@ from ._constants import (
 from ._exceptions import InvalidInputError, UnsupportedFeatureError
 from ._options import _context_bias, check_language
 from ._realtime_events import MistralRealtimeParser, RealtimeParser, VLLMRealtimeParser
+from ._realtime_vad import sample_width
 
 
 def _number(value: Any) -> bool:
@@ -170,12 +169,7 @@ def realtime_options(
     """
     if not isinstance(model, str) or not model.strip():
         raise InvalidInputError("`model` must be a non-empty model id.", argument="model")
-    if encoding not in REALTIME_ENCODINGS:
-        raise InvalidInputError(
-            f"`encoding`={encoding!r} is not a realtime encoding; use one of "
-            f"{', '.join(REALTIME_ENCODINGS)} (raw mono PCM).",
-            argument="encoding",
-        )
+    sample_width(encoding)  # an unknown encoding is refused there
     if (
         isinstance(sample_rate, bool)
         or not isinstance(sample_rate, int)
@@ -323,42 +317,6 @@ class AppendSplitter:
     def pending(self) -> int:
         """Bytes held back (less than one sample)."""
         return len(self._rest)
-
-
-_SPEECH_TYPECODES = {
-    "pcm_s16le": ("h", 32768.0),
-    "pcm_s32le": ("i", 2147483648.0),
-    "pcm_f32le": ("f", 1.0),
-}
-_LEVEL_STRIDE = 8
-
-
-def speech_span(pcm: bytes, encoding: str, frame_bytes: int) -> tuple[int, int] | None:
-    """Where in ``pcm`` speech is, as (first, end) byte offsets of whole frames, or ``None``.
-
-    A frame is speech when its mean absolute level (every 8th sample) reaches
-    ``REALTIME_SPEECH_LEVEL``: enough to time a turn and to tell silence, which
-    rightly gets no events, from speech that should. Encodings whose level is not
-    read here (f16, mu-law, A-law) count as speech throughout.
-    """
-    if not pcm:
-        return None
-    read = _SPEECH_TYPECODES.get(encoding)
-    if read is None:
-        return 0, len(pcm)
-    typecode, scale = read
-    samples = array(typecode)
-    samples.frombytes(pcm[: len(pcm) - len(pcm) % samples.itemsize])
-    per_frame = max(1, frame_bytes // samples.itemsize)
-    first = last = None
-    for index in range(0, len(samples), per_frame):
-        picked = samples[index : index + per_frame : _LEVEL_STRIDE]
-        if sum(abs(sample) for sample in picked) / len(picked) / scale >= REALTIME_SPEECH_LEVEL:
-            first = index if first is None else first
-            last = min(index + per_frame, len(samples))
-    if first is None or last is None:
-        return None
-    return first * samples.itemsize, last * samples.itemsize
 
 
 def websocket_url(base_url: str, path: str, query: Mapping[str, str]) -> str:

@@ -33,8 +33,8 @@ The rules, in the order the server's faults need them:
   its absolute offset. Partial text heard before starts again.
 - **Times.** An utterance's start and end are those of the server's timed segments
   for the turn when it sends them; else of its ``turn.start``/``turn.end``; else of
-  the speech heard in the turn's audio (frames louder than
-  ``REALTIME_SPEECH_LEVEL``); else the turn's whole audio. The speaker is the one
+  the speech heard in the turn's audio (``_realtime_vad.speech_span``: frames louder
+  than ``REALTIME_SPEECH_LEVEL``); else the turn's whole audio. The speaker is the one
   of most of the turn's segments, when diarized.
 """
 
@@ -47,7 +47,8 @@ from typing import Literal
 
 from ._models import DoneEvent, LanguageEvent, Segment, SegmentEvent, TextDeltaEvent
 from ._realtime_events import RealtimeEvent, TurnEvent, UtteranceEvent
-from ._realtime_protocol import RealtimeOptions, speech_span
+from ._realtime_protocol import RealtimeOptions
+from ._realtime_vad import speech_span
 
 Step = tuple[Literal["audio"], bytes] | tuple[Literal["flush", "end"], None]
 
@@ -206,9 +207,16 @@ class TurnAssembler:
         return Poll([])
 
     def deadline(self) -> float | None:
-        """The clock time by which :meth:`poll` must be called, or ``None``."""
+        """The clock time by which :meth:`poll` must be called, or ``None``.
+
+        A stall has one only once enough speech went out: until then no waiting makes
+        one, and a deadline already past would have the shell poll without pause.
+        """
         times = [self._turns[0].asked + self._done_timeout] if self._turns else []
-        if self._speech_since is not None:
+        if (
+            self._speech_since is not None
+            and self._seconds(self._speech_since_event) >= self._stall_timeout
+        ):
             times.append(self._speech_since + self._stall_timeout)
         return min(times) if times else None
 

@@ -7,6 +7,8 @@ every 10 ms hop, as the long-audio cutter does to find pauses (``_chunking``), a
 reports the end of speech once enough silence followed it. Anything with the same
 ``feed`` method (:class:`VoiceActivityDetector`) can replace it, for example a
 wrapper around Silero VAD for noisy rooms where loudness is not enough.
+:func:`speech_span` measures loudness the same way for the turns, which time an
+utterance by it when the server gives no times, and tell a stall from silence by it.
 
 Pure: bytes in, seconds out, no PyAV and no clock. Times count from the first
 sample fed, in the session's own samples, so they do not drift however long the
@@ -25,6 +27,7 @@ from typing import Protocol, runtime_checkable
 from ._chunking import LEVEL_HOP_SECONDS, rms_levels
 from ._constants import (
     REALTIME_ENCODINGS,
+    REALTIME_SPEECH_LEVEL,
     VAD_MIN_SILENCE_SECONDS,
     VAD_MIN_SPEECH_SECONDS,
     VAD_THRESHOLD,
@@ -53,7 +56,7 @@ def sample_width(encoding: str) -> int:
     except KeyError:
         raise InvalidInputError(
             f"encoding={encoding!r} is not a realtime audio encoding; use one of "
-            f"{', '.join(REALTIME_ENCODINGS)}.",
+            f"{', '.join(REALTIME_ENCODINGS)} (raw mono PCM).",
             argument="encoding",
         ) from None
 
@@ -106,6 +109,23 @@ def linear(pcm: bytes, encoding: str) -> tuple[Sequence[float], float]:
     if sys.byteorder == "big":
         samples.byteswap()
     return samples, scale
+
+
+def speech_span(pcm: bytes, encoding: str, frame_bytes: int) -> tuple[int, int] | None:
+    """Where in ``pcm`` speech is, as (first, end) byte offsets of whole frames, or ``None``.
+
+    A frame is speech when its RMS level (measured as :class:`LoudnessVAD` measures a
+    hop) reaches ``REALTIME_SPEECH_LEVEL``: enough to time a turn and to tell silence,
+    which rightly gets no events, from speech that should.
+    """
+    width = sample_width(encoding)
+    samples, scale = linear(pcm[: len(pcm) - len(pcm) % width], encoding)
+    per_frame = max(1, frame_bytes // width)
+    levels = rms_levels(samples, per_frame, scale)
+    loud = [index for index, level in enumerate(levels) if level >= REALTIME_SPEECH_LEVEL]
+    if not loud:
+        return None
+    return loud[0] * per_frame * width, min((loud[-1] + 1) * per_frame, len(samples)) * width
 
 
 class LoudnessVAD:

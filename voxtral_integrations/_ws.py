@@ -9,8 +9,10 @@ sends and receives text frames; a connection that ends is
 :class:`ConnectionLost`, with its close code.
 
 Frames are logged at DEBUG on ``voxtral_integrations.realtime``: an audio frame as
-its type and decoded size, others cut short. Pings keep the ``websockets``
-defaults (20 s interval and timeout), as the official SDK does.
+its type and decoded size, others cut short. ``websockets`` keeps its own DEBUG log
+(``websockets.client``), which has every upgrade header: it gets them with the
+credentials' values blanked. Pings keep the ``websockets`` defaults (20 s interval
+and timeout), as the official SDK does.
 """
 
 from __future__ import annotations
@@ -34,6 +36,26 @@ _AUDIO = re.compile(r'"audio":"([A-Za-z0-9+/=]*)"')
 _LOGGED_CHARACTERS = 300
 MAX_INCOMING_BYTES = 2**20
 """Largest frame accepted from the server (the ``websockets`` and SDK default)."""
+
+
+_CREDENTIAL_HEADERS = frozenset({"authorization", "sec-websocket-protocol"})
+"""The upgrade headers a credential travels in (a browser's token is a subprotocol)."""
+
+
+class _CredentialsBlanked(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """``websockets.client``'s log without the value of a header that holds a credential.
+
+    ``websockets`` logs each upgrade header at DEBUG as ``("> %s: %s", name, value)``;
+    such a record gets ``<redacted>`` for the value, every other record goes as it is.
+    """
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if len(args) == 2 and str(args[0]).lower() in _CREDENTIAL_HEADERS:
+            args = (args[0], "<redacted>")
+        super().log(level, msg, *args, **kwargs)
+
+
+_websockets_log = _CredentialsBlanked(logging.getLogger("websockets.client"), {})
 
 
 class ConnectionLost(APIConnectionError):
@@ -68,6 +90,7 @@ async def open_socket(url: str, headers: dict[str, str], *, open_timeout: float)
             user_agent_header=user_agent,
             open_timeout=open_timeout,
             max_size=MAX_INCOMING_BYTES,
+            logger=_websockets_log,
         )
     except InvalidStatus as exc:
         response = exc.response

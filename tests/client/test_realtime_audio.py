@@ -7,7 +7,7 @@ import io
 import random
 import struct
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -250,29 +250,66 @@ def test_raw_pcm_is_rechunked_on_sample_boundaries() -> None:
     assert b"".join(_collect(RawPCM(pcm), sample_rate=16000, realtime=False)) == pcm
 
 
-@pytest.mark.skip(reason="hangs: aclose() while the worker waits on an endless source (open bug)")
-def test_stopping_early_stops_the_decoding_thread() -> None:
-    second = encode(speech_pcm([(0.1, 0.5)], 1.0), "wav")
-    before = threading.active_count()
+def _streaming_wav_header(rate: int = 16000) -> bytes:
+    """A WAV header of unknown length, as FFmpeg writes to a pipe: the PCM never ends."""
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    unknown = struct.pack("<I", 0xFFFFFFFF)
+    return b"RIFF" + unknown + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + unknown
 
-    async def endless() -> AsyncIterator[bytes]:
-        yield second
-        while True:
-            await asyncio.sleep(0.001)
-            yield bytes(3200)
 
-    async def run() -> None:
-        chunks = pcm_chunks(endless(), sample_rate=16000)
-        async for _ in chunks:  # type: ignore[attr-defined]
-            break
-        await chunks.aclose()  # type: ignore[attr-defined]
-        for _ in range(200):
-            if threading.active_count() <= before:
-                return
+async def _endless_zeros(head: bytes) -> AsyncIterator[bytes]:
+    yield head
+    while True:
+        await asyncio.sleep(0.001)
+        yield bytes(3200)
+
+
+async def _then_quiet(head: bytes) -> AsyncIterator[bytes]:
+    yield head
+    await asyncio.Event().wait()  # a microphone that goes quiet: nothing more, ever
+    yield b""
+
+
+def _decoders() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "voxtral-audio"}
+
+
+@pytest.mark.parametrize(
+    ("source", "first_chunk"),
+    [
+        pytest.param(lambda: _endless_zeros(_streaming_wav_header()), True, id="endless-audio"),
+        pytest.param(
+            lambda: _then_quiet(_streaming_wav_header() + bytes(320000)), True, id="then-quiet"
+        ),
+        # a finished WAV then zeros: FFmpeg looks for the next chunk in them for ever, and
+        # no audio comes; the consumer gives up, and the reading of the source must stop
+        pytest.param(
+            lambda: _endless_zeros(encode(speech_pcm([(0.1, 0.5)], 1.0), "wav")),
+            False,
+            id="endless-without-audio",
+        ),
+    ],
+)
+def test_stopping_early_stops_the_decoding_thread(
+    source: Callable[[], AsyncIterator[bytes]], first_chunk: bool
+) -> None:
+    before = _decoders()
+
+    async def run() -> bool:
+        chunks = pcm_chunks(source(), sample_rate=16000)
+        if first_chunk:
+            await asyncio.wait_for(anext(chunks), 10)  # type: ignore[call-overload]
+        else:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(anext(chunks), 0.5)  # type: ignore[call-overload]
+        await asyncio.wait_for(chunks.aclose(), 1)  # type: ignore[attr-defined]
+        for _ in range(300):  # the thread ends soon after, while the loop still runs
+            if not _decoders() - before:
+                return True
             await asyncio.sleep(0.01)
+        return False
 
-    asyncio.run(run())
-    assert threading.active_count() <= before
+    assert asyncio.run(asyncio.wait_for(run(), 20)), "the decoding thread still runs"
 
 
 def _first_error(source: Any, **options: Any) -> AudioError:

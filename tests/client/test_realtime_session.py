@@ -18,6 +18,7 @@ from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_realtime import FakeRealtimeServer, Faults
 from voxtral_integrations import (
     APIConnectionError,
+    APIResponseError,
     AsyncVoxtralClient,
     AuthenticationError,
     BadRequestError,
@@ -48,6 +49,9 @@ PCM = tone_speech(SCRIPT, DURATION)
 FLUSH_AT = (2.5, 5.5)
 EXPECTED = [(" ".join(word[2] for word in turn), turn[0][0], turn[-1][1]) for turn in TURNS]
 CHUNK = RATE * 2 // 10  # 100 ms
+PATIENCE = 30.0
+"""Seconds any one session may take here: a session that hangs fails, it does not hang the
+suite (a clean one takes about one; the margin is for a loaded machine)."""
 
 
 def client(server: FakeRealtimeServer, **settings: Any) -> AsyncVoxtralClient:
@@ -73,6 +77,15 @@ async def speak(session: Any, pcm: bytes = PCM, flush_at: tuple[float, ...] = FL
     await session.end()
 
 
+async def collect(session: Any) -> list[Any]:
+    """Every event of ``session``, within :data:`PATIENCE`."""
+
+    async def events() -> list[Any]:
+        return [event async for event in session]
+
+    return await asyncio.wait_for(events(), PATIENCE)
+
+
 async def transcribe(
     server: FakeRealtimeServer,
     *,
@@ -84,8 +97,8 @@ async def transcribe(
     options = {"end_of_speech": None, "done_timeout": 0.6, "stall_timeout": 1.0, **options}
     async with client(server) as voxtral, voxtral.realtime(model, **options) as session:
         sender = asyncio.create_task(speak(session, pcm, flush_at))
-        events = [event async for event in session]
-        await asyncio.wait_for(sender, 5)
+        events = await collect(session)
+        await asyncio.wait_for(sender, PATIENCE)
     return events
 
 
@@ -124,51 +137,22 @@ async def test_mistral_session_is_configured_once_before_audio() -> None:
     assert kinds.index("session.update") < kinds.index("input_audio.append")
 
 
-STALL_GAP = (
-    "known gap (issue 16 open): a silent stall after all audio was sent is not detected "
-    "and the session waits forever"
-)
-
-
 @pytest.mark.parametrize(
     ("faults", "dialect"),
     [
         pytest.param(Faults(cumulative_done=True), "mistral", id="cumulative-done"),
         pytest.param(Faults(no_done=True, only_first=1), "mistral", id="no-done"),
         pytest.param(Faults(no_done=True, only_first=1), "vllm", id="no-done-vllm"),
-        pytest.param(
-            Faults(stall_after=4.0, only_first=1),
-            "mistral",
-            id="stall",
-            marks=pytest.mark.xfail(
-                reason=STALL_GAP,
-                run=False,
-            ),
-        ),
-        pytest.param(
-            Faults(stall_after=4.0, only_first=1),
-            "vllm",
-            id="stall-vllm",
-            marks=pytest.mark.xfail(
-                reason=STALL_GAP,
-                run=False,
-            ),
-        ),
+        pytest.param(Faults(stall_after=4.0, only_first=1), "mistral", id="stall"),
+        pytest.param(Faults(stall_after=4.0, only_first=1), "vllm", id="stall-vllm"),
+        pytest.param(Faults(stall_after=7.0, only_first=1), "mistral", id="stall-in-the-last-turn"),
+        pytest.param(Faults(stall_after=7.0, only_first=1), "vllm", id="stall-last-turn-vllm"),
         pytest.param(Faults(drop_after=4.0, only_first=1), "mistral", id="drop"),
         pytest.param(Faults(drop_after=4.0, only_first=1), "vllm", id="drop-vllm"),
         pytest.param(Faults(close_1011_after=6.2, only_first=1), "mistral", id="close-1011"),
         pytest.param(Faults(handshake_status=503, only_first=1), "mistral", id="handshake-503"),
         pytest.param(Faults(handshake_status=429, only_first=1), "mistral", id="handshake-429"),
-        pytest.param(
-            Faults(capacity_error=True, only_first=1),
-            "mistral",
-            id="capacity",
-            marks=pytest.mark.xfail(
-                reason="known gap (issue 16 open): an error event before session.created "
-                "is not retried on the first connect",
-                strict=True,
-            ),
-        ),
+        pytest.param(Faults(capacity_error=True, only_first=1), "mistral", id="capacity"),
     ],
 )
 async def test_faults_lose_nothing_and_repeat_nothing(faults: Faults, dialect: str) -> None:
@@ -229,6 +213,33 @@ async def test_a_refused_upgrade_is_its_typed_error(status: int, error: type[Exc
     assert FAKE_API_KEY not in str(caught.value)
 
 
+async def open_and_close(session: Any) -> None:
+    async def enter() -> None:
+        async with session:
+            pass
+
+    await asyncio.wait_for(enter(), PATIENCE)
+
+
+@pytest.mark.parametrize("code", [1500, 1001])
+async def test_a_refusal_instead_of_the_session_is_raised_at_once(code: int) -> None:
+    with FakeRealtimeServer(faults=Faults(refusal=code)) as server:
+        async with client(server) as voxtral:
+            with pytest.raises(APIResponseError, match=f"refused the session.*{code}") as caught:
+                await open_and_close(voxtral.realtime(V2))
+        assert server.connections == 1
+    assert caught.value.code == code  # type: ignore[attr-defined]
+
+
+async def test_no_capacity_is_retried_as_often_as_a_503_then_raised() -> None:
+    with FakeRealtimeServer(faults=Faults(capacity_error=True)) as server:
+        async with client(server, max_retries=1) as voxtral:
+            with pytest.raises(APIResponseError, match="busy") as caught:
+                await open_and_close(voxtral.realtime(V2))
+        assert server.connections == 2
+    assert caught.value.code == 3505  # type: ignore[attr-defined]
+
+
 async def test_when_reconnecting_fails_what_was_heard_is_kept_then_raised() -> None:
     with FakeRealtimeServer(faults=Faults(drop_after=4.0)) as server:
         async with client(server, max_retries=0) as voxtral:
@@ -236,9 +247,13 @@ async def test_when_reconnecting_fails_what_was_heard_is_kept_then_raised() -> N
             async with session:
                 sender = asyncio.create_task(speak(session))
                 seen: list[Any] = []
-                with pytest.raises(APIConnectionError, match="could not be kept up"):
+
+                async def read() -> None:
                     async for event in session:
                         seen.append(event)
+
+                with pytest.raises(APIConnectionError, match="could not be kept up"):
+                    await asyncio.wait_for(read(), PATIENCE)
                 sender.cancel()
     said = [e for e in seen if isinstance(e, UtteranceEvent)]
     assert said and said[0].text == EXPECTED[0][0]
@@ -279,7 +294,7 @@ async def test_no_audio_after_end() -> None:
             await session.end()
             with pytest.raises(InvalidInputError, match="ended"):
                 await session.send(b"\x00\x00")
-            events = [event async for event in session]
+            events = await collect(session)
     assert not [e for e in events if isinstance(e, UtteranceEvent)]
     assert any(isinstance(e, DoneEvent) for e in events)
 
@@ -291,7 +306,7 @@ async def test_odd_sends_are_aligned_for_the_server() -> None:
             for start in range(0, len(sender_pcm), 999):  # odd-sized pieces
                 await session.send(sender_pcm[start : start + 999])
             await session.end()
-            events = [event async for event in session]
+            events = await collect(session)
     assert not [e for e in events if type(e).__name__ == "RealtimeErrorEvent"]
     assert [e.text for e in events if isinstance(e, UtteranceEvent)] == [EXPECTED[0][0]]
 

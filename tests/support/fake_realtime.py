@@ -53,6 +53,7 @@ class Faults:
     close_1011_after: float | None = None
     handshake_status: int | None = None  # 400 invalid_model, 401, 429 or 503 at the upgrade
     capacity_error: bool = False  # an error event (3505) instead of session.created, close 1013
+    refusal: int | None = None  # an error event with this code instead of session.created, 1008
     timeout_after: float | None = None  # error 3804, then close 1000
     auto_done_at_turn_end: bool = False  # v3: a done follows each turn.end without a flush
 
@@ -350,6 +351,10 @@ class _MistralSession(_Session):
         if self.faults.capacity_error:
             await self.error(rules.CAPACITY, "Too many concurrent sessions, retry later")
             await self.ws.close(1013, "try again later")
+            return
+        if self.faults.refusal is not None:
+            await self.error(self.faults.refusal, "Invalid model or credentials")
+            await self.ws.close(1008, "refused")
             return
         await self.send({"type": "session.created", "session": dict(self.session)})
         if self.faults.timeout_after is not None:

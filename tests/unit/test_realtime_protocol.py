@@ -18,7 +18,6 @@ from voxtral_integrations._realtime_protocol import (
     VLLM_REALTIME,
     AppendSplitter,
     realtime_options,
-    speech_span,
 )
 
 V2602 = "voxtral-mini-transcribe-realtime-2602"
@@ -213,10 +212,3 @@ def test_an_odd_byte_waits_for_the_next_send() -> None:
         b"\x00" * MAX_APPEND_BYTES,
         b"\x00\x00",
     ]
-
-
-def test_speech_span_finds_the_loud_frames() -> None:
-    silence, loud = b"\x00\x00" * 320, (8000).to_bytes(2, "little", signed=True) * 320
-    assert speech_span(silence * 3, "pcm_s16le", 640) is None
-    assert speech_span(silence + loud + silence, "pcm_s16le", 640) == (640, 1280)
-    assert speech_span(silence, "pcm_mulaw", 640) == (0, 640)

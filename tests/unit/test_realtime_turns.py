@@ -135,6 +135,16 @@ def test_speech_without_events_is_a_stall() -> None:
     assert turns.poll(2.0).reconnect == "no event while speech was sent"
 
 
+def test_too_little_speech_without_events_sets_no_deadline() -> None:
+    turns = assembler(stall_timeout=2.0)
+    turns.session_started(0.0)
+    turns.audio(word(0) * 3, 0.0)  # 0.9 s of speech, then the speaker is silent
+    assert turns.deadline() is None  # not 2.0, which would be past and polled for ever
+    assert turns.poll(60.0).reconnect is None
+    turns.audio(word(0) * 4, 61.0)
+    assert turns.deadline() == 2.0
+
+
 def test_silence_without_events_is_no_stall() -> None:
     turns = assembler(stall_timeout=2.0)
     turns.session_started(0.0)

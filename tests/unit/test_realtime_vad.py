@@ -9,7 +9,7 @@ from array import array
 
 import pytest
 
-from tests.support.audio_factory import speech_pcm
+from tests.support.audio_factory import pcm_as, speech_pcm
 from voxtral_integrations._chunking import rms_levels
 from voxtral_integrations._constants import REALTIME_ENCODINGS, VAD_MIN_SILENCE_SECONDS
 from voxtral_integrations._exceptions import InvalidInputError
@@ -18,6 +18,7 @@ from voxtral_integrations._realtime_vad import (
     VoiceActivityDetector,
     linear,
     sample_width,
+    speech_span,
 )
 
 REGIONS = [(0.4, 1.9), (2.2, 3.0), (4.1, 6.35), (7.5, 7.56), (8.0, 9.2)]
@@ -115,6 +116,19 @@ def test_levels_are_the_rms_of_each_hop_relative_to_full_scale() -> None:
     assert len(levels) == 10
     assert all(abs(level - 0.5 / math.sqrt(2)) < 1e-9 for level in levels)
     assert rms_levels([3.0] * 5, 4) == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("encoding", list(REALTIME_ENCODINGS))
+def test_speech_span_finds_the_loud_frames_in_every_encoding(encoding: str) -> None:
+    width = REALTIME_ENCODINGS[encoding]
+    frame = 320 * width  # 20 ms at 16 kHz
+    quiet = pcm_as(struct.pack("<320h", *[40, -40] * 160), encoding)  # -58 dBFS
+    tone = [round(8000 * math.sin(2 * math.pi * i / 32)) for i in range(320)]
+    loud = pcm_as(struct.pack("<320h", *tone), encoding)
+    assert speech_span(quiet * 3, encoding, frame) is None
+    assert speech_span(quiet + loud + quiet + loud + quiet, encoding, frame) == (frame, 4 * frame)
+    assert speech_span(loud[: width * 100], encoding, frame) == (0, width * 100)  # a part frame
+    assert speech_span(b"", encoding, frame) is None
 
 
 def test_widths_and_bad_settings() -> None:

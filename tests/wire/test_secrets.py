@@ -1,10 +1,11 @@
 """The API key and signed URLs never show: one scanner, run over every surface.
 
-Three sentinels: the API key (``FAKE_API_KEY``), the token of a signed URL (its query
-string) and the password of a URL with user info. :func:`leaks` walks whatever it is
-given (strings, bytes, containers, pydantic models, dataclasses, exceptions with their
-``__cause__``/``__context__`` chains and attributes, log records) and says where a
-sentinel shows; its self-test plants each sentinel in each kind of place.
+Four sentinels: the API key (``FAKE_API_KEY``), the token of a signed URL (its query
+string), the password of a URL with user info, and a realtime browser token.
+:func:`leaks` walks whatever it is given (strings, bytes, containers, pydantic models,
+dataclasses, exceptions with their ``__cause__``/``__context__`` chains and attributes,
+log records) and says where a sentinel shows; its self-test plants each sentinel in each
+kind of place.
 
 It is run over: every error of every failing flow (each status, retries exhausted,
 connection error, timeout, malformed 200, stream cut short, upload and signed-URL
@@ -13,7 +14,11 @@ and the root's); the clients, ``SignedURL`` and ``UploadedFile``; every adapter 
 ``__all__`` of ``voxtral_integrations.langchain`` and ``.llama_index`` in every form it
 renders or serialises to; Documents and nodes loaded from a signed URL and from a URL
 with user info; the ``voxtral`` command's stdout, stderr, outputs, output index and batch
-manifest; the batch manifest the client writes, the chunk cache, and the cassettes.
+manifest; the batch manifest the client writes, the chunk cache, and the cassettes; a
+realtime session against the fake realtime server (its repr and settings, every event,
+every record of ours and of ``websockets`` at DEBUG, frames and the upgrade's headers
+included, across a reconnection), the errors of a refused upgrade and of a refused
+session, and a realtime token, minted, malformed or refused.
 
 Decisions:
 
@@ -56,9 +61,10 @@ from pydantic import BaseModel
 import voxtral_integrations.langchain as langchain_adapters
 import voxtral_integrations.llama_index as llama_index_adapters
 from benchmarks.local_server import LocalVoxtralServer, ReceivedRequest, Reply
-from tests.support.audio_factory import encode, speech_pcm
+from tests.support.audio_factory import encode, speech_pcm, tone_speech, utterance
 from tests.support.constants import CASSETTES, FAKE_API_KEY
 from tests.support.fake_batch import FakeBatchServer, FakeJob
+from tests.support.fake_realtime import FakeRealtimeServer, Faults
 from tests.support.fake_voxtral import ChunkedBody, multipart
 from voxtral_integrations import (
     APIError,
@@ -76,7 +82,8 @@ from voxtral_integrations.cli import _commands, _outputs
 
 TOKEN = "SIGNED-URL-TOKEN-SENTINEL"
 PASSWORD = "PASSWORD-SENTINEL"
-SECRETS = (FAKE_API_KEY, TOKEN, PASSWORD)
+REALTIME_TOKEN = "rt_0f1e2d3c4b5a69788796a5b4"
+SECRETS = (FAKE_API_KEY, TOKEN, PASSWORD, REALTIME_TOKEN)
 SIGNED = f"https://files.example/audio/talk.mp3?se=2026-12-01&sig={TOKEN}"
 USERINFO = f"https://user:{PASSWORD}@files.example/audio/talk.mp3"
 URLS = [pytest.param(SIGNED, id="signed-url"), pytest.param(USERINFO, id="url-with-userinfo")]
@@ -1095,3 +1102,128 @@ def test_cassettes_hold_no_credentials() -> None:
     for name, text in files.items():
         assert "Bearer " not in text, name
         assert "sig=" not in text or "sig=REDACTED" in text, name
+
+
+# =============================================================================== realtime
+
+REALTIME_MODEL = "voxtral-mini-transcribe-realtime-2602"
+
+
+def ours(records: list[logging.LogRecord]) -> list[logging.LogRecord]:
+    """The client's records: those of the fake server's own ``websockets.server`` are the
+    test server's (it logs the headers it received, the key among them)."""
+    return [record for record in records if not record.name.startswith("websockets.server")]
+
+
+async def _session_events(server: FakeRealtimeServer) -> tuple[Any, list[Any]]:
+    words = [*utterance(["alpha", "bravo"], 0.5), *utterance(["delta", "echo"], 3.0)]
+    pcm = tone_speech(words, 5.0)  # the fake hears these words; flushed at 2.5 s
+    async with AsyncVoxtralClient(FAKE_API_KEY, base_url=server.base_url) as client:
+        session = client.realtime(REALTIME_MODEL, end_of_speech=None, done_timeout=0.6)
+        async with session:
+
+            async def speak() -> None:
+                for start in range(0, len(pcm), 3200):
+                    await session.send(pcm[start : start + 3200])
+                    if start == 80000:
+                        await session.flush()
+                await session.end()
+
+            sender = asyncio.create_task(speak())
+            events = [event async for event in session]
+            await sender
+    return session, events
+
+
+def test_a_realtime_session_shows_no_secret(logs: pytest.LogCaptureFixture) -> None:
+    logs.set_level(logging.DEBUG, logger="websockets")
+    with FakeRealtimeServer(faults=Faults(drop_after=3.5, only_first=1)) as server:
+        session, events = asyncio.run(asyncio.wait_for(_session_events(server), 30))
+    assert any(event.type == "reconnected" for event in events), "the drop was not survived"
+    assert any(event.type == "utterance" for event in events)
+    records = ours(logs.records)
+    messages = [record.getMessage() for record in records]
+    assert any(message.startswith("realtime >> ") for message in messages), "no frame logged"
+    assert any(message.startswith("realtime connection open: ws://") for message in messages)
+    assert "> Authorization: <redacted>" in messages, "the upgrade's headers were not logged"
+    assert leaks(session, repr(session._settings), events, records) == []
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        pytest.param(Faults(handshake_status=401), id="401-upgrade"),
+        pytest.param(Faults(refusal=1001), id="refused-session"),
+        pytest.param(Faults(capacity_error=True), id="no-capacity-retries-exhausted"),
+    ],
+)
+def test_a_refused_realtime_session_shows_no_secret(
+    faults: Faults, logs: pytest.LogCaptureFixture
+) -> None:
+    logs.set_level(logging.DEBUG, logger="websockets")
+
+    async def run(server: FakeRealtimeServer) -> APIError:
+        async with AsyncVoxtralClient(FAKE_API_KEY, base_url=server.base_url) as client:
+            session = client.realtime(REALTIME_MODEL)
+            with pytest.raises(APIError) as caught:
+                async with session:
+                    pass
+            assert leaks(session) == []
+        return caught.value
+
+    with FakeRealtimeServer(faults=faults) as server:
+        error = asyncio.run(asyncio.wait_for(run(server), 30))
+    assert leaks(error, ours(logs.records)) == []
+
+
+def _client_session(token: Any = REALTIME_TOKEN, expires_at: Any = 1767225600) -> Handler:
+    body = {
+        "object": "client.session",
+        "purpose": "realtime",
+        "expires_at": expires_at,
+        "client_secret": {"value": token, "expires_at": expires_at},
+    }
+    return lambda request: httpx.Response(201, json=body)
+
+
+def test_a_realtime_token_shows_its_value_only_when_asked(logs: pytest.LogCaptureFixture) -> None:
+    with sync_client(_client_session()) as client:
+        token = client.create_realtime_token(REALTIME_MODEL)
+    assert token.value.get_secret_value() == REALTIME_TOKEN
+    shown = [token, token.model_dump_json(), token.model_dump(mode="json"), copy.copy(token)]
+    assert leaks(*shown, logs.records) == []
+
+
+@pytest.mark.usefixtures("no_waiting")
+@pytest.mark.parametrize(
+    "handler",
+    [
+        pytest.param(_client_session(expires_at="soon"), id="malformed-expiry"),
+        pytest.param(_client_session(token=[REALTIME_TOKEN]), id="malformed-value"),
+        pytest.param(
+            lambda request: httpx.Response(
+                201, text='{"client_secret": {"value": "' + REALTIME_TOKEN
+            ),
+            id="cut-short",
+        ),
+        pytest.param(
+            lambda request: httpx.Response(
+                403,
+                json={
+                    "object": "error",
+                    "message": "The key may not create client sessions",
+                    "type": "permission_denied",
+                    "code": "1002",
+                },
+            ),
+            id="refused",
+        ),
+    ],
+)
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_failed_realtime_token_shows_no_secret(
+    handler: Handler, kind: str, logs: pytest.LogCaptureFixture
+) -> None:
+    error, client = fail(kind, handler, "create_realtime_token", (REALTIME_MODEL,), {})
+    assert isinstance(error, APIError)
+    assert leaks(error, client, logs.records) == []
