@@ -44,6 +44,7 @@ TURNS = [
     utterance(["golf", "hotel", "india"], 6.0),
 ]
 SCRIPT = [word for turn in TURNS for word in turn]
+SCRIPT_WORDS = [word[2] for word in SCRIPT]
 DURATION = 8.5
 PCM = tone_speech(SCRIPT, DURATION)
 FLUSH_AT = (2.5, 5.5)
@@ -150,7 +151,9 @@ async def test_mistral_session_is_configured_once_before_audio() -> None:
         pytest.param(Faults(drop_after=4.0, only_first=1), "mistral", id="drop"),
         pytest.param(Faults(drop_after=4.0, only_first=1), "vllm", id="drop-vllm"),
         pytest.param(Faults(close_1011_after=6.2, only_first=1), "mistral", id="close-1011"),
+        pytest.param(Faults(close_1011_after=6.2, only_first=1), "vllm", id="close-1011-vllm"),
         pytest.param(Faults(handshake_status=503, only_first=1), "mistral", id="handshake-503"),
+        pytest.param(Faults(handshake_status=503, only_first=1), "vllm", id="handshake-503-vllm"),
         pytest.param(Faults(handshake_status=429, only_first=1), "mistral", id="handshake-429"),
         pytest.param(Faults(capacity_error=True, only_first=1), "mistral", id="capacity"),
     ],
@@ -159,6 +162,25 @@ async def test_faults_lose_nothing_and_repeat_nothing(faults: Faults, dialect: s
     with FakeRealtimeServer(dialect, faults=faults) as server:  # type: ignore[arg-type]
         events = await transcribe(server)
     assert_delivered(events)
+    assert_fired(faults, server, events)
+
+
+def assert_fired(faults: Faults, server: FakeRealtimeServer, events: list[Any]) -> None:
+    """The fault happened: a test whose fault never fires proves nothing."""
+    finals = [u.final for u in events if isinstance(u, UtteranceEvent)]
+    reconnected = any(isinstance(e, ReconnectedEvent) for e in events)
+    if faults.no_done:  # a lost done: the deltas, or the turn heard again on a new connection
+        assert "deltas" in finals or (reconnected and server.connections == 2)
+    elif faults.capacity_error:  # refused before the session existed: the first connect again
+        assert server.connections == 2 and not server.records[0].audio
+    elif faults.cumulative_done:
+        dones = [f["text"] for f in server.frames[0] if f.get("type") == "transcription.done"]
+        assert len(dones) == len(EXPECTED) and dones[-1].split() == SCRIPT_WORDS
+    elif faults.handshake_status is not None:
+        assert [status for status, _ in server.rejected] == [faults.handshake_status]
+        assert server.connections == 1
+    else:  # the connection broke or stalled, and was replaced
+        assert server.connections == 2 and reconnected
 
 
 async def test_a_reconnect_replays_the_open_turn_at_its_offset() -> None:

@@ -263,6 +263,7 @@ class _Session:
         self.server, self.ws, self.record = server, ws, record
         self.faults = server.faults if record.faulty else Faults()
         self.listener: WordListener | None = None
+        self.samples = 0  # heard by this connection (vLLM's listener restarts at each turn)
         self.dead = False  # stalled or timed out: nothing more is sent
         self.closing = False  # closing: nothing more is read
         self._tasks: list[asyncio.Task[None]] = []
@@ -308,8 +309,10 @@ class _Session:
         self.record.audio += data
         if self.record.frames and self.record.frames[-1].get("dir") == "in":
             self.record.frames[-1]["audio_bytes"] = len(data)
-        words = self.listener.feed(samples_of(data, encoding))
-        seconds = self.listener.seconds
+        samples = samples_of(data, encoding)
+        words = self.listener.feed(samples)
+        self.samples += len(samples)
+        seconds = self.samples / self.listener.rate
         if self.faults.drop_after is not None and seconds >= self.faults.drop_after:
             self.ws.transport.abort()
             self.record.close_code = 1006  # no close frame either way
