@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import gc
 import json
 import statistics
@@ -432,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "alternating; the fake in a child process"
     )
     started = time.monotonic()
-    with RealtimeServerProcess() as server:
+    with contextlib.closing(RealtimeServerProcess()) as server:
         results = [
             asyncio.run(run_dialect(server, dialect, speech, args.rounds)) for dialect in dialects
         ]

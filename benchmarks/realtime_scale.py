@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import random
 import resource
@@ -364,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             + f", {args.dialect} dialect, the fake in a child process"
         )
         runs = []
-        with RealtimeServerProcess() as server:
+        with contextlib.closing(RealtimeServerProcess()) as server:
             if not args.smoke:
                 asyncio.run(warm_up(server, args.dialect, directory))
             for count in args.sessions:

@@ -7,7 +7,7 @@ in the client's figures; in a child process it has a core of its own and its CPU
 counted apart. Its frame times are ``time.monotonic()``, system-wide on Linux, so
 they line up with the client's.
 
-    with RealtimeServerProcess() as server:
+    with contextlib.closing(RealtimeServerProcess()) as server:
         base_url = server.start("mistral")   # a fresh FakeRealtimeServer
         ...                                  # sessions against base_url
         connections = server.records()       # every frame of every connection, timed
@@ -15,20 +15,18 @@ they line up with the client's.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import resource
 import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:  # run as a script: make `tests.support` importable
     sys.path.insert(0, str(_ROOT))
 
+from benchmarks.bulk_transcription import ChildProcess  # noqa: E402
 from tests.support.constants import FAKE_API_KEY  # noqa: E402
 
 API_KEY = FAKE_API_KEY
@@ -84,25 +82,11 @@ def _serve(connection: Connection) -> None:
             server.__exit__(None, None, None)
 
 
-class RealtimeServerProcess:
+class RealtimeServerProcess(ChildProcess):
     """``FakeRealtimeServer`` in a child process (spawned), restarted fresh on ``start``."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
-        self._process.start()
-
-    def __enter__(self) -> RealtimeServerProcess:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().__init__(_serve)
 
     def start(self, dialect: Dialect) -> str:
         """A new fake (the previous one stops); its ``base_url``."""
@@ -118,11 +102,3 @@ class RealtimeServerProcess:
         """CPU seconds (user + system) the child has used so far."""
         self._connection.send(("cpu", None))
         return float(self._connection.recv())
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):  # the child is gone already: nothing to stop
-            self._connection.send(("stop", None))
-        self._process.join(timeout=10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
