@@ -184,7 +184,26 @@ def _serve(connection: Connection, settings: ServerSettings) -> None:
             server.stop()
 
 
-class ServerProcess:
+class ChildProcess:
+    """A spawned child running ``target(connection, *args)``, which answers commands
+    sent on ``connection`` and returns on ``("stop", None)``; ``close`` stops it."""
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=target, args=(child, *args), daemon=True)
+        self._process.start()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # the child is gone already: nothing to stop
+            self._connection.send(("stop", None))
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+class ServerProcess(ChildProcess):
     """``LocalVoxtralServer`` in a child process, restarted fresh for every side.
 
     A child process, not a thread: the server's handler threads then do not take
@@ -195,10 +214,7 @@ class ServerProcess:
     """
 
     def __init__(self, settings: ServerSettings) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, settings), daemon=True)
-        self._process.start()
+        super().__init__(_serve, settings)
 
     def start(self, *, precise_retry_after: bool) -> str:
         self._connection.send(("start", precise_retry_after))
@@ -208,14 +224,6 @@ class ServerProcess:
         self._connection.send(("records", None))
         records, errors = self._connection.recv()
         return list(records), list(errors)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):  # the child is gone already: nothing to stop
-            self._connection.send(("stop", None))
-        self._process.join(timeout=10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
 
 
 # --------------------------------------------------------------------------- the trace
