@@ -300,6 +300,7 @@ class Operations(_Shared[SyncTransport]):
         from ._realtime import in_thread, stream_source
 
         session = self.realtime_session(arguments)
+        _check_source(arguments["audio"])
         return in_thread(stream_source(session, arguments["audio"], arguments["realtime"]))
 
     def batch(
@@ -470,6 +471,7 @@ class AsyncOperations(_Shared[AsyncTransport]):
         from ._realtime import stream_source
 
         session = self.realtime_session(arguments)
+        _check_source(arguments["audio"])
         return stream_source(session, arguments["audio"], arguments["realtime"])
 
     async def batch(
@@ -501,6 +503,14 @@ class AsyncOperations(_Shared[AsyncTransport]):
 
 def _prepared(upload: AudioUpload, limits: dict[str, Any]) -> list[Payload]:
     return prepare(upload, **limits)[1]
+
+
+def _check_source(audio: Any) -> None:
+    """A missing path, empty bytes or a thing that is no audio source fail here, before
+    the session connects (``AudioError`` naming it)."""
+    from ._realtime_audio import RawPCM, _kind
+
+    _kind(audio.source if isinstance(audio, RawPCM) else audio)
 
 
 async def _nothing() -> None:

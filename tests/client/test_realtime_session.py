@@ -20,6 +20,7 @@ from voxtral_integrations import (
     APIConnectionError,
     APIResponseError,
     AsyncVoxtralClient,
+    AudioError,
     AuthenticationError,
     BadRequestError,
     DoneEvent,
@@ -344,3 +345,24 @@ def test_the_sync_client_streams_a_source_through_a_thread() -> None:
         )
     said = [e.text for e in events if isinstance(e, UtteranceEvent)]
     assert " ".join(said).split() == " ".join(text for text, _, _ in EXPECTED).split()
+
+
+@pytest.mark.parametrize(
+    ("audio", "says"),
+    [
+        pytest.param("no-such-recording.wav", "does not exist", id="missing-path"),
+        pytest.param(b"", "empty", id="empty-bytes"),
+        pytest.param(42, "Cannot read audio from a int", id="not-audio"),
+    ],
+)
+@pytest.mark.parametrize("shell", ["sync", "async"])
+async def test_a_bad_source_is_refused_before_connecting(audio: Any, says: str, shell: str) -> None:
+    with FakeRealtimeServer() as server:
+        with pytest.raises(AudioError, match=says):
+            if shell == "sync":
+                with VoxtralClient(FAKE_API_KEY, base_url=server.base_url) as voxtral:
+                    voxtral.stream_realtime(audio)
+            else:
+                async with client(server) as voxtral:
+                    voxtral.stream_realtime(audio)
+        assert server.connections == 0 and not server.rejected
