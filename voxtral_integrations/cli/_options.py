@@ -30,6 +30,7 @@ _FLAGS = {
     "timeout_hours": "--timeout-hours",
     "poll_interval": "--poll-interval",
     "job_id": "JOB_ID",
+    "target_streaming_delay_ms": "--delay",
 }
 """The command-line flag of each library argument, to name it in error messages."""
 
@@ -49,17 +50,23 @@ def transcription_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             "the language)."
         )
     granularities = [args.timestamps] if args.timestamps else ["segment"] if timed else None
-    terms = [term for value in args.context_bias or () for term in value.split(",") if term]
-    _check_context_bias(terms)
+    terms = context_bias_terms(args)
     return {
         "model": args.model,
         "language": args.language,
         "temperature": args.temperature,
         "timestamp_granularities": granularities,
         "diarize": args.diarize,
-        "context_bias": terms or None,
+        "context_bias": terms,
         "max_chunk_seconds": args.max_chunk_seconds,
     }
+
+
+def context_bias_terms(args: argparse.Namespace) -> list[str] | None:
+    """``--context-bias``'s terms (each flag one comma-separated list), checked."""
+    terms = [term for value in args.context_bias or () for term in value.split(",") if term]
+    _check_context_bias(terms)
+    return terms or None
 
 
 def _check_context_bias(terms: Sequence[str] | None) -> None:
