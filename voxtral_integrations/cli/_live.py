@@ -33,7 +33,7 @@ from .._constants import (
     REALTIME_MAX_RECONNECTS,
     REALTIME_STALL_TIMEOUT,
 )
-from .._exceptions import AuthenticationError, PermissionDeniedError, VoxtralError
+from .._exceptions import AudioError, AuthenticationError, PermissionDeniedError, VoxtralError
 from .._models import Segment, TextDeltaEvent, Transcription
 from .._realtime_audio import RawPCM, pcm_chunks
 from .._realtime_events import RealtimeErrorEvent, ReconnectedEvent, UtteranceEvent
@@ -54,7 +54,7 @@ def realtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """``stream_realtime``'s options from the flags, checked before anything connects.
 
     The audio reaches the session as raw PCM already in its format and already paced
-    (:func:`_file_pcm`, :func:`microphone`), so the session does not pace it again.
+    (:func:`file_source`, :func:`open_microphone`), so the session does not pace it again.
     """
     options = {
         "model": args.model,
@@ -108,33 +108,45 @@ def file_source(path: Path, *, pace: bool) -> Callable[[threading.Event], AsyncI
     return chunks
 
 
-async def microphone(stop: threading.Event, device: str | None = None) -> AsyncIterator[bytes]:
+def open_microphone(device: str | None) -> Callable[[threading.Event], AsyncIterator[bytes]]:
     """The default (or ``device``) input as int16 16 kHz mono PCM, 0.1 s a chunk, until
-    ``stop``; the one place the microphone is touched (tests replace it).
+    ``stop``: the one place the microphone is touched (tests replace it).
 
-    sounddevice calls back on its own thread: each block is handed to this loop.
+    ``sounddevice`` is imported now, so a missing extra is a usage error before anything
+    connects. It calls back on a thread of its own: each block is handed to the loop.
     """
     sounddevice = _sounddevice()
-    loop = asyncio.get_running_loop()
-    blocks: asyncio.Queue[bytes] = asyncio.Queue()
 
-    def heard(data: Any, frames: int, when: Any, status: Any) -> None:
-        loop.call_soon_threadsafe(blocks.put_nowait, bytes(data))
+    async def chunks(stop: threading.Event) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        blocks: asyncio.Queue[bytes] = asyncio.Queue()
 
-    stream = sounddevice.RawInputStream(
-        samplerate=DEFAULT_REALTIME_SAMPLE_RATE,
-        channels=1,
-        dtype="int16",
-        blocksize=round(DEFAULT_REALTIME_SAMPLE_RATE * REALTIME_CHUNK_SECONDS),
-        device=_device(device),
-        callback=heard,
-    )
-    with stream:
-        while not stop.is_set():
-            try:
-                yield await asyncio.wait_for(blocks.get(), REALTIME_CHUNK_SECONDS)
-            except TimeoutError:
-                continue
+        def heard(data: Any, frames: int, when: Any, status: Any) -> None:
+            loop.call_soon_threadsafe(blocks.put_nowait, bytes(data))
+
+        try:
+            stream = sounddevice.RawInputStream(
+                samplerate=DEFAULT_REALTIME_SAMPLE_RATE,
+                channels=1,
+                dtype="int16",
+                blocksize=round(DEFAULT_REALTIME_SAMPLE_RATE * REALTIME_CHUNK_SECONDS),
+                device=_device(device),
+                callback=heard,
+            )
+        except (sounddevice.PortAudioError, ValueError) as error:  # no such device, no input
+            raise AudioError(
+                f"cannot open the microphone ({one_line(error)}): pick one with --device "
+                "(`python -m sounddevice` lists them).",
+                source="microphone",
+            ) from None
+        with stream:
+            while not stop.is_set():
+                try:
+                    yield await asyncio.wait_for(blocks.get(), REALTIME_CHUNK_SECONDS)
+                except TimeoutError:
+                    continue
+
+    return chunks
 
 
 def _device(device: str | None) -> int | str | None:
@@ -448,12 +460,6 @@ def run_listen(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 f"--output {str(args.output)!r} needs --format (txt, json, jsonl, srt or vtt)."
             )
         _check_writable(args.output.parent)
-    _sounddevice()  # a missing extra is a usage error before anything connects
-    device: str | None = args.device
-
-    def open_microphone(stop: threading.Event) -> AsyncIterator[bytes]:
-        return microphone(stop, device)
-
-    source = Source("microphone", open_microphone, args.output)
+    source = Source("microphone", open_microphone(args.device), args.output)
     with _commands.make_client(args.backend, args.base_url) as client:
         return run_sessions(client, [source], options, args, out, err, interrupted_status=EXIT_OK)
