@@ -17,6 +17,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -137,6 +138,24 @@ def test_the_realtime_model_is_the_default(
     turns = parse_lines(out)
     assert [said for said, *_ in turns] == [said for said, *_ in EXPECTED]
     assert [speaker for *_, speaker in turns] == [None, None]  # 2602 has no speakers
+
+
+def test_a_file_is_paced_at_the_speed_of_speech_unless_no_pace(
+    mistral: FakeRealtimeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = tmp_path / "short.wav"
+    short.write_bytes(encode(tone_speech(utterance(["golf"], 0.2), 1.2), "wav"))
+    took = []
+    for pace in ([], ["--no-pace"]):
+        started = time.monotonic()
+        code, out, err = run(
+            capsys, "transcribe", "--realtime", short, *pace, *server_flags(mistral)
+        )
+        took.append(time.monotonic() - started)
+        assert code == 0, err
+        assert [said for said, *_ in parse_lines(out)] == ["golf"]
+    assert took[0] >= 1.0  # 1.2 s of audio, paced: it cannot all be sent in less
+    assert took[1] < took[0]
 
 
 def test_the_delay_and_the_terms_reach_the_session(

@@ -440,6 +440,13 @@ that failed or was interrupted.
 Results go to stdout unless --output-dir is given; messages, the summary and
 progress go to stderr.
 
+With --realtime, each local file is streamed through the realtime endpoint
+instead, one session after another (at the speed of speech unless --no-pace):
+the final turns are printed as they come, `[00:00:01.2 -> 00:00:03.4] text`,
+with the open turn's partial text rewritten in place on a terminal; --format
+renders each file's turns (to DIR/<name>.<format> with --output-dir). Ctrl-C
+ends the audio there, still prints the final turns, then exits 130.
+
 exit status: 0 all done, 1 some inputs failed (each named on stderr),
 2 usage error (nothing was sent), 3 the server refused the API key (the
 run stopped at the first 401/403), 130 interrupted, 141 stdout was closed
