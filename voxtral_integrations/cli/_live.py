@@ -24,55 +24,25 @@ from typing import Any, TextIO
 
 from .._constants import (
     DEFAULT_BULK_CONCURRENCY,
-    DEFAULT_REALTIME_ENCODING,
     DEFAULT_REALTIME_MODEL,
     DEFAULT_REALTIME_SAMPLE_RATE,
     DEFAULT_TRANSCRIPTION_MODEL,
     REALTIME_CHUNK_SECONDS,
-    REALTIME_DONE_TIMEOUT,
-    REALTIME_MAX_RECONNECTS,
-    REALTIME_STALL_TIMEOUT,
 )
 from .._exceptions import AudioError, AuthenticationError, PermissionDeniedError, VoxtralError
 from .._models import Segment, TextDeltaEvent, Transcription
 from .._realtime_audio import RawPCM, pcm_chunks
 from .._realtime_events import RealtimeErrorEvent, ReconnectedEvent, UtteranceEvent
-from .._realtime_loading import check_realtime
 from . import _commands
 from ._exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError, one_line
 from ._inputs import expand_inputs
-from ._options import context_bias_terms
+from ._options import realtime_kwargs
 from ._outputs import DEFAULT_FORMAT, _check_writable, output_paths, render, write_atomically
 from ._screen import _SCREEN, _denier, _interruptible, _sayer, _warner
 
 LISTEN_EXTRA = "pip install 'voxtral-integrations[listen]'"
 """What installs the microphone's one dependency (``sounddevice``)."""
 _BYTES_PER_SECOND = DEFAULT_REALTIME_SAMPLE_RATE * 2  # int16 mono
-
-
-def realtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """``stream_realtime``'s options from the flags, checked before anything connects.
-
-    The audio reaches the session as raw PCM already in its format and already paced
-    (:func:`file_source`, :func:`open_microphone`), so the session does not pace it again.
-    """
-    options = {
-        "model": args.model,
-        "sample_rate": DEFAULT_REALTIME_SAMPLE_RATE,
-        "encoding": DEFAULT_REALTIME_ENCODING,
-        "target_streaming_delay_ms": args.delay,
-        "language": args.language,
-        "context_bias": context_bias_terms(args),
-        "diarize": True if args.diarize else None,
-        "speaker_references": None,
-        "turn_detection": None,
-        "end_of_speech": "auto",
-        "done_timeout": REALTIME_DONE_TIMEOUT,
-        "stall_timeout": REALTIME_STALL_TIMEOUT,
-        "max_reconnects": REALTIME_MAX_RECONNECTS,
-        "realtime": False,
-    }
-    return check_realtime(options, args.backend)
 
 
 @dataclass
