@@ -185,12 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    transcribe = commands.add_parser(
+    transcribe = _command(
+        commands,
         "transcribe",
-        help="transcribe files, directories, globs and URLs",
-        description=_TRANSCRIBE_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_TRANSCRIBE_EPILOG,
+        "transcribe files, directories, globs and URLs",
+        _TRANSCRIBE_DESCRIPTION,
+        _TRANSCRIBE_EPILOG,
     )
     _add_transcription_flags(transcribe, backends=True, realtime=True)
     output = transcribe.add_argument_group("output and resuming")
@@ -229,13 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_listen_parser(commands: Any) -> None:
-    listen = commands.add_parser(
-        "listen",
-        help="transcribe the microphone live (the `listen` extra)",
-        description=_LISTEN_DESCRIPTION,
+def _command(commands: Any, name: str, what: str, description: str, epilog: str) -> Any:
+    """A command's parser, its description and examples shown as written."""
+    return commands.add_parser(
+        name,
+        help=what,
+        description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_LISTEN_EPILOG,
+        epilog=epilog,
+    )
+
+
+def _add_listen_parser(commands: Any) -> None:
+    listen = _command(
+        commands,
+        "listen",
+        "transcribe the microphone live (the `listen` extra)",
+        _LISTEN_DESCRIPTION,
+        _LISTEN_EPILOG,
     )
     _add_format_flag(listen, None, "the turns' lines only")
     options = listen.add_argument_group("transcription options")
@@ -294,12 +305,12 @@ def _add_cache_parsers(commands: Any) -> None:
 
 
 def _add_batch_parsers(commands: Any) -> None:
-    batch = commands.add_parser(
+    batch = _command(
+        commands,
         "batch",
-        help="the Batch API: submit a corpus now, collect the transcripts later",
-        description=_BATCH_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_BATCH_EPILOG,
+        "the Batch API: submit a corpus now, collect the transcripts later",
+        _BATCH_DESCRIPTION,
+        _BATCH_EPILOG,
     )
     actions = batch.add_subparsers(dest="action", metavar="ACTION", required=True)
     raw = argparse.RawDescriptionHelpFormatter
