@@ -86,7 +86,11 @@ def _add_transcription_flags(
         metavar="PATH_OR_URL",
         help="audio or video files, directories (searched recursively), globs, http(s) URLs",
     )
-    _add_format_flag(parser, None if realtime else DEFAULT_FORMAT, DEFAULT_FORMAT)
+    _add_format_flag(
+        parser,
+        None if realtime else DEFAULT_FORMAT,
+        DEFAULT_FORMAT + ("; with --realtime: the turns' timed lines" if realtime else ""),
+    )
     options = parser.add_argument_group("transcription options")
     options.add_argument(
         "--model",
