@@ -23,16 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
+from ._catalogue import ModelLimits, model_info
 from ._chat_content import audio_string, looks_like_url, sniff_format
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CHUNK_SECONDS,
-    DEFAULT_MODEL_LIMITS,
     DEFAULT_VLLM_BASE_URL,
     DIARIZATION_OVERLAP_SECONDS,
-    MODEL_LIMITS,
     VLLM_LIMITS,
-    ModelLimits,
 )
 from ._events import EventParser, MistralTranscriptionEvents, VLLMTranscriptionEvents
 from ._exceptions import (
@@ -141,8 +139,9 @@ class MistralDialect:
     """How realtime sessions are spoken (``_realtime_protocol``)."""
 
     def limits_for(self, model: str) -> ModelLimits:
-        """How long and how large one transcription request to ``model`` may be."""
-        return MODEL_LIMITS.get(model, DEFAULT_MODEL_LIMITS)
+        """How long and how large one transcription request to ``model`` may be
+        (its row of the catalogue; the documented defaults for a model it lacks)."""
+        return model_info(model).limits
 
     def served(self, model: str) -> str:
         """What a request goes to, as messages name it."""
