@@ -78,6 +78,14 @@ class Price:
     batch: float | None
     verified: bool = True
 
+    def cost(self, seconds: float | None, *, batch: bool = False) -> float | None:
+        """US dollars for ``seconds`` of audio, billed by the second; ``None`` where the
+        price (or the seconds) is unknown."""
+        per_minute = self.batch if batch else self.online
+        if per_minute is None or seconds is None:
+            return None
+        return per_minute * seconds / 60
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -277,3 +285,9 @@ def unsupported_options(
         if wanted and served is False:
             refused.append((argument, f"drop `{argument}`, or {elsewhere}"))
     return refused
+
+
+def audio_cost(model: str, seconds: float | None, *, batch: bool = False) -> float | None:
+    """US dollars for ``seconds`` of audio sent to ``model`` online (or through the Batch
+    API), billed by the second; ``None`` where the price or the seconds are unknown."""
+    return model_info(model).price.cost(seconds, batch=batch)
