@@ -16,7 +16,7 @@ from typing import Any
 from ._audio import Payload, prepare
 from ._audio_checks import AudioInfo
 from ._audio_decode import CONVERSION_RATE
-from ._bulk import sources
+from ._bulk import Source, sources
 from ._catalogue import model_info
 from ._dialects import MistralDialect
 from ._exceptions import InvalidInputError
@@ -35,15 +35,23 @@ _PCM_BYTES_PER_SECOND = 2 * CONVERSION_RATE
 """16-bit mono PCM at the conversion rate: what a converted (lossless) chunk is at most."""
 
 
-def estimate_for(
-    dialect: MistralDialect, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
-) -> CostEstimate:
-    """:func:`estimate` for a public method's ``arguments`` (its ``locals()``), every
-    option checked first as a run checks it (``InvalidInputError`` before any probe)."""
+def checked_options(
+    dialect: MistralDialect, arguments: Mapping[str, Any]
+) -> tuple[TranscriptionOptions, float | None]:
+    """A public method's ``arguments`` (its ``locals()``) checked as a run checks them:
+    ``InvalidInputError`` before any probe. Returns the options and ``max_chunk_seconds``."""
     options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
     chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
     dialect.check_chunking(chunking, options.model)
-    return estimate(dialect, audio, options, chunking.max_chunk_seconds)
+    return options, chunking.max_chunk_seconds
+
+
+def estimate_for(
+    dialect: MistralDialect, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
+) -> CostEstimate:
+    """:func:`estimate` for a public method's ``arguments``, every option checked first."""
+    options, max_chunk_seconds = checked_options(dialect, arguments)
+    return estimate(dialect, audio, options, max_chunk_seconds)
 
 
 def estimate(
@@ -52,32 +60,42 @@ def estimate(
     options: TranscriptionOptions,
     max_chunk_seconds: float | None,
 ) -> CostEstimate:
-    """Probe and plan every input as a run with ``options`` would; send nothing.
+    """Probe and plan every input as a run with ``options`` would; send nothing."""
+    files = [estimate_file(dialect, item, options, max_chunk_seconds) for item in sources(audio)]
+    return priced(options.model, files)
+
+
+def estimate_file(
+    dialect: MistralDialect,
+    item: Source,
+    options: TranscriptionOptions,
+    max_chunk_seconds: float | None,
+) -> FileEstimate:
+    """One input probed and planned as a run would (``_audio.prepare``); nothing is read
+    beyond what the probe and the cut search need.
 
     Raises ``InvalidInputError`` for an input that is not local (a URL or file id
     is fetched by the server, so its length is unknown here) and ``AudioError`` for
     audio that a run would refuse too.
     """
-    limits = dialect.chunk_limits(options, max_chunk_seconds)
-    files = []
-    for item in sources(audio):
-        source = item.resolve()
-        resolved = source if isinstance(source, AudioUpload) else resolve_audio(source)
-        if isinstance(resolved, (AudioURL, AudioFileId)):
-            raise InvalidInputError(
-                f"Cannot estimate {item.name!r}: the server fetches a URL or file id itself, "
-                "so its length is unknown here. Estimate a local copy instead.",
-                argument="audio",
-            )
-        dialect.check_transcription(options, resolved)
-        info, payloads = prepare(resolved, **limits)
-        files.append(_file_estimate(item.name, resolved, info, payloads))
-    info_row = model_info(options.model)
+    audio = item.resolve()
+    source = audio if isinstance(audio, AudioUpload) else resolve_audio(audio)
+    if isinstance(source, (AudioURL, AudioFileId)):
+        raise InvalidInputError(
+            f"Cannot estimate {item.name!r}: the server fetches a URL or file id itself, "
+            "so its length is unknown here. Estimate a local copy instead.",
+            argument="audio",
+        )
+    dialect.check_transcription(options, source)
+    info, payloads = prepare(source, **dialect.chunk_limits(options, max_chunk_seconds))
+    return _file_estimate(item.name, source, info, payloads)
+
+
+def priced(model: str, files: Iterable[FileEstimate]) -> CostEstimate:
+    """``files`` at ``model``'s catalogue price."""
+    row = model_info(model)
     return CostEstimate(
-        model=options.model,
-        resolved_model=info_row.model,
-        price=info_row.price,
-        per_file=tuple(files),
+        model=model, resolved_model=row.model, price=row.price, per_file=tuple(files)
     )
 
 

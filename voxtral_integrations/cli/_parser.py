@@ -63,6 +63,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _dollars(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of US dollars >= 0")
+    return value
+
+
 def _add_format_flag(
     parser: argparse.ArgumentParser, default: str | None = DEFAULT_FORMAT, shown: str = ""
 ) -> None:
@@ -226,6 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress bars over files and chunks on stderr (default: when stderr is a terminal)",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    cost = transcribe.add_argument_group("cost (priced from the model catalogue)")
+    cost.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="probe every input locally and print a table of what a run would send (files, "
+        "audio minutes, chunks, requests, bytes to upload, diarization overlap) and its "
+        "estimated cost online and via the Batch API; sends nothing, needs no API key",
+    )
+    cost.add_argument(
+        "--max-cost",
+        type=_dollars,
+        metavar="USD",
+        help="refuse (exit 2, nothing sent) a run whose estimated online cost is higher",
+    )
     transcribe.set_defaults(run=run_transcribe, prog=transcribe.prog)
     _add_listen_parser(commands)
     _add_batch_parsers(commands)
@@ -533,6 +557,10 @@ examples:
   # live through the realtime endpoint: final turns with times as they come
   voxtral transcribe --realtime call.wav
   voxtral transcribe --realtime call.wav --no-pace -o out/ --format srt
+
+  # what a run would send and cost, without sending anything; then a capped run
+  voxtral transcribe lectures/ --diarize --dry-run
+  voxtral transcribe lectures/ --diarize -o out/ --max-cost 2.50
 
   # a remote file (fetched by the server)
   voxtral transcribe https://example.com/podcast.mp3 --format json
