@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.constants import REPO
 from voxtral_integrations import (
     CostEstimate,
     FileEstimate,
@@ -246,3 +247,16 @@ def test_an_estimate_adds_up_its_files_and_prices_the_overlap() -> None:
     assert not estimate.price_verified
     unknown = CostEstimate("x", "x", model_info("x").price, files)
     assert unknown.cost is None and unknown.batch_cost is None
+
+
+def test_the_models_table_of_the_docs_is_the_catalogues() -> None:
+    page = (REPO / "docs" / "configuration.md").read_text()
+    section = page.split("## Models and cost", 1)[1]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| `")]
+    documented = {}
+    for cells in rows:
+        model = cells[0].split("`")[1]
+        online = cells[6].split()[0]
+        documented[model] = None if online in ("unknown", "none") else float(online)
+    listed = {info.model: info.price.online for info in set(CATALOGUE.values())}
+    assert documented == listed
