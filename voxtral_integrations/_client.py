@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-import anyio
 import httpx
 
 from . import _batch_flow
@@ -40,7 +39,6 @@ from ._constants import (
     REALTIME_STALL_TIMEOUT,
 )
 from ._dialects import Backend, dialect
-from ._estimate import estimate_for
 from ._models import (
     BatchJob,
     ChatCompletion,
@@ -276,7 +274,7 @@ class VoxtralClient(_BaseClient):
                 URL or file id (the server fetches those: their length is unknown here).
             AudioError: Audio that a run would refuse too.
         """
-        return estimate_for(self._ops.dialect, audio, locals())
+        return self._ops.estimate(audio, locals())
 
     def stream_transcription(
         self,
@@ -650,7 +648,7 @@ class AsyncVoxtralClient(_BaseClient):
         max_chunk_seconds: float | None = None,
     ) -> CostEstimate:
         """See :meth:`VoxtralClient.estimate`; the probes run in a worker thread."""
-        return await anyio.to_thread.run_sync(estimate_for, self._ops.dialect, audio, locals())
+        return await self._ops.estimate(audio, locals())
 
     async def stream_transcription(
         self,

@@ -28,12 +28,14 @@ from ._bulk import AsyncSlot, BulkProgress, Slot, Source, TranscriptionResult
 from ._chat_content import carries_inline_audio, map_audio_parts
 from ._constants import REALTIME_SESSION_TIMEOUT
 from ._dialects import Backend, MistralDialect, RequestSpec
+from ._estimate import estimate_for
 from ._events import ChatChunks
 from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
 from ._long_stream import LongStream
 from ._models import (
     ChatCompletion,
     ChatCompletionChunk,
+    CostEstimate,
     Transcription,
     TranscriptionStreamEvent,
     UploadedFile,
@@ -245,6 +247,12 @@ class Operations(_Shared[SyncTransport]):
         """Probe, convert and split local audio as the model's limits require."""
         return _prepared(upload, self.dialect.chunk_limits(options, max_chunk_seconds))
 
+    def estimate(
+        self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
+    ) -> CostEstimate:
+        """What a run would send and cost (``_estimate``); nothing is sent."""
+        return estimate_for(self.dialect, audio, arguments)
+
     def stream_transcription(
         self,
         audio: AudioInput | None,
@@ -411,6 +419,12 @@ class AsyncOperations(_Shared[AsyncTransport]):
         if quick is not None:
             return quick
         return await anyio.to_thread.run_sync(_prepared, upload, limits)
+
+    async def estimate(
+        self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
+    ) -> CostEstimate:
+        """The probes run in a worker thread."""
+        return await anyio.to_thread.run_sync(estimate_for, self.dialect, audio, arguments)
 
     async def stream_transcription(
         self,
