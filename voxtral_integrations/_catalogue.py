@@ -138,6 +138,50 @@ def _batch(online: float) -> float:
     return round(online * BATCH_DISCOUNT, 6)
 
 
+def _transcriber(
+    model: str, generation: str, online: float, *, words: bool, aliases: tuple[str, ...]
+) -> ModelInfo:
+    """A Transcribe 2 or 3 model: the default limits, diarization and context bias, and a
+    Batch API price at the discount (so the row's prices are not all verified)."""
+    return ModelInfo(
+        model=model,
+        kind="transcription",
+        generation=generation,
+        limits=DEFAULT_MODEL_LIMITS,
+        price=Price(online=online, batch=_batch(online), verified=False),
+        word_timestamps=words,
+        diarization=True,
+        context_bias=True,
+        aliases=aliases,
+    )
+
+
+def _realtime(
+    model: str,
+    generation: str,
+    online: float,
+    capabilities: RealtimeCapabilities,
+    *,
+    aliases: tuple[str, ...] = (),
+    successor: str | None = None,
+) -> ModelInfo:
+    """A realtime model: diarization and context bias with the v3 session fields; no
+    word timestamps (turns carry times) and no Batch API."""
+    return ModelInfo(
+        model=model,
+        kind="realtime",
+        generation=generation,
+        limits=DEFAULT_MODEL_LIMITS,
+        price=Price(online=online, batch=None),
+        word_timestamps=False,
+        diarization=capabilities.v3_fields,
+        context_bias=capabilities.v3_fields,
+        realtime=capabilities,
+        aliases=aliases,
+        successor=successor,
+    )
+
+
 _MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
         model="voxtral-mini-2507",
@@ -151,27 +195,14 @@ _MODELS: tuple[ModelInfo, ...] = (
         # the 2507 models ignore or refuse them is not documented: the server decides
         successor="voxtral-mini-2602",
     ),
-    ModelInfo(
-        model="voxtral-mini-2602",
-        kind="transcription",
-        generation="2",
-        limits=DEFAULT_MODEL_LIMITS,
-        # online: Mistral's model card; batch: the 50% discount, unverified for audio
-        price=Price(online=0.003, batch=_batch(0.003), verified=False),
-        word_timestamps=True,
-        diarization=True,
-        context_bias=True,
-        aliases=("voxtral-mini-latest",),
-    ),
-    ModelInfo(
-        model="voxtral-mini-transcribe-3-0",
-        kind="transcription",
-        generation="3",
-        limits=DEFAULT_MODEL_LIMITS,
-        price=Price(online=0.0035, batch=_batch(0.0035), verified=False),  # Vercel AI Gateway
-        word_timestamps=False,
-        diarization=True,
-        context_bias=True,
+    # online: Mistral's model card; batch: the 50% discount, unverified for audio
+    _transcriber("voxtral-mini-2602", "2", 0.003, words=True, aliases=("voxtral-mini-latest",)),
+    # both prices: Vercel AI Gateway's, unverified
+    _transcriber(
+        "voxtral-mini-transcribe-3-0",
+        "3",
+        0.0035,
+        words=False,
         aliases=("voxtral-mini-transcribe-3", "voxtral-mini-transcribe-latest"),
     ),
     ModelInfo(
@@ -187,39 +218,26 @@ _MODELS: tuple[ModelInfo, ...] = (
         aliases=("voxtral-small-latest",),
         successor="voxtral-small-transcribe-3-0",
     ),
-    ModelInfo(
-        model="voxtral-small-transcribe-3-0",
-        kind="transcription",
-        generation="3",
-        limits=DEFAULT_MODEL_LIMITS,
-        price=Price(online=0.004, batch=_batch(0.004), verified=False),  # Vercel AI Gateway
-        word_timestamps=False,
-        diarization=True,
-        context_bias=True,
+    _transcriber(
+        "voxtral-small-transcribe-3-0",
+        "3",
+        0.004,
+        words=False,
         aliases=("voxtral-small-transcribe-3", "voxtral-small-transcribe-latest"),
     ),
-    ModelInfo(
-        model="voxtral-mini-transcribe-realtime-2602",
-        kind="realtime",
-        generation="2",
-        limits=DEFAULT_MODEL_LIMITS,
-        price=Price(online=0.006, batch=None),
-        word_timestamps=False,
-        diarization=False,
-        context_bias=False,
-        realtime=_REALTIME_2602,
+    # both realtime prices: Mistral's model cards (2602: August 2026; 3: 2026-10-20)
+    _realtime(
+        "voxtral-mini-transcribe-realtime-2602",
+        "2",
+        0.006,
+        _REALTIME_2602,
         successor="voxtral-mini-transcribe-realtime-3-0",
     ),
-    ModelInfo(
-        model="voxtral-mini-transcribe-realtime-3-0",
-        kind="realtime",
-        generation="3",
-        limits=DEFAULT_MODEL_LIMITS,
-        price=Price(online=0.008, batch=None),
-        word_timestamps=False,
-        diarization=True,
-        context_bias=True,
-        realtime=_REALTIME_3,
+    _realtime(
+        "voxtral-mini-transcribe-realtime-3-0",
+        "3",
+        0.008,
+        _REALTIME_3,
         aliases=("voxtral-mini-transcribe-realtime-3", "voxtral-mini-transcribe-realtime-latest"),
     ),
 )

@@ -42,7 +42,15 @@ from ._models import (
     Transcription,
     TranscriptionStreamEvent,
 )
-from ._options import ChunkingOptions, TranscriptionOptions, number_text
+from ._options import (
+    CHUNKING_OPTIONS,
+    TRANSCRIPTION_OPTIONS,
+    ChunkingOptions,
+    TranscriptionOptions,
+    given,
+    number_text,
+    transcription_options,
+)
 from ._realtime_protocol import MISTRAL_REALTIME, VLLM_REALTIME, RealtimeWire
 from ._responses import json_value, vllm_usage
 from ._sources import AudioSource, AudioUpload, AudioURL
@@ -342,6 +350,21 @@ class VLLMDialect(MistralDialect):
             "Mistral backend.",
             argument="backend",
         )
+
+
+def checked_options(
+    dialect: MistralDialect, arguments: Mapping[str, Any]
+) -> tuple[TranscriptionOptions, ChunkingOptions]:
+    """A public method's options, checked against the model and this backend's limits:
+    ``arguments`` is its ``locals()``.
+
+    The signature names every option, for its documentation and types; the values
+    are taken from it by the names of the two tables (``_options``).
+    """
+    options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
+    chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
+    dialect.check_chunking(chunking, options.model)
+    return options, chunking
 
 
 DIALECTS: dict[Backend, MistralDialect] = {"mistral": MistralDialect(), "vllm": VLLMDialect()}

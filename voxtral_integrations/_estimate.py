@@ -18,40 +18,22 @@ from ._audio_checks import AudioInfo
 from ._audio_decode import CONVERSION_RATE
 from ._bulk import Source, sources
 from ._catalogue import model_info
-from ._dialects import MistralDialect
+from ._dialects import MistralDialect, checked_options
 from ._exceptions import InvalidInputError
 from ._models import CostEstimate, FileEstimate, shared_seconds
-from ._options import (
-    CHUNKING_OPTIONS,
-    TRANSCRIPTION_OPTIONS,
-    ChunkingOptions,
-    TranscriptionOptions,
-    given,
-    transcription_options,
-)
+from ._options import TranscriptionOptions
 from ._sources import AudioFileId, AudioInput, AudioUpload, AudioURL, resolve_audio
 
 _PCM_BYTES_PER_SECOND = 2 * CONVERSION_RATE
 """16-bit mono PCM at the conversion rate: what a converted (lossless) chunk is at most."""
 
 
-def checked_options(
-    dialect: MistralDialect, arguments: Mapping[str, Any]
-) -> tuple[TranscriptionOptions, float | None]:
-    """A public method's ``arguments`` (its ``locals()``) checked as a run checks them:
-    ``InvalidInputError`` before any probe. Returns the options and ``max_chunk_seconds``."""
-    options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
-    chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
-    dialect.check_chunking(chunking, options.model)
-    return options, chunking.max_chunk_seconds
-
-
 def estimate_for(
     dialect: MistralDialect, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
 ) -> CostEstimate:
     """:func:`estimate` for a public method's ``arguments``, every option checked first."""
-    options, max_chunk_seconds = checked_options(dialect, arguments)
-    return estimate(dialect, audio, options, max_chunk_seconds)
+    options, chunking = checked_options(dialect, arguments)
+    return estimate(dialect, audio, options, chunking.max_chunk_seconds)
 
 
 def estimate(

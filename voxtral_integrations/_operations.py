@@ -41,12 +41,9 @@ from ._models import (
     UploadedFile,
 )
 from ._options import (
-    CHUNKING_OPTIONS,
-    TRANSCRIPTION_OPTIONS,
     ChunkingOptions,
     TranscriptionOptions,
     given,
-    transcription_options,
 )
 from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
 from ._realtime_protocol import REALTIME_OPTIONS, check_patience, realtime_options
@@ -84,15 +81,8 @@ class _Shared(Generic[_Transport]):
         self.transport: _Transport = transport
 
     def options(self, arguments: Mapping[str, Any]) -> tuple[TranscriptionOptions, ChunkingOptions]:
-        """A public method's options, checked: ``arguments`` is its ``locals()``.
-
-        The signature names every option, for its documentation and types; the
-        values are taken from it by the names of the two tables (``_options``).
-        """
-        options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
-        chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
-        self.dialect.check_chunking(chunking, options.model)
-        return options, chunking
+        """A public method's options, checked (``_dialects.checked_options``)."""
+        return _dialects.checked_options(self.dialect, arguments)
 
     def checked_source(
         self, options: TranscriptionOptions, audio: AudioInput | None, file_id: str | None

@@ -4,7 +4,6 @@ the billed minutes and cost on the summary line after a run."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,10 @@ import pytest
 from tests.support.audio_factory import encode, speech_pcm
 from tests.support.cli_server import SpeechServer
 from tests.support.constants import FAKE_API_KEY
+from tests.wire import test_cli
+from tests.wire.test_cli import run
 from voxtral_integrations import model_info
-from voxtral_integrations.cli import _exits, main
+from voxtral_integrations.cli import _exits
 
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
 PRICE = model_info("voxtral-mini-latest").price
@@ -30,20 +31,8 @@ def folder(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SpeechServer]:
-    with SpeechServer() as running:
-        monkeypatch.setenv("MISTRAL_BASE_URL", running.base_url)
-        monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
-        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-        yield running
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    code = main([str(arg) for arg in argv])
-    captured = capsys.readouterr()
-    assert FAKE_API_KEY not in captured.out + captured.err
-    return code, captured.out, captured.err
+server = test_cli.server
+"""The command's local server, the environment pointed at it (``test_cli``'s fixture)."""
 
 
 def total_row(table: str) -> list[str]:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .._bulk import Source
-from .._dialects import dialect
-from .._estimate import checked_options, estimate_file, priced
+from .._dialects import checked_options, dialect
+from .._estimate import estimate_file, priced
 from .._exceptions import AudioError
 from .._models import CostEstimate, FileEstimate
 from ._exits import PROG, UsageError, one_line
@@ -35,7 +35,7 @@ def estimate_inputs(
     """The estimate over the local ``items``, and the names of those left out: URLs, and
     audio a run would refuse (each named on stderr as it would fail)."""
     backend = dialect(args.backend)
-    checked, max_chunk_seconds = checked_options(backend, options)
+    checked, chunking = checked_options(backend, options)
     files: list[FileEstimate] = []
     left_out: list[str] = []
     for item in items:
@@ -44,7 +44,9 @@ def estimate_inputs(
             continue
         try:
             files.append(
-                estimate_file(backend, Source(item.audio, item.name), checked, max_chunk_seconds)
+                estimate_file(
+                    backend, Source(item.audio, item.name), checked, chunking.max_chunk_seconds
+                )
             )
         except AudioError as error:
             say(f"{PROG}: would fail: {item.name}: {one_line(error)}")

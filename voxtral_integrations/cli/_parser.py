@@ -65,12 +65,9 @@ def _positive_float(text: str) -> float:
 
 def _dollars(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of US dollars >= 0")
-    return value
+        return _seconds(text)  # the same check: a finite number >= 0
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of US dollars >= 0") from None
 
 
 def _add_format_flag(
