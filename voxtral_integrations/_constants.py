@@ -3,7 +3,8 @@
 Model ids are aliases documented by Mistral, so a deployment that moves an alias
 to a newer model needs no release of this library. Voxtral 3 (October 2026) added
 the aliases ``voxtral-mini-transcribe-latest`` and ``voxtral-small-transcribe-latest``;
-pass one of them as ``model=`` to pin the Voxtral 3 generation.
+pass one of them as ``model=`` to pin the Voxtral 3 generation. What each model is,
+takes and costs is in :mod:`._catalogue`, not here.
 """
 
 from __future__ import annotations

@@ -113,8 +113,8 @@ def _add_transcription_flags(
     options.add_argument(
         "--timestamps",
         choices=TIMESTAMP_GRANULARITIES,
-        help="request segment or word timestamps (srt, vtt and jsonl request segment "
-        "timestamps themselves)",
+        help="request segment or word timestamps (word: not on Voxtral 3 models; srt, vtt "
+        "and jsonl request segment timestamps themselves)",
     )
     options.add_argument(
         "--temperature", type=float, metavar="T", help="sampling temperature (>= 0)"
