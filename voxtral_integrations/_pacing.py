@@ -10,32 +10,35 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
 - the pace learns the rate the server sustains, and sends at it instead of probing
   above it again and again (each probe costs a whole ``Retry-After``, often a
   second, during which nobody sends). A 429 means the limiter was found empty, so
-  the requests it accepted over the stretch before say what it sustains: over any
-  stretch of ``d`` seconds ending at the 429, ``accepted <= burst + rate * d``,
-  with ``burst`` what it lets through at once (learnt from the first burst that
-  met a 429). The largest ``(accepted - burst) / d`` over the sends since the last
-  429 (stretches of at least ``RATE_SPAN_SECONDS``) is therefore a rate the server
-  did sustain. The pace then sends at ``RATE_BACKOFF`` of it through a token
-  bucket of ``burst`` tokens (the server's own bucket refills during a hold), and
-  lets it grow by ``RATE_GROWTH`` of itself per second while no 429 comes
+  the requests it accepted before say what it sustains: over any stretch of ``d``
+  seconds ending at the 429, ``accepted <= burst + rate * d``, with ``burst`` what
+  it lets through at once (learnt from the first burst that met a 429). The
+  largest ``(accepted - burst) / d`` over stretches of at least
+  ``RATE_SPAN_SECONDS`` (since the rate was last learnt, and not across a hold,
+  during which the limiter refilled to its top) is therefore a rate the server did
+  sustain. The pace then sends at ``RATE_BACKOFF`` of it through a token bucket of
+  ``burst`` tokens (the server's bucket refilled during the hold too), and lets it
+  grow by ``RATE_GROWTH`` of itself per second of sending while no 429 comes
   (additive increase): a limit that rose is found again, one that dropped is
-  measured anew at its first 429;
-- a documented ``X-RateLimit-Remaining`` header, when the server sends it, caps
-  the sends that follow the request it answered: ``remaining`` of them, plus what
-  the learned rate refills since. With no such header the pace works from
-  successes and 429s alone;
+  measured anew at its first 429, and a 429 too soon after a hold to measure
+  anything cuts the rate;
+- ``X-RateLimit-Remaining``, the one rate-limit header Mistral documents besides
+  ``Retry-After``, is read when a server sends it: ``0`` on a success tells what a
+  429 tells at no cost (the rate is learnt from it, with no hold), and more than
+  the requests sent since is room the pace may spend at once. Without it the pace
+  works from successes and 429s alone;
 - a 429 that no rate explains (a burst: every request it follows went at once) cuts
   the number of requests allowed in flight to half of what was in flight, which
   then grows back by one for every window's worth of successes (additive increase,
-  multiplicative decrease, as TCP does), until the limit no longer binds; when the
-  rate explains it, the window is left as it was;
+  multiplicative decrease, as TCP does), until the limit no longer binds; once a
+  rate explains a 429, the window is left as it was;
 - a 429 does not use up a request's retries when other requests succeeded between
   the attempt that got it and the next one: that is the pool running at the limit
   and making progress. A 429 with no success in between counts, and so does
   every 429 after ``MAX_FREE_RATE_LIMIT_RETRIES`` free ones, so a request the
   server never lets through still ends.
 
-Until the first 429 (or header) nothing waits: admission costs one uncontended
+Until the first 429 nothing waits: admission costs one uncontended
 lock. The sync and async clients share this object and differ only in how they
 sleep: :meth:`Pace.admit` answers how long to wait, never blocks.
 """
@@ -84,7 +87,7 @@ class Pace:
         self._since = -math.inf  # sends before this (the last rate learnt) are not measured
         # when the limiter was found empty (and whether by a 429), the rate still to learn
         self._found_empty: tuple[float, bool] | None = None
-        self._holds: list[float] = []  # when the latest holds ended
+        self._holds: list[tuple[float, float]] = []  # when the recent holds began and ended
 
     @property
     def window(self) -> float:
@@ -169,10 +172,11 @@ class Pace:
                 self._window = max(1.0, min(self._window, self._in_flight) // 2)
                 self._epoch += 1
                 self._found_empty = (moment - sent_ago, True)
-                self._holds.append(moment)
+                self._holds.append((moment, moment))
+                while self._holds[0][1] < moment - RATE_HISTORY_SECONDS:
+                    del self._holds[0]
             self._resume_at = max(self._resume_at, moment + wait)
-            self._holds[-1] = self._resume_at
-            del self._holds[:-2]
+            self._holds[-1] = (self._holds[-1][0], self._resume_at)
 
     def remaining(self, count: int, *, sent_ago: float = 0.0) -> None:
         """A response said ``X-RateLimit-Remaining: count``; its request went ``sent_ago``
@@ -196,10 +200,12 @@ class Pace:
         """The limiter was found empty at ``empty_at`` (by a 429 if ``refused``), and the
         hold is over at ``moment``: what did it accept before that?"""
         self._found_empty = None
-        # a stretch that spans a hold says little: the limiter refilled up to its top then
-        start = max([self._since, *(end for end in self._holds if end <= empty_at)])
-        sends = [sent for sent in self._sends if start <= sent <= empty_at]
-        refusals = [sent for sent in self._refused if start <= sent <= empty_at]
+        sends = [sent for sent in self._sends if self._since <= sent <= empty_at]
+        refusals = [sent for sent in self._refused if self._since <= sent <= empty_at]
+        # during a hold nobody sends and the limiter refills, up to its top: a stretch
+        # across holds may have had ``burst`` more for each, and sent for less time
+        holds = [(begun, ended) for begun, ended in self._holds if ended <= empty_at]
+        crossed, held = 0, 0.0
         accepted = 0  # requests accepted from sends[i] up to the 429, going backwards
         best = -math.inf
         for index in range(len(sends) - 1, -1, -1):
@@ -208,15 +214,18 @@ class Pace:
                 refusals.pop()
                 accepted -= 1
             accepted += 1
-            span = empty_at - sent
-            if span < BURST_SPAN_SECONDS:  # less what the limiter refilled meanwhile
+            while holds and holds[-1][0] >= sent:
+                begun, ended = holds.pop()
+                crossed, held = crossed + 1, held + ended - begun
+            span = empty_at - sent - held
+            if span < BURST_SPAN_SECONDS and refused:  # less what it refilled meanwhile
                 refilled = 0.0 if self._rate == math.inf else span * self._rate / RATE_BACKOFF
                 self._burst = max(self._burst, accepted - refilled)
             elif span >= RATE_SPAN_SECONDS:
-                best = max(best, (accepted - self._burst) / span)
+                best = max(best, (accepted - self._burst * (1 + crossed)) / span)
         if best <= 0:  # a burst: no stretch long enough to measure a rate over
-            if refused and self._rate != math.inf:
-                self._rate /= 2.0
+            if refused and self._rate != math.inf:  # too soon after a hold: sent too fast
+                self._rate *= RATE_BACKOFF**4
             return
         self._since = empty_at
         self._refused = [sent for sent in self._refused if sent > empty_at]
