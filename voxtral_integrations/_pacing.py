@@ -205,6 +205,9 @@ class Pace:
         # during a hold nobody sends and the limiter refills, up to its top: a stretch
         # across holds may have had ``burst`` more for each, and sent for less time
         holds = [(begun, ended) for begun, ended in self._holds if ended <= empty_at]
+        # what a limiter lets through at once shows in the first burst that meets it; later
+        # bursts mix in requests that only bunched up (answers come back in clumps)
+        first = refused and len(self._holds) == 1 and self._rate == math.inf
         crossed, held = 0, 0.0
         accepted = 0  # requests accepted from sends[i] up to the 429, going backwards
         best = -math.inf
@@ -217,19 +220,23 @@ class Pace:
             while holds and holds[-1][0] >= sent:
                 begun, ended = holds.pop()
                 crossed, held = crossed + 1, held + ended - begun
-            span = empty_at - sent - held
-            if span < BURST_SPAN_SECONDS and refused:  # less what it refilled meanwhile
-                refilled = 0.0 if self._rate == math.inf else span * self._rate / RATE_BACKOFF
-                self._burst = max(self._burst, accepted - refilled)
-            elif span >= RATE_SPAN_SECONDS:
-                best = max(best, (accepted - self._burst * (1 + crossed)) / span)
-        if best <= 0:  # a burst: no stretch long enough to measure a rate over
-            if refused and self._rate != math.inf:  # too soon after a hold: sent too fast
-                self._rate *= RATE_BACKOFF**4
+            span, sending = empty_at - sent, empty_at - sent - held
+            if span < BURST_SPAN_SECONDS and first:
+                self._burst = max(self._burst, float(accepted))
+            if span >= RATE_SPAN_SECONDS:  # whatever the holds, it refilled at most this
+                best = max(best, (accepted - self._burst) / span)
+            if crossed and sending >= RATE_SPAN_SECONDS:  # holds that let it refill to the top
+                best = max(best, (accepted - self._burst * (1 + crossed)) / sending)
+        if not refused and any(0 <= empty_at - end < RATE_SPAN_SECONDS for _, end in self._holds):
+            return  # found empty by the burst a hold let out: what it was meant to do
+        # a stretch across a hold gives a loose bound: one 429 cuts the rate by a fifth at
+        # most, and an empty limiter that refused nothing does not cut it at all
+        floor = 0.0 if self._rate == math.inf else self._rate * RATE_BACKOFF ** (4 * refused)
+        if best <= 0 and not floor:  # a burst: no stretch long enough to measure a rate over
             return
         self._since = empty_at
         self._refused = [sent for sent in self._refused if sent > empty_at]
-        self._rate = RATE_BACKOFF * best
+        self._rate = max(RATE_BACKOFF * best, floor)
         self._step = RATE_GROWTH * self._rate
         # the server's own bucket refilled since, up to what it lets through at once, less
         # what was sent meanwhile
