@@ -166,8 +166,8 @@ allowance at once), which the rate measured over longer stretches leaves out."""
 RATE_BACKOFF = 0.95
 """The pace sends at this share of the rate it measured at a 429 (a little under it)."""
 RATE_GROWTH = 0.02
-"""While no 429 comes, the learned rate grows by this share of itself per second of
-sending (additive): a limit that rose is found again without probing above it often."""
+"""While no 429 comes, the rate grows by this share of the rate last learnt, per second
+of sending (additive): a limit that rose is found again without probing above it often."""
 
 BATCH_ENDPOINT = "/v1/audio/transcriptions"
 """The ``endpoint`` of a transcription batch job (the API's ``ApiEndpoint`` enum)."""

@@ -18,7 +18,7 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   during which the limiter refilled to its top) is therefore a rate the server did
   sustain. The pace then sends at ``RATE_BACKOFF`` of it through a token bucket of
   ``burst`` tokens (the server's bucket refilled during the hold too), and lets it
-  grow by ``RATE_GROWTH`` of itself per second of sending while no 429 comes
+  grow by ``RATE_GROWTH`` of the rate learnt per second of sending while no 429 comes
   (additive increase): a limit that rose is found again, one that dropped is
   measured anew at its first 429, and a 429 too soon after a hold to measure
   anything cuts the rate;
