@@ -325,6 +325,14 @@ class _Closed(Exception):
     """The consumer went away: the decoding thread stops."""
 
 
+def _to_loop(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object], item: object) -> None:
+    """``item`` into ``queue`` from a decoding thread; ``_Closed`` once the loop is closed."""
+    try:
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+    except RuntimeError as exc:
+        raise _Closed from exc
+
+
 class _Handoff:
     """Items from the decoding thread to the event loop, at most ``slots`` waiting.
 
@@ -342,10 +350,7 @@ class _Handoff:
         self._slots.acquire()
         if self._closed:
             raise _Closed
-        try:
-            self.loop.call_soon_threadsafe(self._queue.put_nowait, item)
-        except RuntimeError as exc:  # the loop is closed
-            raise _Closed from exc
+        _to_loop(self.loop, self._queue, item)
 
     async def get(self) -> object:
         item = await self._queue.get()
@@ -432,10 +437,7 @@ class _FileSource:
             self._queued.append(seconds)
             if self.realtime:
                 self.runs_dry += seconds
-        try:
-            self.loop.call_soon_threadsafe(self._queue.put_nowait, item)
-        except RuntimeError as exc:  # the loop is closed
-            raise _Closed from exc
+        _to_loop(self.loop, self._queue, item)
 
     async def get(self) -> object:
         item = await self._queue.get()
