@@ -189,7 +189,9 @@ async def _paced(
             target=_work, args=(job, pipe, chunk_bytes, handoff), name="voxtral-audio", daemon=True
         ).start()
     else:  # a file: the process's decoding thread, in large blocks, few hand-offs
-        handoff = _FileSource(job, loop, realtime, _blocks(job, chunk_bytes))
+        seconds = round(REALTIME_DECODE_BLOCK_SECONDS * job.sample_rate) * job.width
+        block = max(chunk_bytes, seconds - seconds % chunk_bytes)
+        handoff = _FileSource(job, loop, realtime, block)
         _DECODER.add(handoff)
     sent = 0  # samples yielded
     start: float | None = None
@@ -221,19 +223,6 @@ async def _paced(
         handoff.close()
         if pipe is not None:
             pipe.close()
-
-
-def _blocks(job: _Job, chunk_bytes: int) -> tuple[int, int]:
-    """The first and the later hand-off sizes of a file, in bytes, whole chunks.
-
-    The first is half the others, so a hundred sources opened together all start
-    soon, each with half a block of slack before it needs its second.
-    """
-    sizes = []
-    for seconds in (REALTIME_DECODE_BLOCK_SECONDS / 2, REALTIME_DECODE_BLOCK_SECONDS):
-        size = round(seconds * job.sample_rate) * job.width
-        sizes.append(max(chunk_bytes, size - size % chunk_bytes))
-    return sizes[0], sizes[1]
 
 
 def _pieces(media: Any, job: _Job) -> Iterator[bytes]:
@@ -376,7 +365,7 @@ class _FileSource:
         job: _Job,
         loop: asyncio.AbstractEventLoop,
         realtime: bool,
-        blocks: tuple[int, int],
+        block: int,
         slots: int = 2,
     ) -> None:
         self.job = job
@@ -385,10 +374,11 @@ class _FileSource:
         self.slots = slots
         self.waiting = 0  # blocks handed off, not yet taken
         self.done = False  # no more decoding: finished, failed or closed
+        self.started = False  # the consumer has taken a block
         self.runs_dry = time.monotonic()  # when the consumer will have nothing left
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._queued: collections.deque[float] = collections.deque()  # seconds of each
-        self._block, self._next_block = blocks
+        self._block = block
         self._pending = bytearray()
         self._pieces: Iterator[bytes] | None = None
 
@@ -410,7 +400,7 @@ class _FileSource:
             while len(self._pending) >= self._block:
                 self._put(bytes(self._pending[: self._block]))
                 del self._pending[: self._block]
-                self._block, handed = self._next_block, True
+                handed = True
             return handed
         except _Closed:
             self.done = True
@@ -443,6 +433,7 @@ class _FileSource:
         item = await self._queue.get()
         with _DECODER.wakeup:
             self.waiting -= 1
+            self.started = True
             taken = self._queued.popleft()
             ahead = sum(self._queued) + taken if self.realtime else 0.0
             self.runs_dry = time.monotonic() + ahead
@@ -462,12 +453,18 @@ class _Decoder:
     threads taking the GIL from the event loop at once. This one thread serves
     the source that will run dry first among those with a free slot, decodes only
     what a consumer will soon need, and rests after each ``burst`` of work, so the
-    event loop waits for the GIL at most about that long. It ends when no source
-    is left and starts again with the next.
+    event loop waits for the GIL at most about that long. The rest is longer
+    (``slack_rest``) while the source served has more than ``slack`` seconds left
+    and has started: sessions started together take their blocks together, and
+    their next ones are then spread over the following second instead of
+    crowding the loop's sending. It ends when no source is left and starts again
+    with the next.
     """
 
     burst = 0.0005
     rest = 0.0005
+    slack = 0.5
+    slack_rest = 0.002
 
     def __init__(self) -> None:
         self.wakeup = threading.Condition()
@@ -509,10 +506,12 @@ class _Decoder:
                 if not ended:
                     return
                 continue
+            urgent = not source.started or source.runs_dry - time.monotonic() < self.slack
+            rest = self.rest if urgent or not source.realtime else self.slack_rest
             while not source.done:
                 handed = source.step()
                 if time.monotonic() - worked >= self.burst:
-                    time.sleep(self.rest)  # the GIL to the event loop
+                    time.sleep(rest)  # the GIL to the event loop
                     worked = time.monotonic()
                 if handed:
                     break
