@@ -73,7 +73,7 @@ from ._realtime_events import (
     TurnEvent,
     UtteranceEvent,
 )
-from ._realtime_protocol import TurnDetection
+from ._realtime_protocol import RawPCM, TurnDetection
 from ._sources import AudioInput
 from ._streaming import AsyncStream, Stream
 from ._version import __version__
@@ -116,6 +116,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RawPCM",
     "RealtimeErrorEvent",
     "RealtimeEvent",
     "RealtimeToken",

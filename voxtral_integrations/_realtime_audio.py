@@ -34,41 +34,18 @@ from array import array
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Union, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ._audio_decode import _audio_stream, _ImportedOnFirstUse, _open_media, _pcm
 from ._constants import REALTIME_CHUNK_SECONDS, REALTIME_DECODE_BLOCK_SECONDS
 from ._exceptions import AudioError, InvalidInputError
+from ._realtime_protocol import AudioSource, RawPCM
 from ._realtime_vad import sample_width
 
 if TYPE_CHECKING:
     import av
 else:
     av = _ImportedOnFirstUse("av")
-
-AudioSource = Union[
-    str,
-    "os.PathLike[str]",
-    bytes,
-    bytearray,
-    memoryview,
-    IO[bytes],
-    Iterable[bytes],
-    AsyncIterable[bytes],
-]
-"""What :func:`pcm_chunks` (and ``session.send_audio``) accept."""
-
-
-@dataclass(frozen=True)
-class RawPCM:
-    """Marks ``source`` as raw PCM already in the session's format (mono, its rate and
-    encoding): it is re-chunked on sample boundaries and paced, never decoded.
-
-    ``source`` is any :data:`AudioSource` (a ``.raw`` path, bytes, a file, an iterator).
-    """
-
-    source: AudioSource
-
 
 _END = object()
 _DECODE_FORMATS = {  # session encoding -> PyAV sample format decoded to
