@@ -77,7 +77,7 @@ from ._realtime_events import (
     TurnEvent,
     UtteranceEvent,
 )
-from ._realtime_protocol import TurnDetection
+from ._realtime_protocol import RawPCM, TurnDetection
 from ._sources import AudioInput
 from ._streaming import AsyncStream, Stream
 from ._version import __version__
@@ -125,6 +125,7 @@ __all__ = [
     "PermissionDeniedError",
     "Price",
     "RateLimitError",
+    "RawPCM",
     "RealtimeCapabilities",
     "RealtimeErrorEvent",
     "RealtimeEvent",

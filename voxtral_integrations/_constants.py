@@ -151,6 +151,19 @@ MAX_FREE_RATE_LIMIT_RETRIES = 20
 """429s a request may take without using up ``max_retries`` while the pool progresses."""
 PACE_POLL_SECONDS = 0.005
 """How often a request waiting for a slot in a narrowed window (after a 429) looks again."""
+RATE_SPAN_SECONDS = 0.5
+"""The shortest stretch of sends a rate is measured over: over less, the burst a
+limiter lets through at once says nothing about what it sustains."""
+RATE_HISTORY_SECONDS = 10.0
+"""How far back the pace keeps its sends to measure the rate over at a 429."""
+BURST_SPAN_SECONDS = 0.1
+"""Requests accepted within this long before a 429 count as one burst (the limiter's
+allowance at once), which the rate measured over longer stretches leaves out."""
+RATE_BACKOFF = 0.95
+"""The pace sends at this share of the rate it measured at a 429 (a little under it)."""
+RATE_GROWTH = 0.02
+"""While no 429 comes, the rate grows by this share of the rate last learnt, per second
+of sending (additive): a limit that rose is found again without probing above it often."""
 
 BATCH_ENDPOINT = "/v1/audio/transcriptions"
 """The ``endpoint`` of a transcription batch job (the API's ``ApiEndpoint`` enum)."""

@@ -46,7 +46,7 @@ from ._options import (
     given,
 )
 from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
-from ._realtime_protocol import REALTIME_OPTIONS, check_patience, realtime_options
+from ._realtime_protocol import REALTIME_OPTIONS, RawPCM, check_patience, realtime_options
 from ._responses import json_value, parsed, response_error
 from ._sources import (
     AudioInput,
@@ -512,7 +512,7 @@ def _prepared(upload: AudioUpload, limits: dict[str, Any]) -> list[Payload]:
 def _check_source(audio: Any) -> None:
     """A missing path, empty bytes or a thing that is no audio source fail here, before
     the session connects (``AudioError`` naming it)."""
-    from ._realtime_audio import RawPCM, _kind
+    from ._realtime_audio import _kind
 
     _kind(audio.source if isinstance(audio, RawPCM) else audio)
 

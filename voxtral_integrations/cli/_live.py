@@ -31,8 +31,9 @@ from .._constants import (
 )
 from .._exceptions import AudioError, AuthenticationError, PermissionDeniedError, VoxtralError
 from .._models import Segment, TextDeltaEvent, Transcription
-from .._realtime_audio import RawPCM, pcm_chunks
+from .._realtime_audio import pcm_chunks
 from .._realtime_events import RealtimeErrorEvent, ReconnectedEvent, UtteranceEvent
+from .._realtime_protocol import RawPCM
 from . import _commands
 from ._exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError, one_line
 from ._inputs import expand_inputs
@@ -126,7 +127,7 @@ def _device(device: str | None) -> int | str | None:
 def _sounddevice() -> Any:
     """``sounddevice``, imported when the microphone is opened (an optional extra)."""
     try:
-        import sounddevice  # type: ignore[import-not-found, unused-ignore]
+        import sounddevice  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         raise UsageError(
             f"`voxtral listen` needs the microphone's package, sounddevice: {LISTEN_EXTRA}"
