@@ -362,6 +362,8 @@ _HTTP_ONLY: tuple[tuple[str, object, str, str], ...] = (
     ("no_cache", False, "--no-cache", "a session has no resume cache"),
     ("concurrency", DEFAULT_BULK_CONCURRENCY, "--concurrency", "sources go one at a time"),
     ("progress", None, "--progress/--no-progress", "the turns are the progress"),
+    ("dry_run", False, "--dry-run", "a session's cost is its length (see `voxtral transcribe`)"),
+    ("max_cost", None, "--max-cost", "a session is not estimated"),
 )
 """``transcribe`` flags that have no meaning with ``--realtime``: (attribute, its default,
 the flag, why)."""

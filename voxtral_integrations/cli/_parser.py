@@ -63,6 +63,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _dollars(text: str) -> float:
+    try:
+        return _seconds(text)  # the same check: a finite number >= 0
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of US dollars >= 0") from None
+
+
 def _add_format_flag(
     parser: argparse.ArgumentParser, default: str | None = DEFAULT_FORMAT, shown: str = ""
 ) -> None:
@@ -106,8 +113,8 @@ def _add_transcription_flags(
     options.add_argument(
         "--timestamps",
         choices=TIMESTAMP_GRANULARITIES,
-        help="request segment or word timestamps (srt, vtt and jsonl request segment "
-        "timestamps themselves)",
+        help="request segment or word timestamps (word: not on Voxtral 3 models; srt, vtt "
+        "and jsonl request segment timestamps themselves)",
     )
     options.add_argument(
         "--temperature", type=float, metavar="T", help="sampling temperature (>= 0)"
@@ -226,6 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress bars over files and chunks on stderr (default: when stderr is a terminal)",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    cost = transcribe.add_argument_group("cost (priced from the model catalogue)")
+    cost.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="probe every input locally and print a table of what a run would send (files, "
+        "audio minutes, chunks, requests, bytes to upload, diarization overlap) and its "
+        "estimated cost online and via the Batch API; sends nothing, needs no API key",
+    )
+    cost.add_argument(
+        "--max-cost",
+        type=_dollars,
+        metavar="USD",
+        help="refuse (exit 2, nothing sent) a run whose estimated online cost is higher",
+    )
     transcribe.set_defaults(run=run_transcribe, prog=transcribe.prog)
     _add_listen_parser(commands)
     _add_batch_parsers(commands)
@@ -533,6 +554,10 @@ examples:
   # live through the realtime endpoint: final turns with times as they come
   voxtral transcribe --realtime call.wav
   voxtral transcribe --realtime call.wav --no-pace -o out/ --format srt
+
+  # what a run would send and cost, without sending anything; then a capped run
+  voxtral transcribe lectures/ --diarize --dry-run
+  voxtral transcribe lectures/ --diarize -o out/ --max-cost 2.50
 
   # a remote file (fetched by the server)
   voxtral transcribe https://example.com/podcast.mp3 --format json
