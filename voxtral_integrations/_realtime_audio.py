@@ -530,6 +530,12 @@ class _Pipe(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def _closed(self) -> bytes:
+        """The end of the stream for FFmpeg: an exception raised into PyAV's read
+        callback is swallowed by PyAV 14, which then reads again for ever."""
+        self._done = True
+        return b""
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer)
         while not self._leftover and not self._done:
@@ -541,7 +547,7 @@ class _Pipe(io.RawIOBase):
 
     def _next(self) -> bytes:
         if self._closing:  # a source that never ends, while FFmpeg finds no audio in it
-            raise _Closed
+            return self._closed()
         try:
             if self._async is not None:
                 self._future = asyncio.run_coroutine_threadsafe(_anext(self._async), self._loop)
@@ -554,7 +560,7 @@ class _Pipe(io.RawIOBase):
             return b""
         except BaseException as exc:
             if self._closing:
-                raise _Closed from exc
+                return self._closed()
             raise AudioError(
                 f"{self._name!r} failed while it was being read ({type(exc).__name__}: {exc}). "
                 "Fix the source: the audio read so far was sent.",
