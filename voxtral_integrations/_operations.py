@@ -58,7 +58,7 @@ from ._sources import (
     resolve_audio,
 )
 from ._streaming import AsyncStream, Stream
-from ._transcribe import ChunkCache, materialised, no_slot
+from ._transcribe import ChunkCache, aspooled, materialised, no_slot, spooled
 from ._transport import AsyncTransport, SyncTransport
 
 if TYPE_CHECKING:
@@ -269,11 +269,13 @@ class Operations(_Shared[SyncTransport]):
     ) -> Iterator[TranscriptionStreamEvent]:
         joined = LongStream([payload.chunk for payload in payloads])
         for payload in payloads:
-            upload = materialised(payload.upload)
-            spec = self.dialect.transcription_request(options, upload, stream=True)
-            events = self.transport.stream(spec, lambda: self.dialect.transcription_events(options))
-            for event in events:
-                yield from joined.absolute(payload.chunk, event)
+            with spooled(payload) as upload:
+                spec = self.dialect.transcription_request(options, upload, stream=True)
+                events = self.transport.stream(
+                    spec, lambda: self.dialect.transcription_events(options)
+                )
+                for event in events:
+                    yield from joined.absolute(payload.chunk, event)
         yield joined.done()
 
     def chat(
@@ -436,14 +438,14 @@ class AsyncOperations(_Shared[AsyncTransport]):
     ) -> AsyncIterator[TranscriptionStreamEvent]:
         joined = LongStream([payload.chunk for payload in payloads])
         for payload in payloads:
-            upload = await anyio.to_thread.run_sync(materialised, payload.upload)
-            spec = self.dialect.transcription_request(options, upload, stream=True)
-            events = await self.transport.stream(
-                spec, lambda: self.dialect.transcription_events(options)
-            )
-            async for event in events:
-                for absolute in joined.absolute(payload.chunk, event):
-                    yield absolute
+            async with aspooled(payload) as upload:
+                spec = self.dialect.transcription_request(options, upload, stream=True)
+                events = await self.transport.stream(
+                    spec, lambda: self.dialect.transcription_events(options)
+                )
+                async for event in events:
+                    for absolute in joined.absolute(payload.chunk, event):
+                        yield absolute
         yield joined.done()
 
     async def chat(
