@@ -34,7 +34,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from ._audio_checks import AudioInfo, _byte_range, _PacketIndex, _WavLayout
 from ._audio_decode import (
@@ -54,6 +54,7 @@ from ._chunking import one_request_seconds, plan_chunks, quietest_point
 from ._constants import ACCEPTED_AUDIO_TYPES, CHAT_MAX_AUDIO_SECONDS
 from ._exceptions import AudioError
 from ._models import Chunk
+from ._options import UploadCodec
 from ._sources import AudioUpload
 
 logger = logging.getLogger("voxtral_integrations")
@@ -62,10 +63,6 @@ SEARCH_SECONDS = 30.0
 """How far before each chunk limit a cut may move to find a pause."""
 
 
-UploadCodec = Literal["auto", "flac"]
-UPLOAD_CODECS: tuple[UploadCodec, ...] = ("auto", "flac")
-"""How converted audio is sent: ``"auto"`` keeps lossless sources lossless (FLAC) and
-sends lossy ones as Opus; ``"flac"`` sends everything converted as FLAC."""
 LOSSLESS_CODECS = frozenset(
     {"flac", "alac", "wavpack", "tta", "ape", "mlp", "truehd", "shorten", "als"}
 )

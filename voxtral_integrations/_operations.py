@@ -43,6 +43,7 @@ from ._options import (
     TRANSCRIPTION_OPTIONS,
     ChunkingOptions,
     TranscriptionOptions,
+    UploadCodec,
     given,
     transcription_options,
 )
@@ -221,7 +222,7 @@ class Operations(_Shared[SyncTransport]):
                 progress.planned(1)
                 progress.chunk_done()
             return result
-        payloads = self.payloads(source, options, chunking.max_chunk_seconds)
+        payloads = self.payloads(source, options, chunking.max_chunk_seconds, chunking.upload_codec)
         if progress:
             progress.planned(len(payloads))
 
@@ -240,10 +241,15 @@ class Operations(_Shared[SyncTransport]):
         )
 
     def payloads(
-        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
+        self,
+        upload: AudioUpload,
+        options: TranscriptionOptions,
+        max_chunk_seconds: float | None,
+        upload_codec: UploadCodec = "auto",
     ) -> list[Payload]:
         """Probe, convert and split local audio as the model's limits require."""
-        return _prepared(upload, self.dialect.chunk_limits(options, max_chunk_seconds))
+        limits = self.dialect.chunk_limits(options, max_chunk_seconds)
+        return _prepared(upload, {**limits, "upload_codec": upload_codec})
 
     def stream_transcription(
         self,
@@ -256,7 +262,7 @@ class Operations(_Shared[SyncTransport]):
         payloads = (
             []
             if not isinstance(source, AudioUpload)
-            else self.payloads(source, options, chunking.max_chunk_seconds)
+            else self.payloads(source, options, chunking.max_chunk_seconds, chunking.upload_codec)
         )
         if len(payloads) > 1:
             return Stream(self._long_events(payloads, options), lambda: None)
@@ -383,7 +389,9 @@ class AsyncOperations(_Shared[AsyncTransport]):
                 progress.planned(1)
                 progress.chunk_done()
             return result
-        payloads = await self.payloads(source, options, chunking.max_chunk_seconds)
+        payloads = await self.payloads(
+            source, options, chunking.max_chunk_seconds, chunking.upload_codec
+        )
         if progress:
             progress.planned(len(payloads))
         cache = None
@@ -405,10 +413,17 @@ class AsyncOperations(_Shared[AsyncTransport]):
         )
 
     async def payloads(
-        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
+        self,
+        upload: AudioUpload,
+        options: TranscriptionOptions,
+        max_chunk_seconds: float | None,
+        upload_codec: UploadCodec = "auto",
     ) -> list[Payload]:
         """A short WAV is answered on the event loop; anything needing a codec in a thread."""
-        limits = self.dialect.chunk_limits(options, max_chunk_seconds)
+        limits = {
+            **self.dialect.chunk_limits(options, max_chunk_seconds),
+            "upload_codec": upload_codec,
+        }
         quick = prepare_short_wav(upload, **limits)
         if quick is not None:
             return quick
@@ -424,7 +439,9 @@ class AsyncOperations(_Shared[AsyncTransport]):
         source = self.checked_source(options, audio, file_id)
         payloads = []
         if isinstance(source, AudioUpload):
-            payloads = await self.payloads(source, options, chunking.max_chunk_seconds)
+            payloads = await self.payloads(
+                source, options, chunking.max_chunk_seconds, chunking.upload_codec
+            )
         if len(payloads) > 1:
             return AsyncStream(self._long_events(payloads, options), _nothing)
         audio_source = source
