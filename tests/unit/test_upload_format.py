@@ -211,8 +211,10 @@ def test_transcribe_leaves_no_spooled_file_after_a_long_conversion(
 def test_an_unknown_upload_codec_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
     fake = FakeVoxtral()
     http = httpx.Client(transport=httpx.MockTransport(fake))
-    with VoxtralClient(api_key=FAKE_API_KEY, http_client=http) as client:
-        with pytest.raises(InvalidInputError, match="upload_codec") as caught:
-            client.transcribe(b"RIFF", upload_codec="mp3")  # type: ignore[arg-type]
+    with (
+        VoxtralClient(api_key=FAKE_API_KEY, http_client=http) as client,
+        pytest.raises(InvalidInputError, match="upload_codec") as caught,
+    ):
+        client.transcribe(b"RIFF", upload_codec="mp3")  # type: ignore[arg-type]
     assert caught.value.argument == "upload_codec"
     assert fake.uploads == []
