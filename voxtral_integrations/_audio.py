@@ -36,7 +36,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from ._audio_checks import AudioInfo, _byte_range, _PacketIndex, _WavLayout
+from ._audio_checks import AudioInfo, _byte_range_file, _PacketIndex, _WavLayout
 from ._audio_decode import (
     CONVERSION_RATE,
     FLAC,
@@ -309,7 +309,7 @@ def _payload(
             filename=name + ".mp3",
             mime="audio/mpeg",
             size=stop - start,
-            open=lambda: _byte_range(upload, start, stop),
+            open=lambda: _byte_range_file(upload, start, stop),
         )
         return Payload(chunk, sliced)
     if wav is not None:

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import (
@@ -141,7 +142,7 @@ def spooled(payload: Payload) -> Iterator[AudioUpload]:
         return
     path = _spool_file(payload.upload)
     try:
-        payload.encode(str(path))
+        _encode_when_a_core_is_free(payload.encode, path)
         yield _spooled_upload(payload.upload, path)
     finally:
         path.unlink(missing_ok=True)
@@ -156,10 +157,22 @@ async def aspooled(payload: Payload) -> AsyncIterator[AudioUpload]:
         return
     path = _spool_file(payload.upload)
     try:
-        await anyio.to_thread.run_sync(payload.encode, str(path))
+        await anyio.to_thread.run_sync(_encode_when_a_core_is_free, payload.encode, path)
         yield _spooled_upload(payload.upload, path)
     finally:
         path.unlink(missing_ok=True)
+
+
+_ENCODERS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+"""Chunks encoded at once, in the whole process: one per core. Encoding is CPU work,
+so ten chunks encoded side by side on two cores finish no sooner than two at a time,
+but all at the end: the first request would wait for every encoding, and memory
+would hold ten decoders."""
+
+
+def _encode_when_a_core_is_free(encode: Callable[[str], None], path: Path) -> None:
+    with _ENCODERS:
+        encode(str(path))
 
 
 SPOOL_PREFIX = "voxtral-upload-"
