@@ -48,6 +48,7 @@ from benchmarks.prepare_long_audio import (  # noqa: E402
     cached_mp3,
     plan_speech,
     speech_pcm,
+    verdict,
 )
 
 DURATION = 2 * 3600.0
@@ -211,11 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\ntargets (upload_codec=auto): sent/src <= {MAX_SENT_RATIO}, peak RSS <= "
         f"{MAX_RSS_MB:.0f} MB, first request <= {MAX_FIRST_REQUEST} s"
     )
-    for failure in failures:
-        print(f"FAIL: {failure}")
-    if not failures:
-        print("PASS: every target met")
-    return 1 if failures else 0
+    return verdict(failures)
 
 
 if __name__ == "__main__":
