@@ -6,11 +6,13 @@ The core needs no framework::
 
     result = VoxtralClient().transcribe("meeting.mp3", timestamp_granularities=["segment"])
 
-Many files: ``client.transcribe_many(paths)``; corpora: ``client.submit_batch``.
+Many files: ``client.transcribe_many(paths)``; corpora: ``client.submit_batch``; what a
+run would cost, before it: ``client.estimate(paths)`` (models and prices: ``model_info``).
 The adapters live in ``voxtral_integrations.langchain`` and
 ``voxtral_integrations.llama_index``; the ``voxtral`` command in ``cli``.
 """
 
+from ._catalogue import ModelInfo, ModelLimits, Price, RealtimeCapabilities, model_info
 from ._client import AsyncVoxtralClient, VoxtralClient
 from ._constants import DEFAULT_CHAT_MODEL, DEFAULT_REALTIME_MODEL, DEFAULT_TRANSCRIPTION_MODEL
 from ._dialects import Backend
@@ -47,8 +49,10 @@ from ._models import (
     ChatMessage,
     ChatStreamChoice,
     Chunk,
+    CostEstimate,
     DeletedFile,
     DoneEvent,
+    FileEstimate,
     FunctionCall,
     LanguageEvent,
     Segment,
@@ -73,7 +77,7 @@ from ._realtime_events import (
     TurnEvent,
     UtteranceEvent,
 )
-from ._realtime_protocol import TurnDetection
+from ._realtime_protocol import RawPCM, TurnDetection
 from ._sources import AudioInput
 from ._streaming import AsyncStream, Stream
 from ._version import __version__
@@ -104,8 +108,10 @@ __all__ = [
     "ChatStreamChoice",
     "Chunk",
     "ConfigurationError",
+    "CostEstimate",
     "DeletedFile",
     "DoneEvent",
+    "FileEstimate",
     "FunctionCall",
     "IncompleteStreamError",
     "IncompleteTranscriptionError",
@@ -113,9 +119,14 @@ __all__ = [
     "InvalidInputError",
     "LanguageEvent",
     "LoadError",
+    "ModelInfo",
+    "ModelLimits",
     "NotFoundError",
     "PermissionDeniedError",
+    "Price",
     "RateLimitError",
+    "RawPCM",
+    "RealtimeCapabilities",
     "RealtimeErrorEvent",
     "RealtimeEvent",
     "RealtimeToken",
@@ -143,4 +154,5 @@ __all__ = [
     "VoxtralClient",
     "VoxtralError",
     "__version__",
+    "model_info",
 ]

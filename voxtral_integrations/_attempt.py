@@ -56,7 +56,7 @@ from ._exceptions import (
 from ._pacing import Pace
 from ._redaction import redact_url, redact_urls
 from ._responses import status_error
-from ._retry import RetryPolicy, json_cut_short, parse_retry_after
+from ._retry import RetryPolicy, json_cut_short, parse_remaining, parse_retry_after
 
 logger = logging.getLogger("voxtral_integrations")
 
@@ -164,7 +164,8 @@ class Attempt:
 
     def arrived(self, response: httpx.Response, seconds: float) -> None:
         """The headers of ``response`` arrived after ``seconds``: a 429 holds every request
-        of the client from now on, for its ``Retry-After`` (else a backoff)."""
+        of the client from now on, for its ``Retry-After`` (else a backoff), and any
+        answer's ``X-RateLimit-Remaining`` paces the requests sent after this one."""
         logger.debug(
             "%s %s -> %d in %.3f s",
             self._spec.method,
@@ -172,12 +173,14 @@ class Attempt:
             response.status_code,
             seconds,
         )
+        if (remaining := parse_remaining(response.headers)) is not None:
+            self._pace.remaining(remaining, sent_ago=seconds)
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers)
             self._hold = (
                 retry_after if retry_after is not None else self._policy.backoff(self.retries)
             )
-            self._pace.throttle(self._hold)
+            self._pace.throttle(self._hold, sent_ago=seconds)
 
     def done(self, value: _T) -> Done[_T]:
         """The body was read and parsed into ``value``: the attempt is a success."""

@@ -418,12 +418,16 @@ def assemble(
                 failed[request.custom_id] = outcome
         if not failed:
             transcription = _stitched(requests, done)
-            results.append(TranscriptionResult(index, source, transcription=transcription))
+            results.append(
+                TranscriptionResult(index, source, transcription=transcription, batch=True)
+            )
         elif len(requests) == 1:
-            results.append(TranscriptionResult(index, source, error=failed[requests[0].custom_id]))
+            results.append(
+                TranscriptionResult(index, source, error=failed[requests[0].custom_id], batch=True)
+            )
         else:
             error = _incomplete(requests, done, failed, job)
-            results.append(TranscriptionResult(index, source, error=error))
+            results.append(TranscriptionResult(index, source, error=error, batch=True))
     return results
 
 

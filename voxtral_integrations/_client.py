@@ -43,6 +43,7 @@ from ._models import (
     BatchJob,
     ChatCompletion,
     ChatCompletionChunk,
+    CostEstimate,
     DeletedFile,
     SignedURL,
     Transcription,
@@ -255,6 +256,32 @@ class VoxtralClient(_BaseClient):
         """
         options, chunking = self._ops.options(locals())
         return self._ops.transcribe_many(audio, options, chunking)
+
+    def estimate(
+        self,
+        audio: AudioInput | Iterable[AudioInput],
+        *,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+    ) -> CostEstimate:
+        """What transcribing ``audio`` would send and cost, without sending anything.
+
+        Every input (one or a list of paths, bytes or file objects) is probed and its
+        cuts planned exactly as :meth:`transcribe_many` would, with the same checks:
+        the files, minutes, chunks, requests, bytes to upload and diarization overlap,
+        and the cost online and through the Batch API at the model's catalogue price
+        (``None`` when the model has no known price).
+
+        Raises:
+            InvalidInputError: A bad option, an option the model cannot take, or a
+                URL or file id (the server fetches those: their length is unknown here).
+            AudioError: Audio that a run would refuse too.
+        """
+        return self._ops.estimate(audio, locals())
 
     def stream_transcription(
         self,
@@ -617,6 +644,20 @@ class AsyncVoxtralClient(_BaseClient):
         """
         options, chunking = self._ops.options(locals())
         return self._ops.transcribe_many(audio, options, chunking)
+
+    async def estimate(
+        self,
+        audio: AudioInput | Iterable[AudioInput],
+        *,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        timestamp_granularities: Sequence[str] | str | None = None,
+        diarize: bool = False,
+        context_bias: Sequence[str] | None = None,
+        max_chunk_seconds: float | None = None,
+    ) -> CostEstimate:
+        """See :meth:`VoxtralClient.estimate`; the probes run in a worker thread."""
+        return await self._ops.estimate(audio, locals())
 
     async def stream_transcription(
         self,

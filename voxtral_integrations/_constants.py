@@ -3,15 +3,29 @@
 Model ids are aliases documented by Mistral, so a deployment that moves an alias
 to a newer model needs no release of this library. Voxtral 3 (October 2026) added
 the aliases ``voxtral-mini-transcribe-latest`` and ``voxtral-small-transcribe-latest``;
-pass one of them as ``model=`` to pin the Voxtral 3 generation.
+pass one of them as ``model=`` to pin the Voxtral 3 generation. What each model is,
+takes and costs is in :mod:`._catalogue`, not here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import httpx
+
+# Model facts live in the catalogue; these names are kept for the modules importing them.
+from ._catalogue import (
+    DEFAULT_REALTIME_CAPABILITIES as DEFAULT_REALTIME_CAPABILITIES,
+)
+from ._catalogue import (
+    REALTIME_MODELS as REALTIME_MODELS,
+)
+from ._catalogue import (
+    ModelLimits,
+)
+from ._catalogue import (
+    RealtimeCapabilities as RealtimeCapabilities,
+)
 
 DEFAULT_BASE_URL = "https://api.mistral.ai/v1"
 DEFAULT_VLLM_BASE_URL = "http://localhost:8000/v1"
@@ -101,24 +115,6 @@ MAX_FILE_URL_LENGTH = 2083
 """The API's limit on ``file_url`` (OpenAPI ``maxLength``)."""
 
 
-@dataclass(frozen=True)
-class ModelLimits:
-    """What one request to a transcription model may carry."""
-
-    max_seconds: float
-    max_bytes: int
-
-
-MODEL_LIMITS: dict[str, ModelLimits] = {
-    "voxtral-mini-2507": ModelLimits(max_seconds=15 * 60, max_bytes=500_000_000),
-    "voxtral-small-2507": ModelLimits(max_seconds=15 * 60, max_bytes=500_000_000),
-}
-"""Per-model limits where the docs give them (≈15 min for the 2507 models)."""
-
-DEFAULT_MODEL_LIMITS = ModelLimits(max_seconds=60 * 60, max_bytes=500_000_000)
-"""Mistral's known-limitations page: 60 minutes and 500 MB per transcription request.
-Other pages say 3 hours for Transcribe 2; the lower figure is the one every model meets."""
-
 VLLM_LIMITS = ModelLimits(max_seconds=30 * 60, max_bytes=25_000_000)
 """vLLM's default upload cap (VLLM_MAX_AUDIO_CLIP_FILESIZE_MB) and Voxtral's 30 minutes."""
 
@@ -155,6 +151,19 @@ MAX_FREE_RATE_LIMIT_RETRIES = 20
 """429s a request may take without using up ``max_retries`` while the pool progresses."""
 PACE_POLL_SECONDS = 0.005
 """How often a request waiting for a slot in a narrowed window (after a 429) looks again."""
+RATE_SPAN_SECONDS = 0.5
+"""The shortest stretch of sends a rate is measured over: over less, the burst a
+limiter lets through at once says nothing about what it sustains."""
+RATE_HISTORY_SECONDS = 10.0
+"""How far back the pace keeps its sends to measure the rate over at a 429."""
+BURST_SPAN_SECONDS = 0.1
+"""Requests accepted within this long before a 429 count as one burst (the limiter's
+allowance at once), which the rate measured over longer stretches leaves out."""
+RATE_BACKOFF = 0.95
+"""The pace sends at this share of the rate it measured at a 429 (a little under it)."""
+RATE_GROWTH = 0.02
+"""While no 429 comes, the rate grows by this share of the rate last learnt, per second
+of sending (additive): a limit that rose is found again without probing above it often."""
 
 BATCH_ENDPOINT = "/v1/audio/transcriptions"
 """The ``endpoint`` of a transcription batch job (the API's ``ApiEndpoint`` enum)."""
@@ -214,36 +223,6 @@ VLLM_REALTIME_SAMPLE_RATE = 16000
 """vLLM's realtime route takes PCM16 at 16 kHz, mono, and negotiates nothing."""
 
 
-@dataclass(frozen=True)
-class RealtimeCapabilities:
-    """What a realtime model accepts in ``session.update``.
-
-    ``delays_ms`` is the range of ``target_streaming_delay_ms``; with ``delay_step_ms``
-    only its multiples are accepted, plus ``extra_delays_ms``. ``v3_fields`` says whether
-    ``language``, ``context_bias``, ``diarize``, ``speaker_references`` and
-    ``turn_detection`` exist (Realtime 3).
-    """
-
-    delays_ms: tuple[int, int]
-    delay_step_ms: int | None = None
-    extra_delays_ms: tuple[int, ...] = ()
-    v3_fields: bool = False
-
-
-_REALTIME_3 = RealtimeCapabilities(delays_ms=(80, 2400), v3_fields=True)
-REALTIME_MODELS: dict[str, RealtimeCapabilities] = {
-    "voxtral-mini-transcribe-realtime-2602": RealtimeCapabilities(
-        delays_ms=(80, 1200), delay_step_ms=80, extra_delays_ms=(2400,)
-    ),
-    "voxtral-mini-transcribe-realtime-3-0": _REALTIME_3,
-    "voxtral-mini-transcribe-realtime-3": _REALTIME_3,
-    "voxtral-mini-transcribe-realtime-latest": _REALTIME_3,
-}
-"""Per-model realtime capabilities (2602: the open-weights rule, multiples of 80 up to
-1200 plus 2400; Realtime 3: 80-2400 ms and the v3 session fields)."""
-DEFAULT_REALTIME_CAPABILITIES = _REALTIME_3
-"""A model not in the table (a newer one) is checked as leniently as Realtime 3: the
-server's ``error`` event says what it refuses, and a new model is not blocked here."""
 REALTIME_CHUNK_SECONDS = 0.1
 """Audio per chunk sent from a converted source: Mistral's quickstart sends 100 ms at
 real-time pace; ten small frames a second keep latency low and cost little."""

@@ -23,16 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
+from ._catalogue import ModelLimits, model_info
 from ._chat_content import audio_string, looks_like_url, sniff_format
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CHUNK_SECONDS,
-    DEFAULT_MODEL_LIMITS,
     DEFAULT_VLLM_BASE_URL,
     DIARIZATION_OVERLAP_SECONDS,
-    MODEL_LIMITS,
     VLLM_LIMITS,
-    ModelLimits,
 )
 from ._events import EventParser, MistralTranscriptionEvents, VLLMTranscriptionEvents
 from ._exceptions import (
@@ -44,7 +42,15 @@ from ._models import (
     Transcription,
     TranscriptionStreamEvent,
 )
-from ._options import ChunkingOptions, TranscriptionOptions, number_text
+from ._options import (
+    CHUNKING_OPTIONS,
+    TRANSCRIPTION_OPTIONS,
+    ChunkingOptions,
+    TranscriptionOptions,
+    given,
+    number_text,
+    transcription_options,
+)
 from ._realtime_protocol import MISTRAL_REALTIME, VLLM_REALTIME, RealtimeWire
 from ._responses import json_value, vllm_usage
 from ._sources import AudioSource, AudioUpload, AudioURL
@@ -141,8 +147,9 @@ class MistralDialect:
     """How realtime sessions are spoken (``_realtime_protocol``)."""
 
     def limits_for(self, model: str) -> ModelLimits:
-        """How long and how large one transcription request to ``model`` may be."""
-        return MODEL_LIMITS.get(model, DEFAULT_MODEL_LIMITS)
+        """How long and how large one transcription request to ``model`` may be
+        (its row of the catalogue; the documented defaults for a model it lacks)."""
+        return model_info(model).limits
 
     def served(self, model: str) -> str:
         """What a request goes to, as messages name it."""
@@ -343,6 +350,21 @@ class VLLMDialect(MistralDialect):
             "Mistral backend.",
             argument="backend",
         )
+
+
+def checked_options(
+    dialect: MistralDialect, arguments: Mapping[str, Any]
+) -> tuple[TranscriptionOptions, ChunkingOptions]:
+    """A public method's options, checked against the model and this backend's limits:
+    ``arguments`` is its ``locals()``.
+
+    The signature names every option, for its documentation and types; the values
+    are taken from it by the names of the two tables (``_options``).
+    """
+    options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
+    chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
+    dialect.check_chunking(chunking, options.model)
+    return options, chunking
 
 
 DIALECTS: dict[Backend, MistralDialect] = {"mistral": MistralDialect(), "vllm": VLLMDialect()}

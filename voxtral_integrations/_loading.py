@@ -38,7 +38,7 @@ from ._exceptions import (
     UnsupportedFeatureError,
     VoxtralError,
 )
-from ._models import TranscriptionResult
+from ._models import CostEstimate, TranscriptionResult
 from ._options import (
     CHUNKING_OPTIONS,
     TRANSCRIPTION_OPTIONS,
@@ -170,6 +170,11 @@ class LoadOptions:
     def transcribe_kwargs(self) -> dict[str, Any]:
         return {**self._options(), **vars(self.chunking)}
 
+    def estimate_kwargs(self) -> dict[str, Any]:
+        """The options ``VoxtralClient.estimate`` takes: what decides the requests and cost."""
+        options = {key: value for key, value in self._options().items() if key != "temperature"}
+        return {**options, "max_chunk_seconds": self.chunking.max_chunk_seconds}
+
     def batch_kwargs(self) -> dict[str, Any]:
         return {
             **self._options(),
@@ -243,6 +248,12 @@ async def aload(
         yielded = _records_or_skip(result, items[result.index], options)
         if yielded is not None:
             yield yielded
+
+
+def estimate(client: VoxtralClient, items: Sequence[Source], options: LoadOptions) -> CostEstimate:
+    """What loading ``items`` would send and cost (``VoxtralClient.estimate``): the local
+    audio probed and planned as a load would, directories expanded; nothing is sent."""
+    return client.estimate(in_directories(items), **options.estimate_kwargs())  # type: ignore[arg-type]
 
 
 def in_directories(items: Sequence[Source]) -> list[Source]:

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from ._exceptions import VoxtralError
+from ._catalogue import Price, audio_cost
+from ._exceptions import IncompleteTranscriptionError, VoxtralError
 from ._redaction import redact_url
 
 __all__ = [
@@ -30,8 +31,10 @@ __all__ = [
     "ChatMessage",
     "ChatStreamChoice",
     "Chunk",
+    "CostEstimate",
     "DeletedFile",
     "DoneEvent",
+    "FileEstimate",
     "FunctionCall",
     "LanguageEvent",
     "Segment",
@@ -161,6 +164,16 @@ class Transcription(_Lenient):
         """Audio sent twice: what neighbouring ``chunks`` share (diarized audio overlaps
         so speakers can be linked across each cut). It is billed, and in ``usage``."""
         return sum(shared_seconds(before, after) for before, after in pairwise(self.chunks))
+
+    @property
+    def billed_seconds(self) -> float | None:
+        """Audio this call was billed for: the server's ``usage.prompt_audio_seconds``
+        (summed over chunks, overlaps included), less chunks replayed from a resume
+        cache (an earlier run paid for them); ``None`` where the server reported none."""
+        if self.usage.prompt_audio_seconds is None:
+            return None
+        replayed = self.replayed_usage.prompt_audio_seconds if self.replayed_usage else None
+        return self.usage.prompt_audio_seconds - (replayed or 0.0)
 
 
 class LanguageEvent(_Lenient):
@@ -397,10 +410,34 @@ class TranscriptionResult:
     source: str
     transcription: Transcription | None = None
     error: VoxtralError | None = None
+    batch: bool = False
+    """Whether it came through the Batch API, so is priced at the batch rate."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def billed_seconds(self) -> float | None:
+        """Seconds of audio billed for this input (:attr:`Transcription.billed_seconds`;
+        for a failed long file, its finished chunks); ``None`` where none were reported."""
+        done = self._finished()
+        return done.billed_seconds if done is not None else None
+
+    @property
+    def cost(self) -> float | None:
+        """What :attr:`billed_seconds` cost in US dollars at the catalogue's price for the
+        model that answered (``_catalogue``); ``None`` when that price is unknown."""
+        done = self._finished()
+        if done is None:
+            return None
+        return audio_cost(done.model, done.billed_seconds, batch=self.batch)
+
+    def _finished(self) -> Transcription | None:
+        if isinstance(self.error, IncompleteTranscriptionError):
+            partial = self.error.partial
+            return partial if isinstance(partial, Transcription) else None
+        return self.transcription
 
     def unwrap(self) -> Transcription:
         """The transcription; raises the input's error if it failed."""
@@ -408,3 +445,82 @@ class TranscriptionResult:
             raise self.error
         assert self.transcription is not None
         return self.transcription
+
+
+@dataclass(frozen=True)
+class FileEstimate:
+    """One input as a run would send it: probed locally, nothing sent."""
+
+    source: str
+    audio_seconds: float
+    chunks: int
+    upload_bytes: int
+    """Bytes the requests would carry: exact for audio sent as it is and for MP3
+    slices; for converted audio, the bound of 16-bit PCM at the conversion rate."""
+    overlap_seconds: float
+    """Audio sent twice where diarized chunks overlap (billed too)."""
+    converted: bool
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a transcription run would send and cost, from the local probe of every input.
+
+    ``model`` is the name asked for, ``resolved_model`` the catalogue's model it
+    names. Costs are US dollars; ``None`` when the catalogue has no price for the
+    model (a new release, a vLLM served name). ``price_verified`` is ``False`` when
+    a price is a third party's figure or the Batch API discount applied on trust.
+    """
+
+    model: str
+    resolved_model: str
+    price: Price
+    per_file: tuple[FileEstimate, ...]
+
+    @property
+    def files(self) -> int:
+        return len(self.per_file)
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(item.audio_seconds for item in self.per_file)
+
+    @property
+    def audio_minutes(self) -> float:
+        return self.audio_seconds / 60
+
+    @property
+    def chunks(self) -> int:
+        return sum(item.chunks for item in self.per_file)
+
+    @property
+    def requests(self) -> int:
+        """Requests a run sends, one per chunk, without retries."""
+        return self.chunks
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(item.upload_bytes for item in self.per_file)
+
+    @property
+    def overlap_seconds(self) -> float:
+        return sum(item.overlap_seconds for item in self.per_file)
+
+    @property
+    def billed_seconds(self) -> float:
+        """The audio billed: every file's length plus the overlaps sent twice."""
+        return self.audio_seconds + self.overlap_seconds
+
+    @property
+    def cost(self) -> float | None:
+        """Estimated US dollars online; ``None`` when the price is unknown."""
+        return self.price.cost(self.billed_seconds)
+
+    @property
+    def batch_cost(self) -> float | None:
+        """Estimated US dollars through the Batch API; ``None`` when unknown."""
+        return self.price.cost(self.billed_seconds, batch=True)
+
+    @property
+    def price_verified(self) -> bool:
+        return self.price.verified

@@ -28,27 +28,26 @@ from ._bulk import AsyncSlot, BulkProgress, Slot, Source, TranscriptionResult
 from ._chat_content import carries_inline_audio, map_audio_parts
 from ._constants import REALTIME_SESSION_TIMEOUT
 from ._dialects import Backend, MistralDialect, RequestSpec
+from ._estimate import estimate_for
 from ._events import ChatChunks
 from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
 from ._long_stream import LongStream
 from ._models import (
     ChatCompletion,
     ChatCompletionChunk,
+    CostEstimate,
     Transcription,
     TranscriptionStreamEvent,
     UploadedFile,
 )
 from ._options import (
-    CHUNKING_OPTIONS,
-    TRANSCRIPTION_OPTIONS,
     ChunkingOptions,
     TranscriptionOptions,
     UploadCodec,
     given,
-    transcription_options,
 )
 from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
-from ._realtime_protocol import REALTIME_OPTIONS, check_patience, realtime_options
+from ._realtime_protocol import REALTIME_OPTIONS, RawPCM, check_patience, realtime_options
 from ._responses import json_value, parsed, response_error
 from ._sources import (
     AudioInput,
@@ -83,15 +82,8 @@ class _Shared(Generic[_Transport]):
         self.transport: _Transport = transport
 
     def options(self, arguments: Mapping[str, Any]) -> tuple[TranscriptionOptions, ChunkingOptions]:
-        """A public method's options, checked: ``arguments`` is its ``locals()``.
-
-        The signature names every option, for its documentation and types; the
-        values are taken from it by the names of the two tables (``_options``).
-        """
-        options = transcription_options(**given(arguments, TRANSCRIPTION_OPTIONS))
-        chunking = ChunkingOptions(**given(arguments, CHUNKING_OPTIONS))
-        self.dialect.check_chunking(chunking, options.model)
-        return options, chunking
+        """A public method's options, checked (``_dialects.checked_options``)."""
+        return _dialects.checked_options(self.dialect, arguments)
 
     def checked_source(
         self, options: TranscriptionOptions, audio: AudioInput | None, file_id: str | None
@@ -250,6 +242,12 @@ class Operations(_Shared[SyncTransport]):
         """Probe, convert and split local audio as the model's limits require."""
         limits = self.dialect.chunk_limits(options, max_chunk_seconds)
         return _prepared(upload, {**limits, "upload_codec": upload_codec})
+
+    def estimate(
+        self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
+    ) -> CostEstimate:
+        """What a run would send and cost (``_estimate``); nothing is sent."""
+        return estimate_for(self.dialect, audio, arguments)
 
     def stream_transcription(
         self,
@@ -429,6 +427,12 @@ class AsyncOperations(_Shared[AsyncTransport]):
             return quick
         return await anyio.to_thread.run_sync(_prepared, upload, limits)
 
+    async def estimate(
+        self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
+    ) -> CostEstimate:
+        """The probes run in a worker thread."""
+        return await anyio.to_thread.run_sync(estimate_for, self.dialect, audio, arguments)
+
     async def stream_transcription(
         self,
         audio: AudioInput | None,
@@ -527,7 +531,7 @@ def _prepared(upload: AudioUpload, limits: dict[str, Any]) -> list[Payload]:
 def _check_source(audio: Any) -> None:
     """A missing path, empty bytes or a thing that is no audio source fail here, before
     the session connects (``AudioError`` naming it)."""
-    from ._realtime_audio import RawPCM, _kind
+    from ._realtime_audio import _kind
 
     _kind(audio.source if isinstance(audio, RawPCM) else audio)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from ._catalogue import model_info, unsupported_options
 from ._constants import (
     DEFAULT_CONCURRENCY,
     MAX_CONTEXT_BIAS_ITEMS,
@@ -136,14 +137,37 @@ def transcription_options(
             "`language` (the model detects it) or drop the timestamps/diarization.",
             argument="language",
         )
+    bias = _context_bias(context_bias)
+    _check_model_takes(model, granularities, diarize, bias)
     return TranscriptionOptions(
         model=model,
         language=language.lower() if language else None,
         temperature=float(temperature) if temperature is not None else None,
         timestamp_granularities=granularities,
         diarize=diarize,
-        context_bias=_context_bias(context_bias),
+        context_bias=bias,
     )
+
+
+def _check_model_takes(
+    model: str, granularities: tuple[str, ...], diarize: bool, context_bias: tuple[str, ...]
+) -> None:
+    """Refuse an option the catalogue knows ``model`` cannot take, before anything is sent:
+    the server's 400 would come only after the upload (Voxtral 3 dropped word timestamps)."""
+    info = model_info(model)
+    refused = unsupported_options(
+        info,
+        word_timestamps="word" in granularities,
+        diarize=diarize,
+        context_bias=bool(context_bias),
+    )
+    if refused:
+        argument, instead = refused[0]
+        shown = repr(model) if model == info.model else f"{model!r} (an alias of {info.model!r})"
+        asked = "timestamp_granularities=['word']" if "timestamp" in argument else argument
+        raise InvalidInputError(
+            f"`{asked}` is not supported by model {shown}: {instead}.", argument=argument
+        )
 
 
 def check_language(language: str | None) -> None:

@@ -3,31 +3,62 @@
 A rate limit belongs to the API key, so to the client, not to one request. Left
 alone, sixteen requests in flight that meet a 429 each retry on their own clock
 and keep the server saying no. :class:`Pace` is shared by every request a client
-sends (across threads or tasks):
+sends (across threads or tasks, across the files and chunks of a bulk run):
 
 - after a 429, nobody sends until its wait (``Retry-After``, else the backoff) is
   over, and
-- the number of requests allowed in flight drops to half of what was in flight,
+- the pace learns the rate the server sustains, and sends at it instead of probing
+  above it again and again (each probe costs a whole ``Retry-After``, often a
+  second, during which nobody sends). A 429 means the limiter was found empty, so
+  the requests it accepted before say what it sustains: over any stretch of ``d``
+  seconds ending at the 429, ``accepted <= burst + rate * d``, with ``burst`` what
+  it lets through at once (learnt from the first burst that met a 429). The
+  largest ``(accepted - burst) / d`` over stretches of at least
+  ``RATE_SPAN_SECONDS`` (since the rate was last learnt, and not across a hold,
+  during which the limiter refilled to its top) is therefore a rate the server did
+  sustain. The pace then sends at ``RATE_BACKOFF`` of it through a token bucket of
+  ``burst`` tokens (the server's bucket refilled during the hold too), and lets it
+  grow by ``RATE_GROWTH`` of the rate learnt per second of sending while no 429 comes
+  (additive increase): a limit that rose is found again, one that dropped is
+  measured anew at its first 429, and a 429 too soon after a hold to measure
+  anything cuts the rate;
+- ``X-RateLimit-Remaining``, the one rate-limit header Mistral documents besides
+  ``Retry-After``, is read when a server sends it: ``0`` on a success tells what a
+  429 tells at no cost (the rate is learnt from it, with no hold), and more than
+  the requests sent since is room the pace may spend at once. Without it the pace
+  works from successes and 429s alone;
+- a 429 that no rate explains (a burst: every request it follows went at once) cuts
+  the number of requests allowed in flight to half of what was in flight, which
   then grows back by one for every window's worth of successes (additive increase,
-  multiplicative decrease, as TCP does), until the limit no longer binds, and
+  multiplicative decrease, as TCP does), until the limit no longer binds; once a
+  rate explains a 429, the window is left as it was;
 - a 429 does not use up a request's retries when other requests succeeded between
   the attempt that got it and the next one: that is the pool running at the limit
   and making progress. A 429 with no success in between counts, and so does
   every 429 after ``MAX_FREE_RATE_LIMIT_RETRIES`` free ones, so a request the
   server never lets through still ends.
 
-Until the first 429 nothing waits: admission costs one uncontended lock. The
-sync and async clients share this object and differ only in how they sleep:
-:meth:`Pace.admit` answers how long to wait, never blocks.
+Until the first 429 nothing waits: admission costs one uncontended
+lock. The sync and async clients share this object and differ only in how they
+sleep: :meth:`Pace.admit` answers how long to wait, never blocks.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
+from collections import deque
 
-from ._constants import PACE_POLL_SECONDS
+from ._constants import (
+    BURST_SPAN_SECONDS,
+    PACE_POLL_SECONDS,
+    RATE_BACKOFF,
+    RATE_GROWTH,
+    RATE_HISTORY_SECONDS,
+    RATE_SPAN_SECONDS,
+)
 
 
 def now() -> float:
@@ -40,15 +71,38 @@ class Pace:
         self._lock = threading.Lock()
         self._resume_at = 0.0
         self._window = math.inf
+        self._window_before = math.inf  # the window before the latest cut
         self._in_flight = 0
         self._peak = 0
         self._successes = 0
         self._epoch = 0
+        # the rate: learnt at a 429, spent through a token bucket of ``_burst`` tokens
+        self._rate = math.inf
+        self._step = 0.0  # what the rate grows by per second of sending
+        self._burst = 1.0
+        self._tokens = 0.0
+        self._filled_at = 0.0
+        self._sends: deque[float] = deque()  # when each admitted request went
+        self._refused: list[float] = []  # when each request that got a 429 went
+        self._since = -math.inf  # sends before this (the last rate learnt) are not measured
+        # when the limiter was found empty (and whether by a 429), the rate still to learn
+        self._found_empty: tuple[float, bool] | None = None
+        self._holds: list[tuple[float, float]] = []  # when the recent holds began and ended
 
     @property
     def window(self) -> float:
-        """Requests allowed in flight (``inf`` until a 429 is met)."""
+        """Requests allowed in flight (``inf`` until a 429 no rate explains)."""
         return self._window
+
+    @property
+    def rate(self) -> float:
+        """Requests per second the pace sends at (``inf`` until a rate is learnt)."""
+        return self._rate
+
+    @property
+    def burst(self) -> float:
+        """Requests the server was seen to accept at once (the pace's bucket size)."""
+        return self._burst
 
     @property
     def successes(self) -> int:
@@ -63,12 +117,27 @@ class Pace:
     def admit(self) -> float:
         """``0.0`` with a slot taken, or the seconds to wait before asking again."""
         with self._lock:
-            if (wait := self._resume_at - now()) > 0:
+            moment = now()
+            if (wait := self._resume_at - moment) > 0:
                 return wait
+            if self._found_empty is not None:
+                self._learn(*self._found_empty, moment)
             if self._in_flight >= self._window:
                 return PACE_POLL_SECONDS
+            if self._rate != math.inf:
+                elapsed = max(0.0, moment - self._filled_at)
+                self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+                self._filled_at = moment
+                if self._tokens < 1.0 - 1e-9:  # not a rounding error of the wait it asked
+                    return (1.0 - self._tokens) / self._rate
+            if self._rate != math.inf:
+                self._tokens -= 1.0
+                self._rate += self._step / self._rate
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
+            self._sends.append(moment)
+            while self._sends[0] < moment - RATE_HISTORY_SECONDS:
+                self._sends.popleft()
             return 0.0
 
     def release(self, *, succeeded: bool, epoch: int) -> None:
@@ -86,15 +155,92 @@ class Pace:
                 if self._window > self._peak:
                     self._window = math.inf
 
-    def throttle(self, wait: float) -> None:
+    def throttle(self, wait: float, *, sent_ago: float = 0.0) -> None:
         """A 429 asked for ``wait`` seconds: hold everyone, and narrow the window once.
 
-        The 429s of one burst arrive together; only the first (the one that finds
-        no hold in force) halves the window.
+        ``sent_ago`` is how long ago the request that got it went. The 429s of one
+        burst arrive together; only the first (the one that finds no hold in force)
+        narrows the window and marks the moment the limiter was found empty. The
+        rate is learnt from it when the hold ends, once the burst's other 429s are in.
         """
         with self._lock:
             moment = now()
+            bisect.insort(self._refused, moment - sent_ago)
+            del self._refused[: bisect.bisect_left(self._refused, moment - RATE_HISTORY_SECONDS)]
             if moment >= self._resume_at:
+                self._window_before = self._window
                 self._window = max(1.0, min(self._window, self._in_flight) // 2)
                 self._epoch += 1
+                self._found_empty = (moment - sent_ago, True)
+                self._holds.append((moment, moment))
+                while self._holds[0][1] < moment - RATE_HISTORY_SECONDS:
+                    del self._holds[0]
             self._resume_at = max(self._resume_at, moment + wait)
+            self._holds[-1] = (self._holds[-1][0], self._resume_at)
+
+    def remaining(self, count: int, *, sent_ago: float = 0.0) -> None:
+        """A response said ``X-RateLimit-Remaining: count``; its request went ``sent_ago``
+        seconds ago (the server counted it then).
+
+        ``0`` tells what a 429 tells, the limiter found empty, at no cost: the rate is
+        learnt from it in the same way, with no hold and no cut of the window. More
+        than the requests sent since is room the pace may use at once: a rate learnt
+        too low is spent faster, until the limiter is found empty again.
+        """
+        with self._lock:
+            sent = now() - sent_ago
+            self._burst = max(self._burst, count + 1.0)
+            if count == 0 and self._found_empty is None:
+                self._found_empty = (sent, False)
+            elif self._rate != math.inf:  # the server has at least this much to spare now
+                spare = count - (len(self._sends) - bisect.bisect_right(self._sends, sent))
+                self._tokens = max(self._tokens, min(self._burst, float(spare)))
+
+    def _learn(self, empty_at: float, refused: bool, moment: float) -> None:
+        """The limiter was found empty at ``empty_at`` (by a 429 if ``refused``), and the
+        hold is over at ``moment``: what did it accept before that?"""
+        self._found_empty = None
+        sends = [sent for sent in self._sends if self._since <= sent <= empty_at]
+        refusals = [sent for sent in self._refused if self._since <= sent <= empty_at]
+        # during a hold nobody sends and the limiter refills, up to its top: a stretch
+        # across holds may have had ``burst`` more for each, and sent for less time
+        holds = [(begun, ended) for begun, ended in self._holds if ended <= empty_at]
+        # what a limiter lets through at once shows in the first burst that meets it; later
+        # bursts mix in requests that only bunched up (answers come back in clumps)
+        first = refused and len(self._holds) == 1 and self._rate == math.inf
+        crossed, held = 0, 0.0
+        accepted = 0  # requests accepted from sends[i] up to the 429, going backwards
+        best = -math.inf
+        for index in range(len(sends) - 1, -1, -1):
+            sent = sends[index]
+            while refusals and refusals[-1] >= sent:
+                refusals.pop()
+                accepted -= 1
+            accepted += 1
+            while holds and holds[-1][0] >= sent:
+                begun, ended = holds.pop()
+                crossed, held = crossed + 1, held + ended - begun
+            span, sending = empty_at - sent, empty_at - sent - held
+            if span < BURST_SPAN_SECONDS and first:
+                self._burst = max(self._burst, float(accepted))
+            if span >= RATE_SPAN_SECONDS:  # whatever the holds, it refilled at most this
+                best = max(best, (accepted - self._burst) / span)
+            if crossed and sending >= RATE_SPAN_SECONDS:  # holds that let it refill to the top
+                best = max(best, (accepted - self._burst * (1 + crossed)) / sending)
+        if not refused and any(0 <= empty_at - end < RATE_SPAN_SECONDS for _, end in self._holds):
+            return  # found empty by the burst a hold let out: what it was meant to do
+        # a stretch across a hold gives a loose bound: one 429 cuts the rate by a fifth at
+        # most, and an empty limiter that refused nothing does not cut it at all
+        floor = 0.0 if self._rate == math.inf else self._rate * RATE_BACKOFF ** (4 * refused)
+        if best <= 0 and not floor:  # a burst: no stretch long enough to measure a rate over
+            return
+        self._since = empty_at
+        self._refused = [sent for sent in self._refused if sent > empty_at]
+        self._rate = max(RATE_BACKOFF * best, floor)
+        self._step = RATE_GROWTH * self._rate
+        # the server's own bucket refilled since, up to what it lets through at once, less
+        # what was sent meanwhile
+        after = len(self._sends) - bisect.bisect_right(self._sends, empty_at)
+        self._tokens = min(self._burst, (moment - empty_at) * self._rate) - after
+        self._filled_at = moment
+        self._window = self._window_before  # the rate explains the 429, not the window

@@ -3,11 +3,14 @@
 :func:`pcm_chunks` takes a path, bytes, a binary file, or a sync or async iterable
 of bytes, in any format PyAV decodes, and yields raw mono PCM in the session's
 rate and encoding, each chunk a whole number of samples. A 3-hour file is never
-decoded whole: one thread per source decodes ahead by at most a few blocks
-(:data:`REALTIME_DECODE_BLOCK_SECONDS`) and hands them to the event loop, which
-never waits on FFmpeg. An iterator reaches FFmpeg through a blocking file-like
-pipe read from that thread, which pulls the next piece of the iterator only when
-FFmpeg asks, so nothing accumulates however fast the producer is.
+decoded whole: it is decoded ahead by at most a few blocks
+(:data:`REALTIME_DECODE_BLOCK_SECONDS`), handed to the event loop, which never
+waits on FFmpeg. Every file (path, bytes, seekable file) of the process is decoded
+by one shared thread (:class:`_Decoder`), so a hundred sessions do not mean a
+hundred threads taking the GIL from the event loop. An iterator (a live source,
+whose reads may block) has a thread of its own, reaching FFmpeg through a blocking
+file-like pipe that pulls the next piece of the iterator only when FFmpeg asks, so
+nothing accumulates however fast the producer is.
 
 Pacing: the server expects audio no faster than it is spoken, so a file is sent at
 real-time pace: chunk *k* leaves no earlier than ``start + samples_before_k /
@@ -19,6 +22,7 @@ paced by its producer and is not slowed down again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import io
 import os
@@ -30,41 +34,18 @@ from array import array
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Union, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ._audio_decode import _audio_stream, _ImportedOnFirstUse, _open_media, _pcm
 from ._constants import REALTIME_CHUNK_SECONDS, REALTIME_DECODE_BLOCK_SECONDS
 from ._exceptions import AudioError, InvalidInputError
+from ._realtime_protocol import AudioSource, RawPCM
 from ._realtime_vad import sample_width
 
 if TYPE_CHECKING:
     import av
 else:
     av = _ImportedOnFirstUse("av")
-
-AudioSource = Union[
-    str,
-    "os.PathLike[str]",
-    bytes,
-    bytearray,
-    memoryview,
-    IO[bytes],
-    Iterable[bytes],
-    AsyncIterable[bytes],
-]
-"""What :func:`pcm_chunks` (and ``session.send_audio``) accept."""
-
-
-@dataclass(frozen=True)
-class RawPCM:
-    """Marks ``source`` as raw PCM already in the session's format (mono, its rate and
-    encoding): it is re-chunked on sample boundaries and paced, never decoded.
-
-    ``source`` is any :data:`AudioSource` (a ``.raw`` path, bytes, a file, an iterator).
-    """
-
-    source: AudioSource
-
 
 _END = object()
 _DECODE_FORMATS = {  # session encoding -> PyAV sample format decoded to
@@ -175,16 +156,20 @@ async def _paced(
     clock: Callable[[], float],
 ) -> AsyncIterator[bytes]:
     chunk_bytes = job.chunk_samples * job.width
-    block = chunk_bytes
-    if job.kind != "stream":  # a file: decode ahead in large blocks, few hand-offs
+    loop = asyncio.get_running_loop()
+    handoff: _Handoff | _FileSource
+    pipe: _Pipe | None = None
+    if job.kind == "stream":  # blocking reads: a thread of its own
+        handoff = _Handoff(loop)
+        pipe = _Pipe(job.media, job.name, loop)
+        threading.Thread(
+            target=_work, args=(job, pipe, chunk_bytes, handoff), name="voxtral-audio", daemon=True
+        ).start()
+    else:  # a file: the process's decoding thread, in large blocks, few hand-offs
         seconds = round(REALTIME_DECODE_BLOCK_SECONDS * job.sample_rate) * job.width
         block = max(chunk_bytes, seconds - seconds % chunk_bytes)
-    handoff = _Handoff(asyncio.get_running_loop())
-    pipe = _Pipe(job.media, job.name, handoff.loop) if job.kind == "stream" else None
-    worker = threading.Thread(
-        target=_work, args=(job, pipe, block, handoff), name="voxtral-audio", daemon=True
-    )
-    worker.start()
+        handoff = _FileSource(job, loop, realtime, block)
+        _DECODER.add(handoff)
     sent = 0  # samples yielded
     start: float | None = None
     buffer = b""
@@ -217,13 +202,15 @@ async def _paced(
             pipe.close()
 
 
-def _work(job: _Job, pipe: _Pipe | None, block: int, handoff: _Handoff) -> None:
-    """The decoding thread: blocks of converted PCM to ``handoff``, then ``_END``."""
+def _pieces(media: Any, job: _Job) -> Iterator[bytes]:
+    return _raw(media, job) if job.raw else _converted(media, job)
+
+
+def _work(job: _Job, pipe: _Pipe, block: int, handoff: _Handoff) -> None:
+    """A live stream's decoding thread: chunks of converted PCM to ``handoff``, then ``_END``."""
     try:
-        media = pipe if pipe is not None else job.media
-        pieces = _raw(media, job) if job.raw else _converted(media, job)
         pending = bytearray()
-        for piece in pieces:
+        for piece in _pieces(pipe, job):
             pending += piece
             while len(pending) >= block:
                 handoff.put(bytes(pending[:block]))
@@ -304,6 +291,14 @@ class _Closed(Exception):
     """The consumer went away: the decoding thread stops."""
 
 
+def _to_loop(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object], item: object) -> None:
+    """``item`` into ``queue`` from a decoding thread; ``_Closed`` once the loop is closed."""
+    try:
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+    except RuntimeError as exc:
+        raise _Closed from exc
+
+
 class _Handoff:
     """Items from the decoding thread to the event loop, at most ``slots`` waiting.
 
@@ -321,10 +316,7 @@ class _Handoff:
         self._slots.acquire()
         if self._closed:
             raise _Closed
-        try:
-            self.loop.call_soon_threadsafe(self._queue.put_nowait, item)
-        except RuntimeError as exc:  # the loop is closed
-            raise _Closed from exc
+        _to_loop(self.loop, self._queue, item)
 
     async def get(self) -> object:
         item = await self._queue.get()
@@ -334,6 +326,181 @@ class _Handoff:
     def close(self) -> None:
         self._closed = True
         self._slots.release()
+
+
+class _FileSource:
+    """A file decoded by the process's :class:`_Decoder`, and its hand-off to the event loop.
+
+    At most ``slots`` blocks wait for the consumer (back-pressure: bounded memory, as
+    with a thread of its own); the decoder is asked to fill a free slot when the
+    consumer takes a block. The decoding state is touched by the decoder's thread
+    only; the counters under the decoder's lock by both.
+    """
+
+    def __init__(
+        self,
+        job: _Job,
+        loop: asyncio.AbstractEventLoop,
+        realtime: bool,
+        block: int,
+        slots: int = 2,
+    ) -> None:
+        self.job = job
+        self.loop = loop
+        self.realtime = realtime
+        self.slots = slots
+        self.waiting = 0  # blocks handed off, not yet taken
+        self.done = False  # no more decoding: finished, failed or closed
+        self.started = False  # the consumer has taken a block
+        self.runs_dry = time.monotonic()  # when the consumer will have nothing left
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queued: collections.deque[float] = collections.deque()  # seconds of each
+        self._block = block
+        self._pending = bytearray()
+        self._pieces: Iterator[bytes] | None = None
+
+    def step(self) -> bool:
+        """Decode one piece (a codec frame or so); ``True`` once a block is handed off."""
+        try:
+            if self._pieces is None:
+                self._pieces = _pieces(self.job.media, self.job)
+            piece = next(self._pieces, None)
+            if piece is None:
+                whole = len(self._pending) - len(self._pending) % self.job.width
+                if whole:
+                    self._put(bytes(self._pending[:whole]))
+                self._put(_END)
+                self.done = True
+                return True
+            self._pending += piece
+            handed = False
+            while len(self._pending) >= self._block:
+                self._put(bytes(self._pending[: self._block]))
+                del self._pending[: self._block]
+                handed = True
+            return handed
+        except _Closed:
+            self.done = True
+        except BaseException as exc:  # every failure reaches the consumer
+            self.done = True
+            with contextlib.suppress(_Closed):
+                self._put(exc)
+        return True
+
+    def stop(self) -> None:
+        """Close the decoder (in the decoder's thread: PyAV's objects stay in one thread)."""
+        pieces, self._pieces, self._pending = self._pieces, None, bytearray()
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
+
+    def _put(self, item: object) -> None:
+        seconds = (
+            len(item) / self.job.width / self.job.sample_rate if isinstance(item, bytes) else 0
+        )
+        with _DECODER.wakeup:
+            self.waiting += 1
+            self._queued.append(seconds)
+            if self.realtime:
+                self.runs_dry += seconds
+        _to_loop(self.loop, self._queue, item)
+
+    async def get(self) -> object:
+        item = await self._queue.get()
+        with _DECODER.wakeup:
+            self.waiting -= 1
+            self.started = True
+            taken = self._queued.popleft()
+            ahead = sum(self._queued) + taken if self.realtime else 0.0
+            self.runs_dry = time.monotonic() + ahead
+            _DECODER.wakeup.notify()
+        return item
+
+    def close(self) -> None:
+        with _DECODER.wakeup:
+            self.done = True
+            _DECODER.wakeup.notify()
+
+
+class _Decoder:
+    """The one thread that decodes every file source of the process, a piece at a time.
+
+    PyAV keeps the GIL while it decodes, so a thread per source meant a hundred
+    threads taking the GIL from the event loop at once. This one thread serves
+    the source that will run dry first among those with a free slot, decodes only
+    what a consumer will soon need, and rests after each ``burst`` of work, so the
+    event loop waits for the GIL at most about that long. The rest is longer
+    (``slack_rest``) while the source served has more than ``slack`` seconds left
+    and has started: sessions started together take their blocks together, and
+    their next ones are then spread over the following second instead of
+    crowding the loop's sending. It ends when no source is left and starts again
+    with the next.
+    """
+
+    burst = 0.0005
+    rest = 0.0005
+    slack = 0.5
+    slack_rest = 0.002
+
+    def __init__(self) -> None:
+        self.wakeup = threading.Condition()
+        self._sources: list[_FileSource] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, source: _FileSource) -> None:
+        with self.wakeup:
+            self._sources.append(source)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="voxtral-audio-decoder", daemon=True
+                )
+                self._thread.start()
+            self.wakeup.notify()
+
+    def _next(self) -> tuple[_FileSource | None, list[_FileSource]]:
+        """The most urgent source with room, and those to stop; ``(None, [])`` to end."""
+        with self.wakeup:
+            while True:
+                ended = [s for s in self._sources if s.done or s.loop.is_closed()]
+                for source in ended:
+                    self._sources.remove(source)
+                ready = [s for s in self._sources if s.waiting < s.slots]
+                if ready or ended:
+                    return min(ready, key=lambda s: s.runs_dry, default=None), ended
+                if not self._sources:
+                    self._thread = None
+                    return None, []
+                self.wakeup.wait()
+
+    def _run(self) -> None:
+        worked = time.monotonic()
+        while True:
+            source, ended = self._next()
+            for finished in ended:
+                finished.stop()
+            if source is None:
+                if not ended:
+                    return
+                continue
+            urgent = not source.started or source.runs_dry - time.monotonic() < self.slack
+            rest = self.rest if urgent or not source.realtime else self.slack_rest
+            while not source.done:
+                handed = source.step()
+                if time.monotonic() - worked >= self.burst:
+                    time.sleep(rest)  # the GIL to the event loop
+                    worked = time.monotonic()
+                if handed:
+                    break
+
+    def _forked(self) -> None:
+        self.wakeup = threading.Condition()
+        self._sources, self._thread = [], None
+
+
+_DECODER = _Decoder()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_DECODER._forked)
 
 
 class _Pipe(io.RawIOBase):

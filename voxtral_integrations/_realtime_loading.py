@@ -29,7 +29,7 @@ from ._dialects import Backend, dialect
 from ._exceptions import InvalidInputError
 from ._options import given
 from ._realtime_events import UtteranceEvent
-from ._realtime_protocol import REALTIME_OPTIONS, check_patience, realtime_options
+from ._realtime_protocol import REALTIME_OPTIONS, RawPCM, check_patience, realtime_options
 from ._records import Record, utterance_record
 
 REALTIME_LOAD_OPTIONS: tuple[str, ...] = (
@@ -112,7 +112,7 @@ class RealtimeSource:
     """
 
     def __init__(self, audio: Any, source_name: str | None = None, *, argument: str) -> None:
-        from ._realtime_audio import RawPCM, _kind
+        from ._realtime_audio import _kind
 
         kind, name = _kind(audio.source if isinstance(audio, RawPCM) else audio)
         if source_name is not None and (not isinstance(source_name, str) or not source_name):

@@ -20,9 +20,10 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar, Union
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ._constants import (
@@ -40,6 +41,34 @@ from ._exceptions import InvalidInputError, UnsupportedFeatureError
 from ._options import _context_bias, check_language
 from ._realtime_events import MistralRealtimeParser, RealtimeParser, VLLMRealtimeParser
 from ._realtime_vad import sample_width
+
+AudioSource = Union[
+    str,
+    "os.PathLike[str]",
+    bytes,
+    bytearray,
+    memoryview,
+    IO[bytes],
+    Iterable[bytes],
+    AsyncIterable[bytes],
+]
+"""What a realtime session takes as audio (``send_audio``, ``stream_realtime``): encoded
+audio in any format PyAV decodes, or raw PCM marked by :class:`RawPCM`."""
+
+
+@dataclass(frozen=True)
+class RawPCM:
+    """Marks ``source`` as raw PCM already in the session's format (mono, its rate and
+    encoding): it is re-chunked on sample boundaries and paced, never decoded.
+
+    For a microphone or a telephony stream: ``client.stream_realtime(RawPCM(chunks))``.
+    Encoded audio from an iterator is probed by FFmpeg first, which may wait for
+    seconds of it; raw PCM starts at once.
+
+    ``source`` is any :data:`AudioSource` (a ``.raw`` path, bytes, a file, an iterator).
+    """
+
+    source: AudioSource
 
 
 def _number(value: Any) -> bool:

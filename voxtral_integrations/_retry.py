@@ -128,6 +128,18 @@ def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None
         return None
 
 
+def parse_remaining(headers: Mapping[str, str]) -> int | None:
+    """Requests the server will still accept now, from ``X-RateLimit-Remaining``.
+
+    Mistral documents this header next to ``Retry-After``; anything but a
+    non-negative whole number (absent, a proxy's garbage) is ``None``.
+    """
+    value = headers.get("x-ratelimit-remaining")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
 def _seconds(value: str | None) -> float | None:
     """A finite, non-negative number of seconds, or ``None`` for anything else."""
     if value is None:

@@ -31,7 +31,7 @@ from voxtral_integrations import (
     Transcription,
     VoxtralClient,
 )
-from voxtral_integrations._constants import ModelLimits
+from voxtral_integrations._catalogue import ModelLimits
 
 TOLERANCE = 0.05
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]

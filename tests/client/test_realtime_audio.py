@@ -239,6 +239,73 @@ def test_a_long_file_is_decoded_a_few_blocks_ahead(tmp_path: Path) -> None:
     assert asyncio.run(run()) <= 4 * 32000 + 65536  # two blocks waiting, one decoding
 
 
+def _threads(name: str) -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == name}
+
+
+def test_files_share_one_decoding_thread_that_keeps_each_a_few_blocks_ahead(
+    tmp_path: Path,
+) -> None:
+    paths = [tmp_path / f"long{number}.wav" for number in range(3)]
+    for path in paths:
+        with path.open("wb") as file:
+            for piece in Counting(seconds=60):
+                file.write(piece)
+
+    class Watched(io.FileIO):
+        def __init__(self, path: Path) -> None:
+            super().__init__(path)
+            self.furthest = 0
+
+        def read(self, size: int = -1) -> bytes:
+            data = super().read(size)
+            self.furthest = max(self.furthest, self.tell())
+            return data
+
+    async def run() -> tuple[list[int], int, int, set[threading.Thread]]:
+        files = [Watched(path) for path in paths]
+        streams = [pcm_chunks(file, sample_rate=16000, realtime=False) for file in files]
+        converted, ahead, seen = [0, 0, 0], 0, set()
+        for _ in range(100):  # the consumers take turns: each is served as it asks
+            for number, chunks in enumerate(streams):
+                converted[number] += len(await anext(chunks))  # type: ignore[call-overload]
+                ahead = max(ahead, files[number].furthest - converted[number])
+            seen |= _threads("voxtral-audio-decoder")
+        await streams[0].aclose()  # type: ignore[attr-defined]
+        closed_at = files[0].furthest
+        for number in (1, 2):
+            async for chunk in streams[number]:
+                converted[number] += len(chunk)
+        for file in files:
+            file.close()
+        return converted, ahead, files[0].furthest - closed_at, seen
+
+    converted, ahead, read_after_close, seen = asyncio.run(run())
+    assert converted[1:] == [60 * 32000, 60 * 32000]
+    assert ahead <= 4 * 32000 + 65536  # two blocks waiting, one decoding
+    assert read_after_close <= 65536  # the piece being decoded, then no more
+    assert len(seen) == 1
+    for _ in range(300):  # no source left: the thread ends
+        if not _threads("voxtral-audio-decoder"):
+            break
+        threading.Event().wait(0.01)
+    assert not _threads("voxtral-audio-decoder")
+
+
+def test_a_file_that_fails_fails_alone() -> None:
+    wav = encode(speech_pcm(REGIONS, DURATION), "wav")
+
+    async def run() -> bytes:
+        good = pcm_chunks(wav, sample_rate=16000, realtime=False)
+        bad = pcm_chunks(b"this is not audio at all" * 100, sample_rate=16000, realtime=False)
+        first = await anext(good)  # type: ignore[call-overload]
+        with pytest.raises(AudioError, match="<bytes>"):
+            await anext(bad)  # type: ignore[call-overload]
+        return first + b"".join([chunk async for chunk in good])
+
+    assert asyncio.run(run()) == b"".join(_collect(wav, sample_rate=16000, realtime=False))
+
+
 def test_raw_pcm_is_rechunked_on_sample_boundaries() -> None:
     pcm = bytes(range(256)) * 50  # 12800 bytes: 3200 s32 samples
     pieces = [pcm[at : at + 3] for at in range(0, len(pcm), 3)] + [b"\x01\x02"]

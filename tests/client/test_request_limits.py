@@ -8,6 +8,7 @@ through the client.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,16 @@ from tests.support.audio_factory import encode, speech_pcm
 from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_voxtral import FakeVoxtral
 from voxtral_integrations import AsyncVoxtralClient, InvalidInputError, VoxtralClient
-from voxtral_integrations._constants import (
-    DEFAULT_CHUNK_SECONDS,
+from voxtral_integrations._catalogue import (
+    CATALOGUE,
     DEFAULT_MODEL_LIMITS,
     MODEL_LIMITS,
-    VLLM_LIMITS,
     ModelLimits,
+)
+from voxtral_integrations._constants import (
+    DEFAULT_CHUNK_SECONDS,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    VLLM_LIMITS,
 )
 from voxtral_integrations._dialects import dialect
 from voxtral_integrations._options import transcription_options
@@ -175,9 +180,9 @@ def test_a_diarized_recording_goes_in_one_request_where_the_model_allows(
     # scaled down: a 50 s recording, a 60 s model limit and a 20 s concurrency target
     # stand for 40 minutes, Mistral's 60 and the 15-minute target
     monkeypatch.setattr("voxtral_integrations._dialects.DEFAULT_CHUNK_SECONDS", 20)
-    monkeypatch.setattr(
-        "voxtral_integrations._dialects.DEFAULT_MODEL_LIMITS", ModelLimits(60, 25_000_000)
-    )
+    mini = CATALOGUE[DEFAULT_TRANSCRIPTION_MODEL]
+    scaled = replace(mini, limits=ModelLimits(60, 25_000_000))
+    monkeypatch.setitem(CATALOGUE, DEFAULT_TRANSCRIPTION_MODEL, scaled)  # type: ignore[index]
     regions = [(start, start + 4.0) for start in range(1, 49, 6)]
     fake = FakeVoxtral()
     http = httpx.Client(transport=httpx.MockTransport(fake))

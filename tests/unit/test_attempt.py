@@ -345,7 +345,7 @@ class Pool(Pace):
     def admit(self) -> float:
         return 0.0
 
-    def throttle(self, wait: float) -> None:
+    def throttle(self, wait: float, *, sent_ago: float = 0.0) -> None:
         pass
 
 

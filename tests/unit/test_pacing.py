@@ -1,8 +1,14 @@
-"""The shared pace of one client: holds after a 429, a window that halves and grows back."""
+"""The shared pace of one client: holds after a 429, a window that halves and grows back,
+and a rate it learns and sends at (against a token bucket on a fake clock)."""
 
 from __future__ import annotations
 
+import heapq
 import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -98,3 +104,200 @@ def test_successes_sent_before_a_cut_do_not_reopen_the_window(clock: list[float]
     assert pace.window == 8
     pace.release(succeeded=True, epoch=pace.epoch)
     assert pace.window == 8 + 1 / 8
+
+
+# --------------------------------------------------------------------------- the rate
+
+
+@dataclass
+class Limiter:
+    """A server's token bucket: ``limit(t)`` requests per second, ``burst`` at once."""
+
+    limit: Callable[[float], float]
+    burst: float = 8.0
+    whole_seconds: bool = True  # ``Retry-After: 1``, else to the millisecond
+    tokens: float = 8.0
+    updated: float = 0.0
+
+    def take(self, moment: float) -> float | None:
+        """``None`` if accepted, else the ``Retry-After`` it answers."""
+        self.tokens = min(self.burst, self.tokens + (moment - self.updated) * self.limit(moment))
+        self.updated = moment
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        wait = (1.0 - self.tokens) / self.limit(moment)
+        if self.whole_seconds:
+            return float(max(1, math.ceil(wait)))
+        return math.ceil(wait * 1000) / 1000
+
+
+@dataclass
+class Run:
+    wall: float
+    rate: float
+    holds: list[tuple[float, float]]  # (429 arrived, its Retry-After)
+    sends: list[float]
+
+    def early(self) -> int:
+        return sum(1 for at, wait in self.holds for sent in self.sends if at < sent < at + wait)
+
+    def bursts(self) -> int:
+        """Separate holds (the 429s of one burst arrive together and make one)."""
+        ends: list[float] = []
+        for at, wait in sorted(self.holds):
+            if not ends or at >= ends[-1]:
+                ends.append(at + wait)
+        return len(ends)
+
+
+def simulate(
+    clock: list[float],
+    limiter: Limiter,
+    *,
+    requests: int = 200,
+    concurrency: int = 16,
+    latency: tuple[float, float] = (0.4, 0.6),
+    remaining_header: bool = False,
+) -> Run:
+    """``requests`` sent through one :class:`Pace` by ``concurrency`` workers, as the send
+    loops drive it, against ``limiter``: events in the order of a fake clock."""
+    rng = random.Random(7)
+    pace, events, todo = Pace(), list[tuple[float, int, str, tuple[Any, ...]]](), requests
+    holds: list[tuple[float, float]] = []
+    sends: list[float] = []
+    start = clock[0] = 0.0
+
+    def push(moment: float, kind: str, *args: Any) -> None:
+        heapq.heappush(events, (moment, len(sends) + len(holds) + len(events), kind, args))
+
+    for _ in range(min(concurrency, requests)):
+        push(0.0, "turn")
+        todo -= 1
+    while events:
+        clock[0], _, kind, args = heapq.heappop(events)
+        moment = clock[0]
+        if kind == "turn":
+            if (wait := pace.admit()) > 0:
+                push(moment + wait, "turn")
+                continue
+            sends.append(moment)
+            refused = limiter.take(moment)
+            left = int(limiter.tokens)
+            if refused is None:
+                push(moment + rng.uniform(*latency), "ok", pace.epoch, moment, left)
+            else:
+                push(moment + 0.001, "429", pace.epoch, moment, refused)
+        elif kind == "ok":
+            epoch, sent, left = args
+            if remaining_header:
+                pace.remaining(left, sent_ago=moment - sent)
+            pace.release(succeeded=True, epoch=epoch)
+            if todo:
+                todo -= 1
+                push(moment, "turn")
+        else:
+            epoch, sent, wait = args
+            holds.append((moment, wait))
+            if remaining_header:
+                pace.remaining(0, sent_ago=moment - sent)
+            pace.throttle(wait, sent_ago=moment - sent)
+            pace.release(succeeded=False, epoch=epoch)
+            push(moment + wait, "turn")
+    return Run(clock[0] - start, pace.rate, holds, sends)
+
+
+BOUND = (200 - 8) / 24 + 0.6
+"""No client sends 200 requests sooner under 24 req/s with a burst of 8 (the slowest
+answer last): the benchmark's bound."""
+
+
+@pytest.mark.parametrize(
+    ("whole_seconds", "most_wall", "most_bursts"),
+    [
+        # one hold for the first wave (unavoidable), one to measure the rate: each a second
+        pytest.param(True, BOUND + 2.0, 2, id="Retry-After-whole-seconds"),
+        pytest.param(False, BOUND / 0.9, 10, id="retry-after-ms"),
+    ],
+)
+def test_a_steady_limit_is_learnt_and_sent_at(
+    clock: list[float], whole_seconds: bool, most_wall: float, most_bursts: int
+) -> None:
+    run = simulate(clock, Limiter(lambda _: 24.0, whole_seconds=whole_seconds))
+    assert run.early() == 0
+    assert run.wall <= most_wall
+    assert run.bursts() <= most_bursts
+    assert 0.9 * 24 <= run.rate <= 1.1 * 24
+
+
+def test_every_retry_after_is_honoured_exactly(clock: list[float]) -> None:
+    """Nothing goes inside a hold, and the pace does not wait past one either: the first
+    send after each burst's hold is at its very end (the rate allowing)."""
+    run = simulate(clock, Limiter(lambda _: 24.0))
+    assert run.holds and run.early() == 0
+    ends = sorted({at + wait for at, wait in run.holds})
+    for end in ends:
+        after = [sent for sent in run.sends if sent >= end]
+        assert after and after[0] == pytest.approx(end, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("limit", "requests", "lowest", "highest"),
+    [
+        pytest.param(lambda t: 24.0 if t < 5 else 12.0, 400, 0.7 * 12, 1.1 * 12, id="drops"),
+        pytest.param(lambda t: 12.0 if t < 5 else 24.0, 800, 1.5 * 12, 1.1 * 24, id="rises"),
+    ],
+)
+def test_a_limit_that_moves_is_followed(
+    clock: list[float],
+    limit: Callable[[float], float],
+    requests: int,
+    lowest: float,
+    highest: float,
+) -> None:
+    run = simulate(clock, Limiter(limit), requests=requests)
+    assert run.early() == 0
+    assert lowest <= run.rate <= highest
+
+
+def test_with_no_429_nothing_is_learnt_and_nothing_waits(clock: list[float]) -> None:
+    run = simulate(clock, Limiter(lambda _: 1000.0, burst=1000.0, tokens=1000.0))
+    assert run.holds == [] and run.rate == math.inf
+    assert run.wall <= 0.6 * math.ceil(200 / 16)
+
+
+def test_remaining_zero_teaches_the_rate_without_a_hold(clock: list[float]) -> None:
+    """``X-RateLimit-Remaining: 0`` on a success: the limiter is empty, nobody is held."""
+    pace = Pace()
+    for _ in range(40):  # 40 requests over 2 s, the last one's answer says 0 left
+        assert pace.admit() == 0.0
+        pace.release(succeeded=True, epoch=pace.epoch)
+        clock[0] += 0.05
+    pace.remaining(7, sent_ago=1.95)  # an early one: 7 left then
+    pace.remaining(0, sent_ago=0.05)
+    wait = pace.admit()
+    assert pace.burst == 8 and pace.rate == pytest.approx(0.95 * (39 - 8) / 1.9, rel=0.05)
+    assert 0 < wait < 1 / pace.rate  # no hold: the rate spaces the sends
+    assert pace.window == math.inf
+
+
+def test_remaining_room_is_spent_at_once(clock: list[float]) -> None:
+    """More left than was sent since: room the learnt rate would not have given."""
+    pace = Pace()
+    for _ in range(30):
+        pace.admit()
+        pace.release(succeeded=True, epoch=pace.epoch)
+        clock[0] += 0.05
+    pace.throttle(0.0, sent_ago=0.0)
+    assert pace.admit() > 0 and pace.rate != math.inf  # found empty: the rate spaces sends
+    pace.remaining(5, sent_ago=0.0)
+    assert [pace.admit() for _ in range(5)] == [0.0] * 5
+    assert pace.admit() > 0
+
+
+def test_no_header_at_all_still_learns(clock: list[float]) -> None:
+    with_header = simulate(clock, Limiter(lambda _: 24.0), remaining_header=True)
+    without = simulate(clock, Limiter(lambda _: 24.0))
+    assert without.early() == with_header.early() == 0
+    assert without.rate != math.inf and with_header.rate != math.inf
+    assert with_header.wall <= without.wall + 0.5

@@ -15,7 +15,7 @@ from voxtral_integrations._constants import (
     MAX_RETRY_AFTER,
     MAX_RETRY_DELAY,
 )
-from voxtral_integrations._retry import RetryPolicy, parse_retry_after
+from voxtral_integrations._retry import RetryPolicy, parse_remaining, parse_retry_after
 
 NOW = datetime(2015, 10, 21, 7, 27, 30, tzinfo=timezone.utc)
 
@@ -304,3 +304,20 @@ def test_parse_retry_after_never_raises_and_is_finite(
         headers["retry-after-ms"] = retry_after_ms
     value = parse_retry_after(headers, now=NOW)
     assert value is None or (isinstance(value, float) and math.isfinite(value) and value >= 0)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-ratelimit-remaining": "7"}, 7),
+        ({"x-ratelimit-remaining": " 0 "}, 0),
+        ({"x-ratelimit-remaining": "-1"}, None),
+        ({"x-ratelimit-remaining": "2.5"}, None),
+        ({"x-ratelimit-remaining": "many"}, None),
+        ({"retry-after": "1"}, None),
+        ({}, None),
+    ],
+)
+def test_parse_remaining(headers: dict[str, str], expected: int | None) -> None:
+    """Only a whole, non-negative ``X-RateLimit-Remaining`` paces (the documented header)."""
+    assert parse_remaining(headers) == expected

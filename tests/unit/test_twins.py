@@ -37,6 +37,7 @@ OPERATIONS_DIFFERENCES = {
     "chat": "the async shell converts inline audio in a worker thread",
     "_long_events": "the async shell materialises each chunk in a worker thread",
     "stream_realtime": "the sync shell runs the session's event loop in a thread",
+    "estimate": "the async shell probes the inputs in a worker thread",
 }
 """Methods of the operations that differ on purpose: work kept off the event loop."""
 

@@ -1,5 +1,8 @@
 """The ``voxtral`` command: transcribe files, directories, globs and URLs from a shell.
 
+``voxtral transcribe --realtime`` and ``voxtral listen`` (the microphone) go through
+the realtime endpoint instead: see :mod:`._live`.
+
 ``voxtral transcribe`` runs :meth:`VoxtralClient.transcribe_many` over everything
 named on the command line and writes one output per input as soon as it is done
 (atomically), so an interrupted or partly failed run keeps what finished and a
@@ -17,7 +20,8 @@ argument (it would land in the shell history), and never printed.
 The package, one job per module: ``_parser`` (commands, flags, help), ``_options``
 (flags to the library's arguments and back), ``_inputs`` (what the arguments name),
 ``_outputs`` (formats, names, atomic writes, the outputs index), ``_commands`` (the
-``transcribe`` and ``batch`` runs), ``_cache`` (the resume cache and ``voxtral
+``transcribe`` and ``batch`` runs), ``_live`` (``transcribe --realtime`` and ``voxtral
+listen``: realtime sessions, the microphone), ``_cache`` (the resume cache and ``voxtral
 cache``), ``_screen`` (the terminal and Ctrl-C), ``_summary`` (the tally) and
 ``_exits`` (exit statuses); this module maps what a run raises to its exit status.
 """

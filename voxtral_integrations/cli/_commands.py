@@ -25,6 +25,7 @@ from .._exceptions import ConfigurationError, IncompleteTranscriptionError
 from .._models import BatchJob, TranscriptionResult
 from .._redaction import redact_urls, redact_urls_in
 from ._cache import _usable_cache, prune_cache
+from ._cost import check_budget, estimate_inputs, render_table
 from ._exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -79,7 +80,7 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     say = _sayer(err)
     options = transcription_kwargs(args)
     resume_cache = _usable_cache(args, say)
-    if resume_cache is not None:
+    if resume_cache is not None and not args.dry_run:
         prune_cache(resume_cache)
     warn = _warner(say)
     denied: list[Path] = []
@@ -103,7 +104,13 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         inputs, targets, index, args.format, overwrite=args.overwrite, warn=warn
     )
     tally.skipped = len(inputs) - len(todo)
-    if todo:
+    if todo and (args.dry_run or args.max_cost is not None):  # before any client or key
+        estimate, left_out = estimate_inputs(args, [inputs[i] for i in todo], options, say)
+        if args.dry_run:
+            out.write(render_table(estimate, left_out))
+            return EXIT_OK
+        check_budget(estimate, left_out, args.max_cost)
+    if todo and not args.dry_run:
         with make_client(args.backend, args.base_url) as client:
             results = client.transcribe_many(  # checks every option before sending anything
                 [inputs[index].audio for index in todo],
@@ -334,7 +341,7 @@ def _collect(
         warn=_warner(say),
     )
     writer = _Writer(args.format, out, several=True)
-    tally = Tally(skipped=len(inputs) - len(todo))
+    tally = Tally(skipped=len(inputs) - len(todo), batch=True)
     try:
         for position in todo:
             _handle(

@@ -14,6 +14,7 @@ from .._constants import (
     CLI_CACHE_DIR_NAME,
     DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
+    DEFAULT_REALTIME_MODEL,
     DEFAULT_TRANSCRIPTION_MODEL,
     MAX_BATCH_TIMEOUT_HOURS,
     TIMESTAMP_GRANULARITIES,
@@ -27,9 +28,9 @@ from ._commands import (
     run_batch_results,
     run_batch_status,
     run_batch_submit,
-    run_transcribe,
 )
 from ._exits import PROG
+from ._live import run_listen, run_transcribe
 from ._outputs import DEFAULT_FORMAT, SUFFIXES
 
 
@@ -63,6 +64,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _dollars(text: str) -> float:
+    try:
+        return _seconds(text)  # the same check: a finite number >= 0
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of US dollars >= 0") from None
+
+
 def _add_format_flag(
     parser: argparse.ArgumentParser, default: str | None = DEFAULT_FORMAT, shown: str = ""
 ) -> None:
@@ -77,37 +85,37 @@ def _add_format_flag(
     )
 
 
-def _add_transcription_flags(parser: argparse.ArgumentParser, *, backends: bool) -> None:
+def _add_transcription_flags(
+    parser: argparse.ArgumentParser, *, backends: bool, realtime: bool = False
+) -> None:
     parser.add_argument(
         "audio",
         nargs="+",
         metavar="PATH_OR_URL",
         help="audio or video files, directories (searched recursively), globs, http(s) URLs",
     )
-    _add_format_flag(parser)
+    _add_format_flag(
+        parser,
+        None if realtime else DEFAULT_FORMAT,
+        DEFAULT_FORMAT + ("; with --realtime: the turns' timed lines" if realtime else ""),
+    )
     options = parser.add_argument_group("transcription options")
     options.add_argument(
-        "--model", default=DEFAULT_TRANSCRIPTION_MODEL, help="model id (default: %(default)s)"
+        "--model",
+        default=None if realtime else DEFAULT_TRANSCRIPTION_MODEL,
+        help=f"model id (default: {DEFAULT_TRANSCRIPTION_MODEL}"
+        + (f"; with --realtime: {DEFAULT_REALTIME_MODEL})" if realtime else ")"),
     )
-    options.add_argument(
-        "--language",
-        metavar="xx",
-        help="two-letter language code to skip detection (not with timestamps, "
-        "--diarize, or the timed formats)",
+    _add_speech_flags(
+        options,
+        "two-letter language code to skip detection (not with timestamps, --diarize, "
+        "or the timed formats; with --realtime: a Realtime 3 model)",
     )
     options.add_argument(
         "--timestamps",
         choices=TIMESTAMP_GRANULARITIES,
-        help="request segment or word timestamps (srt, vtt and jsonl request segment "
-        "timestamps themselves)",
-    )
-    options.add_argument("--diarize", action="store_true", help="label segments by speaker")
-    options.add_argument(
-        "--context-bias",
-        metavar="TERM[,TERM...]",
-        action="append",
-        help="terms to spell right (names, jargon; join words with _), separated by commas; "
-        "repeatable (--context-bias Voxtral,Mistral_AI --context-bias vLLM)",
+        help="request segment or word timestamps (word: not on Voxtral 3 models; srt, vtt "
+        "and jsonl request segment timestamps themselves)",
     )
     options.add_argument(
         "--temperature", type=float, metavar="T", help="sampling temperature (>= 0)"
@@ -119,7 +127,46 @@ def _add_transcription_flags(parser: argparse.ArgumentParser, *, backends: bool)
         help="longest stretch of audio per request; longer files are split at pauses "
         "(default: 15 minutes, within the model's limit)",
     )
+    if realtime:
+        live = parser.add_argument_group("realtime (see also `voxtral listen`)")
+        live.add_argument(
+            "--realtime",
+            action="store_true",
+            help="stream each local file through the realtime endpoint, one session after "
+            "another: final turns printed as they come, the open turn's partial text live "
+            "on a terminal",
+        )
+        _add_live_flags(live)
+        live.add_argument(
+            "--no-pace",
+            action="store_true",
+            help="with --realtime: send the audio as fast as the server takes it, not at the "
+            "speed of speech",
+        )
     _add_server_flags(parser, backends=backends)
+
+
+def _add_speech_flags(group: Any, language: str) -> None:
+    """The options the HTTP and the realtime transcriptions share."""
+    group.add_argument("--language", metavar="xx", help=language)
+    group.add_argument("--diarize", action="store_true", help="label segments by speaker")
+    group.add_argument(
+        "--context-bias",
+        metavar="TERM[,TERM...]",
+        action="append",
+        help="terms to spell right (names, jargon; join words with _), separated by commas; "
+        "repeatable (--context-bias Voxtral,Mistral_AI --context-bias vLLM)",
+    )
+
+
+def _add_live_flags(group: Any) -> None:
+    group.add_argument(
+        "--delay",
+        type=_positive_int,
+        metavar="MS",
+        help="how far behind the audio the text may run, in milliseconds, within the "
+        "model's range (default: the server's)",
+    )
 
 
 def _add_server_flags(parser: argparse.ArgumentParser, *, backends: bool) -> None:
@@ -150,14 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    transcribe = commands.add_parser(
+    transcribe = _command(
+        commands,
         "transcribe",
-        help="transcribe files, directories, globs and URLs",
-        description=_TRANSCRIBE_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_TRANSCRIBE_EPILOG,
+        "transcribe files, directories, globs and URLs",
+        _TRANSCRIBE_DESCRIPTION,
+        _TRANSCRIBE_EPILOG,
     )
-    _add_transcription_flags(transcribe, backends=True)
+    _add_transcription_flags(transcribe, backends=True, realtime=True)
     output = transcribe.add_argument_group("output and resuming")
     output.add_argument(
         "-o",
@@ -194,10 +241,72 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress bars over files and chunks on stderr (default: when stderr is a terminal)",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    cost = transcribe.add_argument_group("cost (priced from the model catalogue)")
+    cost.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="probe every input locally and print a table of what a run would send (files, "
+        "audio minutes, chunks, requests, bytes to upload, diarization overlap) and its "
+        "estimated cost online and via the Batch API; sends nothing, needs no API key",
+    )
+    cost.add_argument(
+        "--max-cost",
+        type=_dollars,
+        metavar="USD",
+        help="refuse (exit 2, nothing sent) a run whose estimated online cost is higher",
+    )
     transcribe.set_defaults(run=run_transcribe, prog=transcribe.prog)
+    _add_listen_parser(commands)
     _add_batch_parsers(commands)
     _add_cache_parsers(commands)
     return parser
+
+
+def _command(commands: Any, name: str, what: str, description: str, epilog: str) -> Any:
+    """A command's parser, its description and examples shown as written."""
+    return commands.add_parser(
+        name,
+        help=what,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=epilog,
+    )
+
+
+def _add_listen_parser(commands: Any) -> None:
+    listen = _command(
+        commands,
+        "listen",
+        "transcribe the microphone live (the `listen` extra)",
+        _LISTEN_DESCRIPTION,
+        _LISTEN_EPILOG,
+    )
+    _add_format_flag(listen, None, "the turns' lines only")
+    options = listen.add_argument_group("transcription options")
+    options.add_argument(
+        "--model",
+        default=DEFAULT_REALTIME_MODEL,
+        help="realtime model id (default: %(default)s; on vllm: the served model's name)",
+    )
+    _add_speech_flags(options, "two-letter language code (a Realtime 3 model)")
+    _add_live_flags(options)
+    options.add_argument(
+        "--device",
+        metavar="DEVICE",
+        help="input device: its number or a part of its name, as `python -m sounddevice` "
+        "lists them (default: the system's)",
+    )
+    output = listen.add_argument_group("output")
+    output.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="with --format: write the session's transcript to FILE when it ends (default: stdout)",
+    )
+    output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    _add_server_flags(listen, backends=True)
+    listen.set_defaults(run=run_listen, prog=listen.prog)
 
 
 def _add_cache_dir_flag(group: Any, what: str) -> None:
@@ -229,12 +338,12 @@ def _add_cache_parsers(commands: Any) -> None:
 
 
 def _add_batch_parsers(commands: Any) -> None:
-    batch = commands.add_parser(
+    batch = _command(
+        commands,
         "batch",
-        help="the Batch API: submit a corpus now, collect the transcripts later",
-        description=_BATCH_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_BATCH_EPILOG,
+        "the Batch API: submit a corpus now, collect the transcripts later",
+        _BATCH_DESCRIPTION,
+        _BATCH_EPILOG,
     )
     actions = batch.add_subparsers(dest="action", metavar="ACTION", required=True)
     raw = argparse.RawDescriptionHelpFormatter
@@ -351,6 +460,8 @@ def _add_collect_flags(group: Any) -> None:
 _MAIN_EPILOG = """\
 examples:
   voxtral transcribe meeting.mp3
+  voxtral transcribe --realtime meeting.mp3
+  voxtral listen
   voxtral transcribe recordings/ --output-dir transcripts/ --format srt
   voxtral batch submit corpus/ --output-dir transcripts/ --wait
   voxtral cache info
@@ -372,6 +483,13 @@ and, through the resume cache, sends only the missing chunks of a long file
 that failed or was interrupted.
 Results go to stdout unless --output-dir is given; messages, the summary and
 progress go to stderr.
+
+With --realtime, each local file is streamed through the realtime endpoint
+instead, one session after another (at the speed of speech unless --no-pace):
+the final turns are printed as they come, `[00:00:01.2 -> 00:00:03.4] text`,
+with the open turn's partial text rewritten in place on a terminal; --format
+renders each file's turns (to DIR/<name>.<format> with --output-dir). Ctrl-C
+ends the audio there, still prints the final turns, then exits 130.
 
 exit status: 0 all done, 1 some inputs failed (each named on stderr),
 2 usage error (nothing was sent), 3 the server refused the API key (the
@@ -400,6 +518,33 @@ examples:
   # all in one go
   voxtral batch submit calls/ -o out/ --format jsonl --wait"""
 
+_LISTEN_DESCRIPTION = """\
+Transcribe the microphone live through the realtime endpoint: each final turn is
+printed as it comes, with its times (and speaker, with --diarize on a Realtime 3
+model); on a terminal the open turn's partial text is rewritten in place below.
+Not on a terminal (a pipe), only the final turns, one per line.
+
+Ctrl-C ends the session: the microphone is closed, what was said is flushed and
+its final turns are printed (and written, with --format --output FILE) before
+the command exits 0. A second Ctrl-C abandons the session at once (exit 130).
+Needs the `listen` extra: pip install 'voxtral-integrations[listen]'.
+
+exit status: 0 ended by Ctrl-C (or the device), 1 the session failed, 2 usage
+error (nothing was sent, e.g. the extra is missing), 3 the server refused the
+API key, 130 a second Ctrl-C abandoned the session."""
+
+_LISTEN_EPILOG = """\
+examples:
+  voxtral listen
+  voxtral listen --model voxtral-mini-transcribe-realtime-3 --diarize --language en
+  voxtral listen --format srt --output meeting.srt
+  voxtral listen --backend vllm --base-url http://gpu:8000/v1 \\
+      --model mistralai/Voxtral-Mini-4B-Realtime-2602
+
+environment:
+  MISTRAL_API_KEY   the API key (never printed; there is no flag for it)
+  MISTRAL_BASE_URL  the API base URL (for the mistral backend)"""
+
 _TRANSCRIBE_EPILOG = """\
 examples:
   # the text of one file, on stdout
@@ -413,6 +558,14 @@ examples:
 
   # spell names right (terms separated by commas; the flag may be repeated)
   voxtral transcribe 'talks/*.mp4' -o out/ --context-bias Voxtral,Mistral_AI
+
+  # live through the realtime endpoint: final turns with times as they come
+  voxtral transcribe --realtime call.wav
+  voxtral transcribe --realtime call.wav --no-pace -o out/ --format srt
+
+  # what a run would send and cost, without sending anything; then a capped run
+  voxtral transcribe lectures/ --diarize --dry-run
+  voxtral transcribe lectures/ --diarize -o out/ --max-cost 2.50
 
   # a remote file (fetched by the server)
   voxtral transcribe https://example.com/podcast.mp3 --format json

@@ -124,9 +124,13 @@ _SCREEN = _Screen()
 
 
 @contextmanager
-def _interruptible(finishing: Callable[[], None]) -> Iterator[None]:
+def _interruptible(finishing: Callable[[], None], *, gentle: bool = False) -> Iterator[None]:
     """The first Ctrl-C calls ``finishing`` (to say what is awaited), then interrupts;
-    a second one, while the requests in flight are awaited, abandons them."""
+    a second one, while the requests in flight are awaited, abandons them.
+
+    ``gentle``: the first one only calls ``finishing`` (a live session ends its audio
+    and waits for its last turns); the second interrupts.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers belong to the main thread
         return
@@ -139,9 +143,10 @@ def _interruptible(finishing: Callable[[], None]) -> Iterator[None]:
             return
         interrupts += 1
         if interrupts > 1:
-            raise _Abandoned
+            raise KeyboardInterrupt if gentle else _Abandoned
         finishing()
-        raise KeyboardInterrupt
+        if not gentle:
+            raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, interrupt)
     try:

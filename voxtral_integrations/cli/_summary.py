@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._catalogue import audio_cost
 from .._models import Transcription, Usage
 from ._exits import PROG
 
@@ -25,6 +26,13 @@ class Tally:
     replayed_seconds: float = 0.0
     replayed_tokens: int = 0
     overlap_seconds: float = 0.0
+    billed_seconds: float = 0.0
+    """Audio the server reported billing this run (``usage.prompt_audio_seconds``)."""
+    cost: float | None = 0.0
+    """Its price at the catalogue's rate for the model that answered; ``None`` once any
+    transcription's price (or billed seconds) is unknown."""
+    batch: bool = False
+    """Results of the Batch API, priced at its rate."""
 
     def add_usage(self, transcription: Transcription) -> None:
         """Count ``transcription``'s audio and tokens (also a failed file's finished part)."""
@@ -43,6 +51,11 @@ class Tally:
         elif transcription.segments and transcription.segments[-1].end is not None:
             self.audio_seconds += transcription.segments[-1].end
         self.overlap_seconds += transcription.overlap_seconds
+        billed = transcription.billed_seconds
+        self.billed_seconds += billed or 0.0
+        if self.cost is not None:
+            cost = audio_cost(transcription.model, billed, batch=self.batch)
+            self.cost = None if cost is None else self.cost + cost
 
     def summary(self, seconds: float) -> str:
         parts = [f"{self.done} done", f"{self.failed} failed"]
@@ -60,8 +73,10 @@ class Tally:
             if self.overlap_seconds
             else ""
         )
+        cost = "cost unknown" if self.cost is None else f"about ${self.cost:.4f}"
         return (
             f"{PROG}: {', '.join(parts)}; {self.audio_seconds / 60:.1f} min of audio{overlap}; "
             f"{tokens} tokens ({self.prompt_tokens} prompt, {self.completion_tokens} "
-            f"completion){replayed}; {seconds:.1f} s"
+            f"completion); billed {self.billed_seconds / 60:.1f} min, {cost}{replayed}; "
+            f"{seconds:.1f} s"
         )

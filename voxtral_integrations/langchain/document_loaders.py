@@ -45,9 +45,11 @@ from .._loading import (
     Mode,
     OnError,
     aload,
+    estimate,
     load,
     load_options,
 )
+from .._models import CostEstimate
 from .._options import UploadCodec
 from .._realtime_loading import RealtimeSource, aturn_records, check_realtime, turn_records
 from .._records import Granularity, Record, TranscriptFormat
@@ -187,6 +189,12 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
             error.documents = documents
             raise
         return documents
+
+    def estimate(self) -> CostEstimate:
+        """What :meth:`load` would send and cost, without sending anything: every file
+        probed and planned locally (:meth:`VoxtralClient.estimate`), priced online and
+        through the Batch API (``None`` for a model without a known price)."""
+        return estimate(self._client(), self._sources, self._options)
 
     def lazy_load(self) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""

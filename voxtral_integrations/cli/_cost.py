@@ -1,0 +1,130 @@
+"""``voxtral transcribe --dry-run`` and ``--max-cost``: what a run would send and cost.
+
+Both probe every local input the run would send (``_estimate``: the same checks and
+cut plan as the run) before any client is made, so a dry run needs no API key and a
+budget is checked before the first request. A URL is fetched by the server, so its
+length is unknown here: a dry run leaves it out and says so; a budget refuses to
+guess it. Chunks in the resume cache are counted as if sent (an upper bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._bulk import Source
+from .._dialects import checked_options, dialect
+from .._estimate import estimate_file, priced
+from .._exceptions import AudioError
+from .._models import CostEstimate, FileEstimate
+from ._exits import PROG, UsageError, one_line
+from ._inputs import Input
+
+_NAME_WIDTH = 34
+_COLUMNS = ("minutes", "chunks", "requests", "upload MB", "overlap min", "online $", "batch $")
+
+
+def estimate_inputs(
+    args: argparse.Namespace,
+    items: Sequence[Input],
+    options: dict[str, Any],
+    say: Callable[[str], None],
+) -> tuple[CostEstimate, list[str]]:
+    """The estimate over the local ``items``, and the names of those left out: URLs, and
+    audio a run would refuse (each named on stderr as it would fail)."""
+    backend = dialect(args.backend)
+    checked, chunking = checked_options(backend, options)
+    files: list[FileEstimate] = []
+    left_out: list[str] = []
+    for item in items:
+        if not isinstance(item.audio, Path):
+            left_out.append(item.name)
+            continue
+        try:
+            files.append(
+                estimate_file(
+                    backend, Source(item.audio, item.name), checked, chunking.max_chunk_seconds
+                )
+            )
+        except AudioError as error:
+            say(f"{PROG}: would fail: {item.name}: {one_line(error)}")
+            left_out.append(item.name)
+    return priced(checked.model, files), left_out
+
+
+def check_budget(estimate: CostEstimate, left_out: Sequence[str], max_cost: float) -> None:
+    """Refuse (a ``UsageError``: nothing is sent) a run that may cost more than ``max_cost``."""
+    if left_out:
+        raise UsageError(
+            f"--max-cost cannot be checked: {left_out[0]!r} cannot be measured locally (a URL "
+            "is fetched by the server, or the audio cannot be read). Drop --max-cost, or "
+            "download the URL first."
+        )
+    cost = estimate.cost
+    if cost is None:
+        raise UsageError(
+            f"--max-cost cannot be checked: no price is known for model {estimate.model!r}. "
+            "Drop --max-cost, or pass a model the catalogue prices (docs: Models and cost)."
+        )
+    if cost > max_cost:
+        raise UsageError(
+            f"the estimate is ${cost:.4f} for {estimate.billed_seconds / 60:.1f} min of audio "
+            f"({estimate.requests} requests to {estimate.resolved_model!r}), over --max-cost "
+            f"${max_cost:.4f}: nothing was sent. Raise --max-cost, or transcribe fewer files."
+        )
+
+
+def render_table(estimate: CostEstimate, left_out: Sequence[str]) -> str:
+    """The dry run's table: one row per file, then the totals and the prices used."""
+    header = f"{'file':<{_NAME_WIDTH}}" + "".join(f"{name:>12}" for name in _COLUMNS)
+    lines = [header]
+    for row in estimate.per_file:
+        lines.append(_row(_short(row.source), row, estimate))
+    total = f"total ({estimate.files} file{'s' if estimate.files != 1 else ''})"
+    lines.append(_row(total, estimate, estimate))
+    price = estimate.price
+    shown = estimate.model
+    if estimate.resolved_model != estimate.model:
+        shown += f" (= {estimate.resolved_model})"
+    per_minute = (
+        f"${price.online}/min online, "
+        + (f"${price.batch}/min via the Batch API" if price.batch is not None else "no batch price")
+        if price.online is not None
+        else "no known price"
+    )
+    note = (
+        "" if price.verified or price.online is None else " (unverified: see docs, Models and cost)"
+    )
+    lines.append(f"model {shown}: {per_minute}{note}")
+    if left_out:
+        lines.append(
+            f"not estimated: {len(left_out)} input(s) ({', '.join(left_out[:3])}"
+            + (", ..." if len(left_out) > 3 else "")
+            + "): URLs are fetched by the server; unreadable audio would fail"
+        )
+    lines.append(f"{PROG}: dry run: nothing was sent")
+    return "\n".join(lines) + "\n"
+
+
+def _row(name: str, row: FileEstimate | CostEstimate, estimate: CostEstimate) -> str:
+    seconds = row.audio_seconds + row.overlap_seconds
+    cells = (
+        f"{row.audio_seconds / 60:.2f}",
+        str(row.chunks),
+        str(row.chunks),
+        f"{row.upload_bytes / 1e6:.2f}",
+        f"{row.overlap_seconds / 60:.2f}",
+        _dollars(estimate.price.cost(seconds)),
+        _dollars(estimate.price.cost(seconds, batch=True)),
+    )
+    return f"{name:<{_NAME_WIDTH}}" + "".join(f"{cell:>12}" for cell in cells)
+
+
+def _dollars(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4f}"
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= _NAME_WIDTH - 1 else "..." + name[-(_NAME_WIDTH - 4) :]
