@@ -583,6 +583,11 @@ def main(argv: list[str] | None = None) -> int:
         path, ours["chunks"], args.latency_per_audio_second, args.concurrency
     )
     print()
+    return verdict(failures)
+
+
+def verdict(failures: Sequence[str]) -> int:
+    """Print each failure, or that every target was met; the exit status."""
     for failure in failures:
         print(f"FAIL: {failure}")
     if not failures:

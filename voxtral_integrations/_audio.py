@@ -5,14 +5,17 @@
 * a file in a container the API accepts (WAV, MP3, FLAC, OGG, WEBM) that is within
   the limits is sent exactly as it is;
 * anything else PyAV can decode (m4a/AAC, video, AIFF, AMR, WMA, ...) is converted
-  to FLAC, 16 kHz, mono, 16-bit: lossless at the resolution Voxtral's encoder
-  works at (it resamples to 16 kHz mono itself), about 1.9 MB a minute, accepted
-  by the API, and quick to encode; for video only the audio track is taken;
+  to 16 kHz mono, the resolution Voxtral's encoder works at (it resamples to 16 kHz
+  mono itself): a lossless source (AIFF, ALAC, WAV with more channels...) to FLAC,
+  a lossy one to Opus in Ogg at about the source's bit rate, so the upload weighs
+  no more than the source (:func:`upload_format`; ``upload_codec="flac"`` sends FLAC
+  throughout); for video only the audio track is taken;
 * audio longer than a chunk is split at the quietest point of a search window
   before each limit. MP3 and WAV chunks are byte ranges of the original (stream
   copy: nothing is decoded except the search windows, nothing re-encoded); other
-  formats are converted chunk by chunk. Payloads are produced only when a request
-  is sent, so memory holds the chunks in flight, never the whole decoded file.
+  formats are converted chunk by chunk. A converted chunk is encoded only when its
+  request is sent, into a temporary file (``Payload.encode``), so memory holds
+  neither the decoded file nor the chunks in flight.
 
 Every problem that can be seen locally (no audio stream, nothing decodable, zero
 length, truncation, damage in the middle) is an :class:`AudioError` naming the
@@ -25,27 +28,33 @@ made from a file's bytes alone (damage, truncation, the WAV layout).
 
 from __future__ import annotations
 
+import io
 import logging
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from ._audio_checks import AudioInfo, _byte_range, _PacketIndex, _WavLayout
+from ._audio_checks import AudioInfo, _byte_range_file, _PacketIndex, _WavLayout
 from ._audio_decode import (
     CONVERSION_RATE,
+    FLAC,
     SENT_CHANNELS,
+    UploadFormat,
+    _encode,
     _levels_by_decoding,
     _levels_by_slice,
     _to_flac,
     inspect,
+    opus,
 )
 from ._chat_content import audio_to_convert, converted_part
 from ._chunking import one_request_seconds, plan_chunks, quietest_point
 from ._constants import ACCEPTED_AUDIO_TYPES, CHAT_MAX_AUDIO_SECONDS
 from ._exceptions import AudioError
 from ._models import Chunk
+from ._options import UploadCodec
 from ._sources import AudioUpload
 
 logger = logging.getLogger("voxtral_integrations")
@@ -54,12 +63,47 @@ SEARCH_SECONDS = 30.0
 """How far before each chunk limit a cut may move to find a pause."""
 
 
+LOSSLESS_CODECS = frozenset(
+    {"flac", "alac", "wavpack", "tta", "ape", "mlp", "truehd", "shorten", "als"}
+)
+"""Lossless codecs that are not PCM (every ``pcm_*`` is lossless but G.711's two)."""
+_COMPANDED_PCM = frozenset({"pcm_mulaw", "pcm_alaw"})
+OPUS_MIN_BIT_RATE = 16_000
+OPUS_MAX_BIT_RATE = 32_000
+"""Opus bit rates for a lossy source: its own bit rate, within these bounds (docs/transcription.md,
+"Upload format", says why)."""
+
+
+def upload_format(info: AudioInfo, upload_codec: UploadCodec = "auto") -> UploadFormat:
+    """How a converted chunk of the recording ``info`` describes is encoded.
+
+    Lossless stays lossless: PCM and lossless codecs become FLAC (16 kHz, mono,
+    16-bit, the resolution the model hears). A lossy source (AAC, AMR, WMA, a
+    video's audio) becomes Opus in Ogg at the source's own bit rate, held within
+    ``OPUS_MIN_BIT_RATE``..``OPUS_MAX_BIT_RATE``: the upload is no heavier than the
+    source (FLAC of AAC weighs 2.5 times the AAC), and no lower than what wideband
+    speech needs. ``upload_codec="flac"`` sends FLAC whatever the source.
+    """
+    lossless = info.codec in LOSSLESS_CODECS or (
+        info.codec.startswith("pcm_") and info.codec not in _COMPANDED_PCM
+    )
+    if upload_codec == "flac" or lossless:
+        return FLAC
+    source_rate = info.size * 8 / info.duration if info.duration > 0 else OPUS_MAX_BIT_RATE
+    bit_rate = min(max(source_rate, OPUS_MIN_BIT_RATE), OPUS_MAX_BIT_RATE)
+    return opus(round(bit_rate / 1000) * 1000)
+
+
 @dataclass(frozen=True)
 class Payload:
     """One request's worth of audio: a chunk of the recording and how to read it."""
 
     chunk: Chunk
     upload: AudioUpload
+    encode: Callable[[str], None] | None = None
+    """Writes a converted chunk to the file at a path: set when producing the content
+    means encoding it. It is then encoded once per request, into a temporary file
+    (:func:`._transcribe.spooled`), not on every attempt and not in memory."""
 
 
 def prepare(
@@ -69,13 +113,14 @@ def prepare(
     max_bytes: int,
     target_seconds: float | None = None,
     overlap_seconds: float = 0.0,
+    upload_codec: UploadCodec = "auto",
 ) -> tuple[AudioInfo, list[Payload]]:
     """Probe, plan the cuts and describe each chunk's payload (read lazily when sent).
 
     Chunks never exceed ``max_chunk_seconds`` or ``max_bytes``; with
     ``target_seconds`` audio longer than that is shared out in even chunks of
     about that length, and neighbours share ``overlap_seconds`` (see
-    ``plan_chunks``).
+    ``plan_chunks``). Converted chunks are encoded as :func:`upload_format` says.
     """
     one_request = one_request_seconds(max_chunk_seconds, target_seconds)
     wav = _WavLayout.parse(upload)
@@ -125,9 +170,8 @@ def prepare(
         len(chunks),
         ", ".join(f"{c.start:.2f}-{c.end:.2f}" for c in chunks),
     )
-    return info, [
-        Payload(chunk, _chunk_upload(upload, info, index, chunk, wav)) for chunk in chunks
-    ]
+    form = upload_format(info, upload_codec)
+    return info, [_payload(upload, info, index, chunk, wav, form) for chunk in chunks]
 
 
 def chat_audio(content: bytes, *, name: str) -> tuple[bytes, str]:
@@ -173,10 +217,12 @@ def prepare_short_wav(
     max_bytes: int,
     target_seconds: float | None = None,
     overlap_seconds: float = 0.0,
+    upload_codec: UploadCodec = "auto",
 ) -> list[Payload] | None:
     """The payload of a PCM WAV within the limits, read from its header alone, or ``None``.
 
-    (``overlap_seconds`` is :func:`prepare`'s; a single request has no neighbour.)
+    (``overlap_seconds`` and ``upload_codec`` are :func:`prepare`'s; a single request
+    has no neighbour, and a WAV within the limits is sent as it is.)
 
     Cheap enough (one 4 KiB read, no codec) for an event loop to call directly.
     """
@@ -239,9 +285,14 @@ def _snap_to_packets(chunks: list[Chunk], index: _PacketIndex) -> list[Chunk]:
     return snapped
 
 
-def _chunk_upload(
-    upload: AudioUpload, info: AudioInfo, index: _PacketIndex, chunk: Chunk, wav: _WavLayout | None
-) -> AudioUpload:
+def _payload(
+    upload: AudioUpload,
+    info: AudioInfo,
+    index: _PacketIndex,
+    chunk: Chunk,
+    wav: _WavLayout | None,
+    form: UploadFormat,
+) -> Payload:
     stem = upload.filename.rsplit(".", 1)[0]
     name = f"{stem}.part{chunk.index:03d}"
     if info.container == "mp3":
@@ -253,23 +304,35 @@ def _chunk_upload(
             if last < len(index.positions)
             else index.positions[-1] + index.sizes[-1]
         )
-        return _with(
+        sliced = _with(
             upload,
             filename=name + ".mp3",
             mime="audio/mpeg",
             size=stop - start,
-            open=lambda: _byte_range(upload, start, stop),
+            open=lambda: _byte_range_file(upload, start, stop),
         )
+        return Payload(chunk, sliced)
     if wav is not None:
-        return _with(
+        sliced = _with(
             upload,
             filename=name + ".wav",
             mime="audio/wav",
             open=lambda: nullcontext(wav.slice(upload, chunk.start, chunk.end)),
         )
-    return _with(
+        return Payload(chunk, sliced)
+
+    def encode(output: str | io.BytesIO) -> None:
+        _encode(upload, info, chunk.start, chunk.end, form, output)
+
+    def encoded() -> bytes:
+        output = io.BytesIO()
+        encode(output)
+        return output.getvalue()
+
+    converted = _with(
         upload,
-        filename=name + ".flac",
-        mime="audio/flac",
-        open=lambda: nullcontext(_to_flac(upload, info, chunk.start, chunk.end)),
+        filename=name + form.suffix,
+        mime=ACCEPTED_AUDIO_TYPES[form.suffix],
+        open=lambda: nullcontext(encoded()),
     )
+    return Payload(chunk, converted, encode)

@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from ._exceptions import AudioError
 from ._sources import AudioUpload
@@ -234,6 +234,53 @@ def _byte_range(upload: AudioUpload, start: int, stop: int) -> Iterator[bytes]:
         else:
             content.seek(start)
             yield content.read(stop - start)
+
+
+@contextmanager
+def _byte_range_file(upload: AudioUpload, start: int, stop: int) -> Iterator[IO[bytes] | bytes]:
+    """``[start, stop)`` of ``upload`` to send: a reader of that range of the file on
+    disk (httpx streams it, so memory holds none of it), else the bytes themselves."""
+    if upload.path is None:
+        with _byte_range(upload, start, stop) as data:
+            yield data
+        return
+    with open(upload.path, "rb") as file:
+        yield io.BufferedReader(_RangeReader(file, start, stop))
+
+
+class _RangeReader(io.RawIOBase):
+    """``[start, stop)`` of an open file, read as a file of its own (positions from 0)."""
+
+    def __init__(self, file: IO[bytes], start: int, stop: int) -> None:
+        self._file, self._start, self._stop = file, start, stop
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._stop - self._start}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = max(0, self._stop - self._start - self._position)
+        size = left if size is None or size < 0 else min(size, left)
+        self._file.seek(self._start + self._position)
+        data = self._file.read(size)
+        self._position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 # --------------------------------------------------------------------------- WAV

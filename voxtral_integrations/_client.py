@@ -51,6 +51,7 @@ from ._models import (
     UploadedFile,
 )
 from ._operations import AsyncOperations, Operations
+from ._options import UploadCodec
 from ._realtime_events import RealtimeEvent, RealtimeToken
 from ._realtime_protocol import TurnDetection
 from ._redaction import redact_url
@@ -167,6 +168,7 @@ class VoxtralClient(_BaseClient):
         concurrency: int = DEFAULT_CONCURRENCY,
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool = False,
+        upload_codec: UploadCodec = "auto",
     ) -> Transcription:
         """Transcribe one recording.
 
@@ -191,6 +193,10 @@ class VoxtralClient(_BaseClient):
             cache_dir: Keep finished chunks here, so a re-run after a failure sends
                 only the missing ones.
             show_progress: A progress bar over chunks.
+            upload_codec: How audio the API does not take is converted: ``"auto"``
+                (a lossless source as FLAC, a lossy one as Opus near its own bit
+                rate) or ``"flac"`` (FLAC throughout); docs/transcription.md,
+                "Upload format", says why.
 
         Local audio is examined first: formats the API does not accept are
         converted, long audio is split, and all times in the result are absolute
@@ -221,6 +227,7 @@ class VoxtralClient(_BaseClient):
         concurrency: int = DEFAULT_BULK_CONCURRENCY,
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool = False,
+        upload_codec: UploadCodec = "auto",
     ) -> Iterator[TranscriptionResult]:
         """Transcribe many recordings, up to ``concurrency`` requests in flight across all.
 
@@ -608,6 +615,7 @@ class AsyncVoxtralClient(_BaseClient):
         concurrency: int = DEFAULT_CONCURRENCY,
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool = False,
+        upload_codec: UploadCodec = "auto",
     ) -> Transcription:
         """See :meth:`VoxtralClient.transcribe`; codec work runs in worker threads."""
         options, chunking = self._ops.options(locals())
@@ -627,6 +635,7 @@ class AsyncVoxtralClient(_BaseClient):
         concurrency: int = DEFAULT_BULK_CONCURRENCY,
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool = False,
+        upload_codec: UploadCodec = "auto",
     ) -> AsyncIterator[TranscriptionResult]:
         """See :meth:`VoxtralClient.transcribe_many`; use ``async for`` over the result.
 

@@ -43,6 +43,7 @@ from ._models import (
 from ._options import (
     ChunkingOptions,
     TranscriptionOptions,
+    UploadCodec,
     given,
 )
 from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
@@ -57,7 +58,7 @@ from ._sources import (
     resolve_audio,
 )
 from ._streaming import AsyncStream, Stream
-from ._transcribe import ChunkCache, materialised, no_slot
+from ._transcribe import ChunkCache, aspooled, materialised, no_slot, spooled
 from ._transport import AsyncTransport, SyncTransport
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ class Operations(_Shared[SyncTransport]):
                 progress.planned(1)
                 progress.chunk_done()
             return result
-        payloads = self.payloads(source, options, chunking.max_chunk_seconds)
+        payloads = self.payloads(source, options, chunking.max_chunk_seconds, chunking.upload_codec)
         if progress:
             progress.planned(len(payloads))
 
@@ -232,10 +233,15 @@ class Operations(_Shared[SyncTransport]):
         )
 
     def payloads(
-        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
+        self,
+        upload: AudioUpload,
+        options: TranscriptionOptions,
+        max_chunk_seconds: float | None,
+        upload_codec: UploadCodec = "auto",
     ) -> list[Payload]:
         """Probe, convert and split local audio as the model's limits require."""
-        return _prepared(upload, self.dialect.chunk_limits(options, max_chunk_seconds))
+        limits = self.dialect.chunk_limits(options, max_chunk_seconds)
+        return _prepared(upload, {**limits, "upload_codec": upload_codec})
 
     def estimate(
         self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
@@ -254,7 +260,7 @@ class Operations(_Shared[SyncTransport]):
         payloads = (
             []
             if not isinstance(source, AudioUpload)
-            else self.payloads(source, options, chunking.max_chunk_seconds)
+            else self.payloads(source, options, chunking.max_chunk_seconds, chunking.upload_codec)
         )
         if len(payloads) > 1:
             return Stream(self._long_events(payloads, options), lambda: None)
@@ -267,11 +273,13 @@ class Operations(_Shared[SyncTransport]):
     ) -> Iterator[TranscriptionStreamEvent]:
         joined = LongStream([payload.chunk for payload in payloads])
         for payload in payloads:
-            upload = materialised(payload.upload)
-            spec = self.dialect.transcription_request(options, upload, stream=True)
-            events = self.transport.stream(spec, lambda: self.dialect.transcription_events(options))
-            for event in events:
-                yield from joined.absolute(payload.chunk, event)
+            with spooled(payload) as upload:
+                spec = self.dialect.transcription_request(options, upload, stream=True)
+                events = self.transport.stream(
+                    spec, lambda: self.dialect.transcription_events(options)
+                )
+                for event in events:
+                    yield from joined.absolute(payload.chunk, event)
         yield joined.done()
 
     def chat(
@@ -379,7 +387,9 @@ class AsyncOperations(_Shared[AsyncTransport]):
                 progress.planned(1)
                 progress.chunk_done()
             return result
-        payloads = await self.payloads(source, options, chunking.max_chunk_seconds)
+        payloads = await self.payloads(
+            source, options, chunking.max_chunk_seconds, chunking.upload_codec
+        )
         if progress:
             progress.planned(len(payloads))
         cache = None
@@ -401,10 +411,17 @@ class AsyncOperations(_Shared[AsyncTransport]):
         )
 
     async def payloads(
-        self, upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
+        self,
+        upload: AudioUpload,
+        options: TranscriptionOptions,
+        max_chunk_seconds: float | None,
+        upload_codec: UploadCodec = "auto",
     ) -> list[Payload]:
         """A short WAV is answered on the event loop; anything needing a codec in a thread."""
-        limits = self.dialect.chunk_limits(options, max_chunk_seconds)
+        limits = {
+            **self.dialect.chunk_limits(options, max_chunk_seconds),
+            "upload_codec": upload_codec,
+        }
         quick = prepare_short_wav(upload, **limits)
         if quick is not None:
             return quick
@@ -426,7 +443,9 @@ class AsyncOperations(_Shared[AsyncTransport]):
         source = self.checked_source(options, audio, file_id)
         payloads = []
         if isinstance(source, AudioUpload):
-            payloads = await self.payloads(source, options, chunking.max_chunk_seconds)
+            payloads = await self.payloads(
+                source, options, chunking.max_chunk_seconds, chunking.upload_codec
+            )
         if len(payloads) > 1:
             return AsyncStream(self._long_events(payloads, options), _nothing)
         audio_source = source
@@ -440,14 +459,14 @@ class AsyncOperations(_Shared[AsyncTransport]):
     ) -> AsyncIterator[TranscriptionStreamEvent]:
         joined = LongStream([payload.chunk for payload in payloads])
         for payload in payloads:
-            upload = await anyio.to_thread.run_sync(materialised, payload.upload)
-            spec = self.dialect.transcription_request(options, upload, stream=True)
-            events = await self.transport.stream(
-                spec, lambda: self.dialect.transcription_events(options)
-            )
-            async for event in events:
-                for absolute in joined.absolute(payload.chunk, event):
-                    yield absolute
+            async with aspooled(payload) as upload:
+                spec = self.dialect.transcription_request(options, upload, stream=True)
+                events = await self.transport.stream(
+                    spec, lambda: self.dialect.transcription_events(options)
+                )
+                async for event in events:
+                    for absolute in joined.absolute(payload.chunk, event):
+                        yield absolute
         yield joined.done()
 
     async def chat(

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 from ._catalogue import model_info, unsupported_options
 from ._constants import (
@@ -30,6 +30,13 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2}")
 _CONTEXT_BIAS_ITEM = re.compile(r"[^,\s]+")
 
 
+UploadCodec = Literal["auto", "flac"]
+UPLOAD_CODECS: tuple[UploadCodec, ...] = ("auto", "flac")
+"""How converted audio is sent: ``"auto"`` keeps a lossless source lossless (FLAC) and
+sends a lossy one as Opus near its own bit rate (``_audio.upload_format``); ``"flac"``
+sends everything converted as FLAC."""
+
+
 @dataclass(frozen=True)
 class ChunkingOptions:
     """How local audio is cut, sent and kept: the options that are not the model's.
@@ -42,6 +49,7 @@ class ChunkingOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     cache_dir: str | os.PathLike[str] | None = None
     show_progress: bool = False
+    upload_codec: UploadCodec = "auto"
 
     def check(self, *, max_seconds: float, served: str) -> None:
         """Raise ``InvalidInputError`` for a chunk length or concurrency that cannot work.
@@ -74,6 +82,12 @@ class ChunkingOptions:
             raise InvalidInputError(
                 f"`concurrency`={concurrency!r} must be a whole number >= 1.",
                 argument="concurrency",
+            )
+        if self.upload_codec not in UPLOAD_CODECS:
+            raise InvalidInputError(
+                f"`upload_codec`={self.upload_codec!r} must be one of "
+                f"{', '.join(map(repr, UPLOAD_CODECS))}.",
+                argument="upload_codec",
             )
 
 

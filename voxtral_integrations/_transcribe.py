@@ -17,12 +17,14 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
     asynccontextmanager,
+    contextmanager,
     nullcontext,
 )
 from dataclasses import asdict
@@ -124,6 +126,76 @@ def chunk_cache(
     return ChunkCache(cache_dir, upload, scope)
 
 
+@contextmanager
+def spooled(payload: Payload) -> Iterator[AudioUpload]:
+    """``payload``'s upload, ready to be sent and resent, for the length of one request.
+
+    A converted chunk is encoded once, into a temporary file that every attempt
+    re-reads (httpx streams it): memory holds no chunk, however many are in
+    flight, and a retry resends the bytes instead of encoding them again. The file
+    is removed when the block ends: on success, on failure and on cancellation.
+    Other payloads (byte ranges of the original, a file sent as it is) are
+    re-read from their source on each attempt and need no file.
+    """
+    if payload.encode is None:
+        yield payload.upload
+        return
+    path = _spool_file(payload.upload)
+    try:
+        _encode_when_a_core_is_free(payload.encode, path)
+        yield _spooled_upload(payload.upload, path)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@asynccontextmanager
+async def aspooled(payload: Payload) -> AsyncIterator[AudioUpload]:
+    """The async twin of :func:`spooled`: the encoding runs in a worker thread, which a
+    cancellation waits for before the file is removed."""
+    if payload.encode is None:
+        yield payload.upload
+        return
+    path = _spool_file(payload.upload)
+    try:
+        await anyio.to_thread.run_sync(_encode_when_a_core_is_free, payload.encode, path)
+        yield _spooled_upload(payload.upload, path)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+_ENCODERS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+"""Chunks encoded at once, in the whole process: one per core. Encoding is CPU work,
+so ten chunks encoded side by side on two cores finish no sooner than two at a time,
+but all at the end: the first request would wait for every encoding, and memory
+would hold ten decoders."""
+
+
+def _encode_when_a_core_is_free(encode: Callable[[str], None], path: Path) -> None:
+    with _ENCODERS:
+        encode(str(path))
+
+
+SPOOL_PREFIX = "voxtral-upload-"
+"""The names of :func:`spooled`'s temporary files begin so (in ``tempfile.gettempdir()``)."""
+
+
+def _spool_file(upload: AudioUpload) -> Path:
+    handle, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=Path(upload.filename).suffix)
+    os.close(handle)
+    return Path(name)
+
+
+def _spooled_upload(upload: AudioUpload, path: Path) -> AudioUpload:
+    return AudioUpload(
+        upload.name,
+        upload.filename,
+        upload.mime_type,
+        path.stat().st_size,
+        lambda: path.open("rb"),
+        path,
+    )
+
+
 def materialised(upload: AudioUpload) -> AudioUpload:
     """``upload`` with its content produced now, once: retries then resend, not re-encode."""
     content = upload.read_all()
@@ -158,8 +230,8 @@ def transcribe_chunks(
     budget across files through it); ``on_chunk`` is told when a chunk is done.
     """
     if len(payloads) == 1 and cache is None:  # the common short file: no pool, no bar
-        with slot():
-            result = send_one(payloads[0].upload)
+        with slot(), spooled(payloads[0]) as upload:
+            result = send_one(upload)
         if on_chunk:
             on_chunk()
         return stitch([payloads[0].chunk], [result])
@@ -168,8 +240,7 @@ def transcribe_chunks(
     pending = _take_cached(payloads, cache, results)
 
     def run(payload: Payload) -> Transcription:
-        with slot():
-            upload = payload.upload if len(payloads) == 1 else materialised(payload.upload)
+        with slot(), spooled(payload) as upload:
             return send_one(upload)
 
     _report_cached(len(payloads) - len(pending), on_chunk)
@@ -207,8 +278,8 @@ async def atranscribe_chunks(
     """The async twin of :func:`transcribe_chunks`; codec work runs in worker threads."""
     slot = slot or no_slot
     if len(payloads) == 1 and cache is None:
-        async with slot():
-            result = await send_one(payloads[0].upload)
+        async with slot(), aspooled(payloads[0]) as upload:
+            result = await send_one(upload)
         if on_chunk:
             on_chunk()
         return stitch([payloads[0].chunk], [result])
@@ -224,10 +295,8 @@ async def atranscribe_chunks(
         async def run(payload: Payload) -> None:
             async with limiter, slot():
                 try:
-                    upload = payload.upload
-                    if len(payloads) > 1:
-                        upload = await anyio.to_thread.run_sync(materialised, upload)
-                    result: Transcription | None = await send_one(upload)
+                    async with aspooled(payload) as upload:
+                        result: Transcription | None = await send_one(upload)
                     error: Exception | None = None
                 except VoxtralError as exc:
                     result, error = None, exc

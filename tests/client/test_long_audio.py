@@ -76,11 +76,14 @@ def test_every_format_arrives_in_an_accepted_container_with_true_times(
     assert filename.endswith(accepted), filename
     if path.suffix in accepted:
         assert audio == path.read_bytes()  # accepted containers go as they are
-    else:
+    else:  # lossless sources stay lossless; lossy ones go as Opus (decoded at 48 kHz)
+        lossless = name == "aiff"
         with av.open(io.BytesIO(audio)) as converted:
             stream = converted.streams.audio[0]
-            assert (converted.format.name, stream.codec_context.name) == ("flac", "flac")
-            assert (stream.codec_context.sample_rate, stream.codec_context.channels) == (16000, 1)
+            sent = (converted.format.name, stream.codec_context.name)
+            assert sent == (("flac", "flac") if lossless else ("ogg", "opus"))
+            rate = 16000 if lossless else 48000
+            assert (stream.codec_context.sample_rate, stream.codec_context.channels) == (rate, 1)
     assert_matches_truth(result, SHORT)
     assert result.chunks[0].start == 0 and result.chunks[0].end == pytest.approx(8.0, abs=0.1)
 
@@ -91,7 +94,7 @@ def test_a_video_sends_only_its_audio_track() -> None:
     ((filename, _, audio),) = fake.uploads
     with av.open(io.BytesIO(audio)) as sent:
         assert len(sent.streams.video) == 0 and len(sent.streams.audio) == 1
-    assert filename.endswith(".flac")
+    assert filename.endswith(".ogg")
 
 
 # --------------------------------------------------------------------------- long audio

@@ -126,7 +126,7 @@ def test_async_loads_the_same_documents_concurrently(recordings: dict[str, Path]
     async def slow_answer(request: httpx.Request) -> httpx.Response:
         in_flight[0] += 1
         in_flight[1] = max(in_flight)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # longer than any file takes to prepare: all three overlap
         in_flight[0] -= 1
         return fake(request)
 

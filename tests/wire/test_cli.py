@@ -320,11 +320,11 @@ def test_directory_search_skips_unsupported_files_with_a_named_warning(
         "standup.txt",
         "talk.txt",
     ]
-    converted = server.answered("demo.part000.flac")  # video: its audio track, as FLAC
+    converted = server.answered("demo.part000.ogg")  # video: its audio track, as Opus
     assert (out / "demo.txt").read_text().strip() == converted["text"].strip()
     assert converted["text"].strip() == "demo.part000 0"  # its one burst of speech was heard
     assert sorted(server.filenames()) == [
-        "demo.part000.flac",
+        "demo.part000.ogg",
         "interview.wav",
         "standup.wav",
         "talk.wav",

@@ -116,6 +116,7 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 [inputs[index].audio for index in todo],
                 **options,
                 concurrency=args.concurrency,
+                upload_codec=args.upload_codec,
                 cache_dir=resume_cache,
                 show_progress=_show_progress(args, err),
             )

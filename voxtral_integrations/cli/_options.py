@@ -36,6 +36,7 @@ _FLAGS = {
     "context_bias": "--context-bias",
     "max_chunk_seconds": "--max-chunk-seconds",
     "concurrency": "--concurrency",
+    "upload_codec": "--upload-codec",
     "manifest_dir": "--manifest-dir",
     "timeout_hours": "--timeout-hours",
     "poll_interval": "--poll-interval",

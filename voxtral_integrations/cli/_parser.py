@@ -20,6 +20,7 @@ from .._constants import (
     TIMESTAMP_GRANULARITIES,
 )
 from .._dialects import BACKENDS
+from .._options import UPLOAD_CODECS
 from .._version import __version__
 from ._cache import _CACHE_POLICY, run_cache_clear, run_cache_info
 from ._commands import (
@@ -225,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BULK_CONCURRENCY,
         metavar="N",
         help="requests in flight across all files and chunks (default: %(default)s)",
+    )
+    output.add_argument(
+        "--upload-codec",
+        choices=UPLOAD_CODECS,
+        default="auto",
+        help="how audio the API does not take is converted: auto (lossless sources as "
+        "FLAC, lossy ones as Opus near their bit rate) or flac (default: %(default)s)",
     )
     output.add_argument(
         "--progress",

@@ -50,6 +50,7 @@ from .._loading import (
     load_options,
 )
 from .._models import CostEstimate
+from .._options import UploadCodec
 from .._realtime_loading import RealtimeSource, aturn_records, check_realtime, turn_records
 from .._records import Granularity, Record, TranscriptFormat
 from .._settings import ClientSettings
@@ -132,7 +133,7 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
     ``max_retries``, ``timeout``, and your own ``http_client`` /
     ``async_http_client`` for proxies or certificates) and transcription options
     (``language``, ``temperature``, ``diarize``, ``context_bias``,
-    ``max_chunk_seconds``, ``cache_dir``, ``show_progress``) are those of
+    ``max_chunk_seconds``, ``cache_dir``, ``show_progress``, ``upload_codec``) are those of
     ``VoxtralClient.transcribe``; ``timestamp_granularities`` follows from
     ``granularity``.
     """
@@ -161,6 +162,7 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         concurrency: int = DEFAULT_BULK_CONCURRENCY,
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool = False,
+        upload_codec: UploadCodec = "auto",
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -277,6 +279,7 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
         concurrency: int = DEFAULT_BULK_CONCURRENCY,
         cache_dir: str | os.PathLike[str] | None = None,
         show_progress: bool = False,
+        upload_codec: UploadCodec = "auto",
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:

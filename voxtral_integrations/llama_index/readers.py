@@ -74,7 +74,7 @@ class VoxtralReader(VoxtralClientFields, BasePydanticReader):
     ``MISTRAL_API_KEY``, ``base_url``, ``model``, ``backend``, ``max_retries``,
     ``timeout``) and transcription options (``language``, ``temperature``, ``diarize``,
     ``context_bias``, ``max_chunk_seconds``, ``concurrency``, ``cache_dir``,
-    ``show_progress``) have the names ``VoxtralLoader`` uses, and so do ``mode``
+    ``show_progress``, ``upload_codec``) have the names ``VoxtralLoader`` uses, and so do ``mode``
     (``"batch"`` sends all files of a load to Mistral's Batch API as one job and
     waits for it, giving the same Documents) and ``batch_dir`` (where that job's
     manifest goes; required with ``mode="batch"``).
@@ -100,6 +100,9 @@ class VoxtralReader(VoxtralClientFields, BasePydanticReader):
     concurrency: int = DEFAULT_BULK_CONCURRENCY
     cache_dir: str | None = None
     show_progress: bool = False
+    upload_codec: str = "auto"
+    """``"auto"`` or ``"flac"``: how audio the API does not take is converted (checked
+    with the other options, an ``InvalidInputError``)."""
 
     _options: LoadOptions = PrivateAttr()
 
