@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from itertools import pairwise
 from typing import Any
 
-from ._audio import Payload, prepare
+from ._audio import Payload, prepare, upload_format
 from ._audio_checks import AudioInfo
 from ._audio_decode import CONVERSION_RATE
 from ._bulk import Source, sources
@@ -104,4 +104,7 @@ def _payload_bytes(payload: Payload, upload: AudioUpload, info: AudioInfo, as_is
     seconds = payload.chunk.duration
     if info.container == "wav":  # a slice of the samples, at the file's byte rate
         return round(seconds * upload.size / info.duration)
-    return round(seconds * _PCM_BYTES_PER_SECOND)
+    bit_rate = upload_format(info).bit_rate  # a lossy source goes as Opus at this rate
+    if bit_rate is not None:
+        return round(seconds * bit_rate / 8)
+    return round(seconds * _PCM_BYTES_PER_SECOND)  # FLAC: at most its PCM
