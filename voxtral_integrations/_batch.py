@@ -63,7 +63,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 class BatchRequest(BaseModel):
     """One line of a job: which input it transcribes, and which stretch of it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     custom_id: str
     index: int
@@ -79,6 +79,8 @@ class BatchRequest(BaseModel):
 
 class Manifest(BaseModel):
     """What a later process needs to turn a job's output lines into per-input results."""
+
+    model_config = ConfigDict(defer_build=True)
 
     format: Literal[1] = 1
     job_id: str

@@ -53,7 +53,7 @@ __all__ = [
 
 class _Lenient(BaseModel):
     # a validation error quotes no input: a malformed answer may hold a signed URL
-    model_config = ConfigDict(extra="allow", populate_by_name=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, hide_input_in_errors=True, defer_build=True)
 
 
 class Usage(_Lenient):
@@ -122,7 +122,7 @@ class Segment(_Lenient):
 class Chunk(BaseModel):
     """A stretch of the original recording sent as one request, in seconds."""
 
-    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True, defer_build=True)
 
     index: int
     start: float

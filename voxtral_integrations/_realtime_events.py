@@ -45,7 +45,11 @@ __all__ = [
 
 class _Event(BaseModel):
     model_config = ConfigDict(
-        extra="allow", frozen=True, populate_by_name=True, hide_input_in_errors=True
+        extra="allow",
+        frozen=True,
+        populate_by_name=True,
+        hide_input_in_errors=True,
+        defer_build=True,
     )
 
 
@@ -143,7 +147,7 @@ class RealtimeToken(BaseModel):
     It is good for ``model`` only, until ``expires_at``.
     """
 
-    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True, defer_build=True)
 
     value: SecretStr
     model: str
