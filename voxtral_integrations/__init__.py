@@ -41,7 +41,6 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import (
-    BatchJob,
     ChatChoice,
     ChatCompletion,
     ChatCompletionChunk,
@@ -49,10 +48,8 @@ from ._models import (
     ChatMessage,
     ChatStreamChoice,
     Chunk,
-    CostEstimate,
     DeletedFile,
     DoneEvent,
-    FileEstimate,
     FunctionCall,
     LanguageEvent,
     Segment,
@@ -61,12 +58,12 @@ from ._models import (
     TextDeltaEvent,
     ToolCall,
     Transcription,
-    TranscriptionResult,
     TranscriptionStreamEvent,
     UnknownEvent,
     UploadedFile,
     Usage,
 )
+from ._outcomes import BatchJob, CostEstimate, FileEstimate, TranscriptionResult
 from ._realtime_events import (
     RealtimeErrorEvent,
     RealtimeEvent,

@@ -43,8 +43,9 @@ from ._exceptions import (
     InvalidInputError,
     VoxtralError,
 )
-from ._models import BatchJob, Chunk, Transcription, TranscriptionResult
+from ._models import Chunk, Transcription
 from ._options import TranscriptionOptions
+from ._outcomes import BatchJob, TranscriptionResult
 from ._records import clock
 from ._redaction import redact_urls
 from ._responses import status_error

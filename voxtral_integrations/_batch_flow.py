@@ -68,8 +68,9 @@ from ._bulk import Source, sources
 from ._dialects import delete_file_request, file_content_request, files_upload_request
 from ._exceptions import BatchJobError, InvalidInputError, NotFoundError, VoxtralError
 from ._flow import AnyHost, Dialect, Flow, blocking, payloads, send, sent, sleep
-from ._models import BatchJob, DeletedFile, Transcription, TranscriptionResult, UploadedFile
+from ._models import DeletedFile, Transcription, UploadedFile
 from ._options import TranscriptionOptions
+from ._outcomes import BatchJob, TranscriptionResult
 from ._progress import progress_bar
 from ._records import source_name
 from ._redaction import redact_url

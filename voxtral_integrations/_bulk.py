@@ -55,7 +55,7 @@ from ._exceptions import (
     VoxtralError,
 )
 from ._models import Transcription
-from ._models import TranscriptionResult as TranscriptionResult  # re-exported: its old home
+from ._outcomes import TranscriptionResult
 from ._progress import progress_bar
 from ._records import source_name
 from ._redaction import redact_urls

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from . import _batch_flow
-from ._bulk import TranscriptionResult
 from ._constants import (
     DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
@@ -40,10 +39,8 @@ from ._constants import (
 )
 from ._dialects import Backend, dialect
 from ._models import (
-    BatchJob,
     ChatCompletion,
     ChatCompletionChunk,
-    CostEstimate,
     DeletedFile,
     SignedURL,
     Transcription,
@@ -52,6 +49,7 @@ from ._models import (
 )
 from ._operations import AsyncOperations, Operations
 from ._options import UploadCodec
+from ._outcomes import BatchJob, CostEstimate, TranscriptionResult
 from ._realtime_events import RealtimeEvent, RealtimeToken
 from ._realtime_protocol import TurnDetection
 from ._redaction import redact_url

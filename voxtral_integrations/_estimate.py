@@ -20,8 +20,9 @@ from ._bulk import Source, sources
 from ._catalogue import model_info
 from ._dialects import MistralDialect, checked_options
 from ._exceptions import InvalidInputError
-from ._models import CostEstimate, FileEstimate, shared_seconds
+from ._models import shared_seconds
 from ._options import TranscriptionOptions
+from ._outcomes import CostEstimate, FileEstimate
 from ._sources import AudioFileId, AudioInput, AudioUpload, AudioURL, resolve_audio
 
 _PCM_BYTES_PER_SECOND = 2 * CONVERSION_RATE

@@ -38,7 +38,6 @@ from ._exceptions import (
     UnsupportedFeatureError,
     VoxtralError,
 )
-from ._models import CostEstimate, TranscriptionResult
 from ._options import (
     CHUNKING_OPTIONS,
     TRANSCRIPTION_OPTIONS,
@@ -46,6 +45,7 @@ from ._options import (
     given,
     transcription_options,
 )
+from ._outcomes import CostEstimate, TranscriptionResult
 from ._records import (
     Granularity,
     Record,

@@ -1,6 +1,5 @@
-"""Typed views of what the API returns, and :class:`TranscriptionResult`, one input's
-outcome in bulk and batch (here, beside :class:`Transcription`, so that the pure
-batch bookkeeping can build it without importing the bulk runner).
+"""Typed views of what the API returns (what a run over many inputs gives back is in
+``_outcomes``).
 
 Every model keeps unknown keys (``extra="allow"``): the server adds fields faster
 than any client is released, and a response must never fail to parse because of
@@ -11,19 +10,14 @@ bounds, most of ``usage``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from ._catalogue import Price, audio_cost
-from ._exceptions import IncompleteTranscriptionError, VoxtralError
 from ._redaction import redact_url
 
 __all__ = [
-    "BatchJob",
-    "BatchJobProblem",
     "ChatChoice",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -31,10 +25,8 @@ __all__ = [
     "ChatMessage",
     "ChatStreamChoice",
     "Chunk",
-    "CostEstimate",
     "DeletedFile",
     "DoneEvent",
-    "FileEstimate",
     "FunctionCall",
     "LanguageEvent",
     "Segment",
@@ -43,7 +35,6 @@ __all__ = [
     "TextDeltaEvent",
     "ToolCall",
     "Transcription",
-    "TranscriptionResult",
     "TranscriptionStreamEvent",
     "UnknownEvent",
     "UploadedFile",
@@ -51,12 +42,20 @@ __all__ = [
 ]
 
 
-class _Lenient(BaseModel):
-    # a validation error quotes no input: a malformed answer may hold a signed URL
-    model_config = ConfigDict(extra="allow", populate_by_name=True, hide_input_in_errors=True, defer_build=True)
+class LenientModel(BaseModel):
+    """The base of every answer's model: unknown keys kept, schema built on first use.
+
+    A validation error quotes no input (a malformed answer may hold a signed URL).
+    The schema is built when a model first validates, not at import, so importing
+    the package does not pay for models a program never uses.
+    """
+
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, hide_input_in_errors=True, defer_build=True
+    )
 
 
-class Usage(_Lenient):
+class Usage(LenientModel):
     """Token and audio accounting. Chunked transcriptions report the sum over chunks.
 
     The token breakdown stays in the keys the server sent (``prompt_tokens_details``,
@@ -93,7 +92,7 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class Segment(_Lenient):
+class Segment(LenientModel):
     """A stretch of the transcript with its time in the audio, in float seconds.
 
     ``start`` and ``end`` are ``None`` when the server sends null bounds (seen on
@@ -138,7 +137,7 @@ def shared_seconds(before: Chunk, after: Chunk) -> float:
     return max(0.0, before.end - after.start)
 
 
-class Transcription(_Lenient):
+class Transcription(LenientModel):
     """The result of a transcription request.
 
     ``segments`` is empty unless ``timestamp_granularities`` was requested; with
@@ -176,21 +175,21 @@ class Transcription(_Lenient):
         return self.usage.prompt_audio_seconds - (replayed or 0.0)
 
 
-class LanguageEvent(_Lenient):
+class LanguageEvent(LenientModel):
     """``transcription.language``: the detected language, early in the stream."""
 
     type: Literal["transcription.language"] = "transcription.language"
     audio_language: str
 
 
-class TextDeltaEvent(_Lenient):
+class TextDeltaEvent(LenientModel):
     """``transcription.text.delta``: the next piece of transcript text."""
 
     type: Literal["transcription.text.delta"] = "transcription.text.delta"
     text: str
 
 
-class SegmentEvent(_Lenient):
+class SegmentEvent(LenientModel):
     """``transcription.segment``: a finished segment with its times.
 
     In the stream of diarized audio sent in chunks, ``speaker_id`` and the three
@@ -223,7 +222,7 @@ class DoneEvent(Transcription):
     type: Literal["transcription.done"] = "transcription.done"
 
 
-class UnknownEvent(_Lenient):
+class UnknownEvent(LenientModel):
     """An event type this version does not know, passed through untouched."""
 
     type: str
@@ -233,7 +232,7 @@ class UnknownEvent(_Lenient):
 TranscriptionStreamEvent = LanguageEvent | TextDeltaEvent | SegmentEvent | DoneEvent | UnknownEvent
 
 
-class FunctionCall(_Lenient):
+class FunctionCall(LenientModel):
     """The function a tool call invokes, with its arguments.
 
     ``name`` is empty on the follow-up chunks of a streamed call (vLLM sends only
@@ -245,7 +244,7 @@ class FunctionCall(_Lenient):
     """A JSON string as the API sends it (Mistral occasionally sends an object)."""
 
 
-class ToolCall(_Lenient):
+class ToolCall(LenientModel):
     """A tool the model asks to call; answer it with a ``role="tool"`` message."""
 
     id: str | None = None
@@ -254,7 +253,7 @@ class ToolCall(_Lenient):
     index: int | None = None
 
 
-class ChatMessage(_Lenient):
+class ChatMessage(LenientModel):
     """An assistant message. ``content`` is a string, or a list of parts (e.g. thinking)."""
 
     role: str = "assistant"
@@ -262,7 +261,7 @@ class ChatMessage(_Lenient):
     tool_calls: list[ToolCall] | None = None
 
 
-class ChatChoice(_Lenient):
+class ChatChoice(LenientModel):
     """One completion alternative (the API returns one unless asked otherwise)."""
 
     index: int = 0
@@ -270,7 +269,7 @@ class ChatChoice(_Lenient):
     finish_reason: str | None = None
 
 
-class ChatCompletion(_Lenient):
+class ChatCompletion(LenientModel):
     """A chat completion; ``usage.prompt_audio_seconds`` counts the audio heard."""
 
     id: str = ""
@@ -289,7 +288,7 @@ class ChatCompletion(_Lenient):
         return content or ""
 
 
-class ChatDelta(_Lenient):
+class ChatDelta(LenientModel):
     """The part of an assistant message a stream chunk adds."""
 
     role: str | None = None
@@ -297,7 +296,7 @@ class ChatDelta(_Lenient):
     tool_calls: list[ToolCall] | None = None
 
 
-class ChatStreamChoice(_Lenient):
+class ChatStreamChoice(LenientModel):
     """One alternative within a stream chunk."""
 
     index: int = 0
@@ -305,7 +304,7 @@ class ChatStreamChoice(_Lenient):
     finish_reason: str | None = None
 
 
-class ChatCompletionChunk(_Lenient):
+class ChatCompletionChunk(LenientModel):
     """One streamed piece of a chat completion; the last one carries ``usage``."""
 
     id: str = ""
@@ -316,7 +315,7 @@ class ChatCompletionChunk(_Lenient):
     usage: Usage | None = None
 
 
-class UploadedFile(_Lenient):
+class UploadedFile(LenientModel):
     """A file stored by the Files API. Pass it as ``audio`` to transcribe it by id."""
 
     id: str
@@ -327,7 +326,7 @@ class UploadedFile(_Lenient):
     purpose: str | None = None
 
 
-class SignedURL(_Lenient):
+class SignedURL(LenientModel):
     """A time-limited download URL for an uploaded file.
 
     The URL is a credential: anyone holding it can fetch the file. It is hidden
@@ -346,181 +345,9 @@ class SignedURL(_Lenient):
         return "SignedURL(url=<redacted>)"
 
 
-class DeletedFile(_Lenient):
+class DeletedFile(LenientModel):
     """The answer to a file deletion."""
 
     id: str
     object: str = "file"
     deleted: bool
-
-
-BATCH_TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "TIMEOUT_EXCEEDED", "CANCELLED"})
-"""Statuses a batch job never leaves (``CANCELLATION_REQUESTED`` still moves on)."""
-
-
-class BatchJobProblem(_Lenient):
-    """One kind of error a batch job met, and how many requests it hit."""
-
-    message: str = ""
-    count: int = 1
-
-
-class BatchJob(_Lenient):
-    """A Batch API job: its status, its request counts and the files it produced.
-
-    ``status`` is one of ``QUEUED``, ``RUNNING``, ``SUCCESS``, ``FAILED``,
-    ``TIMEOUT_EXCEEDED``, ``CANCELLATION_REQUESTED`` or ``CANCELLED`` (kept as a
-    string: a new status must not break parsing). Times are Unix seconds.
-    """
-
-    id: str
-    object: str = "batch"
-    status: str
-    endpoint: str = ""
-    model: str | None = None
-    input_files: list[str] = Field(default_factory=list)
-    metadata: dict[str, Any] | None = None
-    output_file: str | None = None
-    error_file: str | None = None
-    errors: list[BatchJobProblem] = Field(default_factory=list)
-    total_requests: int = 0
-    completed_requests: int = 0
-    succeeded_requests: int = 0
-    failed_requests: int = 0
-    created_at: int | None = None
-    started_at: int | None = None
-    completed_at: int | None = None
-
-    @property
-    def done(self) -> bool:
-        """Whether the job has ended (in success or not): its results can be fetched."""
-        return self.status in BATCH_TERMINAL_STATUSES
-
-
-@dataclass(frozen=True)
-class TranscriptionResult:
-    """One input of a bulk or batch transcription: its transcription, or why it has none.
-
-    ``source`` is the input's name as Documents carry it (a path as given, a URL
-    without its query string). When ``error`` is an
-    :class:`IncompleteTranscriptionError`, its ``partial`` holds what did finish.
-    """
-
-    index: int
-    source: str
-    transcription: Transcription | None = None
-    error: VoxtralError | None = None
-    batch: bool = False
-    """Whether it came through the Batch API, so is priced at the batch rate."""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def billed_seconds(self) -> float | None:
-        """Seconds of audio billed for this input (:attr:`Transcription.billed_seconds`;
-        for a failed long file, its finished chunks); ``None`` where none were reported."""
-        done = self._finished()
-        return done.billed_seconds if done is not None else None
-
-    @property
-    def cost(self) -> float | None:
-        """What :attr:`billed_seconds` cost in US dollars at the catalogue's price for the
-        model that answered (``_catalogue``); ``None`` when that price is unknown."""
-        done = self._finished()
-        if done is None:
-            return None
-        return audio_cost(done.model, done.billed_seconds, batch=self.batch)
-
-    def _finished(self) -> Transcription | None:
-        if isinstance(self.error, IncompleteTranscriptionError):
-            partial = self.error.partial
-            return partial if isinstance(partial, Transcription) else None
-        return self.transcription
-
-    def unwrap(self) -> Transcription:
-        """The transcription; raises the input's error if it failed."""
-        if self.error is not None:
-            raise self.error
-        assert self.transcription is not None
-        return self.transcription
-
-
-@dataclass(frozen=True)
-class FileEstimate:
-    """One input as a run would send it: probed locally, nothing sent."""
-
-    source: str
-    audio_seconds: float
-    chunks: int
-    upload_bytes: int
-    """Bytes the requests would carry: exact for audio sent as it is and for MP3
-    slices; for converted audio, the bound of 16-bit PCM at the conversion rate."""
-    overlap_seconds: float
-    """Audio sent twice where diarized chunks overlap (billed too)."""
-    converted: bool
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    """What a transcription run would send and cost, from the local probe of every input.
-
-    ``model`` is the name asked for, ``resolved_model`` the catalogue's model it
-    names. Costs are US dollars; ``None`` when the catalogue has no price for the
-    model (a new release, a vLLM served name). ``price_verified`` is ``False`` when
-    a price is a third party's figure or the Batch API discount applied on trust.
-    """
-
-    model: str
-    resolved_model: str
-    price: Price
-    per_file: tuple[FileEstimate, ...]
-
-    @property
-    def files(self) -> int:
-        return len(self.per_file)
-
-    @property
-    def audio_seconds(self) -> float:
-        return sum(item.audio_seconds for item in self.per_file)
-
-    @property
-    def audio_minutes(self) -> float:
-        return self.audio_seconds / 60
-
-    @property
-    def chunks(self) -> int:
-        return sum(item.chunks for item in self.per_file)
-
-    @property
-    def requests(self) -> int:
-        """Requests a run sends, one per chunk, without retries."""
-        return self.chunks
-
-    @property
-    def upload_bytes(self) -> int:
-        return sum(item.upload_bytes for item in self.per_file)
-
-    @property
-    def overlap_seconds(self) -> float:
-        return sum(item.overlap_seconds for item in self.per_file)
-
-    @property
-    def billed_seconds(self) -> float:
-        """The audio billed: every file's length plus the overlaps sent twice."""
-        return self.audio_seconds + self.overlap_seconds
-
-    @property
-    def cost(self) -> float | None:
-        """Estimated US dollars online; ``None`` when the price is unknown."""
-        return self.price.cost(self.billed_seconds)
-
-    @property
-    def batch_cost(self) -> float | None:
-        """Estimated US dollars through the Batch API; ``None`` when unknown."""
-        return self.price.cost(self.billed_seconds, batch=True)
-
-    @property
-    def price_verified(self) -> bool:
-        return self.price.verified

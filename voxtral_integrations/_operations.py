@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from . import _bulk, _dialects, _transcribe
 from ._audio import Payload, decodable_chat_part, prepare, prepare_short_wav
-from ._bulk import AsyncSlot, BulkProgress, Slot, Source, TranscriptionResult
+from ._bulk import AsyncSlot, BulkProgress, Slot, Source
 from ._chat_content import carries_inline_audio, map_audio_parts
 from ._constants import REALTIME_SESSION_TIMEOUT
 from ._dialects import Backend, MistralDialect, RequestSpec
@@ -35,7 +35,6 @@ from ._long_stream import LongStream
 from ._models import (
     ChatCompletion,
     ChatCompletionChunk,
-    CostEstimate,
     Transcription,
     TranscriptionStreamEvent,
     UploadedFile,
@@ -46,6 +45,7 @@ from ._options import (
     UploadCodec,
     given,
 )
+from ._outcomes import CostEstimate, TranscriptionResult
 from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
 from ._realtime_protocol import REALTIME_OPTIONS, RawPCM, check_patience, realtime_options
 from ._responses import json_value, parsed, response_error

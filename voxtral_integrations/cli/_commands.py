@@ -22,7 +22,7 @@ from .._client import VoxtralClient
 from .._constants import API_KEY_ENV
 from .._dialects import dialect
 from .._exceptions import ConfigurationError, IncompleteTranscriptionError
-from .._models import BatchJob, TranscriptionResult
+from .._outcomes import BatchJob, TranscriptionResult
 from .._redaction import redact_urls, redact_urls_in
 from ._cache import _usable_cache, prune_cache
 from ._cost import check_budget, estimate_inputs, render_table

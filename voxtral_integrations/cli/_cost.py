@@ -18,7 +18,7 @@ from .._bulk import Source
 from .._dialects import checked_options, dialect
 from .._estimate import estimate_file, priced
 from .._exceptions import AudioError
-from .._models import CostEstimate, FileEstimate
+from .._outcomes import CostEstimate, FileEstimate
 from ._exits import PROG, UsageError, one_line
 from ._inputs import Input
 

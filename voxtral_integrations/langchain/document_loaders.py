@@ -49,8 +49,8 @@ from .._loading import (
     load,
     load_options,
 )
-from .._models import CostEstimate
 from .._options import UploadCodec
+from .._outcomes import CostEstimate
 from .._realtime_loading import RealtimeSource, aturn_records, check_realtime, turn_records
 from .._records import Granularity, Record, TranscriptFormat
 from .._settings import ClientSettings
