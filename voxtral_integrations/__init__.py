@@ -12,8 +12,9 @@ The adapters live in ``voxtral_integrations.langchain`` and
 ``voxtral_integrations.llama_index``; the ``voxtral`` command in ``cli``.
 """
 
+from ._async_client import AsyncVoxtralClient
 from ._catalogue import ModelInfo, ModelLimits, Price, RealtimeCapabilities, model_info
-from ._client import AsyncVoxtralClient, VoxtralClient
+from ._client import VoxtralClient
 from ._constants import DEFAULT_CHAT_MODEL, DEFAULT_REALTIME_MODEL, DEFAULT_TRANSCRIPTION_MODEL
 from ._dialects import Backend
 from ._exceptions import (

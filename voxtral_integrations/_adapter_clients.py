@@ -30,7 +30,8 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from ._client import AsyncVoxtralClient, VoxtralClient
+from ._async_client import AsyncVoxtralClient
+from ._client import VoxtralClient
 from ._settings import ClientSettings
 
 _Client = TypeVar("_Client", VoxtralClient, AsyncVoxtralClient)

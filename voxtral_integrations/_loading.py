@@ -21,8 +21,9 @@ from typing import Any, Literal
 
 import anyio
 
+from ._async_client import AsyncVoxtralClient
 from ._bulk import Source
-from ._client import AsyncVoxtralClient, VoxtralClient
+from ._client import VoxtralClient
 from ._constants import (
     DEFAULT_BULK_CONCURRENCY,
     DEFAULT_GRANULARITY,

@@ -4,30 +4,28 @@
 method builds the option values and calls one method here. :class:`Operations`
 does the work over a :class:`SyncTransport`, in the calling thread;
 :class:`AsyncOperations` is its twin, which awaits and keeps codec and file work off
-the event loop (``tests/test_twins.py`` holds them to it). What both decide alike
-(is this input usable here, which request, which cache, is this body a result) is
-in :class:`_Shared`, over the pure ``_dialects`` and ``_responses``.
+the event loop (``tests/unit/test_twins.py`` holds them to it). What both decide
+alike (is this input usable here, which request, which cache, is this body a result)
+is in their base, ``_operations_base``, over the pure ``_dialects`` and ``_responses``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import httpx
 from pydantic import BaseModel
 
-from . import _bulk, _dialects, _transcribe
-from ._audio import Payload, decodable_chat_part, prepare, prepare_short_wav
+from . import _bulk, _transcribe
+from ._audio import Payload, prepare, prepare_short_wav
 from ._bulk import AsyncSlot, BulkProgress, Slot, Source
-from ._chat_content import carries_inline_audio, map_audio_parts
-from ._constants import REALTIME_SESSION_TIMEOUT
-from ._dialects import Backend, MistralDialect, RequestSpec
+from ._chat_content import carries_inline_audio
+from ._dialects import RequestSpec
 from ._estimate import estimate_for
 from ._events import ChatChunks
 from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
@@ -39,30 +37,27 @@ from ._models import (
     TranscriptionStreamEvent,
     UploadedFile,
 )
+from ._operations_base import SharedOperations, realtime_token_of
 from ._options import (
     ChunkingOptions,
     TranscriptionOptions,
     UploadCodec,
-    given,
 )
 from ._outcomes import CostEstimate, TranscriptionResult
-from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
-from ._realtime_protocol import REALTIME_OPTIONS, RawPCM, check_patience, realtime_options
-from ._responses import json_value, parsed, response_error
+from ._realtime_events import RealtimeEvent, RealtimeToken
+from ._realtime_protocol import RawPCM
+from ._responses import parsed
 from ._sources import (
     AudioInput,
     AudioSource,
     AudioUpload,
-    check_file_id,
-    local_audio,
-    resolve_audio,
 )
 from ._streaming import AsyncStream, Stream
-from ._transcribe import ChunkCache, aspooled, materialised, no_slot, spooled
+from ._transcribe import aspooled, materialised, no_slot, spooled
 from ._transport import AsyncTransport, SyncTransport
 
 if TYPE_CHECKING:
-    from ._realtime import RealtimeSession
+    pass
 
 _T = TypeVar("_T")
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -70,104 +65,7 @@ _P = ParamSpec("_P")
 _Transport = TypeVar("_Transport", SyncTransport, AsyncTransport)
 
 
-class _Shared(Generic[_Transport]):
-    """What both shells decide alike; nothing here sends, reads audio or waits."""
-
-    def __init__(
-        self, dialect: MistralDialect, backend: Backend, base_url: str, transport: _Transport
-    ) -> None:
-        self.dialect = dialect
-        self.backend = backend
-        self.base_url = base_url
-        self.transport: _Transport = transport
-
-    def options(self, arguments: Mapping[str, Any]) -> tuple[TranscriptionOptions, ChunkingOptions]:
-        """A public method's options, checked (``_dialects.checked_options``)."""
-        return _dialects.checked_options(self.dialect, arguments)
-
-    def checked_source(
-        self, options: TranscriptionOptions, audio: AudioInput | None, file_id: str | None
-    ) -> AudioSource:
-        """The audio classified and checked against the backend; nothing is read or sent yet."""
-        source = resolve_audio(audio, file_id=file_id)
-        self.dialect.check_transcription(options, source)
-        return source
-
-    def cache(
-        self,
-        cache_dir: str | os.PathLike[str] | None,
-        upload: AudioUpload,
-        options: TranscriptionOptions,
-    ) -> ChunkCache | None:
-        if not cache_dir:
-            return None
-        return _transcribe.chunk_cache(cache_dir, upload, options, self.backend, self.base_url)
-
-    def chat_request(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
-        """Inline audio the endpoint may not decode is converted (PyAV) before the
-        request is built."""
-        return _dialects.chat_request(
-            self.dialect, map_audio_parts(messages, decodable_chat_part), **options
-        )
-
-    def realtime_session(self, arguments: Mapping[str, Any]) -> RealtimeSession:
-        """A session for a public method's ``arguments`` (its ``locals()``), all checked
-        before anything connects: the options against the model, then the backend.
-
-        The session's module (and asyncio) load here, not with the package."""
-        from ._realtime import RealtimeSession, SessionSettings, end_of_speech_detector
-
-        options = realtime_options(**given(arguments, REALTIME_OPTIONS))
-        self.dialect.realtime.check(options)
-        reconnects = check_patience(
-            arguments["done_timeout"], arguments["stall_timeout"], arguments["max_reconnects"]
-        )
-        route = self.transport.route
-        settings = SessionSettings(
-            wire=self.dialect.realtime,
-            options=options,
-            base_url=self.base_url,
-            key=route.secret,
-            user_agent=route.headers["User-Agent"],
-            policy=route.policy,
-            session_timeout=REALTIME_SESSION_TIMEOUT,
-            done_timeout=float(arguments["done_timeout"]),
-            stall_timeout=float(arguments["stall_timeout"]),
-            max_reconnects=reconnects,
-        )
-        return RealtimeSession(
-            settings, end_of_speech_detector(arguments["end_of_speech"], options)
-        )
-
-    def token_request(self, model: str, ttl_seconds: int | None) -> RequestSpec:
-        return self.dialect.realtime_token_request(model, ttl_seconds)
-
-    def upload_request(self, audio: AudioInput, purpose: str) -> RequestSpec:
-        self.dialect.check_files_supported()
-        return _dialects.files_upload_request(local_audio(audio), purpose=purpose)
-
-    def signed_url_request(self, file: str | UploadedFile, expiry: int) -> RequestSpec:
-        self.dialect.check_files_supported()
-        return _dialects.signed_url_request(check_file_id(file), expiry_hours=expiry)
-
-    def delete_request(self, file: str | UploadedFile) -> RequestSpec:
-        self.dialect.check_files_supported()
-        return _dialects.delete_file_request(check_file_id(file))
-
-    def content_request(self, file: str | UploadedFile) -> RequestSpec:
-        self.dialect.check_files_supported()
-        return _dialects.file_content_request(check_file_id(file))
-
-    def parse_transcription(
-        self, response: httpx.Response, options: TranscriptionOptions
-    ) -> Transcription:
-        try:
-            return self.dialect.parse_transcription(response.content, options)
-        except ValueError as exc:  # invalid JSON and pydantic's ValidationError alike
-            raise response_error(response, f"The transcription is malformed: {exc}") from exc
-
-
-class Operations(_Shared[SyncTransport]):
+class Operations(SharedOperations[SyncTransport]):
     """The work behind :class:`VoxtralClient`'s methods, done in the calling thread."""
 
     def transcribe(
@@ -299,7 +197,7 @@ class Operations(_Shared[SyncTransport]):
 
     def realtime_token(self, model: str, ttl_seconds: int | None) -> RealtimeToken:
         spec = self.token_request(model, ttl_seconds)
-        return self.transport.send(spec, functools.partial(_token, model=model))
+        return self.transport.send(spec, functools.partial(realtime_token_of, model=model))
 
     def stream_realtime(self, arguments: Mapping[str, Any]) -> Iterator[RealtimeEvent]:
         """The session's event loop runs in a thread of its own."""
@@ -336,7 +234,7 @@ class Operations(_Shared[SyncTransport]):
         return self.transport.send(spec, parse, resend_cut_short=True)
 
 
-class AsyncOperations(_Shared[AsyncTransport]):
+class AsyncOperations(SharedOperations[AsyncTransport]):
     """The work behind :class:`AsyncVoxtralClient`'s methods: :class:`Operations`, awaited."""
 
     async def transcribe(
@@ -488,7 +386,7 @@ class AsyncOperations(_Shared[AsyncTransport]):
 
     async def realtime_token(self, model: str, ttl_seconds: int | None) -> RealtimeToken:
         spec = self.token_request(model, ttl_seconds)
-        return await self.transport.send(spec, functools.partial(_token, model=model))
+        return await self.transport.send(spec, functools.partial(realtime_token_of, model=model))
 
     def stream_realtime(self, arguments: Mapping[str, Any]) -> AsyncIterator[RealtimeEvent]:
         from ._realtime import stream_source
@@ -538,13 +436,6 @@ def _check_source(audio: Any) -> None:
 
 async def _nothing() -> None:
     return None
-
-
-def _token(response: httpx.Response, model: str) -> RealtimeToken:
-    try:
-        return realtime_token(json_value(response.content), model)
-    except ValueError as exc:  # the message names no part of the body: it holds the secret
-        raise response_error(response, f"The client session is malformed: {exc}") from None
 
 
 def _as_read(response: httpx.Response) -> httpx.Response:

@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ._client import AsyncVoxtralClient, VoxtralClient
+from ._async_client import AsyncVoxtralClient
+from ._client import VoxtralClient
 from ._constants import (
     DEFAULT_REALTIME_ENCODING,
     DEFAULT_REALTIME_MODEL,

@@ -229,7 +229,7 @@ def test_tool_spec_async(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeVoxtral()
     real_client = httpx.AsyncClient
     monkeypatch.setattr(
-        "voxtral_integrations._client.httpx.AsyncClient",
+        "voxtral_integrations._async_client.httpx.AsyncClient",
         lambda **kw: real_client(transport=httpx.MockTransport(fake), **kw),
     )
     (tool,) = VoxtralToolSpec(api_key=FAKE_API_KEY).to_tool_list()

@@ -44,6 +44,7 @@ checks the realtime option set, which shares four names with this one)."""
 SIGNATURES = {
     *CHECKERS,
     "_client.py",
+    "_async_client.py",
     "_realtime_loading.py",
     "langchain/document_loaders.py",
     "llama_index/readers.py",

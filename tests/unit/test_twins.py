@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from voxtral_integrations import _client, _operations, _transport
+from voxtral_integrations import _async_client, _client, _operations, _transport
 
 FIXED = {"anyio": "time", "StopAsyncIteration": "StopIteration", "__anext__": "__next__"}
 
@@ -204,16 +204,23 @@ def _methods(node: ast.ClassDef) -> dict[str, list[ast.AST]]:
 
 
 @pytest.mark.parametrize(
-    ("module", "sync_class", "allowed", "at_least"),
+    ("modules", "sync_class", "allowed", "at_least"),
     [
-        pytest.param(_client, "VoxtralClient", CLIENT_DIFFERENCES, 15, id="clients"),
-        pytest.param(_operations, "Operations", OPERATIONS_DIFFERENCES, 7, id="operations"),
+        pytest.param(
+            (_client, _async_client), "VoxtralClient", CLIENT_DIFFERENCES, 15, id="clients"
+        ),
+        pytest.param((_operations,), "Operations", OPERATIONS_DIFFERENCES, 7, id="operations"),
     ],
 )
 def test_the_shells_are_twins_but_for_work_kept_off_the_loop(
-    module: object, sync_class: str, allowed: dict[str, str], at_least: int
+    modules: tuple[object, ...], sync_class: str, allowed: dict[str, str], at_least: int
 ) -> None:
-    classes = {n.name: n for n in _module(module).body if isinstance(n, ast.ClassDef)}
+    classes = {
+        node.name: node
+        for module in modules
+        for node in _module(module).body
+        if isinstance(node, ast.ClassDef)
+    }
     sync, async_ = _methods(classes[sync_class]), _methods(classes[f"Async{sync_class}"])
     names = _identifiers(classes[sync_class])
     checked = []
