@@ -47,14 +47,9 @@ from voxtral_integrations import (
     VoxtralError,
 )
 from voxtral_integrations._audio import Payload
-from voxtral_integrations._batch import (
-    BatchRequest,
-    Manifest,
-    line_outcome,
-    poll_delays,
-    result_lines,
-)
+from voxtral_integrations._batch import BatchRequest, Manifest, poll_delays
 from voxtral_integrations._batch_flow import manifest_path, read_manifest
+from voxtral_integrations._batch_results import line_outcome, result_lines
 from voxtral_integrations._dialects import DIALECTS, RequestSpec
 from voxtral_integrations._flow import AsyncHost, Host, arun, run
 from voxtral_integrations._models import Chunk
