@@ -34,7 +34,7 @@ from ._constants import (
     MAX_BATCH_REQUESTS,
     MAX_BATCH_TIMEOUT_HOURS,
 )
-from ._dialects import RequestSpec, transcription_fields
+from ._dialects import transcription_fields
 from ._exceptions import (
     APIResponseError,
     BatchJobError,
@@ -42,6 +42,7 @@ from ._exceptions import (
 )
 from ._models import BatchJob, Chunk
 from ._options import TranscriptionOptions
+from ._requests import RequestSpec
 
 MANIFEST_SUFFIX = ".voxtral-batch.json"
 TRANSCRIPTIONS_PATH = "/audio/transcriptions"

@@ -63,7 +63,6 @@ from ._batch import (
 )
 from ._batch_results import assemble, outcomes, result_lines
 from ._bulk import Source, sources
-from ._dialects import delete_file_request, file_content_request, files_upload_request
 from ._exceptions import BatchJobError, InvalidInputError, NotFoundError, VoxtralError
 from ._flow import AnyHost, Dialect, Flow, blocking, payloads, send, sent, sleep
 from ._models import BatchJob, DeletedFile, Transcription, TranscriptionResult, UploadedFile
@@ -71,6 +70,7 @@ from ._options import TranscriptionOptions
 from ._progress import progress_bar
 from ._records import source_name
 from ._redaction import redact_url
+from ._requests import delete_file_request, file_content_request, files_upload_request
 from ._sources import (
     AudioFileId,
     AudioInput,

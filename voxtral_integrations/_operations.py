@@ -6,7 +6,8 @@ does the work over a :class:`SyncTransport`, in the calling thread;
 :class:`AsyncOperations` is its twin, which awaits and keeps codec and file work off
 the event loop (``tests/test_twins.py`` holds them to it). What both decide alike
 (is this input usable here, which request, which cache, is this body a result) is
-in :class:`_Shared`, over the pure ``_dialects`` and ``_responses``.
+in :class:`_Shared`, over the pure ``_dialects``, ``_requests``, ``_chat_request`` and
+``_responses``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ import anyio
 import httpx
 from pydantic import BaseModel
 
-from . import _bulk, _dialects, _transcribe
+from . import _bulk, _chat_request, _dialects, _requests, _transcribe
 from ._audio import Payload, decodable_chat_part, prepare, prepare_short_wav
 from ._bulk import AsyncSlot, BulkProgress, Slot, Source, TranscriptionResult
 from ._chat_content import carries_inline_audio, map_audio_parts
 from ._constants import REALTIME_SESSION_TIMEOUT
-from ._dialects import Backend, MistralDialect, RequestSpec
+from ._dialects import Backend, MistralDialect
 from ._estimate import estimate_for
 from ._events import ChatChunks
 from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
@@ -48,6 +49,7 @@ from ._options import (
 )
 from ._realtime_events import RealtimeEvent, RealtimeToken, realtime_token
 from ._realtime_protocol import REALTIME_OPTIONS, RawPCM, check_patience, realtime_options
+from ._requests import RequestSpec
 from ._responses import json_value, parsed, response_error
 from ._sources import (
     AudioInput,
@@ -106,7 +108,7 @@ class _Shared(Generic[_Transport]):
     def chat_request(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
         """Inline audio the endpoint may not decode is converted (PyAV) before the
         request is built."""
-        return _dialects.chat_request(
+        return _chat_request.chat_request(
             self.dialect, map_audio_parts(messages, decodable_chat_part), **options
         )
 
@@ -144,19 +146,19 @@ class _Shared(Generic[_Transport]):
 
     def upload_request(self, audio: AudioInput, purpose: str) -> RequestSpec:
         self.dialect.check_files_supported()
-        return _dialects.files_upload_request(local_audio(audio), purpose=purpose)
+        return _requests.files_upload_request(local_audio(audio), purpose=purpose)
 
     def signed_url_request(self, file: str | UploadedFile, expiry: int) -> RequestSpec:
         self.dialect.check_files_supported()
-        return _dialects.signed_url_request(check_file_id(file), expiry_hours=expiry)
+        return _requests.signed_url_request(check_file_id(file), expiry_hours=expiry)
 
     def delete_request(self, file: str | UploadedFile) -> RequestSpec:
         self.dialect.check_files_supported()
-        return _dialects.delete_file_request(check_file_id(file))
+        return _requests.delete_file_request(check_file_id(file))
 
     def content_request(self, file: str | UploadedFile) -> RequestSpec:
         self.dialect.check_files_supported()
-        return _dialects.file_content_request(check_file_id(file))
+        return _requests.file_content_request(check_file_id(file))
 
     def parse_transcription(
         self, response: httpx.Response, options: TranscriptionOptions
