@@ -44,7 +44,6 @@ from typing import Generic, TypeVar
 import httpx
 
 from ._constants import MAX_FREE_RATE_LIMIT_RETRIES, MIN_SECRET_KEY_LENGTH
-from ._dialects import RequestSpec
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -55,6 +54,7 @@ from ._exceptions import (
 )
 from ._pacing import Pace
 from ._redaction import redact_url, redact_urls
+from ._requests import RequestSpec
 from ._responses import status_error
 from ._retry import RetryPolicy, json_cut_short, parse_remaining, parse_retry_after
 

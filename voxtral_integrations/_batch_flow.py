@@ -23,7 +23,7 @@ Each step is written once, as a :data:`._flow.Flow` that the sync client runs
 (:func:`._flow.run`) and the async client awaits (:func:`._flow.arun`) over the
 host it hands in: sending goes through the client's own retries, pace, errors and
 redaction, and this module imports no client. What can be decided without I/O is
-in :mod:`._batch`.
+in :mod:`._batch` and :mod:`._batch_results`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from ._batch import (
     TRANSCRIPTIONS_PATH,
     BatchRequest,
     Manifest,
-    assemble,
     batch_line,
     cancel_job_request,
     check_ended,
@@ -60,12 +59,10 @@ from ._batch import (
     manifest_from_json,
     manifest_name,
     next_poll,
-    outcomes,
     poll_delays,
-    result_lines,
 )
+from ._batch_results import assemble, outcomes, result_lines
 from ._bulk import Source, sources
-from ._dialects import delete_file_request, file_content_request, files_upload_request
 from ._exceptions import BatchJobError, InvalidInputError, NotFoundError, VoxtralError
 from ._flow import AnyHost, Dialect, Flow, blocking, payloads, send, sent, sleep
 from ._models import DeletedFile, Transcription, UploadedFile
@@ -74,6 +71,7 @@ from ._outcomes import BatchJob, TranscriptionResult
 from ._progress import progress_bar
 from ._records import source_name
 from ._redaction import redact_url
+from ._requests import delete_file_request, file_content_request, files_upload_request
 from ._sources import (
     AudioFileId,
     AudioInput,

@@ -4,7 +4,8 @@
 Each method builds the option values and calls one operation (``_operations``), whose
 sync and async shells share every decision; everything that can be decided without
 the network (option checks, request shapes, parsing, error mapping) lives in
-``_options``, ``_dialects``, ``_events`` and ``_responses``; every request is sent by
+``_options``, ``_dialects`` (with ``_requests`` and ``_chat_request``), ``_events``
+and ``_responses``; every request is sent by
 ``_transport``'s send loop, whose retries ``_attempt`` decides. The two clients differ
 only where one awaits and the other does not (``tests/unit/test_twins.py`` holds
 them to it), as httpcore keeps its sync and async twins in files of their own.

@@ -11,17 +11,16 @@ responses and streams have OpenAI's shape on vLLM, and chat audio is an object
 rather than a string). What vLLM cannot do raises :class:`UnsupportedFeatureError`
 instead of being dropped. :func:`dialect` looks a backend up by its name.
 
-The client turns a :class:`RequestSpec` into an ``httpx.Request`` once per attempt
-(an upload is re-opened each time) and hands bodies back here to parse.
+Each request is a :class:`~._requests.RequestSpec`, which the client turns into an
+``httpx.Request`` once per attempt (an upload is re-opened each time), handing
+bodies back here to parse; the chat request is built over a dialect in
+:mod:`._chat_request`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import quote
 
 from ._catalogue import ModelLimits, model_info
 from ._chat_content import audio_string, looks_like_url, sniff_format
@@ -52,48 +51,12 @@ from ._options import (
     transcription_options,
 )
 from ._realtime_protocol import MISTRAL_REALTIME, VLLM_REALTIME, RealtimeWire
+from ._requests import RequestSpec
 from ._responses import json_value, vllm_usage
 from ._sources import AudioSource, AudioUpload, AudioURL
 
 Backend = Literal["mistral", "vllm"]
 BACKENDS: tuple[Backend, ...] = ("mistral", "vllm")
-
-
-@dataclass(frozen=True)
-class RequestSpec:
-    """Everything needed to send one API call, independent of sync or async I/O."""
-
-    method: str
-    path: str
-    json: Any = None
-    params: Mapping[str, str] | None = None
-    form: Mapping[str, str | list[str]] | None = None
-    upload: AudioUpload | None = None
-    stream: bool = False
-    headers: Mapping[str, str] = field(default_factory=dict)
-    transient_not_found: bool = False
-    """A 404 here is a routing glitch, not a missing resource: retry it once (``_retry``)."""
-
-    @contextmanager
-    def body(self) -> Iterator[dict[str, Any]]:
-        """``httpx.build_request`` keyword arguments for one attempt, upload opened.
-
-        A form is always sent as multipart, even without a file part: httpx would
-        otherwise url-encode it, and the API accepts only multipart/form-data.
-        """
-        if self.form is None:
-            yield {"json": self.json, "params": self.params}
-        elif self.upload is None:
-            fields = [
-                (name, (None, item))
-                for name, value in self.form.items()
-                for item in (value if isinstance(value, list) else [value])
-            ]
-            yield {"files": fields, "params": self.params}
-        else:
-            with self.upload.open() as content:
-                upload = (self.upload.filename, content, self.upload.mime_type)
-                yield {"data": self.form, "files": {"file": upload}, "params": self.params}
 
 
 def transcription_fields(options: TranscriptionOptions) -> dict[str, Any]:
@@ -378,107 +341,3 @@ def dialect(backend: str) -> MistralDialect:
             "(Voxtral served by vLLM)."
         )
     return DIALECTS[backend]
-
-
-def chat_request(
-    dialect: MistralDialect,
-    messages: Sequence[Mapping[str, Any]],
-    *,
-    model: str,
-    tools: Sequence[Mapping[str, Any]] | None,
-    tool_choice: str | Mapping[str, Any] | None,
-    response_format: Mapping[str, Any] | None,
-    temperature: float | None,
-    max_tokens: int | None,
-    stream: bool,
-    extra: Mapping[str, Any] | None = None,
-) -> RequestSpec:
-    """A ``/chat/completions`` request; audio parts are put in the dialect's shape."""
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidInputError("`model` must be a non-empty model id.", argument="model")
-    if isinstance(messages, (str, Mapping)) or not messages:
-        raise InvalidInputError(
-            "`messages` must be a non-empty list of messages such as "
-            '[{"role": "user", "content": "..."}].',
-            argument="messages",
-        )
-    if max_tokens is not None and (
-        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
-    ):
-        raise InvalidInputError(
-            f"`max_tokens`={max_tokens!r} must be a positive integer.", argument="max_tokens"
-        )
-    payload: dict[str, Any] = {
-        "model": model,
-        "messages": [
-            _chat_message(dialect, message, index) for index, message in enumerate(messages)
-        ],
-    }
-    optional = {
-        "tools": list(tools) if tools else None,
-        "tool_choice": tool_choice,
-        "response_format": response_format,
-        "temperature": temperature,
-        "max_tokens": max_tokens,
-    }
-    payload.update({key: value for key, value in optional.items() if value is not None})
-    reserved = sorted(set(extra or {}) & {"model", "messages", "stream"})
-    if reserved:
-        raise InvalidInputError(
-            f"`extra_body` may not set {', '.join(reserved)}: pass them as arguments of `chat`.",
-            argument="extra_body",
-        )
-    payload.update(extra or {})
-    if stream:
-        payload["stream"] = True
-        if dialect.stream_usage_option:
-            payload["stream_options"] = {"include_usage": True}
-    return RequestSpec(
-        "POST",
-        "/chat/completions",
-        json=payload,
-        stream=stream,
-        headers={"Accept": "text/event-stream"} if stream else {},
-    )
-
-
-def _chat_message(dialect: MistralDialect, message: Any, index: int) -> dict[str, Any]:
-    if hasattr(message, "model_dump"):
-        message = message.model_dump(exclude_none=True)
-    if not isinstance(message, Mapping) or "role" not in message:
-        raise InvalidInputError(
-            f"`messages[{index}]` must be a mapping with a 'role', got {type(message).__name__}.",
-            argument="messages",
-        )
-    converted = dict(message)
-    content = converted.get("content")
-    if isinstance(content, list):
-        converted["content"] = [
-            dialect.chat_audio_part(part)
-            if isinstance(part, Mapping) and part.get("type") == "input_audio"
-            else part
-            for part in content
-        ]
-    return converted
-
-
-def files_upload_request(upload: AudioUpload, *, purpose: str) -> RequestSpec:
-    return RequestSpec("POST", "/files", form={"purpose": purpose}, upload=upload)
-
-
-def signed_url_request(file_id: str, *, expiry_hours: int) -> RequestSpec:
-    if isinstance(expiry_hours, bool) or not isinstance(expiry_hours, int) or expiry_hours < 1:
-        raise InvalidInputError(
-            f"`expiry`={expiry_hours!r} must be a whole number of hours >= 1.", argument="expiry"
-        )
-    return RequestSpec(
-        "GET", f"/files/{quote(file_id, safe='')}/url", params={"expiry": str(expiry_hours)}
-    )
-
-
-def delete_file_request(file_id: str) -> RequestSpec:
-    return RequestSpec("DELETE", f"/files/{quote(file_id, safe='')}")
-
-
-def file_content_request(file_id: str) -> RequestSpec:
-    return RequestSpec("GET", f"/files/{quote(file_id, safe='')}/content")

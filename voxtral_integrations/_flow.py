@@ -25,9 +25,9 @@ import httpx
 from pydantic import BaseModel
 
 from ._audio import Payload
-from ._dialects import RequestSpec
 from ._models import Transcription
 from ._options import TranscriptionOptions
+from ._requests import RequestSpec
 from ._responses import parsed
 from ._sources import AudioUpload
 

@@ -6,7 +6,8 @@ does the work over a :class:`SyncTransport`, in the calling thread;
 :class:`AsyncOperations` is its twin, which awaits and keeps codec and file work off
 the event loop (``tests/unit/test_twins.py`` holds them to it). What both decide
 alike (is this input usable here, which request, which cache, is this body a result)
-is in their base, ``_operations_base``, over the pure ``_dialects`` and ``_responses``.
+is in their base, ``_operations_base``, over the pure ``_dialects``, ``_requests``,
+``_chat_request`` and ``_responses``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from . import _bulk, _transcribe
 from ._audio import Payload, prepare, prepare_short_wav
 from ._bulk import AsyncSlot, BulkProgress, Slot, Source
 from ._chat_content import carries_inline_audio
-from ._dialects import RequestSpec
 from ._estimate import estimate_for
 from ._events import ChatChunks
 from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
@@ -46,6 +46,7 @@ from ._options import (
 from ._outcomes import CostEstimate, TranscriptionResult
 from ._realtime_events import RealtimeEvent, RealtimeToken
 from ._realtime_protocol import RawPCM
+from ._requests import RequestSpec
 from ._responses import parsed
 from ._sources import (
     AudioInput,

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from . import _dialects, _transcribe
+from . import _chat_request, _dialects, _requests, _transcribe
 from ._audio import decodable_chat_part
 from ._chat_content import map_audio_parts
 from ._constants import REALTIME_SESSION_TIMEOUT
-from ._dialects import Backend, MistralDialect, RequestSpec
+from ._dialects import Backend, MistralDialect
 from ._models import (
     Transcription,
     UploadedFile,
@@ -30,6 +30,7 @@ from ._options import (
 )
 from ._realtime_events import RealtimeToken, realtime_token
 from ._realtime_protocol import REALTIME_OPTIONS, check_patience, realtime_options
+from ._requests import RequestSpec
 from ._responses import json_value, response_error
 from ._sources import (
     AudioInput,
@@ -87,7 +88,7 @@ class SharedOperations(Generic[_Transport]):
     def chat_request(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> RequestSpec:
         """Inline audio the endpoint may not decode is converted (PyAV) before the
         request is built."""
-        return _dialects.chat_request(
+        return _chat_request.chat_request(
             self.dialect, map_audio_parts(messages, decodable_chat_part), **options
         )
 
@@ -125,19 +126,19 @@ class SharedOperations(Generic[_Transport]):
 
     def upload_request(self, audio: AudioInput, purpose: str) -> RequestSpec:
         self.dialect.check_files_supported()
-        return _dialects.files_upload_request(local_audio(audio), purpose=purpose)
+        return _requests.files_upload_request(local_audio(audio), purpose=purpose)
 
     def signed_url_request(self, file: str | UploadedFile, expiry: int) -> RequestSpec:
         self.dialect.check_files_supported()
-        return _dialects.signed_url_request(check_file_id(file), expiry_hours=expiry)
+        return _requests.signed_url_request(check_file_id(file), expiry_hours=expiry)
 
     def delete_request(self, file: str | UploadedFile) -> RequestSpec:
         self.dialect.check_files_supported()
-        return _dialects.delete_file_request(check_file_id(file))
+        return _requests.delete_file_request(check_file_id(file))
 
     def content_request(self, file: str | UploadedFile) -> RequestSpec:
         self.dialect.check_files_supported()
-        return _dialects.file_content_request(check_file_id(file))
+        return _requests.file_content_request(check_file_id(file))
 
     def parse_transcription(
         self, response: httpx.Response, options: TranscriptionOptions

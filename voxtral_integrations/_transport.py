@@ -31,10 +31,10 @@ import httpx
 
 from ._attempt import Attempt, Decision, Done, Fail
 from ._constants import USER_AGENT_PREFIX
-from ._dialects import RequestSpec
 from ._events import EventParser, EventStreamDecoder
 from ._exceptions import APIResponseError
 from ._pacing import Pace
+from ._requests import RequestSpec
 from ._responses import response_error
 from ._retry import RetryPolicy
 from ._streaming import AsyncStream, Stream

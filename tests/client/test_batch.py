@@ -47,18 +47,14 @@ from voxtral_integrations import (
     VoxtralError,
 )
 from voxtral_integrations._audio import Payload
-from voxtral_integrations._batch import (
-    BatchRequest,
-    Manifest,
-    line_outcome,
-    poll_delays,
-    result_lines,
-)
+from voxtral_integrations._batch import BatchRequest, Manifest, poll_delays
 from voxtral_integrations._batch_flow import manifest_path, read_manifest
-from voxtral_integrations._dialects import DIALECTS, RequestSpec
+from voxtral_integrations._batch_results import line_outcome, result_lines
+from voxtral_integrations._dialects import DIALECTS
 from voxtral_integrations._flow import AsyncHost, Host, arun, run
 from voxtral_integrations._models import Chunk
 from voxtral_integrations._options import transcription_options
+from voxtral_integrations._requests import RequestSpec
 from voxtral_integrations._responses import status_error
 
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]

@@ -37,7 +37,8 @@ from voxtral_integrations import (
     UnsupportedFeatureError,
     Usage,
 )
-from voxtral_integrations._dialects import DIALECTS, Backend, chat_request
+from voxtral_integrations._chat_request import chat_request
+from voxtral_integrations._dialects import DIALECTS, Backend
 from voxtral_integrations.langchain.chat_models import (
     ChatVoxtral,
     api_tool_call_id,

@@ -46,7 +46,8 @@ from voxtral_integrations import (
     ConfigurationError,
     InvalidInputError,
 )
-from voxtral_integrations._dialects import DIALECTS, Backend, chat_request
+from voxtral_integrations._chat_request import chat_request
+from voxtral_integrations._dialects import DIALECTS, Backend
 from voxtral_integrations.llama_index.llms import (
     VOXTRAL_CONTEXT_WINDOW,
     VoxtralLLM,

@@ -36,8 +36,8 @@ from voxtral_integrations._constants import (
     MAX_RETRY_AFTER,
     PACE_POLL_SECONDS,
 )
-from voxtral_integrations._dialects import RequestSpec
 from voxtral_integrations._pacing import Pace
+from voxtral_integrations._requests import RequestSpec
 from voxtral_integrations._retry import RetryPolicy
 
 BASE_URL = "https://api.mistral.ai/v1"

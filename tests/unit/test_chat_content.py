@@ -569,3 +569,4 @@ def test_chat_content_is_pure_and_the_dialects_do_not_convert_audio() -> None:
     io_modules = {"httpx", "anyio", "os", "pathlib", "io", "_sources", "_client", *audio_modules}
     assert imported_modules("_chat_content") & io_modules == set()
     assert audio_modules & imported_modules("_dialects") == set()
+    assert audio_modules & imported_modules("_chat_request") == set()

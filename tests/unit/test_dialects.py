@@ -24,7 +24,8 @@ from voxtral_integrations import (
     UnknownEvent,
     UnsupportedFeatureError,
 )
-from voxtral_integrations._dialects import MistralDialect, RequestSpec, VLLMDialect, chat_request
+from voxtral_integrations._chat_request import chat_request
+from voxtral_integrations._dialects import MistralDialect, VLLMDialect
 from voxtral_integrations._events import (
     ChatChunks,
     EventParser,
@@ -33,6 +34,7 @@ from voxtral_integrations._events import (
     VLLMTranscriptionEvents,
 )
 from voxtral_integrations._options import transcription_options
+from voxtral_integrations._requests import RequestSpec
 from voxtral_integrations._sources import AudioFileId, AudioUpload, AudioURL, resolve_audio
 from voxtral_integrations._sse import ServerSentEvent
 

@@ -12,7 +12,7 @@ import pytest
 
 from voxtral_integrations import AudioError, InvalidInputError, UploadedFile
 from voxtral_integrations._constants import MAX_FILE_URL_LENGTH
-from voxtral_integrations._dialects import RequestSpec
+from voxtral_integrations._requests import RequestSpec
 from voxtral_integrations._sources import (
     AudioFileId,
     AudioUpload,

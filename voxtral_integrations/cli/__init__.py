@@ -17,13 +17,14 @@ other request could succeed), 130 interrupted, 141 stdout closed by its reader
 (``| head``). The API key is read from ``MISTRAL_API_KEY`` only, never from an
 argument (it would land in the shell history), and never printed.
 
-The package, one job per module: ``_parser`` (commands, flags, help), ``_options``
-(flags to the library's arguments and back), ``_inputs`` (what the arguments name),
-``_outputs`` (formats, names, atomic writes, the outputs index), ``_commands`` (the
-``transcribe`` and ``batch`` runs), ``_live`` (``transcribe --realtime`` and ``voxtral
-listen``: realtime sessions, the microphone), ``_cache`` (the resume cache and ``voxtral
-cache``), ``_screen`` (the terminal and Ctrl-C), ``_summary`` (the tally) and
-``_exits`` (exit statuses); this module maps what a run raises to its exit status.
+The package, one job per module: ``_parser`` (commands, help), ``_flag_groups`` (the
+flags commands share), ``_options`` (flags to the library's arguments and back),
+``_inputs`` (what the arguments name), ``_outputs`` (formats, names, atomic writes, the
+outputs index), ``_commands`` (the ``transcribe`` and ``batch`` runs), ``_live``
+(``transcribe --realtime`` and ``voxtral listen``: realtime sessions, the microphone),
+``_cache`` (the resume cache and ``voxtral cache``), ``_screen`` (the terminal and
+Ctrl-C), ``_summary`` (the tally) and ``_exits`` (exit statuses); this module maps what
+a run raises to its exit status.
 """
 
 from __future__ import annotations
