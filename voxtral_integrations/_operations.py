@@ -16,7 +16,7 @@ import dataclasses
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import httpx
@@ -57,13 +57,9 @@ from ._streaming import AsyncStream, Stream
 from ._transcribe import aspooled, materialised, no_slot, spooled
 from ._transport import AsyncTransport, SyncTransport
 
-if TYPE_CHECKING:
-    pass
-
 _T = TypeVar("_T")
 _Model = TypeVar("_Model", bound=BaseModel)
 _P = ParamSpec("_P")
-_Transport = TypeVar("_Transport", SyncTransport, AsyncTransport)
 
 
 class Operations(SharedOperations[SyncTransport]):

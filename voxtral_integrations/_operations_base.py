@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
 from . import _chat_request, _dialects, _requests, _transcribe
 from ._audio import decodable_chat_part
@@ -46,9 +45,6 @@ from ._transport import AsyncTransport, SyncTransport
 if TYPE_CHECKING:
     from ._realtime import RealtimeSession
 
-_T = TypeVar("_T")
-_Model = TypeVar("_Model", bound=BaseModel)
-_P = ParamSpec("_P")
 _Transport = TypeVar("_Transport", SyncTransport, AsyncTransport)
 
 
