@@ -50,7 +50,7 @@ from ._options import (
     number_text,
     transcription_options,
 )
-from ._realtime_protocol import MISTRAL_REALTIME, VLLM_REALTIME, RealtimeWire
+from ._realtime_wire import MISTRAL_REALTIME, VLLM_REALTIME, RealtimeWire
 from ._requests import RequestSpec
 from ._responses import json_value, vllm_usage
 from ._sources import AudioSource, AudioUpload, AudioURL
@@ -107,7 +107,7 @@ class MistralDialect:
     stream_usage_option: bool = False
     """Whether a chat stream must ask for its usage (``stream_options``)."""
     realtime: RealtimeWire = MISTRAL_REALTIME
-    """How realtime sessions are spoken (``_realtime_protocol``)."""
+    """How realtime sessions are spoken (``_realtime_wire``)."""
 
     def limits_for(self, model: str) -> ModelLimits:
         """How long and how large one transcription request to ``model`` may be

@@ -93,7 +93,8 @@ class SharedOperations(Generic[_Transport]):
         before anything connects: the options against the model, then the backend.
 
         The session's module (and asyncio) load here, not with the package."""
-        from ._realtime import RealtimeSession, SessionSettings, end_of_speech_detector
+        from ._realtime import RealtimeSession, end_of_speech_detector
+        from ._realtime_connection import SessionSettings
 
         options = realtime_options(**given(arguments, REALTIME_OPTIONS))
         self.dialect.realtime.check(options)

@@ -13,12 +13,8 @@ from hypothesis import strategies as st
 from voxtral_integrations import InvalidInputError, TurnDetection, UnsupportedFeatureError
 from voxtral_integrations._constants import MAX_APPEND_BYTES
 from voxtral_integrations._dialects import dialect
-from voxtral_integrations._realtime_protocol import (
-    MISTRAL_REALTIME,
-    VLLM_REALTIME,
-    AppendSplitter,
-    realtime_options,
-)
+from voxtral_integrations._realtime_protocol import realtime_options
+from voxtral_integrations._realtime_wire import MISTRAL_REALTIME, VLLM_REALTIME, AppendSplitter
 
 V2602 = "voxtral-mini-transcribe-realtime-2602"
 V3 = "voxtral-mini-transcribe-realtime-3-0"
