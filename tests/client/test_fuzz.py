@@ -628,8 +628,9 @@ def _segment(text: str, start: float | None, end: float | None, uid: int, chunk:
 @st.composite
 def reports(draw: st.DrawFn, chunks: list[Chunk]) -> Reported:
     """Truth segments anywhere (overlapping, zero-length, past the end, same texts), each
-    reported by every chunk whose padded span holds its midpoint; plus segments with
-    null or non-finite bounds; every chunk's list in a random order."""
+    reported by every chunk whose padded span holds it (a 1 s chunk cannot report 7 s of
+    speech); plus segments with null or non-finite bounds; every chunk's list in a
+    random order."""
     span = chunks[-1].end - chunks[0].start
     origin = chunks[0].start
     truth: dict[int, tuple[float, float]] = {}
@@ -642,9 +643,10 @@ def reports(draw: st.DrawFn, chunks: list[Chunk]) -> Reported:
     per_chunk: list[list[Segment]] = [[] for _ in chunks]
     heard_by: dict[int, list[int]] = {}
     for uid, (start, end) in truth.items():
-        middle = (start + end) / 2
         for index, chunk in enumerate(chunks):
-            if chunk.start - padding <= middle <= chunk.end + padding:
+            # a request hears only its own audio: what it reports lies inside the chunk,
+            # give or take the padding its timing may be off by
+            if chunk.start - padding <= start and end <= chunk.end + padding:
                 text = texts[uid % len(texts)]
                 relative = _segment(text, start - chunk.start, end - chunk.start, uid, index)
                 per_chunk[index].append(relative)
