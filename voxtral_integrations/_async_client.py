@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
-from . import _batch_flow
 from ._client import BaseClient, default_ssl_context
 from ._constants import (
     DEFAULT_BATCH_TIMEOUT_HOURS,
@@ -382,6 +381,8 @@ class AsyncVoxtralClient(BaseClient):
         the uploads and the job go through this client.
         """
         arguments = locals()
+        from . import _batch_flow
+
         self._dialect.check_files_supported()
         options, chunking = self._ops.options(arguments)
         return await self._ops.batch(
@@ -397,6 +398,8 @@ class AsyncVoxtralClient(BaseClient):
 
     async def get_batch(self, job_id: str) -> BatchJob:
         """See :meth:`VoxtralClient.get_batch`."""
+        from . import _batch_flow
+
         return await self._ops.batch(_batch_flow.get, job_id)
 
     async def wait_for_batch(
@@ -408,6 +411,8 @@ class AsyncVoxtralClient(BaseClient):
         show_progress: bool = False,
     ) -> BatchJob:
         """See :meth:`VoxtralClient.wait_for_batch`; the polls sleep on the event loop."""
+        from . import _batch_flow
+
         return await self._ops.batch(
             _batch_flow.wait,
             job_id,
@@ -420,10 +425,14 @@ class AsyncVoxtralClient(BaseClient):
         self, job_id: str, *, manifest_dir: str | os.PathLike[str], delete_files: bool = True
     ) -> list[TranscriptionResult]:
         """See :meth:`VoxtralClient.batch_results`."""
+        from . import _batch_flow
+
         return await self._ops.batch(
             _batch_flow.results, job_id, manifest_dir=manifest_dir, delete_files=delete_files
         )
 
     async def cancel_batch(self, job_id: str) -> BatchJob:
         """See :meth:`VoxtralClient.cancel_batch`."""
+        from . import _batch_flow
+
         return await self._ops.batch(_batch_flow.cancel, job_id)

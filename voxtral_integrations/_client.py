@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
-from . import _batch_flow
 from ._constants import (
     DEFAULT_BATCH_TIMEOUT_HOURS,
     DEFAULT_BULK_CONCURRENCY,
@@ -451,7 +450,7 @@ class VoxtralClient(BaseClient):
         """
         return self._ops.stream_realtime(locals())
 
-    # ---- Batch API: the workflow is in ``_batch_flow``, run over the operations' host
+    # ---- Batch API: the workflow is in ``_batch_flow`` (loaded on first use)
 
     def submit_batch(
         self,
@@ -487,6 +486,8 @@ class VoxtralClient(BaseClient):
         deleted and the error raised.
         """
         arguments = locals()
+        from . import _batch_flow
+
         self._dialect.check_files_supported()
         options, chunking = self._ops.options(arguments)
         return self._ops.batch(
@@ -502,6 +503,8 @@ class VoxtralClient(BaseClient):
 
     def get_batch(self, job_id: str) -> BatchJob:
         """A batch job's status and request counts."""
+        from . import _batch_flow
+
         return self._ops.batch(_batch_flow.get, job_id)
 
     def wait_for_batch(
@@ -519,6 +522,8 @@ class VoxtralClient(BaseClient):
         :class:`BatchJobError` is raised; the job goes on running.
         ``show_progress`` shows a bar over the job's completed requests.
         """
+        from . import _batch_flow
+
         return self._ops.batch(
             _batch_flow.wait,
             job_id,
@@ -546,12 +551,16 @@ class VoxtralClient(BaseClient):
         the Files API would otherwise keep the recordings for 30 days. The
         results stay downloadable, so this may be called again.
         """
+        from . import _batch_flow
+
         return self._ops.batch(
             _batch_flow.results, job_id, manifest_dir=manifest_dir, delete_files=delete_files
         )
 
     def cancel_batch(self, job_id: str) -> BatchJob:
         """Ask the server to stop the job; what it finished stays in its results."""
+        from . import _batch_flow
+
         return self._ops.batch(_batch_flow.cancel, job_id)
 
 

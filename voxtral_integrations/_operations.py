@@ -16,20 +16,16 @@ import dataclasses
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import httpx
 from pydantic import BaseModel
 
-from . import _bulk, _transcribe
+from . import _transcribe
 from ._audio import Payload, prepare, prepare_short_wav
-from ._bulk import AsyncSlot, BulkProgress, Slot, Source
 from ._chat_content import carries_inline_audio
-from ._estimate import estimate_for
 from ._events import ChatChunks
-from ._flow import AnyHost, AsyncHost, Flow, Host, arun, run
-from ._long_stream import LongStream
 from ._models import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -57,6 +53,10 @@ from ._streaming import AsyncStream, Stream
 from ._transcribe import aspooled, materialised, no_slot, spooled
 from ._transport import AsyncTransport, SyncTransport
 
+if TYPE_CHECKING:  # bulk, batch and estimate machinery load on first use
+    from ._bulk import AsyncSlot, BulkProgress, Slot, Source
+    from ._flow import AnyHost, Flow
+
 _T = TypeVar("_T")
 _Model = TypeVar("_Model", bound=BaseModel)
 _P = ParamSpec("_P")
@@ -78,6 +78,8 @@ class Operations(SharedOperations[SyncTransport]):
     def transcribe_many(
         self, audio: Iterable[AudioInput], options: TranscriptionOptions, chunking: ChunkingOptions
     ) -> Iterator[TranscriptionResult]:
+        from . import _bulk
+
         items = _bulk.checked_sources(self.dialect, options, audio)
         quiet = dataclasses.replace(chunking, show_progress=False)  # the bar is over files
 
@@ -142,6 +144,8 @@ class Operations(SharedOperations[SyncTransport]):
         self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
     ) -> CostEstimate:
         """What a run would send and cost (``_estimate``); nothing is sent."""
+        from ._estimate import estimate_for
+
         return estimate_for(self.dialect, audio, arguments)
 
     def stream_transcription(
@@ -166,6 +170,8 @@ class Operations(SharedOperations[SyncTransport]):
     def _long_events(
         self, payloads: list[Payload], options: TranscriptionOptions
     ) -> Iterator[TranscriptionStreamEvent]:
+        from ._long_stream import LongStream
+
         joined = LongStream([payload.chunk for payload in payloads])
         for payload in payloads:
             with spooled(payload) as upload:
@@ -211,6 +217,8 @@ class Operations(SharedOperations[SyncTransport]):
         **kwargs: _P.kwargs,
     ) -> _T:
         """A Batch API ``flow`` (``_batch_flow``) run over what it may use of this client."""
+        from ._flow import Host, run
+
         host = Host(
             dialect=self.dialect,
             base_url=self.base_url,
@@ -247,6 +255,8 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
     def transcribe_many(
         self, audio: Iterable[AudioInput], options: TranscriptionOptions, chunking: ChunkingOptions
     ) -> AsyncIterator[TranscriptionResult]:
+        from . import _bulk
+
         items = _bulk.checked_sources(self.dialect, options, audio)
         quiet = dataclasses.replace(chunking, show_progress=False)  # the bar is over files
 
@@ -326,6 +336,8 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
         self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
     ) -> CostEstimate:
         """The probes run in a worker thread."""
+        from ._estimate import estimate_for
+
         return await anyio.to_thread.run_sync(estimate_for, self.dialect, audio, arguments)
 
     async def stream_transcription(
@@ -352,6 +364,8 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
     async def _long_events(
         self, payloads: list[Payload], options: TranscriptionOptions
     ) -> AsyncIterator[TranscriptionStreamEvent]:
+        from ._long_stream import LongStream
+
         joined = LongStream([payload.chunk for payload in payloads])
         for payload in payloads:
             async with aspooled(payload) as upload:
@@ -399,6 +413,8 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
         **kwargs: _P.kwargs,
     ) -> _T:
         """See :meth:`Operations.batch`; the polls sleep on the event loop."""
+        from ._flow import AsyncHost, arun
+
         host = AsyncHost(
             dialect=self.dialect,
             base_url=self.base_url,

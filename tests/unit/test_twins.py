@@ -99,6 +99,10 @@ class _Unasync(ast.NodeTransformer):
         node.attr = self.rename(node.attr)
         return self.generic_visit(node)
 
+    def visit_alias(self, node: ast.alias) -> ast.AST:  # an import made where it is used
+        node.name = self.rename(node.name)
+        return node
+
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
         node.name = self.rename(node.name)
         return self.generic_visit(node)
