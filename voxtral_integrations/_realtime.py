@@ -24,8 +24,7 @@ import asyncio
 import contextlib
 import queue
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -33,10 +32,9 @@ from ._exceptions import InvalidInputError
 from ._realtime_connection import SessionConnection, SessionSettings
 from ._realtime_events import RealtimeEvent, TurnEvent, UtteranceEvent
 from ._realtime_protocol import RealtimeOptions
-from ._realtime_turns import TurnAssembler
 from ._realtime_vad import LoudnessVAD
 from ._realtime_wire import AppendSplitter
-from ._ws import ConnectionLost, RealtimeSocket
+from ._ws import ConnectionLost
 
 
 class EndOfSpeech(Protocol):
@@ -88,31 +86,12 @@ class RealtimeSession(SessionConnection):
     the error is raised from the iteration.
     """
 
-    clock: Callable[[], float] = staticmethod(time.monotonic)
-    """The session's clock (a seam for tests)."""
-
     def __init__(self, settings: SessionSettings, end_of_speech: EndOfSpeech | None) -> None:
-        self._settings = settings
-        self._options = settings.options
+        super().__init__(settings)
         self._vad = end_of_speech
-        self._turns = TurnAssembler(
-            settings.options,
-            done_timeout=settings.done_timeout,
-            stall_timeout=settings.stall_timeout,
-        )
         self._splitter = AppendSplitter(settings.options.sample_width)
-        self._parser = settings.wire.parser(settings.options)
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._lock = asyncio.Lock()
-        self._socket: RealtimeSocket | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._receiving: asyncio.Task[str | None] | None = None
-        self._waiting_until: float | None = None  # the deadline the reader waits for
-        self._sooner = asyncio.Event()  # set when a send brings the deadline forward
-        self._reconnects = 0
         self._failure: BaseException | None = None
-        self.request_id: str | None = None
-        """The server session's id (a new one after each reconnection)."""
 
     def __repr__(self) -> str:
         return (

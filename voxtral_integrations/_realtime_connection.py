@@ -5,13 +5,15 @@ what touches the socket (``_ws``): the first connection, retried as a request is
 the handshake (``session.created``, the one ``session.update`` and its ack, checked
 against what was asked); one receive that runs across the reader's waits, so no
 frame is lost; and the reconnection, with backoff, into which the audio not yet
-final is replayed. The state it reads is set up by the session's ``__init__``.
+final is replayed. It sets up the state it shares with the session; the session adds
+what only it uses (the end-of-speech detector, the splitter, the reader task).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -80,21 +82,32 @@ _Expected = TypeVar("_Expected", SessionCreatedEvent, SessionUpdatedEvent)
 
 
 class SessionConnection:
-    """A realtime session's socket: connecting, the handshake, receiving, reconnecting."""
+    """A realtime session's socket: connecting, the handshake, receiving, reconnecting.
 
-    clock: Callable[[], float]
-    request_id: str | None
-    _settings: SessionSettings
-    _options: RealtimeOptions
-    _turns: TurnAssembler
-    _parser: RealtimeParser
-    _queue: asyncio.Queue[Any]
-    _lock: asyncio.Lock
-    _socket: RealtimeSocket | None
-    _receiving: asyncio.Task[str | None] | None
-    _waiting_until: float | None
-    _sooner: asyncio.Event
-    _reconnects: int
+    It holds the state the connection and the session share: the turns it replays,
+    the events it queues, the socket and the reader's wait."""
+
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+    """The session's clock (a seam for tests)."""
+
+    def __init__(self, settings: SessionSettings) -> None:
+        self._settings = settings
+        self._options = settings.options
+        self._turns = TurnAssembler(
+            settings.options,
+            done_timeout=settings.done_timeout,
+            stall_timeout=settings.stall_timeout,
+        )
+        self._parser: RealtimeParser = settings.wire.parser(settings.options)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._lock = asyncio.Lock()
+        self._socket: RealtimeSocket | None = None
+        self._receiving: asyncio.Task[str | None] | None = None
+        self._waiting_until: float | None = None  # the deadline the reader waits for
+        self._sooner = asyncio.Event()  # set when a send brings the deadline forward
+        self._reconnects = 0
+        self.request_id: str | None = None
+        """The server session's id (a new one after each reconnection)."""
 
     async def _send_frames(self, frames: list[str]) -> None:
         """Best effort: a lost connection is the reader's to replace, and the assembler
