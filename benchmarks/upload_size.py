@@ -41,6 +41,9 @@ if str(_ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(_ROOT))
 if os.environ.get("UPLOAD_SIZE_LIBRARY"):  # a child measuring another checkout's library
     sys.path.insert(0, os.environ["UPLOAD_SIZE_LIBRARY"])
+    import voxtral_integrations  # noqa: F401  (that checkout's; the benchmarks stay this one's)
+
+    sys.path.remove(os.environ["UPLOAD_SIZE_LIBRARY"])
 
 from benchmarks.prepare_long_audio import (  # noqa: E402
     CACHE_DIR,

@@ -87,9 +87,15 @@ def opus(bit_rate: int) -> UploadFormat:
 
     At complexity 5 of 10: libopus then encodes about twice as fast as at its
     default (10), and speech at these rates loses nothing a listener, or the
-    model, would notice; the conversion is CPU the caller waits for.
+    model, would notice; the conversion is CPU the caller waits for. Packets of
+    120 ms: libopus packs six of its 20 ms frames in each (the frames, and what
+    is heard, are the same), so a chunk has a sixth of the packets, the Python
+    work around each of which held the GIL that another chunk's encoder needed
+    (with 20 ms packets two chunks encoded side by side took 1.6 times as long
+    as one, with 120 ms 1.2 times), and the file is 8% smaller.
     """
-    return UploadFormat("ogg", "libopus", ".ogg", bit_rate, (("compression_level", "5"),))
+    options = (("compression_level", "5"), ("frame_duration", "120"))
+    return UploadFormat("ogg", "libopus", ".ogg", bit_rate, options)
 
 
 _ACCEPTED = {  # PyAV demuxer name -> (codecs sent as they are, suffix)
@@ -380,11 +386,27 @@ def _encode(
             pcms = _pcm(
                 container, stream, start, end, CONVERSION_RATE, name=upload.name, origin=info.origin
             )
-            for pcm in pcms:
+            for pcm in _blocks(pcms, 2 * CONVERSION_RATE * ENCODED_BLOCK_SECONDS):
                 frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
                 frame.planes[0].update(pcm)
                 frame.sample_rate = CONVERSION_RATE
-                for packet in encoder.encode(frame):
-                    muxer.mux(packet)
-            for packet in encoder.encode(None):
-                muxer.mux(packet)
+                muxer.mux(encoder.encode(frame))
+            muxer.mux(encoder.encode(None))
+
+
+ENCODED_BLOCK_SECONDS = 10
+"""Decoded audio goes to the encoder 10 s at a time (320 KB of PCM), not a decoded
+frame (64 ms of AAC) at a time: one call into PyAV per block, so the encoder runs
+mostly without the GIL, and two chunks encode side by side on two cores."""
+
+
+def _blocks(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """``pieces`` joined into blocks of at least ``size`` bytes (the last may be shorter)."""
+    block = bytearray()
+    for piece in pieces:
+        block += piece
+        if len(block) >= size:
+            yield bytes(block)
+            block.clear()
+    if block:
+        yield bytes(block)
