@@ -28,13 +28,14 @@ made from a file's bytes alone (damage, truncation, the WAV layout).
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from ._audio_checks import AudioInfo, _byte_range_file, _PacketIndex, _WavLayout
 from ._audio_decode import (
@@ -50,7 +51,7 @@ from ._audio_decode import (
     opus,
 )
 from ._chat_content import audio_to_convert, converted_part
-from ._chunking import one_request_seconds, plan_chunks, quietest_point
+from ._chunking import fits_one_request, iter_chunks, one_request_seconds, quietest_point
 from ._constants import ACCEPTED_AUDIO_TYPES, CHAT_MAX_AUDIO_SECONDS
 from ._exceptions import AudioError
 from ._models import Chunk
@@ -106,6 +107,53 @@ class Payload:
     (:func:`._transcribe.spooled`), not on every attempt and not in memory."""
 
 
+class Plan(Sequence[Payload]):
+    """One recording's payloads, planned as they are asked for.
+
+    Iterating hands each payload out as soon as its cut is found, so the first
+    request goes out while the later cuts are still searched (a short decode each);
+    ``len`` and indexing plan as far as they need. The cuts are the same either way:
+    each depends only on the one before it (:func:`._chunking.iter_chunks`). One
+    thread at a time reads a plan. ``whole`` is known before any cut is searched: the
+    recording goes in one request.
+    """
+
+    def __init__(self, payloads: Iterable[Payload], *, whole: bool) -> None:
+        self._source = iter(payloads)
+        self._planned: list[Payload] = []
+        self.whole = whole
+
+    def __iter__(self) -> Iterator[Payload]:
+        position = 0
+        while position < len(self._planned) or self._plan_one():
+            yield self._planned[position]
+            position += 1
+
+    def __len__(self) -> int:
+        while self._plan_one():
+            pass
+        return len(self._planned)
+
+    @overload
+    def __getitem__(self, index: int) -> Payload: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Payload]: ...
+    def __getitem__(self, index: int | slice) -> Payload | list[Payload]:
+        if isinstance(index, slice) or index < 0:
+            len(self)
+        else:
+            while index >= len(self._planned) and self._plan_one():
+                pass
+        return self._planned[index]
+
+    def _plan_one(self) -> bool:
+        payload = next(self._source, None)
+        if payload is None:
+            return False
+        self._planned.append(payload)
+        return True
+
+
 def prepare(
     upload: AudioUpload,
     *,
@@ -114,13 +162,14 @@ def prepare(
     target_seconds: float | None = None,
     overlap_seconds: float = 0.0,
     upload_codec: UploadCodec = "auto",
-) -> tuple[AudioInfo, list[Payload]]:
-    """Probe, plan the cuts and describe each chunk's payload (read lazily when sent).
+) -> tuple[AudioInfo, Plan]:
+    """Probe, then plan the cuts and describe each chunk's payload (read lazily when
+    sent) as the :class:`Plan` is read.
 
     Chunks never exceed ``max_chunk_seconds`` or ``max_bytes``; with
     ``target_seconds`` audio longer than that is shared out in even chunks of
     about that length, and neighbours share ``overlap_seconds`` (see
-    ``plan_chunks``). Converted chunks are encoded as :func:`upload_format` says.
+    ``iter_chunks``). Converted chunks are encoded as :func:`upload_format` says.
     """
     one_request = one_request_seconds(max_chunk_seconds, target_seconds)
     wav = _WavLayout.parse(upload)
@@ -128,7 +177,7 @@ def prepare(
         wav = None  # downmixed to mono: converted, never sent or sliced as it is
     if wav is not None and wav.duration <= one_request and upload.size <= max_bytes:
         info = wav.info(upload)  # the common short WAV: the header says it all
-        return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
+        return info, _sent_whole(upload, info)
     if upload.path is None:  # read a caller's stream once, then share it (bytes are not copied)
         content = upload.read_all()
         upload = AudioUpload(
@@ -140,7 +189,7 @@ def prepare(
         )
     info, index = inspect(upload)
     if info.accepted_suffix and info.duration <= one_request and upload.size <= max_bytes:
-        return info, [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
+        return info, _sent_whole(upload, info)
     sliceable = info.container in ("mp3", "wav")
     # keep every payload under the size limit: slices scale with the original's byte
     # rate, converted chunks are FLAC, at most the size of their 16 kHz 16-bit PCM
@@ -151,7 +200,7 @@ def prepare(
     def find_cut(lo: float, hi: float) -> float:
         return lo + quietest_point(levels(upload, info, index, lo, hi))
 
-    chunks = plan_chunks(
+    chunks = iter_chunks(
         info.duration,
         max_chunk_seconds,
         find_cut,
@@ -160,18 +209,32 @@ def prepare(
         overlap_seconds=overlap_seconds,
     )
     if info.container == "mp3":
-        chunks = _snap_to_packets(chunks, index)
-    logger.debug(
-        "%s: %s/%s, %.1f s, %d chunk(s): %s",
-        upload.name,
-        info.container,
-        info.codec,
-        info.duration,
-        len(chunks),
-        ", ".join(f"{c.start:.2f}-{c.end:.2f}" for c in chunks),
-    )
+        chunks = map(functools.partial(_snapped_to_packets, index=index), chunks)
     form = upload_format(info, upload_codec)
-    return info, [_payload(upload, info, index, chunk, wav, form) for chunk in chunks]
+    payloads = (
+        _payload(upload, info, index, chunk, wav, form) for chunk in _logged(upload, info, chunks)
+    )
+    whole = fits_one_request(info.duration, max_chunk_seconds, target_seconds)
+    return info, Plan(payloads, whole=whole)
+
+
+def _logged(upload: AudioUpload, info: AudioInfo, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+    """``chunks``, each logged (at debug level) as it is planned, then how many."""
+    logger.debug("%s: %s/%s, %.1f s", upload.name, info.container, info.codec, info.duration)
+    count = 0
+    for count, chunk in enumerate(chunks, 1):
+        logger.debug(
+            "%s: chunk %d at %.2f-%.2f s", upload.name, chunk.index, chunk.start, chunk.end
+        )
+        yield chunk
+    logger.debug("%s: %d chunk(s) planned", upload.name, count)
+
+
+def _sent_whole(upload: AudioUpload, info: AudioInfo) -> Plan:
+    """The plan of a recording sent as it is, in one request."""
+    return Plan(
+        [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))], whole=True
+    )
 
 
 def chat_audio(content: bytes, *, name: str) -> tuple[bytes, str]:
@@ -218,8 +281,8 @@ def prepare_short_wav(
     target_seconds: float | None = None,
     overlap_seconds: float = 0.0,
     upload_codec: UploadCodec = "auto",
-) -> list[Payload] | None:
-    """The payload of a PCM WAV within the limits, read from its header alone, or ``None``.
+) -> Plan | None:
+    """The plan of a PCM WAV within the limits, read from its header alone, or ``None``.
 
     (``overlap_seconds`` and ``upload_codec`` are :func:`prepare`'s; a single request
     has no neighbour, and a WAV within the limits is sent as it is.)
@@ -232,8 +295,7 @@ def prepare_short_wav(
         return None
     if wav.duration > one_request or upload.size > max_bytes:
         return None
-    info = wav.info(upload)
-    return [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))]
+    return _sent_whole(upload, wav.info(upload))
 
 
 def _renamed(upload: AudioUpload, info: AudioInfo) -> AudioUpload:
@@ -257,13 +319,14 @@ def _with(
     return AudioUpload(upload.name, filename, mime, upload.size if size is None else size, open)
 
 
-def _snap_to_packets(chunks: list[Chunk], index: _PacketIndex) -> list[Chunk]:
-    """Move each chunk's start and end to the start of the MP3 frame at or after it.
+def _snapped_to_packets(chunk: Chunk, index: _PacketIndex) -> Chunk:
+    """``chunk`` with its start and end moved to the start of the MP3 frame at or after each.
 
     A chunk is a byte range from its first frame, without the file's Xing/LAME header,
     so its decoder drops no encoder delay: its audio starts where that frame's does on
     the recording's clock (``index.times``), the first chunk's before 0 (by the delay),
-    and it ends where the frame after its last begins (the last chunk at the end).
+    and it ends where the frame after its last begins (the last chunk at the end: no
+    frame starts there).
     """
     times = index.times
 
@@ -271,18 +334,13 @@ def _snap_to_packets(chunks: list[Chunk], index: _PacketIndex) -> list[Chunk]:
         position = bisect_left(times, seconds)
         return times[position] if position < len(times) else None
 
-    snapped = []
-    for chunk in chunks:
-        start = times[0] if chunk.index == 0 else frame_at(chunk.start)
-        end = None if chunk is chunks[-1] else frame_at(chunk.end)
-        snapped.append(
-            Chunk(
-                index=chunk.index,
-                start=times[-1] if start is None else start,
-                end=chunk.end if end is None else end,
-            )
-        )
-    return snapped
+    start = times[0] if chunk.index == 0 else frame_at(chunk.start)
+    end = frame_at(chunk.end)
+    return Chunk(
+        index=chunk.index,
+        start=times[-1] if start is None else start,
+        end=chunk.end if end is None else end,
+    )
 
 
 def _payload(

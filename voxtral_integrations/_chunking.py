@@ -13,7 +13,7 @@ by two overlapping requests is judged by the midpoint both agree on).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from statistics import median
 
@@ -91,7 +91,31 @@ def plan_chunks(
     target_seconds: float | None = None,
     overlap_seconds: float = 0.0,
 ) -> list[Chunk]:
-    """Split ``[0, duration]`` into chunks of at most ``max_chunk_seconds``.
+    """Every chunk :func:`iter_chunks` plans, in a list."""
+    return list(
+        iter_chunks(
+            duration,
+            max_chunk_seconds,
+            find_cut,
+            search_seconds=search_seconds,
+            target_seconds=target_seconds,
+            overlap_seconds=overlap_seconds,
+        )
+    )
+
+
+def iter_chunks(
+    duration: float,
+    max_chunk_seconds: float,
+    find_cut: Callable[[float, float], float],
+    *,
+    search_seconds: float,
+    target_seconds: float | None = None,
+    overlap_seconds: float = 0.0,
+) -> Iterator[Chunk]:
+    """Split ``[0, duration]`` into chunks of at most ``max_chunk_seconds``, each
+    handed out as soon as its end is cut, so its request can go out while the next
+    cut is searched: a cut depends only on the one before it (and the duration).
 
     ``find_cut(lo, hi)`` returns the time to cut at within ``[lo, hi]`` (the
     quietest point there); windows are ``search_seconds`` long, never more than
@@ -107,11 +131,13 @@ def plan_chunks(
     widened chunk still fits the limit, and each cut stays in its pause: it is the
     border of the two chunks' territories (:func:`territories`).
     """
-    if duration <= one_request_seconds(max_chunk_seconds, target_seconds) + _EPSILON:
-        return [Chunk(index=0, start=0.0, end=duration)]
+    if fits_one_request(duration, max_chunk_seconds, target_seconds):
+        yield Chunk(index=0, start=0.0, end=duration)
+        return
     overlap_seconds = min(overlap_seconds, min(target_seconds or math.inf, max_chunk_seconds) / 4)
     if not overlap_seconds:
-        return _planned(duration, max_chunk_seconds, find_cut, search_seconds, target_seconds)
+        yield from _planned(duration, max_chunk_seconds, find_cut, search_seconds, target_seconds)
+        return
     narrower = _planned(
         duration,
         max_chunk_seconds - overlap_seconds,
@@ -120,14 +146,12 @@ def plan_chunks(
         target_seconds and target_seconds - overlap_seconds,
     )
     half = overlap_seconds / 2
-    return [
-        Chunk(
+    for chunk in narrower:
+        yield Chunk(
             index=chunk.index,
             start=max(chunk.start - half, 0.0) if chunk.index else 0.0,
             end=min(chunk.end + half, duration) if chunk.end < duration else duration,
         )
-        for chunk in narrower
-    ]
 
 
 def _planned(
@@ -136,32 +160,38 @@ def _planned(
     find_cut: Callable[[float, float], float],
     search_seconds: float,
     target_seconds: float | None,
-) -> list[Chunk]:
-    """:func:`plan_chunks` without overlap: chunks that meet at the cuts."""
+) -> Iterator[Chunk]:
+    """:func:`iter_chunks` without overlap: chunks that meet at the cuts."""
     target = min(target_seconds or max_chunk_seconds, max_chunk_seconds)
     stretched = one_request_seconds(max_chunk_seconds, target_seconds)
     count = math.ceil(duration / stretched - _EPSILON) if target_seconds else 1
     if duration <= stretched + _EPSILON:
-        return [Chunk(index=0, start=0.0, end=duration)]
+        yield Chunk(index=0, start=0.0, end=duration)
+        return
     window = min(search_seconds, target / 2)
-    cuts = [0.0]
+    index, start, planned = 0, 0.0, 1
     # the second test stops a limit that rounds onto the end from leaving an empty chunk
-    while (
-        duration - cuts[-1] > max_chunk_seconds and cuts[-1] + max_chunk_seconds < duration
-    ) or len(cuts) < count:
-        limit = cuts[-1] + max_chunk_seconds
+    while (duration - start > max_chunk_seconds and start + max_chunk_seconds < duration) or (
+        planned < count
+    ):
+        limit = start + max_chunk_seconds
         high = limit
-        if len(cuts) < count:
-            share = (duration - cuts[-1]) / (count - len(cuts) + 1)
-            high = min(cuts[-1] + share + window / 2, limit)
-        low = max(high - window, (cuts[-1] + high) / 2)
-        cut = find_cut(low, high)
-        cuts.append(high if math.isnan(cut) else min(max(cut, low), high))
-    cuts.append(duration)
-    return [
-        Chunk(index=index, start=start, end=end)
-        for index, (start, end) in enumerate(pairwise(cuts))
-    ]
+        if planned < count:
+            share = (duration - start) / (count - planned + 1)
+            high = min(start + share + window / 2, limit)
+        low = max(high - window, (start + high) / 2)
+        found = find_cut(low, high)
+        cut = high if math.isnan(found) else min(max(found, low), high)
+        yield Chunk(index=index, start=start, end=cut)
+        index, start, planned = index + 1, cut, planned + 1
+    yield Chunk(index=index, start=start, end=duration)
+
+
+def fits_one_request(
+    duration: float, max_chunk_seconds: float, target_seconds: float | None
+) -> bool:
+    """Whether a recording of ``duration`` goes whole, in one request (one chunk)."""
+    return duration <= one_request_seconds(max_chunk_seconds, target_seconds) + _EPSILON
 
 
 def one_request_seconds(max_chunk_seconds: float, target_seconds: float | None) -> float:

@@ -9,7 +9,7 @@ catalogue's (:mod:`._catalogue`), so an unknown model's cost is ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -83,7 +83,7 @@ def priced(model: str, files: Iterable[FileEstimate]) -> CostEstimate:
 
 
 def _file_estimate(
-    name: str, upload: AudioUpload, info: AudioInfo, payloads: list[Payload]
+    name: str, upload: AudioUpload, info: AudioInfo, payloads: Sequence[Payload]
 ) -> FileEstimate:
     chunks = [payload.chunk for payload in payloads]
     as_is = len(payloads) == 1 and info.accepted_suffix is not None

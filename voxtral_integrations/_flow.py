@@ -16,7 +16,7 @@ The client hands one in; no flow imports the client or reaches into it.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -76,7 +76,7 @@ class Host:
     dialect: Dialect
     base_url: str
     send: Callable[[RequestSpec], httpx.Response]
-    payloads: Callable[[AudioUpload, TranscriptionOptions, float | None], list[Payload]]
+    payloads: Callable[[AudioUpload, TranscriptionOptions, float | None], Sequence[Payload]]
     sleep: Callable[[float], None] = _sleep
     blocking: Callable[..., Any] = _call
 
@@ -88,7 +88,9 @@ class AsyncHost:
     dialect: Dialect
     base_url: str
     send: Callable[[RequestSpec], Awaitable[httpx.Response]]
-    payloads: Callable[[AudioUpload, TranscriptionOptions, float | None], Awaitable[list[Payload]]]
+    payloads: Callable[
+        [AudioUpload, TranscriptionOptions, float | None], Awaitable[Sequence[Payload]]
+    ]
     sleep: Callable[[float], Awaitable[None]] = _asleep
     blocking: Callable[..., Awaitable[Any]] = _in_thread
 
@@ -195,9 +197,9 @@ def sent(spec: RequestSpec, model: type[_Model]) -> Flow[_Model]:
 
 def payloads(
     upload: AudioUpload, options: TranscriptionOptions, max_chunk_seconds: float | None
-) -> Flow[list[Payload]]:
+) -> Flow[Sequence[Payload]]:
     """Local audio probed, converted and split as for ``transcribe``."""
-    prepared: list[Payload] = yield _Prepare(upload, options, max_chunk_seconds)
+    prepared: Sequence[Payload] = yield _Prepare(upload, options, max_chunk_seconds)
     return prepared
 
 

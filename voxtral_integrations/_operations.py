@@ -23,7 +23,7 @@ import httpx
 from pydantic import BaseModel
 
 from . import _transcribe
-from ._audio import Payload, prepare, prepare_short_wav
+from ._audio import Payload, Plan, prepare, prepare_short_wav
 from ._chat_content import carries_inline_audio
 from ._events import ChatChunks
 from ._models import (
@@ -112,8 +112,6 @@ class Operations(SharedOperations[SyncTransport]):
                 progress.chunk_done()
             return result
         payloads = self.payloads(source, options, chunking.max_chunk_seconds, chunking.upload_codec)
-        if progress:
-            progress.planned(len(payloads))
 
         def send_one(upload: AudioUpload) -> Transcription:
             spec = self.dialect.transcription_request(options, upload, stream=False)
@@ -127,6 +125,7 @@ class Operations(SharedOperations[SyncTransport]):
             show_progress=chunking.show_progress,
             slot=slot,
             on_chunk=progress.chunk_done if progress else None,
+            on_planned=progress.planned if progress else None,
         )
 
     def payloads(
@@ -135,10 +134,13 @@ class Operations(SharedOperations[SyncTransport]):
         options: TranscriptionOptions,
         max_chunk_seconds: float | None,
         upload_codec: UploadCodec = "auto",
-    ) -> list[Payload]:
-        """Probe, convert and split local audio as the model's limits require."""
+        *,
+        planned: bool = False,
+    ) -> Plan:
+        """Probe, convert and split local audio as the model's limits require; the cuts
+        are found as the plan is read, or before it is returned with ``planned``."""
         limits = self.dialect.chunk_limits(options, max_chunk_seconds)
-        return _prepared(upload, {**limits, "upload_codec": upload_codec})
+        return _prepared(upload, {**limits, "upload_codec": upload_codec}, planned)
 
     def estimate(
         self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
@@ -168,7 +170,7 @@ class Operations(SharedOperations[SyncTransport]):
         return self.transport.stream(spec, lambda: self.dialect.transcription_events(options))
 
     def _long_events(
-        self, payloads: list[Payload], options: TranscriptionOptions
+        self, payloads: Sequence[Payload], options: TranscriptionOptions
     ) -> Iterator[TranscriptionStreamEvent]:
         from ._long_stream import LongStream
 
@@ -223,7 +225,7 @@ class Operations(SharedOperations[SyncTransport]):
             dialect=self.dialect,
             base_url=self.base_url,
             send=self.read,
-            payloads=self.payloads,
+            payloads=functools.partial(self.payloads, planned=True),
             sleep=self.transport.sleep,  # the one sleep seam, for the polls too
         )
         return run(host, flow, *args, **kwargs)
@@ -295,8 +297,6 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
         payloads = await self.payloads(
             source, options, chunking.max_chunk_seconds, chunking.upload_codec
         )
-        if progress:
-            progress.planned(len(payloads))
         cache = None
         if chunking.cache_dir:
             cache = await anyio.to_thread.run_sync(self.cache, chunking.cache_dir, source, options)
@@ -313,6 +313,7 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
             show_progress=chunking.show_progress,
             slot=slot,
             on_chunk=progress.chunk_done if progress else None,
+            on_planned=progress.planned if progress else None,
         )
 
     async def payloads(
@@ -321,8 +322,12 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
         options: TranscriptionOptions,
         max_chunk_seconds: float | None,
         upload_codec: UploadCodec = "auto",
-    ) -> list[Payload]:
-        """A short WAV is answered on the event loop; anything needing a codec in a thread."""
+        *,
+        planned: bool = False,
+    ) -> Plan:
+        """A short WAV is answered on the event loop; anything needing a codec in a thread
+        (``planned``: every cut too; otherwise reading the plan finds them, so read it in
+        worker threads, as ``atranscribe_chunks`` does)."""
         limits = {
             **self.dialect.chunk_limits(options, max_chunk_seconds),
             "upload_codec": upload_codec,
@@ -330,7 +335,7 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
         quick = prepare_short_wav(upload, **limits)
         if quick is not None:
             return quick
-        return await anyio.to_thread.run_sync(_prepared, upload, limits)
+        return await anyio.to_thread.run_sync(_prepared, upload, limits, planned)
 
     async def estimate(
         self, audio: AudioInput | Iterable[AudioInput], arguments: Mapping[str, Any]
@@ -348,10 +353,10 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
         chunking: ChunkingOptions,
     ) -> AsyncStream[TranscriptionStreamEvent]:
         source = self.checked_source(options, audio, file_id)
-        payloads = []
+        payloads: Sequence[Payload] = []
         if isinstance(source, AudioUpload):
             payloads = await self.payloads(
-                source, options, chunking.max_chunk_seconds, chunking.upload_codec
+                source, options, chunking.max_chunk_seconds, chunking.upload_codec, planned=True
             )
         if len(payloads) > 1:
             return AsyncStream(self._long_events(payloads, options), _nothing)
@@ -362,7 +367,7 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
         return await self.transport.stream(spec, lambda: self.dialect.transcription_events(options))
 
     async def _long_events(
-        self, payloads: list[Payload], options: TranscriptionOptions
+        self, payloads: Sequence[Payload], options: TranscriptionOptions
     ) -> AsyncIterator[TranscriptionStreamEvent]:
         from ._long_stream import LongStream
 
@@ -419,7 +424,7 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
             dialect=self.dialect,
             base_url=self.base_url,
             send=self.read,
-            payloads=self.payloads,
+            payloads=functools.partial(self.payloads, planned=True),
             sleep=self.transport.sleep,
         )
         return await arun(host, flow, *args, **kwargs)
@@ -435,8 +440,11 @@ class AsyncOperations(SharedOperations[AsyncTransport]):
         return await self.transport.send(spec, parse, resend_cut_short=True)
 
 
-def _prepared(upload: AudioUpload, limits: dict[str, Any]) -> list[Payload]:
-    return prepare(upload, **limits)[1]
+def _prepared(upload: AudioUpload, limits: dict[str, Any], planned: bool) -> Plan:
+    plan = prepare(upload, **limits)[1]
+    if planned:
+        len(plan)  # finds every cut
+    return plan
 
 
 def _check_source(audio: Any) -> None:

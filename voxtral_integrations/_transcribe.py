@@ -19,7 +19,7 @@ import re
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -33,7 +33,7 @@ from typing import Any
 
 import anyio
 
-from ._audio import Payload
+from ._audio import Payload, Plan
 from ._chunking import stitch
 from ._exceptions import IncompleteTranscriptionError, VoxtralError
 from ._models import (
@@ -204,18 +204,18 @@ def materialised(upload: AudioUpload) -> AudioUpload:
     )
 
 
-def _progress(total: int, name: str, enabled: bool) -> Any:
+def _progress(payloads: Plan, enabled: bool) -> Any:
+    """The chunks' bar (none for one chunk); its total is set once every cut is found."""
     return progress_bar(
-        total=total,
-        desc=Path(name).name[:40],
+        desc=Path(payloads[0].upload.name).name[:40],
         unit="chunk",
-        disable=not enabled or total < 2,
+        disable=not enabled or payloads.whole,
         leave=False,
     )
 
 
 def transcribe_chunks(
-    payloads: Sequence[Payload],
+    payloads: Plan,
     send_one: SendOne,
     *,
     concurrency: int,
@@ -223,50 +223,56 @@ def transcribe_chunks(
     show_progress: bool,
     slot: Callable[[], AbstractContextManager[object]] = nullcontext,
     on_chunk: Callable[[], None] | None = None,
+    on_planned: Callable[[int], None] | None = None,
 ) -> Transcription:
     """Transcribe every payload with up to ``concurrency`` threads and stitch the results.
 
-    ``slot`` is held around each chunk's request (``transcribe_many`` shares one
-    budget across files through it); ``on_chunk`` is told when a chunk is done.
+    Each chunk's request goes out as soon as its cut is found, while the next one is
+    searched (:class:`._audio.Plan`). ``slot`` is held around each chunk's request
+    (``transcribe_many`` shares one budget across files through it); ``on_planned`` is
+    told how many chunks there are once every cut is found, ``on_chunk`` when a chunk
+    is done.
     """
-    if len(payloads) == 1 and cache is None:  # the common short file: no pool, no bar
+    if payloads.whole and cache is None:  # the common short file: no pool, no bar
         with slot(), spooled(payloads[0]) as upload:
             result = send_one(upload)
-        if on_chunk:
-            on_chunk()
+        _planned(None, 1, 0, None, on_planned, on_chunk)
+        _chunk_done(None, on_chunk)
         return stitch([payloads[0].chunk], [result])
     results: dict[int, Transcription] = {}
     failures: dict[int, Exception] = {}
-    pending = _take_cached(payloads, cache, results)
+    stopped: BaseException | None = None
 
     def run(payload: Payload) -> Transcription:
         with slot(), spooled(payload) as upload:
             return send_one(upload)
 
-    _report_cached(len(payloads) - len(pending), on_chunk)
-    stopped: BaseException | None = None
-    with _progress(len(payloads), payloads[0].upload.name, show_progress) as bar:
-        bar.update(len(payloads) - len(pending))
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(pending) or 1))) as pool:
-            futures = {pool.submit(run, payload): payload for payload in pending}
-            for future in as_completed(futures):
-                error = future.exception()
-                if error is not None and not isinstance(error, VoxtralError):
-                    # not a chunk's failure (the run is stopping, or a bug): raised once
-                    # every chunk already answered is recorded, since those were paid for
-                    stopped = stopped or error
-                    continue
-                _record(futures[future], error, future, results, failures, cache)
-                bar.update(1)
-                if on_chunk:
-                    on_chunk()
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    with _progress(payloads, show_progress) as bar, pool:
+        futures: dict[Future[Transcription], Payload] = {}
+        try:
+            for payload in payloads:
+                if not _cached(payload, cache, results):
+                    futures[pool.submit(run, payload)] = payload
+        except BaseException as planning:  # a cut could not be planned: what was sent is kept
+            stopped = planning
+        _planned(bar, len(results) + len(futures), len(results), cache, on_planned, on_chunk)
+        for future in as_completed(futures):
+            error = future.exception()
+            if error is not None and not isinstance(error, VoxtralError):
+                # not a chunk's failure (the run is stopping, or a bug): raised once
+                # every chunk already answered is recorded, since those were paid for
+                stopped = stopped or error
+                continue
+            _record(futures[future], error, future, results, failures, cache)
+            _chunk_done(bar, on_chunk)
     if stopped is not None:
         raise stopped
     return _finish(payloads, results, failures, cache)
 
 
 async def atranscribe_chunks(
-    payloads: Sequence[Payload],
+    payloads: Plan,
     send_one: AsyncSendOne,
     *,
     concurrency: int,
@@ -274,23 +280,22 @@ async def atranscribe_chunks(
     show_progress: bool,
     slot: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     on_chunk: Callable[[], None] | None = None,
+    on_planned: Callable[[int], None] | None = None,
 ) -> Transcription:
-    """The async twin of :func:`transcribe_chunks`; codec work runs in worker threads."""
+    """The async twin of :func:`transcribe_chunks`; codec work (the cut search too) runs
+    in worker threads."""
     slot = slot or no_slot
-    if len(payloads) == 1 and cache is None:
+    if payloads.whole and cache is None:
         async with slot(), aspooled(payloads[0]) as upload:
             result = await send_one(upload)
-        if on_chunk:
-            on_chunk()
+        _planned(None, 1, 0, None, on_planned, on_chunk)
+        _chunk_done(None, on_chunk)
         return stitch([payloads[0].chunk], [result])
     results: dict[int, Transcription] = {}
     failures: dict[int, Exception] = {}
-    pending = _take_cached(payloads, cache, results)
     limiter = anyio.Semaphore(max(1, concurrency))
-    _report_cached(len(payloads) - len(pending), on_chunk)
 
-    with _progress(len(payloads), payloads[0].upload.name, show_progress) as bar:
-        bar.update(len(payloads) - len(pending))
+    with _progress(payloads, show_progress) as bar:
 
         async def run(payload: Payload) -> None:
             async with limiter, slot():
@@ -301,45 +306,64 @@ async def atranscribe_chunks(
                 except VoxtralError as exc:
                     result, error = None, exc
             _record(payload, error, result, results, failures, cache)
-            bar.update(1)
-            if on_chunk:
-                on_chunk()
+            _chunk_done(bar, on_chunk)
 
+        stopped: Exception | None = None
         async with anyio.create_task_group() as group:
-            for payload in pending:
-                group.start_soon(run, payload)
+            sent = 0
+            planning = iter(payloads)
+            try:
+                while (payload := await anyio.to_thread.run_sync(next, planning, None)) is not None:
+                    if not _cached(payload, cache, results):
+                        group.start_soon(run, payload)
+                        sent += 1
+            except Exception as planning:  # a cut could not be planned: what was sent is kept
+                stopped = planning
+            _planned(bar, len(results) + sent, len(results), cache, on_planned, on_chunk)
+    if stopped is not None:
+        raise stopped
     return _finish(payloads, results, failures, cache)
 
 
-def _report_cached(count: int, on_chunk: Callable[[], None] | None) -> None:
+def _cached(payload: Payload, cache: ChunkCache | None, results: dict[int, Transcription]) -> bool:
+    """Whether ``payload``'s chunk was answered in an earlier run (kept in ``results``)."""
+    found = cache.load(payload.chunk) if cache else None
+    if found is not None:
+        results[payload.chunk.index] = found
+    return found is not None
+
+
+def _planned(
+    bar: Any,
+    chunks: int,
+    cached: int,
+    cache: ChunkCache | None,
+    on_planned: Callable[[int], None] | None,
+    on_chunk: Callable[[], None] | None,
+) -> None:
+    """Every cut is found: the totals are known, and the ``cached`` chunks (answered in
+    an earlier run) are done."""
+    if cache and cached:
+        logger.debug("%d of %d chunks found in %s", cached, chunks, cache.directory)
+    if on_planned:
+        on_planned(chunks)
+    if bar is not None:
+        bar.total = chunks
+        bar.refresh()
+    for _ in range(cached):
+        _chunk_done(bar, on_chunk)
+
+
+def _chunk_done(bar: Any, on_chunk: Callable[[], None] | None) -> None:
+    if bar is not None:
+        bar.update(1)
     if on_chunk:
-        for _ in range(count):
-            on_chunk()
+        on_chunk()
 
 
 @asynccontextmanager
 async def no_slot() -> AsyncIterator[None]:
     yield
-
-
-def _take_cached(
-    payloads: Sequence[Payload], cache: ChunkCache | None, results: dict[int, Transcription]
-) -> list[Payload]:
-    pending = []
-    for payload in payloads:
-        cached = cache.load(payload.chunk) if cache else None
-        if cached is None:
-            pending.append(payload)
-        else:
-            results[payload.chunk.index] = cached
-    if cache and len(pending) < len(payloads):
-        logger.debug(
-            "%d of %d chunks found in %s",
-            len(payloads) - len(pending),
-            len(payloads),
-            cache.directory,
-        )
-    return pending
 
 
 def _record(

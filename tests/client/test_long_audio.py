@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import wave
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from voxtral_integrations import (
     SegmentEvent,
     Transcription,
     VoxtralClient,
+    _audio,
 )
 from voxtral_integrations._catalogue import ModelLimits
 
@@ -184,6 +186,105 @@ def test_progress_bar_and_plan_logging(
     bar = capsys.readouterr().err
     assert "/3 [" in bar and "chunk/s" in bar
     assert any("3 chunk(s)" in record.getMessage() for record in caplog.records)
+
+
+# ---------------------------------------------------------- planned as requests go out
+
+
+class HeldSearch:
+    """Cut searches that count themselves; the second one waits until the first request
+    has reached the server (or raises ``fail``), so a plan made in full before anything
+    is sent never gets there."""
+
+    def __init__(self, search: Any, fail: Exception | None = None) -> None:
+        self.search, self.fail = search, fail
+        self.searches = 0
+        self.first_request = threading.Event()
+
+    def __call__(self, *args: Any) -> Any:
+        self.searches += 1
+        if self.searches == 2:
+            assert self.first_request.wait(10), "the second cut was searched before any request"
+            if self.fail is not None:
+                raise self.fail
+        return self.search(*args)
+
+    def transport(self, fake: FakeVoxtral) -> Any:
+        def handle(request: httpx.Request) -> httpx.Response:
+            self.first_request.set()
+            return fake(request)
+
+        return handle
+
+
+def held(monkeypatch: pytest.MonkeyPatch, name: str, fail: Exception | None = None) -> HeldSearch:
+    search = "_levels_by_slice" if name in ("wav", "mp3") else "_levels_by_decoding"
+    hold = HeldSearch(getattr(_audio, search), fail)
+    monkeypatch.setattr(_audio, search, hold)
+    return hold
+
+
+@pytest.mark.parametrize("name", ["mp3", "m4a"])
+def test_the_first_request_goes_out_while_later_cuts_are_searched(
+    name: str, long_audio: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = client(FakeVoxtral()).transcribe(
+        long_audio[name], timestamp_granularities=["segment"], max_chunk_seconds=10
+    )
+    hold = held(monkeypatch, name)
+    fake = FakeVoxtral()
+    http = httpx.Client(transport=httpx.MockTransport(hold.transport(fake)))
+    result = VoxtralClient(api_key=FAKE_API_KEY, http_client=http).transcribe(
+        long_audio[name], timestamp_granularities=["segment"], max_chunk_seconds=10
+    )
+    assert hold.searches == 2 and len(result.chunks) == 3
+    assert result.chunks == expected.chunks  # the same cuts, however the plan is read
+    assert_matches_truth(result, REGIONS)
+
+
+def test_async_sends_the_first_request_while_later_cuts_are_searched(
+    long_audio: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hold = held(monkeypatch, "m4a")
+
+    async def run() -> Transcription:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(hold.transport(FakeVoxtral())))
+        async with AsyncVoxtralClient(api_key=FAKE_API_KEY, http_client=http) as async_client:
+            return await async_client.transcribe(
+                long_audio["m4a"], timestamp_granularities=["segment"], max_chunk_seconds=10
+            )
+
+    result = asyncio.run(run())
+    assert hold.searches == 2 and len(result.chunks) == 3
+    assert_matches_truth(result, REGIONS)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_cut_that_cannot_be_planned_keeps_the_chunks_already_sent(
+    mode: str, long_audio: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = AudioError("'lecture.m4a' could not be decoded (damaged)", source="lecture.m4a")
+    hold = held(monkeypatch, "m4a", fail=broken)
+    fake = FakeVoxtral()
+    cache = tmp_path / "cache"
+    arguments: dict[str, Any] = {"max_chunk_seconds": 10, "cache_dir": cache}
+    with pytest.raises(AudioError) as caught:
+        if mode == "sync":
+            http = httpx.Client(transport=httpx.MockTransport(hold.transport(fake)))
+            VoxtralClient(api_key=FAKE_API_KEY, http_client=http).transcribe(
+                long_audio["m4a"], **arguments
+            )
+        else:
+
+            async def run() -> None:
+                http = httpx.AsyncClient(transport=httpx.MockTransport(hold.transport(fake)))
+                async with AsyncVoxtralClient(api_key=FAKE_API_KEY, http_client=http) as aclient:
+                    await aclient.transcribe(long_audio["m4a"], **arguments)
+
+            asyncio.run(run())
+    assert caught.value is broken
+    assert len(fake.uploads) == 1  # the first chunk, answered before the second cut failed
+    assert len(list(cache.glob("*.json"))) == 1  # and kept: a rerun sends only the rest
 
 
 def test_silence_is_an_empty_transcript_not_an_error() -> None:

@@ -10,17 +10,19 @@ or not at all.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
 from tests.support.audio_factory import encode, speech_pcm
-from voxtral_integrations._audio import prepare
+from voxtral_integrations._audio import Payload, Plan, prepare
 from voxtral_integrations._chunking import by_start, owns
 from voxtral_integrations._constants import ACCEPTED_AUDIO_TYPES
-from voxtral_integrations._models import Segment
+from voxtral_integrations._models import Chunk, Segment
 from voxtral_integrations._records import _windows
-from voxtral_integrations._sources import resolve_audio
+from voxtral_integrations._sources import AudioUpload, resolve_audio
 
 # --------------------------------------------------------------------------- payload types
 
@@ -172,3 +174,23 @@ def test_an_output_write_that_fails_midway_leaves_the_old_file_whole(tmp_path: P
         write_atomically(path, Unwritable())
     assert path.read_text(encoding="utf-8") == "the previous run's subtitles"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.srt"]  # no temporary left
+
+
+def test_a_plan_is_planned_as_far_as_it_is_read_and_reads_the_same_every_time() -> None:
+    upload = AudioUpload("talk.wav", "talk.wav", "audio/wav", 0, lambda: nullcontext(b""))
+    planned: list[int] = []
+
+    def payloads() -> Iterator[Payload]:
+        for index in range(3):
+            planned.append(index)
+            yield Payload(Chunk(index=index, start=float(index), end=index + 1.0), upload)
+
+    plan = Plan(payloads(), whole=False)
+    assert planned == []
+    assert next(iter(plan)).chunk.index == 0 and planned == [0]
+    assert plan[1].chunk.index == 1 and planned == [0, 1]
+    assert [payload.chunk.index for payload in plan] == [0, 1, 2] and planned == [0, 1, 2]
+    assert [payload.chunk.index for payload in plan] == [0, 1, 2] and planned == [0, 1, 2]
+    assert len(plan) == 3 and plan[-1].chunk.index == 2 and plan[1:] == list(plan)[1:]
+    with pytest.raises(IndexError):
+        plan[3]
