@@ -15,9 +15,12 @@ once), each run in a fresh child process that reports its own peak RSS
 
 Printed per run: bytes sent / source bytes (target <= 1.2), peak RSS (target
 <= 150 MB), wall time, and the time from the call to the first request's head
-reaching the server (target <= 0.2 s; the server's clock and the child's are
-both ``time.monotonic()``, system-wide on Linux). Exits 1 if a target of the
-default runs is missed, 0 otherwise.
+reaching the server (target <= 0.2 s for the MP3, as the issue sets it; a
+converted chunk goes out once it is encoded, so the m4a's is printed only; the
+server's clock and the child's are both ``time.monotonic()``, system-wide on
+Linux). With ``--baseline``, the m4a's wall time (Opus) must be no worse than the
+baseline's (FLAC) in the same run. Exits 1 if a target of the default runs is
+missed, 0 otherwise.
 
     python benchmarks/upload_size.py
     python benchmarks/upload_size.py --baseline /work/main
@@ -189,10 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{'sent/src':>8} {'peak RSS':>9} {'wall s':>7} {'1st req s':>9}"
     )
     failures = []
+    walls: dict[tuple[str, str], float] = {}
     for name, path, codec, root in runs:
         result = run(path, codec, root)
         ratio = result["sent"] / path.stat().st_size
         code = "baseline" if codec == "baseline" else "this"
+        walls[name, codec] = result["wall"]
         print(
             f"{name:5} {code:9} {codec if code == 'this' else '(flac)':12} "
             f"{result['chunks']:>6} {result['sent'] / 1e6:>8.1f} {ratio:>8.2f} "
@@ -207,13 +212,17 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{name}: sent {ratio:.2f}x the source > {MAX_SENT_RATIO}")
         if result["peak_rss_mb"] > MAX_RSS_MB:
             failures.append(f"{name}: peak RSS {result['peak_rss_mb']:.1f} MB > {MAX_RSS_MB:.0f}")
-        if result["first_request"] > MAX_FIRST_REQUEST:
+        if name == "mp3" and result["first_request"] > MAX_FIRST_REQUEST:
             failures.append(
                 f"{name}: first request after {result['first_request']:.2f} s > {MAX_FIRST_REQUEST}"
             )
+        before = walls.get(("m4a", "baseline"))
+        if name == "m4a" and before is not None and result["wall"] > before:
+            failures.append(f"m4a: wall {result['wall']:.2f} s > the baseline's {before:.2f} s")
     print(
         f"\ntargets (upload_codec=auto): sent/src <= {MAX_SENT_RATIO}, peak RSS <= "
-        f"{MAX_RSS_MB:.0f} MB, first request <= {MAX_FIRST_REQUEST} s"
+        f"{MAX_RSS_MB:.0f} MB, MP3's first request <= {MAX_FIRST_REQUEST} s, m4a's wall "
+        "no worse than the baseline's (with --baseline)"
     )
     return verdict(failures)
 

@@ -222,10 +222,11 @@ def _logged(upload: AudioUpload, info: AudioInfo, chunks: Iterable[Chunk]) -> It
     """``chunks``, each logged (at debug level) as it is planned, then how many."""
     logger.debug("%s: %s/%s, %.1f s", upload.name, info.container, info.codec, info.duration)
     count = 0
-    for count, chunk in enumerate(chunks, 1):
+    for chunk in chunks:
         logger.debug(
             "%s: chunk %d at %.2f-%.2f s", upload.name, chunk.index, chunk.start, chunk.end
         )
+        count += 1
         yield chunk
     logger.debug("%s: %d chunk(s) planned", upload.name, count)
 

@@ -35,6 +35,7 @@ from ._audio_checks import (
 )
 from ._chunking import LEVEL_HOP_SECONDS, rms_levels
 from ._exceptions import AudioError
+from ._mp3_frames import frame_index
 from ._sources import AudioUpload
 
 
@@ -179,12 +180,27 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
         origin: float | None = None
         is_mp3 = container.format.name == "mp3"
         checked_size = -1
+        tiled: _PacketIndex | None = None
         try:
             for packet in container.demux(stream):
                 if packet.size == 0 or packet.pts is None:
                     continue
                 if origin is None:
                     origin = _origin(stream, packet.pts * time_base)
+                    if is_mp3 and packet.duration:
+                        tiled = frame_index(
+                            upload,
+                            packet.pos,
+                            bytes(packet)[:4],
+                            packet.pts,
+                            packet.duration,
+                            time_base,
+                            origin,
+                        )
+                    if tiled is not None:  # every frame as its header says: indexed already
+                        times, positions, sizes = tiled.times, tiled.positions, tiled.sizes
+                        end = times[-1] + packet.duration * time_base
+                        break
                 start = packet.pts * time_base - origin
                 times.append(start)
                 positions.append(packet.pos)
@@ -217,7 +233,7 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
     declared = _declared_seconds(upload, info.container, index)
     if declared is not None and info.duration < declared - TRUNCATION_SLACK_SECONDS:
         raise _truncated(upload, declared, info.duration)
-    if info.container == "mp3":
+    if info.container == "mp3" and tiled is None:
         _check_mp3_continuity(upload, index)
     if info.container == "ogg":
         _check_ogg_pages(upload, times[-1])
