@@ -257,6 +257,15 @@ def estimate(client: VoxtralClient, items: Sequence[Source], options: LoadOption
     return client.estimate(in_directories(items), **options.estimate_kwargs())  # type: ignore[arg-type]
 
 
+async def aestimate(
+    client: AsyncVoxtralClient, items: Sequence[Source], options: LoadOptions
+) -> CostEstimate:
+    """:func:`estimate` on the async client: the directories listed and the audio probed
+    in worker threads, off the event loop."""
+    items = await anyio.to_thread.run_sync(in_directories, items)
+    return await client.estimate(items, **options.estimate_kwargs())  # type: ignore[arg-type]
+
+
 def in_directories(items: Sequence[Source]) -> list[Source]:
     """``items`` with each local directory replaced by the audio and video files under it.
 

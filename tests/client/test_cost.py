@@ -1,5 +1,6 @@
 """Models as data at the client: refused options never reach the server; estimates match
-what a run then sends; a run's results carry billed seconds and cost."""
+what a run (online or a batch job) then sends; a run's results carry billed seconds and
+cost."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import anyio
 import httpx
 import pytest
 
+from benchmarks.local_server import audio_seconds
 from tests.support.audio_factory import encode, speech_pcm
 from tests.support.cli_server import SpeechServer
 from tests.support.constants import FAKE_API_KEY
+from tests.support.fake_batch import FakeBatchServer, transcription_body
 from tests.support.fake_voxtral import FakeVoxtral
 from voxtral_integrations import (
     AsyncVoxtralClient,
@@ -126,6 +129,41 @@ def test_the_estimate_is_what_the_run_then_sends_and_bills(
     assert price is not None
     assert estimate.cost == pytest.approx(price * estimate.billed_seconds / 60)
     assert sum(r.cost or 0.0 for r in results) == pytest.approx(price * billed / 60)
+
+
+def test_the_estimate_is_what_a_batch_job_then_sends_and_bills(
+    corpus: list[Path], tmp_path: Path
+) -> None:
+    def billed(audio: bytes, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = transcription_body(audio, model, bool(body.get("timestamp_granularities")))
+        answer["usage"]["prompt_audio_seconds"] = round(audio_seconds(audio), 3)
+        return answer
+
+    options: dict[str, Any] = {"max_chunk_seconds": 10, "diarize": True}
+    server = FakeBatchServer(script=("QUEUED", "SUCCESS"), answer=billed)
+    http = httpx.Client(transport=httpx.MockTransport(server))
+    with VoxtralClient(FAKE_API_KEY, http_client=http, max_retries=0) as client:
+        estimate = client.estimate(corpus, **options)
+        assert server.operations == []  # nothing sent to estimate
+        job = client.submit_batch(corpus, manifest_dir=tmp_path, **options)
+        client.wait_for_batch(job.id, poll_interval=0)
+        results = client.batch_results(job.id, manifest_dir=tmp_path)
+
+    assert all(result.ok for result in results)
+    assert len(server.jobs[job.id].lines) == estimate.requests > 3
+    for row, result in zip(estimate.per_file, results, strict=True):
+        assert row.chunks == len(result.unwrap().chunks)
+    # the fake measures WAV exactly (other formats as if PCM): compare the WAV
+    wav_row, wav_result = estimate.per_file[0], results[0]
+    assert wav_row.audio_seconds + wav_row.overlap_seconds == pytest.approx(
+        wav_result.billed_seconds, abs=0.01
+    )
+    price = model_info("voxtral-mini-latest").price
+    assert price.batch is not None and estimate.cost is not None
+    assert estimate.batch_cost == pytest.approx(price.batch * estimate.billed_seconds / 60)
+    assert estimate.batch_cost < estimate.cost
+    seconds = sum(result.billed_seconds or 0.0 for result in results)
+    assert sum(r.cost or 0.0 for r in results) == pytest.approx(price.batch * seconds / 60)
 
 
 def test_upload_bytes_are_the_bytes_a_run_sends_for_audio_sent_as_it_is_or_sliced(

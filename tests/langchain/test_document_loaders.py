@@ -18,10 +18,12 @@ from tests.support.constants import FAKE_API_KEY
 from tests.support.fake_batch import FakeBatchServer
 from tests.support.fake_voxtral import FakeVoxtral
 from voxtral_integrations import (
+    AudioError,
     ConfigurationError,
     InvalidInputError,
     LoadError,
     UnsupportedFeatureError,
+    VoxtralClient,
 )
 from voxtral_integrations.langchain import VoxtralLoader, VoxtralParser
 
@@ -202,6 +204,39 @@ def test_the_parser_reads_path_and_memory_blobs(recordings: dict[str, Path]) -> 
     )
     assert from_path[0].metadata["source"] == str(recordings["short"])
     assert in_memory[0].metadata["source"] == "memo.mp3"
+
+
+def test_the_parser_estimates_what_parsing_its_blobs_would_send(
+    recordings: dict[str, Path],
+) -> None:
+    options: dict[str, Any] = {"diarize": True, "max_chunk_seconds": 10}
+    fake = FakeVoxtral()
+    parser = VoxtralParser(
+        api_key=FAKE_API_KEY,
+        http_client=httpx.Client(transport=httpx.MockTransport(fake)),
+        granularity="file",
+        **options,
+    )
+    from_path = Blob.from_path(recordings["long"])
+    in_memory = Blob.from_data(recordings["short"].read_bytes())
+    with VoxtralClient(FAKE_API_KEY, base_url="http://127.0.0.1:9/v1") as client:
+        expected = client.estimate(
+            [recordings["long"], recordings["short"].read_bytes()], **options
+        )
+        one = client.estimate(recordings["long"], **options)
+        with pytest.raises(AudioError) as refused:
+            client.estimate(b"definitely not audio" * 50, **options)
+
+    assert parser.estimate([from_path, in_memory]) == expected
+    assert parser.estimate(from_path) == one
+    assert [row.source for row in expected.per_file] == [str(recordings["long"]), "<bytes>"]
+    assert one.chunks > 2 and one.overlap_seconds > 0  # 25 s, diarized, at most 10 s a chunk
+    assert fake.uploads == []  # nothing sent to estimate
+    parser.parse(from_path)
+    assert len(fake.uploads) == one.requests
+    with pytest.raises(AudioError) as caught:
+        parser.estimate(Blob.from_data(b"definitely not audio" * 50))
+    assert type(caught.value) is type(refused.value) and str(caught.value) == str(refused.value)
 
 
 def test_diarized_windows_break_at_a_speaker_change() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from voxtral_integrations import (
     InvalidInputError,
     LoadError,
     UnsupportedFeatureError,
+    VoxtralClient,
 )
 from voxtral_integrations.llama_index import VoxtralReader, VoxtralToolSpec
 
@@ -274,6 +276,39 @@ def test_options_changed_after_construction_are_used(folder: Path) -> None:
     voxtral.granularity = "sentence"
     with pytest.raises(InvalidInputError):
         voxtral.load_data(folder / "short.mp3")
+
+
+def test_estimate_is_the_clients_for_what_load_data_would_send(folder: Path) -> None:
+    options: dict[str, Any] = {"diarize": True, "max_chunk_seconds": 10}
+    files = [folder / "standup.m4a", folder / "short.mp3"]
+    audio = (folder / "short.mp3").read_bytes()
+    with VoxtralClient(FAKE_API_KEY, base_url="http://127.0.0.1:9/v1") as client:
+        expected = client.estimate(files, **options)
+        everything = client.estimate(sorted(folder.iterdir()), **options)
+        from_memory = client.estimate(audio, **options)
+        with pytest.raises(InvalidInputError) as refused:
+            client.estimate("https://cdn.example/a.mp3", **options)
+
+    fake = FakeVoxtral()
+    voxtral = reader(fake, granularity="file", **options)
+    assert voxtral.estimate(files) == expected
+    assert asyncio.run(voxtral.aestimate(files)) == expected
+    assert voxtral.estimate(folder) == everything  # a directory: every recording under it
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/calls/remote.mp3", audio)
+    (remote,) = voxtral.estimate("/calls/remote.mp3", fs=memory).per_file
+    assert remote == dataclasses.replace(from_memory.per_file[0], source="/calls/remote.mp3")
+    assert expected.chunks > 2 and fake.uploads == []  # nothing sent to estimate
+    voxtral.load_data(files)
+    assert len(fake.uploads) == expected.requests
+    with pytest.raises(InvalidInputError) as caught:
+        voxtral.estimate("https://cdn.example/a.mp3")
+    assert caught.value.argument == refused.value.argument == "audio"
+    assert str(caught.value) == str(refused.value)
+    voxtral.granularity = "sentence"  # options changed since construction are checked
+    with pytest.raises(InvalidInputError) as bad:
+        voxtral.estimate(files)
+    assert bad.value.argument == "granularity"
 
 
 # --------------------------------------------------------------------------- batch mode

@@ -1,5 +1,6 @@
-"""``voxtral transcribe --dry-run`` and ``--max-cost`` against a real local server, and
-the billed minutes and cost on the summary line after a run."""
+"""``voxtral transcribe --dry-run`` and ``--max-cost`` against a real local server,
+``voxtral batch submit``'s held to the Batch API's price, and the billed minutes and
+cost on the summary line after a run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from tests.support.audio_factory import encode, speech_pcm
 from tests.support.cli_server import SpeechServer
 from tests.support.constants import FAKE_API_KEY
+from tests.support.fake_batch import FakeBatchServer
 from tests.wire import test_cli
 from tests.wire.test_cli import run
 from voxtral_integrations import model_info
@@ -136,6 +138,52 @@ def test_dry_run_and_max_cost_are_http_only(
     code, _, stderr = run(capsys, "transcribe", folder, "--max-cost", "-1")
     assert code == _exits.EXIT_USAGE and "US dollars" in stderr
     assert server.request_count == 0
+
+
+batch_server = test_cli.batch_server
+"""The Files and Batch APIs in memory, behind the command's client (``test_cli``'s fixture)."""
+recordings = test_cli.recordings
+
+
+def test_batch_submit_is_estimated_and_held_to_the_batch_price(
+    server: SpeechServer,
+    batch_server: FakeBatchServer,
+    folder: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    options = ["--diarize", "--max-chunk-seconds", "10"]
+    submit = ["batch", "submit", folder, "-o", tmp_path / "out", *options]
+    monkeypatch.delenv("MISTRAL_API_KEY")
+    code, table, stderr = run(capsys, *submit, "--dry-run")
+    assert code == _exits.EXIT_OK, stderr
+    assert table == run(capsys, "transcribe", folder, *options, "--dry-run")[1]
+    assert batch_server.operations == [] and server.request_count == 0
+    *_, requests, _, _, online, batch = total_row(table)
+    assert 0 < float(batch) < float(online)
+
+    monkeypatch.setenv("MISTRAL_API_KEY", FAKE_API_KEY)
+    between = f"{(float(batch) + float(online)) / 2:.4f}"  # the run online is over it
+    code, stdout, stderr = run(capsys, "transcribe", folder, *options, "--max-cost", between)
+    assert code == _exits.EXIT_USAGE and "over --max-cost" in stderr
+    code, stdout, stderr = run(capsys, *submit, "--max-cost", between)
+    assert code == _exits.EXIT_OK, stderr
+    [job] = batch_server.jobs.values()
+    assert stdout.strip() == job.id and len(job.lines) == int(requests)
+
+    below = f"{float(batch) / 2:.4f}"
+    code, stdout, stderr = run(capsys, *submit, "--max-cost", below)
+    assert code == _exits.EXIT_USAGE and stdout == ""
+    assert f"${float(batch):.4f} via the Batch API" in stderr
+    assert f"over --max-cost ${below}" in stderr and "nothing was sent" in stderr
+    code, _, stderr = run(capsys, *submit, "--max-cost", "100", "--model", "x-new")
+    assert code == _exits.EXIT_USAGE
+    assert "no Batch API price is known for model 'x-new'" in stderr
+    with_url = [*submit[:3], test_cli.SIGNED_URL, *submit[3:]]
+    code, _, stderr = run(capsys, *with_url, "--max-cost", "100")
+    assert code == _exits.EXIT_USAGE and "cannot be measured locally" in stderr
+    assert len(batch_server.jobs) == 1 and server.request_count == 0
 
 
 def test_the_summary_line_gives_billed_minutes_and_cost(

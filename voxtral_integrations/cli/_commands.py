@@ -25,7 +25,7 @@ from .._exceptions import ConfigurationError, IncompleteTranscriptionError
 from .._outcomes import BatchJob, TranscriptionResult
 from .._redaction import redact_urls, redact_urls_in
 from ._cache import _usable_cache, prune_cache
-from ._cost import check_budget, estimate_inputs, render_table
+from ._cost import dry_run_or_budget
 from ._exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -104,12 +104,8 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         inputs, targets, index, args.format, overwrite=args.overwrite, warn=warn
     )
     tally.skipped = len(inputs) - len(todo)
-    if todo and (args.dry_run or args.max_cost is not None):  # before any client or key
-        estimate, left_out = estimate_inputs(args, [inputs[i] for i in todo], options, say)
-        if args.dry_run:
-            out.write(render_table(estimate, left_out))
-            return EXIT_OK
-        check_budget(estimate, left_out, args.max_cost)
+    if todo and dry_run_or_budget(args, [inputs[i] for i in todo], options, out, say, batch=False):
+        return EXIT_OK
     if todo and not args.dry_run:
         with make_client(args.backend, args.base_url) as client:
             results = client.transcribe_many(  # checks every option before sending anything
@@ -235,6 +231,8 @@ def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(
             f"{len(denied)} input(s) may not be read (named above); nothing was submitted."
         )
+    if dry_run_or_budget(args, inputs, options, out, say, batch=True):
+        return EXIT_OK
     with make_client(args.backend, args.base_url) as client:
         job = client.submit_batch(
             [item.audio for item in inputs],

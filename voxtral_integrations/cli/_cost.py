@@ -1,10 +1,12 @@
-"""``voxtral transcribe --dry-run`` and ``--max-cost``: what a run would send and cost.
+"""``--dry-run`` and ``--max-cost`` of ``voxtral transcribe`` and ``voxtral batch submit``:
+what a run would send and cost.
 
 Both probe every local input the run would send (``_estimate``: the same checks and
 cut plan as the run) before any client is made, so a dry run needs no API key and a
 budget is checked before the first request. A URL is fetched by the server, so its
 length is unknown here: a dry run leaves it out and says so; a budget refuses to
-guess it. Chunks in the resume cache are counted as if sent (an upper bound).
+guess it. Chunks in the resume cache are counted as if sent (an upper bound). A
+``batch submit`` job is billed at the Batch API's price, so its budget is held to that.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .._bulk import Source
 from .._dialects import checked_options, dialect
@@ -54,25 +56,52 @@ def estimate_inputs(
     return priced(checked.model, files), left_out
 
 
-def check_budget(estimate: CostEstimate, left_out: Sequence[str], max_cost: float) -> None:
-    """Refuse (a ``UsageError``: nothing is sent) a run that may cost more than ``max_cost``."""
+def dry_run_or_budget(
+    args: argparse.Namespace,
+    items: Sequence[Input],
+    options: dict[str, Any],
+    out: TextIO,
+    say: Callable[[str], None],
+    *,
+    batch: bool,
+) -> bool:
+    """``--dry-run`` and ``--max-cost`` over ``items``, before any client or key: ``True``
+    once a dry run's table is printed (the run ends there); a run over budget is refused.
+    ``batch``: the run goes through the Batch API, so the budget is held to its price."""
+    if not args.dry_run and args.max_cost is None:
+        return False
+    estimate, left_out = estimate_inputs(args, items, options, say)
+    if args.dry_run:
+        out.write(render_table(estimate, left_out))
+        return True
+    check_budget(estimate, left_out, args.max_cost, batch=batch)
+    return False
+
+
+def check_budget(
+    estimate: CostEstimate, left_out: Sequence[str], max_cost: float, *, batch: bool
+) -> None:
+    """Refuse (a ``UsageError``: nothing is sent) a run that may cost more than ``max_cost``,
+    at the Batch API's price with ``batch``, else at the online one."""
     if left_out:
         raise UsageError(
             f"--max-cost cannot be checked: {left_out[0]!r} cannot be measured locally (a URL "
             "is fetched by the server, or the audio cannot be read). Drop --max-cost, or "
             "download the URL first."
         )
-    cost = estimate.cost
+    cost = estimate.batch_cost if batch else estimate.cost
     if cost is None:
         raise UsageError(
-            f"--max-cost cannot be checked: no price is known for model {estimate.model!r}. "
-            "Drop --max-cost, or pass a model the catalogue prices (docs: Models and cost)."
+            f"--max-cost cannot be checked: no {'Batch API ' if batch else ''}price is known "
+            f"for model {estimate.model!r}. Drop --max-cost, or pass a model the catalogue "
+            "prices (docs: Models and cost)."
         )
     if cost > max_cost:
         raise UsageError(
-            f"the estimate is ${cost:.4f} for {estimate.billed_seconds / 60:.1f} min of audio "
-            f"({estimate.requests} requests to {estimate.resolved_model!r}), over --max-cost "
-            f"${max_cost:.4f}: nothing was sent. Raise --max-cost, or transcribe fewer files."
+            f"the estimate is ${cost:.4f}{' via the Batch API' if batch else ''} for "
+            f"{estimate.billed_seconds / 60:.1f} min of audio ({estimate.requests} requests "
+            f"to {estimate.resolved_model!r}), over --max-cost ${max_cost:.4f}: nothing was "
+            "sent. Raise --max-cost, or transcribe fewer files."
         )
 
 

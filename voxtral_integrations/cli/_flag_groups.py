@@ -1,10 +1,10 @@
 """The flag groups the ``voxtral`` commands share, and the values their flags take.
 
-``transcribe`` and ``batch submit`` take the same transcription flags, ``transcribe
---realtime`` and ``listen`` the same speech and live ones, every command talking to
-a server the same server flags, and both ``batch`` commands that collect results the
-same collecting ones: each group is declared once here, so a flag reads the same
-(name, type, help) wherever it is offered. The commands themselves are
+``transcribe`` and ``batch submit`` take the same transcription and cost flags,
+``transcribe --realtime`` and ``listen`` the same speech and live ones, every command
+talking to a server the same server flags, and both ``batch`` commands that collect
+results the same collecting ones: each group is declared once here, so a flag reads
+the same (name, type, help) wherever it is offered. The commands themselves are
 :mod:`._parser`'s.
 """
 
@@ -175,6 +175,27 @@ def _add_server_flags(parser: argparse.ArgumentParser, *, backends: bool) -> Non
         metavar="URL",
         help="API base URL (default: MISTRAL_BASE_URL, else Mistral's"
         + ("; http://localhost:8000/v1 for vllm)" if backends else ")"),
+    )
+
+
+def _add_cost_flags(parser: argparse.ArgumentParser, *, batch: bool) -> None:
+    """``--dry-run`` and ``--max-cost``; with ``batch`` (a job for the Batch API) the
+    budget is held to the Batch API's price."""
+    cost = parser.add_argument_group("cost (priced from the model catalogue)")
+    cost.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="probe every input locally and print a table of what a run would send (files, "
+        "audio minutes, chunks, requests, bytes to upload, diarization overlap) and its "
+        "estimated cost online and via the Batch API; sends nothing, needs no API key",
+    )
+    cost.add_argument(
+        "--max-cost",
+        type=_dollars,
+        metavar="USD",
+        help="refuse (exit 2, nothing sent) "
+        + ("a job whose estimated Batch API cost" if batch else "a run whose estimated online cost")
+        + " is higher",
     )
 
 

@@ -30,12 +30,12 @@ from ._exits import PROG
 from ._flag_groups import (
     _add_cache_dir_flag,
     _add_collect_flags,
+    _add_cost_flags,
     _add_format_flag,
     _add_live_flags,
     _add_server_flags,
     _add_speech_flags,
     _add_transcription_flags,
-    _dollars,
     _positive_int,
 )
 from ._live import run_listen, run_transcribe
@@ -95,20 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress bars over files and chunks on stderr (default: when stderr is a terminal)",
     )
     output.add_argument("-q", "--quiet", action="store_true", help="no summary line")
-    cost = transcribe.add_argument_group("cost (priced from the model catalogue)")
-    cost.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="probe every input locally and print a table of what a run would send (files, "
-        "audio minutes, chunks, requests, bytes to upload, diarization overlap) and its "
-        "estimated cost online and via the Batch API; sends nothing, needs no API key",
-    )
-    cost.add_argument(
-        "--max-cost",
-        type=_dollars,
-        metavar="USD",
-        help="refuse (exit 2, nothing sent) a run whose estimated online cost is higher",
-    )
+    _add_cost_flags(transcribe, batch=False)
     transcribe.set_defaults(run=run_transcribe, prog=transcribe.prog)
     _add_listen_parser(commands)
     _add_batch_parsers(commands)
@@ -219,6 +206,7 @@ def _add_batch_parsers(commands: Any) -> None:
         help=f"hours the job may run, 1 to {MAX_BATCH_TIMEOUT_HOURS} (default: %(default)s)",
     )
     _add_collect_flags(job)
+    _add_cost_flags(submit, batch=True)
     submit.set_defaults(run=run_batch_submit, prog=submit.prog)
 
     status = actions.add_parser(
@@ -322,6 +310,9 @@ e.g. a malformed job id), 3 the server refused the API key (401/403),
 
 _BATCH_EPILOG = """\
 examples:
+  # what the job would send and cost (its "batch $" column); sends nothing
+  voxtral batch submit lectures/ -o out/ --dry-run
+
   # submit a directory; prints the job id
   voxtral batch submit lectures/ -o out/ --format srt
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -287,10 +287,20 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
 
     def lazy_parse(self, blob: Blob) -> Iterator[Document]:
         """The Documents of one blob."""
-        audio: Any = blob.path if blob.data is None and blob.path else blob.as_bytes()
-        name = blob.source or (str(blob.path) if blob.path else "<bytes>")
-        for _, records in load(self._client(), [Source(audio, name)], self._options):
+        for _, records in load(self._client(), [_blob_source(blob)], self._options):
             yield from map(_document, records)
+
+    def estimate(self, blob_or_blobs: Blob | Iterable[Blob]) -> CostEstimate:
+        """What :meth:`lazy_parse` of each blob would send and cost, without sending
+        anything: probed and planned locally as :meth:`VoxtralLoader.estimate` does."""
+        blobs = [blob_or_blobs] if isinstance(blob_or_blobs, Blob) else list(blob_or_blobs)
+        return estimate(self._client(), [_blob_source(blob) for blob in blobs], self._options)
+
+
+def _blob_source(blob: Blob) -> Source:
+    """A path-backed blob is read from disk, an in-memory one sent from memory."""
+    audio: Any = blob.path if blob.data is None and blob.path else blob.as_bytes()
+    return Source(audio, blob.source or (str(blob.path) if blob.path else "<bytes>"))
 
 
 class VoxtralRealtimeLoader(HoldsClients, BaseLoader):

@@ -36,7 +36,8 @@ from .._constants import (
 )
 from .._dialects import dialect
 from .._exceptions import LoadError
-from .._loading import LoadOptions, aload, load, load_options
+from .._loading import LoadOptions, aestimate, aload, estimate, load, load_options
+from .._outcomes import CostEstimate
 from .._realtime_loading import (
     RealtimeFields,
     RealtimeSource,
@@ -191,6 +192,21 @@ class VoxtralReader(VoxtralClientFields, BasePydanticReader):
     ) -> Iterable[Document]:
         """As the base class has it, the awaited Documents (see :meth:`aload_data`)."""
         return await self.aload_data(file, extra_info=extra_info, fs=fs)
+
+    def estimate(self, file: Any, fs: Any = None) -> CostEstimate:
+        """What :meth:`load_data` of ``file`` would send and cost, without sending
+        anything: every file probed and planned locally (:meth:`VoxtralClient.estimate`),
+        priced online and through the Batch API (``None`` for a model without a known
+        price)."""
+        self._check()
+        return estimate(self._client(), _sources(file, fs), self._options)
+
+    async def aestimate(self, file: Any, fs: Any = None) -> CostEstimate:
+        """:meth:`estimate` with the files listed and probed in worker threads, off the
+        event loop (probing reads and decodes audio)."""
+        self._check()
+        async with self._one_async_client() as client:
+            return await aestimate(client, _sources(file, fs), self._options)
 
 
 def _sources(file: Any, fs: Any) -> list[Source]:
