@@ -8,7 +8,10 @@ afterwards whether the request succeeded, failed or was cancelled.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import tempfile
+import threading
 from pathlib import Path
 
 import anyio
@@ -22,7 +25,12 @@ from voxtral_integrations import InvalidInputError, VoxtralClient
 from voxtral_integrations._audio import Payload, prepare, upload_format
 from voxtral_integrations._audio_checks import AudioInfo
 from voxtral_integrations._constants import ACCEPTED_AUDIO_TYPES
-from voxtral_integrations._transcribe import SPOOL_PREFIX, aspooled, spooled
+from voxtral_integrations._transcribe import (
+    SPOOL_PREFIX,
+    _encode_when_a_core_is_free,
+    aspooled,
+    spooled,
+)
 
 REGIONS = [(1.0, 4.0), (12.0, 16.0), (21.0, 27.0)]
 
@@ -218,3 +226,30 @@ def test_an_unknown_upload_codec_is_refused_before_anything_is_sent(tmp_path: Pa
         client.transcribe(b"RIFF", upload_codec="mp3")  # type: ignore[arg-type]
     assert caught.value.argument == "upload_codec"
     assert fake.uploads == []
+
+
+def _encoded_in_a_forked_child(path: str) -> str:
+    """Run in a child forked after the parent encoded: what the child's encoding wrote."""
+    target = Path(path)
+    _encode_when_a_core_is_free(lambda output: Path(output).write_text("child"), target)
+    return target.read_text()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_child_forked_after_an_encoding_still_encodes(tmp_path: Path) -> None:
+    parent = tmp_path / "parent.txt"
+    _encode_when_a_core_is_free(lambda output: Path(output).write_text("parent"), parent)
+    assert parent.read_text() == "parent"  # the parent's encoder threads now wait, idle
+    pool = multiprocessing.get_context("fork").Pool(1)
+    try:  # a child that cannot encode waits for ever: it is stopped after 20 s
+        child = pool.apply_async(_encoded_in_a_forked_child, (str(tmp_path / "child.txt"),))
+        assert child.get(timeout=20) == "child"
+    finally:
+        pool.terminate()
+        pool.join()
+    # the encoder ran in a thread of the pool, not in the caller's
+    names: list[str] = []
+    _encode_when_a_core_is_free(
+        lambda output: names.append(threading.current_thread().name), parent
+    )
+    assert names and names[0].startswith("voxtral-encode")
