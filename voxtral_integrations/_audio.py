@@ -115,13 +115,19 @@ class Plan(Sequence[Payload]):
     ``len`` and indexing plan as far as they need. The cuts are the same either way:
     each depends only on the one before it (:func:`._chunking.iter_chunks`). One
     thread at a time reads a plan. ``whole`` is known before any cut is searched: the
-    recording goes in one request.
+    recording goes in one request. A cut that could not be found is raised again by
+    every later read, so a plan that failed never passes for a shorter one.
     """
 
-    def __init__(self, payloads: Iterable[Payload], *, whole: bool) -> None:
+    def __init__(
+        self, payloads: Iterable[Payload], *, whole: bool, name: str, duration: float
+    ) -> None:
         self._source = iter(payloads)
         self._planned: list[Payload] = []
+        self._failure: Exception | None = None
         self.whole = whole
+        self.name = name
+        self.duration = duration
 
     def __iter__(self) -> Iterator[Payload]:
         position = 0
@@ -147,7 +153,13 @@ class Plan(Sequence[Payload]):
         return self._planned[index]
 
     def _plan_one(self) -> bool:
-        payload = next(self._source, None)
+        if self._failure is not None:
+            raise self._failure
+        try:
+            payload = next(self._source, None)
+        except Exception as failure:
+            self._failure = failure
+            raise
         if payload is None:
             return False
         self._planned.append(payload)
@@ -215,7 +227,7 @@ def prepare(
         _payload(upload, info, index, chunk, wav, form) for chunk in _logged(upload, info, chunks)
     )
     whole = fits_one_request(info.duration, max_chunk_seconds, target_seconds)
-    return info, Plan(payloads, whole=whole)
+    return info, Plan(payloads, whole=whole, name=upload.name, duration=info.duration)
 
 
 def _logged(upload: AudioUpload, info: AudioInfo, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
@@ -233,9 +245,8 @@ def _logged(upload: AudioUpload, info: AudioInfo, chunks: Iterable[Chunk]) -> It
 
 def _sent_whole(upload: AudioUpload, info: AudioInfo) -> Plan:
     """The plan of a recording sent as it is, in one request."""
-    return Plan(
-        [Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))], whole=True
-    )
+    payload = Payload(Chunk(index=0, start=0.0, end=info.duration), _renamed(upload, info))
+    return Plan([payload], whole=True, name=upload.name, duration=info.duration)
 
 
 def chat_audio(content: bytes, *, name: str) -> tuple[bytes, str]:

@@ -187,7 +187,7 @@ def inspect(upload: AudioUpload) -> tuple[AudioInfo, _PacketIndex]:
                     continue
                 if origin is None:
                     origin = _origin(stream, packet.pts * time_base)
-                    if is_mp3 and packet.duration:
+                    if is_mp3 and packet.duration and packet.pos is not None and packet.pos >= 0:
                         tiled = frame_index(
                             upload,
                             packet.pos,

@@ -82,28 +82,6 @@ def _moving_average(values: Sequence[float], width: int) -> list[float]:
     ]
 
 
-def plan_chunks(
-    duration: float,
-    max_chunk_seconds: float,
-    find_cut: Callable[[float, float], float],
-    *,
-    search_seconds: float,
-    target_seconds: float | None = None,
-    overlap_seconds: float = 0.0,
-) -> list[Chunk]:
-    """Every chunk :func:`iter_chunks` plans, in a list."""
-    return list(
-        iter_chunks(
-            duration,
-            max_chunk_seconds,
-            find_cut,
-            search_seconds=search_seconds,
-            target_seconds=target_seconds,
-            overlap_seconds=overlap_seconds,
-        )
-    )
-
-
 def iter_chunks(
     duration: float,
     max_chunk_seconds: float,

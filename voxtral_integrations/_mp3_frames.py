@@ -93,7 +93,9 @@ def _frame_patterns(
             continue  # free format, invalid, or another sample rate
         length = (144 if version == 3 else 72) * bitrates[bitrate_index] * 1000 // rate
         thirds.setdefault(length + ((third >> 1) & 1), []).append(third)
-    own = next(length for length, values in thirds.items() if header[2] in values)
+    own = next((length for length, values in thirds.items() if header[2] in values), None)
+    if own is None:
+        return None  # the first frame is free format or invalid
 
     def frames(lengths: list[int]) -> re.Pattern[bytes]:
         alternatives = [

@@ -2,7 +2,7 @@
 
 A diarizer names speakers per request, in order of first appearance, so
 ``speaker_1`` of one chunk and ``speaker_1`` of the next may be two people.
-Neighbouring diarized chunks share an overlap (``plan_chunks``), heard by both
+Neighbouring diarized chunks share an overlap (``_chunking.iter_chunks``), heard by both
 requests. Inside it the two labellings of the same speech are compared, and each
 later label is linked to at most one earlier speaker (a one-to-one assignment, as
 pyannote constrains local speakers to clusters and DOVER-Lap maps labellings):

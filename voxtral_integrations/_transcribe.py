@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import (
     AbstractAsyncContextManager,
@@ -163,18 +163,19 @@ async def aspooled(payload: Payload) -> AsyncIterator[AudioUpload]:
 
 
 def _encoder_threads() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(
-        max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="voxtral-encode"
-    )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return ThreadPoolExecutor(max_workers=max(1, cores or 1), thread_name_prefix="voxtral-encode")
 
 
 _ENCODERS = _encoder_threads()
-"""The threads chunks are encoded in, for the whole process: one per core. Encoding
-is CPU work, so ten chunks encoded side by side on two cores finish no sooner than
-two at a time, but all at the end: the first request would wait for every encoding,
-and memory would hold ten decoders. The request threads wait here rather than encode
-themselves: each thread that encodes keeps its own malloc arena, and ten arenas each
-holding a freed encoder's buffers took a 2-hour m4a sent as FLAC from 119 to 193 MB."""
+"""The threads chunks are encoded in, for the whole process: one per core this process
+may use. Encoding is CPU work, so ten chunks encoded side by side on two cores finish
+no sooner than two at a time, but all at the end: the first request would wait for
+every encoding, and memory would hold ten decoders. The request threads wait here
+rather than encode themselves: each thread that encodes keeps its own malloc arena,
+and ten arenas each holding a freed encoder's buffers took a 2-hour m4a sent as FLAC
+from 119 to 193 MB. The threads start with the first encoding and then stay, idle,
+for the life of the process."""
 
 
 def _encoders_after_fork() -> None:
@@ -224,11 +225,24 @@ def materialised(upload: AudioUpload) -> AudioUpload:
 def _progress(payloads: Plan, enabled: bool) -> Any:
     """The chunks' bar (none for one chunk); its total is set once every cut is found."""
     return progress_bar(
-        desc=Path(payloads[0].upload.name).name[:40],
+        desc=Path(payloads.name).name[:40],
         unit="chunk",
         disable=not enabled or payloads.whole,
         leave=False,
     )
+
+
+class _Reading:
+    """What reading a :class:`Plan` found, while it runs: the chunks planned, how many
+    of them an earlier run answered (the cache), how many were answered before the
+    last cut was found, and the error that stopped the planning, if one did."""
+
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.cached = 0
+        self.answered_early = 0
+        self.failure: Exception | None = None
+        self.complete = False
 
 
 def transcribe_chunks(
@@ -248,17 +262,17 @@ def transcribe_chunks(
     searched (:class:`._audio.Plan`). ``slot`` is held around each chunk's request
     (``transcribe_many`` shares one budget across files through it); ``on_planned`` is
     told how many chunks there are once every cut is found, ``on_chunk`` when a chunk
-    is done.
+    is done (never before ``on_planned``).
     """
     if payloads.whole and cache is None:  # the common short file: no pool, no bar
         with slot(), spooled(payloads[0]) as upload:
             result = send_one(upload)
-        _planned(None, 1, 0, None, on_planned, on_chunk)
-        _chunk_done(None, on_chunk)
+        _whole_done(on_planned, on_chunk)
         return stitch([payloads[0].chunk], [result])
     results: dict[int, Transcription] = {}
     failures: dict[int, Exception] = {}
     stopped: BaseException | None = None
+    reading = _Reading()
 
     def run(payload: Payload) -> Transcription:
         with slot(), spooled(payload) as upload:
@@ -269,11 +283,11 @@ def transcribe_chunks(
         futures: dict[Future[Transcription], Payload] = {}
         try:
             for payload in payloads:
-                if not _cached(payload, cache, results):
+                if _planned(payload, reading, cache, results):
                     futures[pool.submit(run, payload)] = payload
-        except BaseException as planning:  # a cut could not be planned: what was sent is kept
-            stopped = planning
-        _planned(bar, len(results) + len(futures), len(results), cache, on_planned, on_chunk)
+        except Exception as failure:  # a cut could not be found: what was sent is kept
+            reading.failure = failure
+        _plan_complete(reading, bar, cache, on_planned, on_chunk)
         for future in as_completed(futures):
             error = future.exception()
             if error is not None and not isinstance(error, VoxtralError):
@@ -285,7 +299,7 @@ def transcribe_chunks(
             _chunk_done(bar, on_chunk)
     if stopped is not None:
         raise stopped
-    return _finish(payloads, results, failures, cache)
+    return _finish(payloads, reading, results, failures, cache)
 
 
 async def atranscribe_chunks(
@@ -305,12 +319,12 @@ async def atranscribe_chunks(
     if payloads.whole and cache is None:
         async with slot(), aspooled(payloads[0]) as upload:
             result = await send_one(upload)
-        _planned(None, 1, 0, None, on_planned, on_chunk)
-        _chunk_done(None, on_chunk)
+        _whole_done(on_planned, on_chunk)
         return stitch([payloads[0].chunk], [result])
     results: dict[int, Transcription] = {}
     failures: dict[int, Exception] = {}
     limiter = anyio.Semaphore(max(1, concurrency))
+    reading = _Reading()
 
     with _progress(payloads, show_progress) as bar:
 
@@ -323,57 +337,72 @@ async def atranscribe_chunks(
                 except VoxtralError as exc:
                     result, error = None, exc
             _record(payload, error, result, results, failures, cache)
-            _chunk_done(bar, on_chunk)
+            if reading.complete:
+                _chunk_done(bar, on_chunk)
+            else:  # told once the total is known, as the sync twin does
+                reading.answered_early += 1
 
-        stopped: Exception | None = None
         async with anyio.create_task_group() as group:
-            sent = 0
-            planning = iter(payloads)
+            plan = iter(payloads)
             try:
-                while (payload := await anyio.to_thread.run_sync(next, planning, None)) is not None:
-                    if not _cached(payload, cache, results):
+                while (payload := await anyio.to_thread.run_sync(next, plan, None)) is not None:
+                    if _planned(payload, reading, cache, results):
                         group.start_soon(run, payload)
-                        sent += 1
-            except Exception as planning:  # a cut could not be planned: what was sent is kept
-                stopped = planning
-            _planned(bar, len(results) + sent, len(results), cache, on_planned, on_chunk)
-    if stopped is not None:
-        raise stopped
-    return _finish(payloads, results, failures, cache)
+            except Exception as failure:  # a cut could not be found: what was sent is kept
+                reading.failure = failure
+            _plan_complete(reading, bar, cache, on_planned, on_chunk)
+    return _finish(payloads, reading, results, failures, cache)
 
 
-def _cached(payload: Payload, cache: ChunkCache | None, results: dict[int, Transcription]) -> bool:
-    """Whether ``payload``'s chunk was answered in an earlier run (kept in ``results``)."""
-    found = cache.load(payload.chunk) if cache else None
-    if found is not None:
-        results[payload.chunk.index] = found
-    return found is not None
+def _whole_done(
+    on_planned: Callable[[int], None] | None, on_chunk: Callable[[], None] | None
+) -> None:
+    if on_planned:
+        on_planned(1)
+    if on_chunk:
+        on_chunk()
 
 
 def _planned(
+    payload: Payload,
+    reading: _Reading,
+    cache: ChunkCache | None,
+    results: dict[int, Transcription],
+) -> bool:
+    """Note ``payload``'s chunk as planned; whether it must be sent (an earlier run's
+    answer, found in ``cache``, goes in ``results`` instead)."""
+    reading.chunks.append(payload.chunk)
+    found = cache.load(payload.chunk) if cache else None
+    if found is None:
+        return True
+    results[payload.chunk.index] = found
+    reading.cached += 1
+    return False
+
+
+def _plan_complete(
+    reading: _Reading,
     bar: Any,
-    chunks: int,
-    cached: int,
     cache: ChunkCache | None,
     on_planned: Callable[[int], None] | None,
     on_chunk: Callable[[], None] | None,
 ) -> None:
-    """Every cut is found: the totals are known, and the ``cached`` chunks (answered in
-    an earlier run) are done."""
-    if cache and cached:
-        logger.debug("%d of %d chunks found in %s", cached, chunks, cache.directory)
+    """Every cut is found (or one could not be): the total is known, and the chunks
+    already answered (cached, or back before the last cut) are done."""
+    reading.complete = True
+    chunks = len(reading.chunks)
+    if cache and reading.cached:
+        logger.debug("%d of %d chunks found in %s", reading.cached, chunks, cache.directory)
     if on_planned:
         on_planned(chunks)
-    if bar is not None:
-        bar.total = chunks
-        bar.refresh()
-    for _ in range(cached):
+    bar.total = chunks
+    bar.refresh()
+    for _ in range(reading.cached + reading.answered_early):
         _chunk_done(bar, on_chunk)
 
 
 def _chunk_done(bar: Any, on_chunk: Callable[[], None] | None) -> None:
-    if bar is not None:
-        bar.update(1)
+    bar.update(1)
     if on_chunk:
         on_chunk()
 
@@ -404,12 +433,20 @@ def _record(
 
 
 def _finish(
-    payloads: Sequence[Payload],
+    payloads: Plan,
+    reading: _Reading,
     results: dict[int, Transcription],
     failures: dict[int, Exception],
     cache: ChunkCache | None,
 ) -> Transcription:
-    chunks = [payload.chunk for payload in payloads]
+    chunks = reading.chunks
+    if reading.failure is not None:
+        if not chunks:  # the first cut: nothing was sent
+            raise reading.failure
+        # the rest of the recording, which could not be planned, failed as one chunk
+        rest = Chunk(index=len(chunks), start=chunks[-1].end, end=payloads.duration)
+        chunks = [*chunks, rest]
+        failures[rest.index] = reading.failure
     if not failures:
         return stitch(chunks, [results[chunk.index] for chunk in chunks])
     if len(chunks) == 1:
@@ -426,10 +463,10 @@ def _finish(
         else ("pass cache_dir= to resume without resending them")
     )
     raise IncompleteTranscriptionError(
-        f"{payloads[0].upload.name!r}: {len(failures)} of {len(chunks)} chunks failed, first "
+        f"{payloads.name!r}: {len(failures)} of {len(chunks)} chunks failed, first "
         f"chunk {chunk.index} ({_clock(chunk.start)}-{_clock(chunk.end)}): {first} "
         f"The {len(done)} finished chunks are {kept}; {hint}.",
-        source=payloads[0].upload.name,
+        source=payloads.name,
         failed={chunks[index]: error for index, error in failures.items()},
         partial=partial,
     ) from first

@@ -33,7 +33,10 @@ from voxtral_integrations import (
     VoxtralClient,
     _audio,
 )
+from voxtral_integrations._audio import prepare
 from voxtral_integrations._catalogue import ModelLimits
+from voxtral_integrations._sources import resolve_audio
+from voxtral_integrations._transcribe import atranscribe_chunks
 
 TOLERANCE = 0.05
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
@@ -259,16 +262,21 @@ def test_async_sends_the_first_request_while_later_cuts_are_searched(
     assert_matches_truth(result, REGIONS)
 
 
+@pytest.mark.parametrize("cached", [True, False], ids=["cache_dir", "no cache"])
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_a_cut_that_cannot_be_planned_keeps_the_chunks_already_sent(
-    mode: str, long_audio: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_cut_that_cannot_be_found_keeps_the_chunks_already_sent(
+    mode: str,
+    cached: bool,
+    long_audio: dict[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     broken = AudioError("'lecture.m4a' could not be decoded (damaged)", source="lecture.m4a")
     hold = held(monkeypatch, "m4a", fail=broken)
     fake = FakeVoxtral()
     cache = tmp_path / "cache"
-    arguments: dict[str, Any] = {"max_chunk_seconds": 10, "cache_dir": cache}
-    with pytest.raises(AudioError) as caught:
+    arguments: dict[str, Any] = {"max_chunk_seconds": 10, "cache_dir": cache if cached else None}
+    with pytest.raises(IncompleteTranscriptionError) as caught:
         if mode == "sync":
             http = httpx.Client(transport=httpx.MockTransport(hold.transport(fake)))
             VoxtralClient(api_key=FAKE_API_KEY, http_client=http).transcribe(
@@ -282,9 +290,68 @@ def test_a_cut_that_cannot_be_planned_keeps_the_chunks_already_sent(
                     await aclient.transcribe(long_audio["m4a"], **arguments)
 
             asyncio.run(run())
-    assert caught.value is broken
+    error = caught.value
+    assert error.__cause__ is broken and "could not be decoded" in str(error)
+    (rest,) = error.failed  # the recording from the last cut found to its end
+    assert error.failed[rest] is broken and rest.end == pytest.approx(DURATION, abs=0.1)
     assert len(fake.uploads) == 1  # the first chunk, answered before the second cut failed
-    assert len(list(cache.glob("*.json"))) == 1  # and kept: a rerun sends only the rest
+    assert error.partial is not None and error.partial.chunks[0].end == rest.start
+    assert error.partial.text == "words 0 words 1"  # what was paid for is in the error
+    assert len(list(cache.glob("*.json"))) == (1 if cached else 0)
+
+
+def test_a_first_cut_that_cannot_be_found_is_raised_before_anything_is_sent(
+    long_audio: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = AudioError("'lecture.m4a' could not be decoded (damaged)", source="lecture.m4a")
+
+    def search(*args: Any) -> Any:
+        raise broken
+
+    monkeypatch.setattr(_audio, "_levels_by_decoding", search)
+    fake = FakeVoxtral()
+    with pytest.raises(AudioError) as caught:
+        client(fake).transcribe(long_audio["m4a"], max_chunk_seconds=10)
+    assert caught.value is broken and fake.uploads == []
+
+
+def test_chunks_answered_before_the_last_cut_are_counted_once(
+    long_audio: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The async run sends while it plans: a chunk answered before the last cut is
+    found is done once, after the total is known (``on_planned`` before ``on_chunk``)."""
+    answered = threading.Event()
+    real_search = _audio._levels_by_decoding
+    searches: list[int] = []
+
+    def search(*args: Any) -> Any:
+        searches.append(len(searches))
+        if len(searches) == 2:  # the last of the two cuts
+            assert answered.wait(10), "no chunk was answered while the last cut waited"
+        return real_search(*args)
+
+    monkeypatch.setattr(_audio, "_levels_by_decoding", search)
+    told: list[str] = []
+
+    async def send_one(upload: Any) -> Transcription:
+        answered.set()
+        return Transcription(text="heard", model="voxtral-mini-latest")
+
+    async def run() -> Transcription:
+        _, plan = prepare(resolve_audio(long_audio["m4a"]), max_chunk_seconds=10, max_bytes=10**8)
+        return await atranscribe_chunks(
+            plan,
+            send_one,
+            concurrency=3,
+            cache=None,
+            show_progress=False,
+            on_chunk=lambda: told.append("done"),
+            on_planned=lambda chunks: told.append(f"planned {chunks}"),
+        )
+
+    result = asyncio.run(run())
+    assert len(result.chunks) == 3 and len(searches) == 2
+    assert told == ["planned 3", "done", "done", "done"]
 
 
 def test_silence_is_an_empty_transcript_not_an_error() -> None:

@@ -14,8 +14,8 @@ from voxtral_integrations._chunking import (
     LEVEL_HOP_SECONDS,
     PAUSE_SMOOTHING_SECONDS,
     _moving_average,
+    iter_chunks,
     owns,
-    plan_chunks,
     quietest_point,
     shift,
     stitch,
@@ -238,7 +238,7 @@ def test_smoothing_constants() -> None:
     assert PAUSE_SMOOTHING_SECONDS == 0.3
 
 
-# ------------------------------------------------------------------------------ plan_chunks
+# ------------------------------------------------------------------------------ iter_chunks
 
 
 def at_limit(lo: float, hi: float) -> float:
@@ -260,7 +260,7 @@ def test_short_audio_is_one_chunk(
     def never(lo: float, hi: float) -> float:
         raise AssertionError("no cut needed")
 
-    chunks = plan_chunks(duration, limit, never, search_seconds=3.0)
+    chunks = list(iter_chunks(duration, limit, never, search_seconds=3.0))
     assert chunks == chunks_at(*expected)
 
 
@@ -276,7 +276,7 @@ def test_short_audio_is_one_chunk(
     ],
 )
 def test_exact_multiples_cut_at_each_limit(duration: float, limit: float, count: int) -> None:
-    chunks = plan_chunks(duration, limit, at_limit, search_seconds=limit / 4)
+    chunks = list(iter_chunks(duration, limit, at_limit, search_seconds=limit / 4))
     assert len(chunks) == count
     assert all(chunk.duration > 0 for chunk in chunks)
     assert chunks[-1].end == duration
@@ -341,7 +341,7 @@ def test_find_cut_is_asked_about_the_window_before_each_limit(
         calls.append((lo, hi))
         return choose(lo, hi)
 
-    chunks = plan_chunks(duration, limit, find_cut, search_seconds=search)
+    chunks = list(iter_chunks(duration, limit, find_cut, search_seconds=search))
     assert [bound for call in calls for bound in call] == pytest.approx(
         [bound for window in windows for bound in window]
     )
@@ -362,7 +362,7 @@ def test_find_cut_is_asked_about_the_window_before_each_limit(
     ],
 )
 def test_a_cut_outside_the_window_is_clamped_into_it(answer: float, cut: float) -> None:
-    chunks = plan_chunks(15.0, 10.0, lambda lo, hi: answer, search_seconds=3.0)
+    chunks = list(iter_chunks(15.0, 10.0, lambda lo, hi: answer, search_seconds=3.0))
     assert [(c.start, c.end) for c in chunks] == [(0.0, cut), (cut, 15.0)]
 
 
@@ -390,7 +390,7 @@ def assert_tiles(chunks: Sequence[Chunk], duration: float, limit: float) -> None
 def test_chunks_tile_the_recording(
     duration: float, limit: float, search: float, choose: Callable[[float, float], float]
 ) -> None:
-    assert_tiles(plan_chunks(duration, limit, choose, search_seconds=search), duration, limit)
+    assert_tiles(list(iter_chunks(duration, limit, choose, search_seconds=search)), duration, limit)
 
 
 @settings(max_examples=300, deadline=None)
@@ -417,12 +417,12 @@ def test_any_plan_tiles_and_terminates(
 
     def find_cut(lo: float, hi: float) -> float:
         calls.append((lo, hi))
-        assert len(calls) <= bound, "plan_chunks does not make progress"
+        assert len(calls) <= bound, "iter_chunks does not make progress"
         assert hi - lo == pytest.approx(window, abs=1e-9 * hi)
         answer = answers[len(calls) % len(answers)]
         return answer[1] if isinstance(answer, tuple) else lo + answer * (hi - lo)
 
-    chunks = plan_chunks(duration, limit, find_cut, search_seconds=search)
+    chunks = list(iter_chunks(duration, limit, find_cut, search_seconds=search))
     assert_tiles(chunks, duration, limit)
     assert len(calls) == len(chunks) - 1
     for (lo, hi), chunk in zip(calls, chunks, strict=False):
@@ -819,7 +819,9 @@ def test_stitching_a_planned_recording_gives_back_the_truth(
         # a grid point inside the window
         return round((lo + fractions[calls % len(fractions)] / 64 * (hi - lo)) / GRID) * GRID
 
-    chunks = plan_chunks(duration, limit_steps * GRID, find_cut, search_seconds=search_steps * GRID)
+    chunks = list(
+        iter_chunks(duration, limit_steps * GRID, find_cut, search_seconds=search_steps * GRID)
+    )
     check_stitch(truth, chunks, overlap_steps * GRID)
 
 
@@ -866,15 +868,15 @@ def check_stitch(truth: list[tuple[float, float]], chunks: list[Chunk], overlap:
 def test_a_target_shares_the_recording_out_evenly(choose: Callable[[float, float], float]) -> None:
     # two hours, 15-minute target, 60-minute ceiling: eight even chunks, however the
     # cuts fall inside their windows, so eight concurrent requests cover everything
-    chunks = plan_chunks(7200.0, 3600.0, choose, search_seconds=30.0, target_seconds=900.0)
+    chunks = list(iter_chunks(7200.0, 3600.0, choose, search_seconds=30.0, target_seconds=900.0))
     assert_tiles(chunks, 7200.0, 3600.0)
     assert len(chunks) == 8
     assert all(abs(chunk.duration - 900.0) <= 8 * 15.0 for chunk in chunks)
 
 
 def test_a_target_never_overrides_the_ceiling() -> None:
-    chunks = plan_chunks(
-        1000.0, 300.0, lambda lo, hi: hi, search_seconds=30.0, target_seconds=900.0
+    chunks = list(
+        iter_chunks(1000.0, 300.0, lambda lo, hi: hi, search_seconds=30.0, target_seconds=900.0)
     )
     assert_tiles(chunks, 1000.0, 300.0)
     assert len(chunks) == 4
@@ -882,12 +884,14 @@ def test_a_target_never_overrides_the_ceiling() -> None:
 
 def test_audio_within_the_target_is_one_chunk() -> None:
     called: list[tuple[float, float]] = []
-    chunks = plan_chunks(
-        899.0,
-        3600.0,
-        lambda lo, hi: called.append((lo, hi)) or hi,
-        search_seconds=30.0,
-        target_seconds=900.0,
+    chunks = list(
+        iter_chunks(
+            899.0,
+            3600.0,
+            lambda lo, hi: called.append((lo, hi)) or hi,
+            search_seconds=30.0,
+            target_seconds=900.0,
+        )
     )
     assert [(c.start, c.end) for c in chunks] == [(0.0, 899.0)] and called == []
 

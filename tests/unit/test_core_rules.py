@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.audio_factory import encode, speech_pcm
+from voxtral_integrations import AudioError
 from voxtral_integrations._audio import Payload, Plan, prepare
 from voxtral_integrations._chunking import by_start, owns
 from voxtral_integrations._constants import ACCEPTED_AUDIO_TYPES
@@ -185,7 +186,7 @@ def test_a_plan_is_planned_as_far_as_it_is_read_and_reads_the_same_every_time() 
             planned.append(index)
             yield Payload(Chunk(index=index, start=float(index), end=index + 1.0), upload)
 
-    plan = Plan(payloads(), whole=False)
+    plan = Plan(payloads(), whole=False, name="talk.wav", duration=3.0)
     assert planned == []
     assert next(iter(plan)).chunk.index == 0 and planned == [0]
     assert plan[1].chunk.index == 1 and planned == [0, 1]
@@ -194,3 +195,19 @@ def test_a_plan_is_planned_as_far_as_it_is_read_and_reads_the_same_every_time() 
     assert len(plan) == 3 and plan[-1].chunk.index == 2 and plan[1:] == list(plan)[1:]
     with pytest.raises(IndexError):
         plan[3]
+
+
+def test_a_plan_whose_cut_failed_says_so_on_every_read() -> None:
+    upload = AudioUpload("talk.wav", "talk.wav", "audio/wav", 0, lambda: nullcontext(b""))
+    damaged = AudioError("'talk.wav' could not be decoded", source="talk.wav")
+
+    def payloads() -> Iterator[Payload]:
+        yield Payload(Chunk(index=0, start=0.0, end=1.0), upload)
+        raise damaged
+
+    plan = Plan(payloads(), whole=False, name="talk.wav", duration=3.0)
+    assert plan[0].chunk.index == 0
+    for read in (list, len, lambda plan: plan[1], lambda plan: plan[-1]):
+        with pytest.raises(AudioError) as caught:
+            read(plan)
+        assert caught.value is damaged  # never taken for a plan of one chunk

@@ -22,11 +22,20 @@ from voxtral_integrations._sources import resolve_audio
 REGIONS = [(0.3, 2.0), (2.6, 5.2), (6.0, 9.5)]
 
 
-def mp3(rate: int, bit_rate: int | None, *, layout: str = "mono", vbr: bool = False) -> bytes:
-    """Ten seconds of speech-like bursts as MP3 (libmp3lame), CBR or VBR."""
+def mp3(
+    rate: int,
+    bit_rate: int | None,
+    *,
+    layout: str = "mono",
+    vbr: bool = False,
+    bare: bool = False,
+) -> bytes:
+    """Ten seconds of speech-like bursts as MP3 (libmp3lame), CBR or VBR; ``bare``:
+    without the ID3v2 tag and the Info frame, so the first frame is at byte 0."""
     pcm = speech_pcm(REGIONS, 10.0)
     output = io.BytesIO()
-    with av.open(output, "w", format="mp3") as container:
+    options = {"id3v2_version": "0", "write_xing": "0"} if bare else {}
+    with av.open(output, "w", format="mp3", options=options) as container:
         stream = container.add_stream("libmp3lame", rate=rate, layout=layout)
         if vbr:
             stream.codec_context.qscale = True
@@ -74,6 +83,7 @@ CLEAN: dict[str, Callable[[], bytes]] = {
     "22.05 kHz 32k": lambda: mp3(22050, 32_000),
     "8 kHz 16k (MPEG-2.5)": lambda: mp3(8000, 16_000),
     "44.1 kHz VBR": lambda: mp3(44100, None, vbr=True),
+    "no tag, no Info frame": lambda: mp3(44100, 128_000, bare=True),
 }
 
 

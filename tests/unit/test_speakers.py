@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from voxtral_integrations._chunking import plan_chunks, shift, stitch
+from voxtral_integrations._chunking import iter_chunks, shift, stitch
 from voxtral_integrations._long_stream import LongStream
 from voxtral_integrations._models import (
     Chunk,
@@ -115,8 +115,8 @@ def plan(
         a, b = max(inside, key=lambda gap: gap[1] - gap[0])
         return (a + b) / 2
 
-    return plan_chunks(
-        duration, chunk_seconds, find_cut, search_seconds=30.0, overlap_seconds=overlap
+    return list(
+        iter_chunks(duration, chunk_seconds, find_cut, search_seconds=30.0, overlap_seconds=overlap)
     )
 
 
@@ -311,8 +311,14 @@ def test_one_chunk_keeps_the_servers_labels_untouched() -> None:
 
 
 def test_the_planned_overlap_is_centred_on_the_cut_and_fits_the_limit() -> None:
-    chunks = plan_chunks(
-        1000.0, 300.0, lambda low, high: (low + high) / 2, search_seconds=30.0, overlap_seconds=40.0
+    chunks = list(
+        iter_chunks(
+            1000.0,
+            300.0,
+            lambda low, high: (low + high) / 2,
+            search_seconds=30.0,
+            overlap_seconds=40.0,
+        )
     )
     assert len(chunks) >= 4
     assert all(chunk.duration <= 300.0 + 1e-9 for chunk in chunks)
@@ -322,8 +328,8 @@ def test_the_planned_overlap_is_centred_on_the_cut_and_fits_the_limit() -> None:
 
 
 def test_the_overlap_is_at_most_a_quarter_of_a_chunk() -> None:
-    chunks = plan_chunks(
-        100.0, 20.0, lambda low, high: high, search_seconds=30.0, overlap_seconds=45.0
+    chunks = list(
+        iter_chunks(100.0, 20.0, lambda low, high: high, search_seconds=30.0, overlap_seconds=45.0)
     )
     assert all(
         before.end - after.start == pytest.approx(5.0)
