@@ -215,5 +215,6 @@ def test_the_async_twin_and_the_loader_estimate_alike(corpus: list[Path]) -> Non
         **options,
     )
     assert loader.estimate() == expected
+    assert anyio.run(loader.aestimate) == expected
     assert expected.resolved_model == "voxtral-mini-transcribe-3-0"
     assert expected.cost is not None and not expected.price_verified

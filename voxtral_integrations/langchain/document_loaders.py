@@ -44,6 +44,7 @@ from .._loading import (
     LoadOptions,
     Mode,
     OnError,
+    aestimate,
     aload,
     estimate,
     load,
@@ -195,6 +196,12 @@ class VoxtralLoader(_VoxtralSettings, BaseLoader):
         probed and planned locally (:meth:`VoxtralClient.estimate`), priced online and
         through the Batch API (``None`` for a model without a known price)."""
         return estimate(self._client(), self._sources, self._options)
+
+    async def aestimate(self) -> CostEstimate:
+        """:meth:`estimate` with the files listed and probed in worker threads, off the
+        event loop (probing reads and decodes audio)."""
+        async with self._one_async_client() as client:
+            return await aestimate(client, self._sources, self._options)
 
     def lazy_load(self) -> Iterator[Document]:
         """Each file's Documents as soon as that file is transcribed, in order."""
