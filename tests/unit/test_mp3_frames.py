@@ -24,24 +24,23 @@ REGIONS = [(0.3, 2.0), (2.6, 5.2), (6.0, 9.5)]
 
 def mp3(
     rate: int,
-    bit_rate: int | None,
+    bit_rate: int,
     *,
     layout: str = "mono",
     vbr: bool = False,
     bare: bool = False,
 ) -> bytes:
-    """Ten seconds of speech-like bursts as MP3 (libmp3lame), CBR or VBR; ``bare``:
+    """Ten seconds of speech-like bursts as MP3 (libmp3lame), CBR or VBR (ABR around
+    ``bit_rate``); ``bare``:
     without the ID3v2 tag and the Info frame, so the first frame is at byte 0."""
     pcm = speech_pcm(REGIONS, 10.0)
     output = io.BytesIO()
-    options = {"id3v2_version": "0", "write_xing": "0"} if bare else {}
-    with av.open(output, "w", format="mp3", options=options) as container:
-        stream = container.add_stream("libmp3lame", rate=rate, layout=layout)
-        if vbr:
-            stream.codec_context.qscale = True
-            stream.codec_context.global_quality = 4 * 118  # -q:a 4
-        else:
-            stream.codec_context.bit_rate = bit_rate
+    muxing = {"id3v2_version": "0", "write_xing": "0"} if bare else {}
+    with av.open(output, "w", format="mp3", options=muxing) as container:
+        # ABR (libmp3lame's own option, in every PyAV): frame sizes vary as with VBR
+        options = {"abr": "1"} if vbr else {}
+        stream = container.add_stream("libmp3lame", rate=rate, layout=layout, options=options)
+        stream.codec_context.bit_rate = bit_rate
         resampler = av.AudioResampler(
             format=stream.codec_context.format.name, layout=layout, rate=rate
         )
@@ -82,7 +81,7 @@ CLEAN: dict[str, Callable[[], bytes]] = {
     "48 kHz 192k stereo": lambda: mp3(48000, 192_000, layout="stereo"),
     "22.05 kHz 32k": lambda: mp3(22050, 32_000),
     "8 kHz 16k (MPEG-2.5)": lambda: mp3(8000, 16_000),
-    "44.1 kHz VBR": lambda: mp3(44100, None, vbr=True),
+    "44.1 kHz VBR": lambda: mp3(44100, 96_000, vbr=True),
     "no tag, no Info frame": lambda: mp3(44100, 128_000, bare=True),
 }
 
