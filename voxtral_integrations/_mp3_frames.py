@@ -51,17 +51,14 @@ def frame_index(
         while offset < upload.size:
             stream.seek(offset)
             block = stream.read(BLOCK_BYTES)
-            matched = tiling.match(block)
-            end = matched.end() if matched else 0
             last = offset + len(block) >= upload.size
-            if end == 0 or (end < len(block) and (last or len(block) - end > _MP3_MAX_FRAME)):
-                return None  # not a frame where one must start: the demuxer decides
-            constant = steady.match(block, 0, end)
-            if constant is not None and constant.end() == end:
-                positions.extend(range(offset, offset + end, length))  # one length: CBR
-            else:
+            if end := _tiled(steady, block, last):  # frames of one length: CBR
+                positions.extend(range(offset, offset + end, length))
+            elif end := _tiled(tiling, block, last):
                 starts = map(re.Match.start, frame.finditer(block, 0, end))
                 positions.extend(map(operator.add, repeat(offset), starts))
+            else:
+                return None  # not a frame where one must start: the demuxer decides
             offset += end
     if not positions:
         return None
@@ -71,6 +68,17 @@ def frame_index(
     demuxed = map(operator.mul, range(pts, pts + len(positions) * step, step), repeat(time_base))
     times = array("d", map(operator.sub, demuxed, repeat(origin)))
     return _PacketIndex(times, positions, sizes)
+
+
+def _tiled(frames: re.Pattern[bytes], block: bytes, last: bool) -> int:
+    """How far ``frames`` (a repeated frame) tile ``block`` from its start: to its end,
+    or, in a block that is not the file's last, to within one frame of it (the next
+    block starts there); 0 if they do not."""
+    matched = frames.match(block)
+    end = matched.end() if matched else 0
+    if end < len(block) and (last or len(block) - end > _MP3_MAX_FRAME):
+        return 0
+    return end
 
 
 def _frame_patterns(

@@ -283,7 +283,7 @@ def transcribe_chunks(
         futures: dict[Future[Transcription], Payload] = {}
         try:
             for payload in payloads:
-                if _planned(payload, reading, cache, results):
+                if _to_send(payload, reading, cache, results):
                     futures[pool.submit(run, payload)] = payload
         except Exception as failure:  # a cut could not be found: what was sent is kept
             reading.failure = failure
@@ -346,7 +346,7 @@ async def atranscribe_chunks(
             plan = iter(payloads)
             try:
                 while (payload := await anyio.to_thread.run_sync(next, plan, None)) is not None:
-                    if _planned(payload, reading, cache, results):
+                    if _to_send(payload, reading, cache, results):
                         group.start_soon(run, payload)
             except Exception as failure:  # a cut could not be found: what was sent is kept
                 reading.failure = failure
@@ -363,7 +363,7 @@ def _whole_done(
         on_chunk()
 
 
-def _planned(
+def _to_send(
     payload: Payload,
     reading: _Reading,
     cache: ChunkCache | None,
