@@ -56,7 +56,13 @@ from ._pacing import Pace
 from ._redaction import redact_url, redact_urls
 from ._requests import RequestSpec
 from ._responses import status_error
-from ._retry import RetryPolicy, json_cut_short, parse_remaining, parse_retry_after
+from ._retry import (
+    RetryPolicy,
+    json_cut_short,
+    parse_quota,
+    parse_remaining,
+    parse_retry_after,
+)
 
 logger = logging.getLogger("voxtral_integrations")
 
@@ -127,6 +133,7 @@ class Attempt:
         self._succeeded = False
         self._epoch = 0
         self._successes = 0
+        self._admitted = 0
         self._hold: float | None = None
 
     # ---- before sending
@@ -141,8 +148,9 @@ class Attempt:
         wait = self._pace.admit()
         if wait > self._policy.max_retry_after:
             raise RateLimitError(
-                f"{self._spec.method} {httpx.URL(self._url).path} was not sent: a 429 asked "
-                f"this client to wait {wait:.0f} s more, longer than the "
+                f"{self._spec.method} {httpx.URL(self._url).path} was not sent: the server's rate "
+                f"limit (a 429, or its quota spent) holds this client {wait:.0f} s more, "
+                f"longer than the "
                 f"{self._policy.max_retry_after:.0f} s it waits unasked. Retry after that, "
                 "or lower concurrency.",
                 method=self._spec.method,
@@ -158,6 +166,7 @@ class Attempt:
             self.retries, self._free = self.retries - 1, self._free + 1  # the pool's limit
         self._holding, self._succeeded, self._hold = True, False, None
         self._successes, self._epoch = self._pace.successes, self._pace.epoch
+        self._admitted = self._pace.admitted
         return 0.0
 
     # ---- after sending
@@ -165,7 +174,8 @@ class Attempt:
     def arrived(self, response: httpx.Response, seconds: float) -> None:
         """The headers of ``response`` arrived after ``seconds``: a 429 holds every request
         of the client from now on, for its ``Retry-After`` (else a backoff), and any
-        answer's ``X-RateLimit-Remaining`` paces the requests sent after this one."""
+        answer's ``X-RateLimit-Remaining`` or per-minute quota paces the requests sent
+        after this one."""
         logger.debug(
             "%s %s -> %d in %.3f s",
             self._spec.method,
@@ -175,6 +185,8 @@ class Attempt:
         )
         if (remaining := parse_remaining(response.headers)) is not None:
             self._pace.remaining(remaining, sent_ago=seconds)
+        if (quota := parse_quota(response.headers)) is not None:
+            self._pace.quota(*quota, admitted=self._admitted)
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers)
             self._hold = (

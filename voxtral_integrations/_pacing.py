@@ -27,6 +27,16 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   429 tells at no cost (the rate is learnt from it, with no hold), and more than
   the requests sent since is room the pace may spend at once. Without it the pace
   works from successes and 429s alone;
+- a per-minute quota, as ``api.mistral.ai`` states it on its answers
+  (``x-ratelimit-limit-req-minute`` and ``-remaining-req-minute``), is a second bucket:
+  ``limit`` requests, refilled at ``limit`` a minute, its level set anew by every
+  answer (what was left once the server counted that request, less what the pace
+  let out since). A short run still goes out at once; a long one is not sent past
+  the quota to be refused (each refused upload is bytes sent for nothing), and
+  waits for the quota to refill instead. The bucket is refilled from the moment
+  the quota was last seen, not from when the server's window resets (no header
+  says when), so a fixed window is still found empty by a 429 whose
+  ``Retry-After`` then holds everyone;
 - a 429 that no rate explains (a burst: every request it follows went at once) cuts
   the number of requests allowed in flight to half of what was in flight, which
   then grows back by one for every window's worth of successes (additive increase,
@@ -88,6 +98,8 @@ class Pace:
         # when the limiter was found empty (and whether by a 429), the rate still to learn
         self._found_empty: tuple[float, bool] | None = None
         self._holds: list[tuple[float, float]] = []  # when the recent holds began and ended
+        self._admitted = 0  # requests let out so far
+        self._quota = _Quota()
 
     @property
     def window(self) -> float:
@@ -103,6 +115,11 @@ class Pace:
     def burst(self) -> float:
         """Requests the server was seen to accept at once (the pace's bucket size)."""
         return self._burst
+
+    @property
+    def admitted(self) -> int:
+        """Requests let out so far; a request notes it when admitted, to say which it is."""
+        return self._admitted
 
     @property
     def successes(self) -> int:
@@ -130,9 +147,13 @@ class Pace:
                 self._filled_at = moment
                 if self._tokens < 1.0 - 1e-9:  # not a rounding error of the wait it asked
                     return (1.0 - self._tokens) / self._rate
+            if (wait := self._quota.wait(moment)) > 0:
+                return wait
             if self._rate != math.inf:
                 self._tokens -= 1.0
                 self._rate += self._step / self._rate
+            self._quota.tokens -= 1.0  # a level no answer has set yet is never read
+            self._admitted += 1
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
             self._sends.append(moment)
@@ -196,6 +217,19 @@ class Pace:
                 spare = count - (len(self._sends) - bisect.bisect_right(self._sends, sent))
                 self._tokens = max(self._tokens, min(self._burst, float(spare)))
 
+    def quota(self, remaining: int, limit: int, seconds: float, *, admitted: int) -> None:
+        """An answer said ``remaining`` of ``limit`` requests per ``seconds`` were left once
+        its request, the ``admitted``-th let out, was counted.
+
+        The level is set from the newest request answered only: an older one's
+        answer, arriving late, counted fewer of the requests sent before it.
+        """
+        with self._lock:
+            if admitted >= self._quota.seen:
+                self._quota.seen = admitted
+                spare = remaining - (self._admitted - admitted)
+                self._quota.set(float(limit), limit / seconds, spare, now())
+
     def _learn(self, empty_at: float, refused: bool, moment: float) -> None:
         """The limiter was found empty at ``empty_at`` (by a 429 if ``refused``), and the
         hold is over at ``moment``: what did it accept before that?"""
@@ -244,3 +278,26 @@ class Pace:
         self._tokens = min(self._burst, (moment - empty_at) * self._rate) - after
         self._filled_at = moment
         self._window = self._window_before  # the rate explains the 429, not the window
+
+
+class _Quota:
+    """A bucket of ``size`` requests refilled at ``rate`` a second: a quota the server
+    states (``rate`` 0 until it does, when nothing waits on it)."""
+
+    def __init__(self) -> None:
+        self.size, self.rate, self.tokens, self.filled_at = 0.0, 0.0, 0.0, 0.0
+        self.seen = 0  # the request whose answer set the level
+
+    def set(self, size: float, rate: float, tokens: float, moment: float) -> None:
+        """The server's count, less what went since; requests sent beyond it will be
+        refused, not counted, so it is never below 0."""
+        self.size, self.rate, self.filled_at = size, rate, moment
+        self.tokens = min(size, max(0.0, tokens))
+
+    def wait(self, moment: float) -> float:
+        """Seconds until a request fits, refilled up to ``moment`` (``0.0`` now)."""
+        if not self.rate:
+            return 0.0
+        self.tokens = min(self.size, self.tokens + (moment - self.filled_at) * self.rate)
+        self.filled_at = moment
+        return 0.0 if self.tokens >= 1.0 - 1e-9 else (1.0 - self.tokens) / self.rate

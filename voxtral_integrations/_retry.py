@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 from pydantic_core import from_json
 
@@ -134,7 +135,39 @@ def parse_remaining(headers: Mapping[str, str]) -> int | None:
     Mistral documents this header next to ``Retry-After``; anything but a
     non-negative whole number (absent, a proxy's garbage) is ``None``.
     """
-    value = headers.get("x-ratelimit-remaining")
+    return _count(headers.get("x-ratelimit-remaining"))
+
+
+class Quota(NamedTuple):
+    """A window's worth of requests: ``limit`` per ``seconds``, ``remaining`` of them left
+    once the answered request was counted."""
+
+    remaining: int
+    limit: int
+    seconds: float
+
+
+def parse_quota(headers: Mapping[str, str]) -> Quota | None:
+    """The per-minute request quota Mistral's API states on its answers, if it does.
+
+    What ``api.mistral.ai`` sends (the window is in the names, and no reset time)::
+
+        x-ratelimit-limit-req-minute: 720
+        x-ratelimit-remaining-req-minute: 717
+
+    Both are needed, whole and non-negative, with a limit above 0 (an account with
+    no quota gets ``0``: its 429 says the rest). The tokens-per-minute pair beside
+    them is not read: what an audio request costs in tokens is known only after it.
+    """
+    remaining = _count(headers.get("x-ratelimit-remaining-req-minute"))
+    limit = _count(headers.get("x-ratelimit-limit-req-minute"))
+    if remaining is None or not limit:
+        return None
+    return Quota(min(remaining, limit), limit, 60.0)
+
+
+def _count(value: str | None) -> int | None:
+    """A whole, non-negative number, or ``None`` for anything else."""
     if value is None or not value.strip().isdigit():
         return None
     return int(value.strip())

@@ -339,6 +339,20 @@ def test_a_hold_beyond_the_cap_raises_before_sending(clock: list[float]) -> None
     assert caught.value.retry_after == pytest.approx(3600.0)
 
 
+def test_mistrals_per_minute_quota_paces_the_requests_after(clock: list[float]) -> None:
+    """The quota an answer states, less what went after its request, is what is left."""
+    pace = Pace()
+    attempt = Attempt(TRANSCRIPTION, base_url=BASE_URL, policy=RetryPolicy(2), pace=pace)
+    assert attempt.turn() == 0.0
+    others = [pace.admit() for _ in range(2)]  # two more went while it was answered
+    quota = {"x-ratelimit-limit-req-minute": "30", "x-ratelimit-remaining-req-minute": "3"}
+    assert others == [0.0, 0.0]
+    assert isinstance(answer(200, b"{}", **quota)(attempt), Done)
+    attempt.release()
+    assert pace.admit() == 0.0  # 3 left once it was counted, 2 of them taken since
+    assert pace.admit() == pytest.approx(2.0)  # then 30 a minute: one every 2 s
+
+
 class Pool(Pace):
     """A pace that always admits and never narrows: only the pool's successes count."""
 

@@ -131,6 +131,30 @@ class Limiter:
             return float(max(1, math.ceil(wait)))
         return math.ceil(wait * 1000) / 1000
 
+    def left(self) -> int:
+        return int(self.tokens)
+
+
+@dataclass
+class MinuteWindow:
+    """A server's fixed per-minute quota: ``limit`` requests in each minute of its clock,
+    refused until the next minute with a ``Retry-After`` to it in whole seconds."""
+
+    limit: int
+    used: int = 0
+    minute: int = 0
+
+    def take(self, moment: float) -> float | None:
+        if int(moment // 60) != self.minute:
+            self.minute, self.used = int(moment // 60), 0
+        if self.used < self.limit:
+            self.used += 1
+            return None
+        return float(math.ceil((self.minute + 1) * 60 - moment))
+
+    def left(self) -> int:
+        return self.limit - self.used
+
 
 @dataclass
 class Run:
@@ -138,6 +162,7 @@ class Run:
     rate: float
     holds: list[tuple[float, float]]  # (429 arrived, its Retry-After)
     sends: list[float]
+    refused: int = 0
 
     def early(self) -> int:
         return sum(1 for at, wait in self.holds for sent in self.sends if at < sent < at + wait)
@@ -153,15 +178,21 @@ class Run:
 
 def simulate(
     clock: list[float],
-    limiter: Limiter,
+    limiter: Limiter | MinuteWindow,
     *,
     requests: int = 200,
     concurrency: int = 16,
     latency: tuple[float, float] = (0.4, 0.6),
+    refusal_latency: float = 0.001,
     remaining_header: bool = False,
+    quota_header: int | None = None,
 ) -> Run:
     """``requests`` sent through one :class:`Pace` by ``concurrency`` workers, as the send
-    loops drive it, against ``limiter``: events in the order of a fake clock."""
+    loops drive it, against ``limiter``: events in the order of a fake clock.
+
+    A 429 arrives ``refusal_latency`` after its request went (an upload's time, when
+    the server reads it first). ``quota_header`` is the per-minute limit every answer
+    states, with what ``limiter`` has left, as Mistral's API does."""
     rng = random.Random(7)
     pace, events, todo = Pace(), list[tuple[float, int, str, tuple[Any, ...]]](), requests
     holds: list[tuple[float, float]] = []
@@ -183,28 +214,32 @@ def simulate(
                 continue
             sends.append(moment)
             refused = limiter.take(moment)
-            left = int(limiter.tokens)
+            left, admitted = limiter.left(), pace.admitted
             if refused is None:
-                push(moment + rng.uniform(*latency), "ok", pace.epoch, moment, left)
+                push(moment + rng.uniform(*latency), "ok", pace.epoch, moment, left, admitted)
             else:
-                push(moment + 0.001, "429", pace.epoch, moment, refused)
+                push(moment + refusal_latency, "429", pace.epoch, moment, refused, admitted)
         elif kind == "ok":
-            epoch, sent, left = args
+            epoch, sent, left, admitted = args
             if remaining_header:
                 pace.remaining(left, sent_ago=moment - sent)
+            if quota_header:
+                pace.quota(left, quota_header, 60.0, admitted=admitted)
             pace.release(succeeded=True, epoch=epoch)
             if todo:
                 todo -= 1
                 push(moment, "turn")
         else:
-            epoch, sent, wait = args
+            epoch, sent, wait, admitted = args
             holds.append((moment, wait))
             if remaining_header:
                 pace.remaining(0, sent_ago=moment - sent)
+            if quota_header:
+                pace.quota(0, quota_header, 60.0, admitted=admitted)
             pace.throttle(wait, sent_ago=moment - sent)
             pace.release(succeeded=False, epoch=epoch)
             push(moment + wait, "turn")
-    return Run(clock[0] - start, pace.rate, holds, sends)
+    return Run(clock[0] - start, pace.rate, holds, sends, len(holds))
 
 
 BOUND = (200 - 8) / 24 + 0.6
@@ -301,3 +336,70 @@ def test_no_header_at_all_still_learns(clock: list[float]) -> None:
     assert without.early() == with_header.early() == 0
     assert without.rate != math.inf and with_header.rate != math.inf
     assert with_header.wall <= without.wall + 0.5
+
+
+def test_a_quota_is_spent_at_once_then_at_its_rate(clock: list[float]) -> None:
+    """A quota with room lets a short run out at once; spent, it refills at its rate."""
+    pace = Pace()
+    assert pace.admit() == 0.0
+    pace.quota(3, 60, 60.0, admitted=pace.admitted)  # 1 a second, 3 left
+    admit_all(pace, 3)
+    assert pace.admit() == pytest.approx(1.0)
+    clock[0] += 0.5
+    assert pace.admit() == pytest.approx(0.5)
+    clock[0] += 0.5
+    admit_all(pace, 1)
+
+
+def test_a_quota_counts_what_went_since_and_reads_the_newest_answer(
+    clock: list[float],
+) -> None:
+    pace = Pace()
+    admit_all(pace, 1)
+    first = pace.admitted
+    admit_all(pace, 4)
+    newest = pace.admitted
+    pace.quota(2, 60, 60.0, admitted=newest)  # 2 left once the fifth was counted
+    pace.quota(40, 60, 60.0, admitted=first)  # the first one's answer, late: stale
+    admit_all(pace, 2)
+    assert pace.admit() > 0
+    pace.quota(5, 60, 60.0, admitted=first + 1)  # still older than the newest
+    assert pace.admit() > 0
+    pace.quota(4, 60, 60.0, admitted=newest)  # the same request said more: 4 - 2 sent since
+    admit_all(pace, 2)
+    assert pace.admit() > 0
+
+
+def test_a_quota_overspent_is_not_owed(clock: list[float]) -> None:
+    """Requests sent past the quota will be refused, not counted: the level is 0."""
+    pace = Pace()
+    admit_all(pace, 10)
+    pace.quota(0, 60, 60.0, admitted=1)  # nine went after the one that emptied it
+    assert pace.admit() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("limiter", "most_refused_with", "least_refused_without"),
+    [
+        # a fixed window is found empty by one 429 a minute, whose Retry-After holds all
+        pytest.param(lambda: MinuteWindow(120), 4, 20, id="fixed-minute"),
+        # a window that slides (a bucket of 120 at 2 a second) is never sent past
+        pytest.param(lambda: Limiter(lambda _: 2.0, burst=120.0, tokens=120.0), 0, 5, id="sliding"),
+    ],
+)
+def test_a_stated_quota_spares_uploads_the_server_would_refuse(
+    clock: list[float],
+    limiter: Callable[[], Limiter | MinuteWindow],
+    most_refused_with: int,
+    least_refused_without: int,
+) -> None:
+    """120 requests a minute, stated on every answer as Mistral states it; uploads that
+    take 0.3 s before a 429 can come. Without the quota the pool keeps sending past it
+    until the first 429 is in; with it, it stops at the quota and waits at its rate."""
+    common: dict[str, Any] = {"requests": 400, "refusal_latency": 0.3}
+    with_quota = simulate(clock, limiter(), quota_header=120, **common)
+    without = simulate(clock, limiter(), **common)
+    assert with_quota.early() == without.early() == 0
+    assert with_quota.refused <= most_refused_with
+    assert without.refused >= least_refused_without
+    assert with_quota.wall <= without.wall + 1.0

@@ -15,7 +15,13 @@ from voxtral_integrations._constants import (
     MAX_RETRY_AFTER,
     MAX_RETRY_DELAY,
 )
-from voxtral_integrations._retry import RetryPolicy, parse_remaining, parse_retry_after
+from voxtral_integrations._retry import (
+    Quota,
+    RetryPolicy,
+    parse_quota,
+    parse_remaining,
+    parse_retry_after,
+)
 
 NOW = datetime(2015, 10, 21, 7, 27, 30, tzinfo=timezone.utc)
 
@@ -321,3 +327,26 @@ def test_parse_retry_after_never_raises_and_is_finite(
 def test_parse_remaining(headers: dict[str, str], expected: int | None) -> None:
     """Only a whole, non-negative ``X-RateLimit-Remaining`` paces (the documented header)."""
     assert parse_remaining(headers) == expected
+
+
+LIMIT, REMAINING = "x-ratelimit-limit-req-minute", "x-ratelimit-remaining-req-minute"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({LIMIT: "720", REMAINING: "717"}, Quota(717, 720, 60.0)),
+        ({LIMIT: " 720 ", REMAINING: "0"}, Quota(0, 720, 60.0)),
+        ({LIMIT: "720", REMAINING: "900"}, Quota(720, 720, 60.0)),  # never more than it allows
+        ({LIMIT: "0", REMAINING: "0"}, None),  # no quota at all: its 429 says the rest
+        ({REMAINING: "717"}, None),
+        ({LIMIT: "720"}, None),
+        ({LIMIT: "720", REMAINING: "-1"}, None),
+        ({LIMIT: "7.5", REMAINING: "3"}, None),
+        ({"x-ratelimit-limit-tokens-minute": "5000000", REMAINING: "3"}, None),
+        ({"x-ratelimit-remaining": "7"}, None),
+    ],
+)
+def test_parse_quota(headers: dict[str, str], expected: Quota | None) -> None:
+    """Mistral's per-minute request quota, as its API states it on an answer."""
+    assert parse_quota(headers) == expected
