@@ -159,6 +159,9 @@ def test_batch_submit_is_estimated_and_held_to_the_batch_price(
     code, table, stderr = run(capsys, *submit, "--dry-run")
     assert code == _exits.EXIT_OK, stderr
     assert table == run(capsys, "transcribe", folder, *options, "--dry-run")[1]
+    assert run(capsys, "batch", "submit", folder, *options, "--dry-run")[1] == table  # no -o
+    code, _, stderr = run(capsys, "batch", "submit", folder, *options)
+    assert code == _exits.EXIT_USAGE and "needs -o/--output-dir DIR" in stderr
     assert batch_server.operations == [] and server.request_count == 0
     *_, requests, _, _, online, batch = total_row(table)
     assert 0 < float(batch) < float(online)

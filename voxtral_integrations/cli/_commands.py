@@ -223,6 +223,11 @@ def _interrupted(tally: Tally, output_dir: Path | None, no_cache: bool) -> str:
 
 
 def run_batch_submit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.output_dir is None and not args.dry_run:
+        raise UsageError(
+            "batch submit needs -o/--output-dir DIR: the job's manifest, which maps its "
+            "requests back to the inputs, is written there (only --dry-run goes without)."
+        )
     say = _sayer(err)
     options = transcription_kwargs(args)
     denied: list[Path] = []

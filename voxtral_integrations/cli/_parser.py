@@ -194,9 +194,9 @@ def _add_batch_parsers(commands: Any) -> None:
         "-o",
         "--output-dir",
         type=Path,
-        required=True,
         metavar="DIR",
-        help="where the job's manifest goes (and the outputs, with --wait)",
+        help="where the job's manifest goes (and the outputs, with --wait); needed "
+        "unless --dry-run",
     )
     job.add_argument(
         "--timeout-hours",
