@@ -168,7 +168,7 @@ def parse_quota(headers: Mapping[str, str]) -> Quota | None:
 
 def _count(value: str | None) -> int | None:
     """A whole, non-negative number, or ``None`` for anything else."""
-    if value is None or not value.strip().isdigit():
+    if value is None or not value.strip().isdecimal():  # int() takes these, not "²"
         return None
     return int(value.strip())
 

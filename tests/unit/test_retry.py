@@ -320,6 +320,7 @@ def test_parse_retry_after_never_raises_and_is_finite(
         ({"x-ratelimit-remaining": "-1"}, None),
         ({"x-ratelimit-remaining": "2.5"}, None),
         ({"x-ratelimit-remaining": "many"}, None),
+        ({"x-ratelimit-remaining": "\u00b2"}, None),  # a digit to str.isdigit, not to int()
         ({"retry-after": "1"}, None),
         ({}, None),
     ],
