@@ -121,7 +121,7 @@ def open_microphone(device: str | None) -> Callable[[threading.Event], AsyncIter
 
 
 def _device(device: str | None) -> int | str | None:
-    return int(device) if device is not None and device.isdigit() else device
+    return int(device) if device is not None and device.isdecimal() else device
 
 
 def _sounddevice() -> Any:
