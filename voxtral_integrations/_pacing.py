@@ -12,16 +12,25 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   second, during which nobody sends). A 429 means the limiter was found empty, so
   the requests it accepted before say what it sustains: over any stretch of ``d``
   seconds ending at the 429, ``accepted <= burst + rate * d``, with ``burst`` what
-  it lets through at once (learnt from the first burst that met a 429). The
-  largest ``(accepted - burst) / d`` over stretches of at least
-  ``RATE_SPAN_SECONDS`` (since the rate was last learnt, and not across a hold,
-  during which the limiter refilled to its top) is therefore a rate the server did
-  sustain. The pace then sends at ``RATE_BACKOFF`` of it through a token bucket of
-  ``burst`` tokens (the server's bucket refilled during the hold too), and lets it
-  grow by ``RATE_GROWTH`` of the rate learnt per second of sending while no 429 comes
-  (additive increase): a limit that rose is found again, one that dropped is
-  measured anew at its first 429, and a 429 too soon after a hold to measure
-  anything cuts the rate;
+  it lets through at once (the accepted part of the first wave that met a 429,
+  counted whole: the server takes a wave in the order it arrives, not the order
+  it was let out in). The largest ``(accepted - burst) / d`` over stretches of at
+  least ``RATE_SPAN_SECONDS`` (since the rate was last learnt, and not across a
+  hold, during which the limiter refilled to its top) is therefore a rate the
+  server did sustain. Sharper: replaying the sends since the limiter was last found
+  empty through a bucket of ``burst`` tokens gives the lowest rate that lets every
+  accepted one through (it knows where the bucket overflowed, while a window grew
+  or a hold ran, which a stretch's sum does not), and the highest at which the
+  refused one would still have been refused. Within ``RATE_TIGHT`` of each other,
+  the rate is known: the pace sends at ``RATE_BACKOFF`` of it through a token
+  bucket of one token fewer than ``burst`` (kept against the jitter between our
+  clock and the server's), and lets it grow by ``RATE_GROWTH`` of it per second of
+  sending while no 429 comes (additive increase): a limit that rose is found again,
+  one that dropped is measured anew at its first 429, and a 429 too soon after a
+  hold to measure anything cuts the rate. Far apart (a clump of answers let out
+  together drained the bucket, not the rate), the lower is a floor: sent at, and
+  searched above at ``RATE_SEARCH_GROWTH`` a second where a 429 costs nothing (its
+  hold over before the bucket has refilled its burst);
 - ``X-RateLimit-Remaining``, the one rate-limit header Mistral documents besides
   ``Retry-After``, is read when a server sends it: ``0`` on a success tells what a
   429 tells at no cost (the rate is learnt from it, with no hold), and more than
@@ -41,7 +50,10 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   the number of requests allowed in flight to half of what was in flight, which
   then grows back by one for every window's worth of successes (additive increase,
   multiplicative decrease, as TCP does), until the limit no longer binds; once a
-  rate explains a 429, the window is left as it was;
+  rate explains a 429, the window is left as it was. The first burst's cut stops at
+  what the server let through at once: a first wave still being prepared when its
+  429 comes back (11 of 16 sent) would otherwise leave fewer in flight than the
+  server just accepted;
 - a 429 does not use up a request's retries when other requests succeeded between
   the attempt that got it and the next one: that is the pool running at the limit
   and making progress. A 429 with no success in between counts, and so does
@@ -60,6 +72,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from ._constants import (
     BURST_SPAN_SECONDS,
@@ -67,7 +80,9 @@ from ._constants import (
     RATE_BACKOFF,
     RATE_GROWTH,
     RATE_HISTORY_SECONDS,
+    RATE_SEARCH_GROWTH,
     RATE_SPAN_SECONDS,
+    RATE_TIGHT,
 )
 
 
@@ -95,6 +110,7 @@ class Pace:
         self._sends: deque[float] = deque()  # when each admitted request went
         self._refused: list[float] = []  # when each request that got a 429 went
         self._since = -math.inf  # sends before this (the last rate learnt) are not measured
+        self._empty_at = -math.inf  # when the limiter was last found empty, by any means
         # when the limiter was found empty (and whether by a 429), the rate still to learn
         self._found_empty: tuple[float, bool] | None = None
         self._holds: list[tuple[float, float]] = []  # when the recent holds began and ended
@@ -115,6 +131,13 @@ class Pace:
     def burst(self) -> float:
         """Requests the server was seen to accept at once (the pace's bucket size)."""
         return self._burst
+
+    @property
+    def _top(self) -> float:
+        """What the pace lets out at once: a token under the server's burst, so that a
+        request our clock sends on time but the server counts a little early still
+        finds one (right after a hold, the whole burst going at once, it would not)."""
+        return max(1.0, self._burst - 1.0)
 
     @property
     def admitted(self) -> int:
@@ -143,7 +166,7 @@ class Pace:
                 return PACE_POLL_SECONDS
             if self._rate != math.inf:
                 elapsed = max(0.0, moment - self._filled_at)
-                self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+                self._tokens = min(self._top, self._tokens + elapsed * self._rate)
                 self._filled_at = moment
                 if self._tokens < 1.0 - 1e-9:  # not a rounding error of the wait it asked
                     return (1.0 - self._tokens) / self._rate
@@ -234,14 +257,18 @@ class Pace:
         """The limiter was found empty at ``empty_at`` (by a 429 if ``refused``), and the
         hold is over at ``moment``: what did it accept before that?"""
         self._found_empty = None
+        previous, self._empty_at = self._empty_at, empty_at
         sends = [sent for sent in self._sends if self._since <= sent <= empty_at]
         refusals = [sent for sent in self._refused if self._since <= sent <= empty_at]
+        lowest, highest = self._replayed(sends, refusals, previous, empty_at, refused)
         # during a hold nobody sends and the limiter refills, up to its top: a stretch
         # across holds may have had ``burst`` more for each, and sent for less time
         holds = [(begun, ended) for begun, ended in self._holds if ended <= empty_at]
         # what a limiter lets through at once shows in the first burst that meets it; later
         # bursts mix in requests that only bunched up (answers come back in clumps)
         first = refused and len(self._holds) == 1 and self._rate == math.inf
+        if first:
+            self._burst = max(self._burst, self._first_wave(empty_at))
         crossed, held = 0, 0.0
         accepted = 0  # requests accepted from sends[i] up to the 429, going backwards
         best = -math.inf
@@ -255,29 +282,145 @@ class Pace:
                 begun, ended = holds.pop()
                 crossed, held = crossed + 1, held + ended - begun
             span, sending = empty_at - sent, empty_at - sent - held
-            if span < BURST_SPAN_SECONDS and first:
-                self._burst = max(self._burst, float(accepted))
             if span >= RATE_SPAN_SECONDS:  # whatever the holds, it refilled at most this
                 best = max(best, (accepted - self._burst) / span)
             if crossed and sending >= RATE_SPAN_SECONDS:  # holds that let it refill to the top
                 best = max(best, (accepted - self._burst * (1 + crossed)) / sending)
+        best = max(best, lowest)
         if not refused and any(0 <= empty_at - end < RATE_SPAN_SECONDS for _, end in self._holds):
             return  # found empty by the burst a hold let out: what it was meant to do
         # a stretch across a hold gives a loose bound: one 429 cuts the rate by a fifth at
         # most, and an empty limiter that refused nothing does not cut it at all
         floor = 0.0 if self._rate == math.inf else self._rate * RATE_BACKOFF ** (4 * refused)
         if best <= 0 and not floor:  # a burst: no stretch long enough to measure a rate over
+            if first:  # as many in flight as it let through at once were not what it refused
+                self._window = max(self._window, self._burst)
             return
         self._since = empty_at
         self._refused = [sent for sent in self._refused if sent > empty_at]
-        self._rate = max(RATE_BACKOFF * best, floor)
-        self._step = RATE_GROWTH * self._rate
+        # a 429 that pins the rate down is sent a little under; one that says only how
+        # low it is not (a clump drained the bucket) is sent at that floor, and searched
+        # above faster where a 429 costs nothing: a hold no longer than the limiter takes
+        # to refill its burst loses no request it would have accepted
+        known = highest <= RATE_TIGHT * best
+        self._rate = max((RATE_BACKOFF if known else 1.0) * best, floor)
+        begun, ended = self._holds[-1] if self._holds else (0.0, 0.0)
+        free = ended - begun <= self._burst / self._rate
+        self._step = (RATE_SEARCH_GROWTH if free and not known else RATE_GROWTH) * self._rate
         # the server's own bucket refilled since, up to what it lets through at once, less
         # what was sent meanwhile
         after = len(self._sends) - bisect.bisect_right(self._sends, empty_at)
-        self._tokens = min(self._burst, (moment - empty_at) * self._rate) - after
+        self._tokens = min(self._top, (moment - empty_at) * self._rate) - after
         self._filled_at = moment
         self._window = self._window_before  # the rate explains the 429, not the window
+
+    def _first_wave(self, empty_at: float) -> float:
+        """How many of the requests sent at once around ``empty_at``, until the 429 came
+        back and held them, the limiter accepted.
+
+        The first refused is not the last sent before the rest were accepted: the
+        server counts them in the order they reach it, not the order the client let
+        them out in, so the wave is counted whole, on both sides of it.
+        """
+        began, held = empty_at - BURST_SPAN_SECONDS, self._holds[0][0]
+        sent = bisect.bisect_right(self._sends, held) - bisect.bisect_right(self._sends, began)
+        refused = sum(1 for moment in self._refused if began < moment <= held)
+        return float(sent - refused)
+
+    def _replayed(
+        self,
+        sends: list[float],
+        refusals: list[float],
+        previous: float,
+        empty_at: float,
+        refused: bool,
+    ) -> tuple[float, float]:
+        """What a bucket of ``burst`` must refill at to have let through the requests it
+        accepted and refused those it refused (found empty by a success: one more then),
+        since the limiter was last found empty (it held under a token then) or, before
+        that, since the first send kept (it held ``burst`` at most): ``(0.0, inf)``
+        over a stretch too short to tell.
+
+        Each stretch's ``(accepted - burst) / d`` supposes the bucket full where the
+        stretch starts; replaying the sends through it knows where it was full and
+        where it overflowed (a window still growing, a hold), so such a stretch does
+        not pass for a low rate.
+        """
+        if previous > -math.inf:
+            start, level = previous, 1.0
+        elif sends:
+            start, level = sends[0], self._burst
+        else:
+            return 0.0, math.inf
+        if empty_at - start < RATE_SPAN_SECONDS:
+            return 0.0, math.inf
+        accepted = [True] * len(sends)
+        index = len(sends) - 1
+        for refusal in reversed(refusals):  # each 429 was the latest send before it came
+            while index >= 0 and sends[index] > refusal:
+                index -= 1
+            if index >= 0:
+                accepted[index] = False
+                index -= 1
+        timeline = [
+            (sent, ok)
+            for sent, ok in zip(sends, accepted, strict=True)
+            if sent > start or previous == -math.inf
+        ]
+        if not refused:  # found empty by a success: one more then would have been refused
+            timeline.append((empty_at, False))
+        return rate_bounds(timeline, start=start, level=level, burst=self._burst)
+
+
+def rate_bounds(
+    timeline: list[tuple[float, bool]],
+    *,
+    start: float,
+    level: float,
+    burst: float,
+    least: float = 0.0,
+) -> tuple[float, float]:
+    """The rates at which a token bucket of ``burst`` tokens, holding between ``least``
+    and ``level`` at ``start``, treats the requests of ``timeline`` (send time,
+    accepted) as it did: at least the first, so it let through each one it accepted,
+    and under the second, so it had less than a token for one it refused (``inf``
+    when any rate would, as when a clump drained it at once). ``(0.0, inf)`` when no
+    rate does both.
+
+    The bucket holds more at every moment the faster it refills, so each bound is
+    where a test turns, found by halving.
+    """
+
+    def replay(rate: float, tokens: float) -> tuple[bool, bool]:
+        """(every accepted one had a token, some refused one had a token)"""
+        at, passed, refused_passed = start, True, False
+        for sent, accepted in timeline:
+            tokens, at = min(burst, tokens + (sent - at) * rate), sent
+            if not accepted:
+                refused_passed = refused_passed or tokens >= 1.0
+            else:  # it took a token, if need be one the bucket did not have at this rate
+                passed = passed and tokens >= 1.0 - 1e-9
+                tokens -= 1.0
+        return passed, refused_passed
+
+    def turn(test: Callable[[float], bool]) -> float:
+        """The lowest rate that passes ``test`` (``inf`` if even a huge one fails)."""
+        high = 1.0
+        while not test(high):
+            high *= 2.0
+            if high > 1e6:
+                return math.inf
+        low = 0.0
+        for _ in range(40):
+            middle = (low + high) / 2.0
+            low, high = (low, middle) if test(middle) else (middle, high)
+        return high
+
+    low = 0.0 if replay(0.0, level)[0] else turn(lambda rate: replay(rate, level)[0])
+    high = turn(lambda rate: replay(rate, least)[1])
+    if low > high:  # no such bucket did this (its burst is larger, or the clock jumped)
+        return 0.0, math.inf
+    return low, high
 
 
 class _Quota:

@@ -71,9 +71,14 @@ def test_one_burst_of_429s_halves_the_window_once(clock: list[float]) -> None:
 def test_the_window_binds_then_grows_back_until_it_no_longer_binds(clock: list[float]) -> None:
     pace = Pace()
     admit_all(pace, 8)
-    pace.throttle(0.0)
+    for _ in range(8):  # all eight refused: the server let nothing through
+        pace.throttle(1.0)
+        pace.release(succeeded=False, epoch=0)
     assert pace.window == 4
-    for _ in range(8):
+    clock[0] += 1.0
+    admit_all(pace, 4)
+    assert pace.admit() == PACE_POLL_SECONDS
+    for _ in range(4):
         pace.release(succeeded=True, epoch=pace.epoch)
     assert 4 < pace.window < 8
     admit_all(pace, math.ceil(pace.window))
@@ -82,6 +87,44 @@ def test_the_window_binds_then_grows_back_until_it_no_longer_binds(clock: list[f
         pace.release(succeeded=True, epoch=pace.epoch)
         assert pace.admit() == 0.0
     assert pace.window == math.inf  # grew past the most ever in flight (8)
+
+
+def test_the_first_bursts_cut_stops_at_what_the_server_let_through(
+    clock: list[float],
+) -> None:
+    """Eleven of a first wave went before its 429 came back: 8 accepted, 3 refused. Half
+    of eleven in flight would be 5, fewer than the 8 the server just let through."""
+    pace = Pace()
+    admit_all(pace, 11)
+    for _ in range(3):
+        pace.throttle(0.042, sent_ago=0.0)
+        pace.release(succeeded=False, epoch=0)
+    assert pace.window == 5
+    clock[0] += 0.042
+    assert pace.admit() == PACE_POLL_SECONDS  # the hold is over: 8 in flight, a window of 8
+    assert pace.burst == 8 and pace.window == 8
+    pace.release(succeeded=True, epoch=0)
+    assert pace.admit() == 0.0
+
+
+def test_the_first_wave_is_counted_whole_in_the_order_the_server_took_it(
+    clock: list[float],
+) -> None:
+    """A real first wave: 13 let out over 18 ms, the server refused the third one it got
+    and four later ones, so 8 were accepted though only 2 went before the first refused."""
+    pace, start = Pace(), clock[0]
+    sends = [0.0, 1, 3, 4, 6, 7, 7, 8, 9, 10, 15, 15, 18]
+    refused = [3, 9, 10, 15, 18]
+    for sent in sends:
+        clock[0] = start + sent / 1000
+        assert pace.admit() == 0.0
+    clock[0] = start + 0.019
+    for sent in refused:
+        pace.throttle(1.0, sent_ago=0.019 - sent / 1000)
+        pace.release(succeeded=False, epoch=0)
+    clock[0] += 1.0
+    pace.admit()
+    assert pace.burst == 8 and pace.window == 8
 
 
 def test_the_window_never_drops_below_one(clock: list[float]) -> None:
@@ -186,13 +229,15 @@ def simulate(
     refusal_latency: float = 0.001,
     remaining_header: bool = False,
     quota_header: int | None = None,
+    stagger: float = 0.0,
 ) -> Run:
     """``requests`` sent through one :class:`Pace` by ``concurrency`` workers, as the send
     loops drive it, against ``limiter``: events in the order of a fake clock.
 
     A 429 arrives ``refusal_latency`` after its request went (an upload's time, when
     the server reads it first). ``quota_header`` is the per-minute limit every answer
-    states, with what ``limiter`` has left, as Mistral's API does."""
+    states, with what ``limiter`` has left, as Mistral's API does. Worker ``i`` first
+    asks for its turn at ``i * stagger`` (its request still being prepared before)."""
     rng = random.Random(7)
     pace, events, todo = Pace(), list[tuple[float, int, str, tuple[Any, ...]]](), requests
     holds: list[tuple[float, float]] = []
@@ -202,8 +247,8 @@ def simulate(
     def push(moment: float, kind: str, *args: Any) -> None:
         heapq.heappush(events, (moment, len(sends) + len(holds) + len(events), kind, args))
 
-    for _ in range(min(concurrency, requests)):
-        push(0.0, "turn")
+    for worker in range(min(concurrency, requests)):
+        push(worker * stagger, "turn")
         todo -= 1
     while events:
         clock[0], _, kind, args = heapq.heappop(events)
@@ -248,6 +293,15 @@ answer last): the benchmark's bound."""
 
 
 @pytest.mark.parametrize(
+    "stagger",
+    [
+        pytest.param(0.0, id="all-at-once"),
+        # the first 429 is back before every request of the first wave went (real threads)
+        pytest.param(0.001, id="stagger-1ms"),
+        pytest.param(0.002, id="stagger-2ms"),
+    ],
+)
+@pytest.mark.parametrize(
     ("whole_seconds", "most_wall", "most_bursts"),
     [
         # one hold for the first wave (unavoidable), one to measure the rate: each a second
@@ -256,9 +310,10 @@ answer last): the benchmark's bound."""
     ],
 )
 def test_a_steady_limit_is_learnt_and_sent_at(
-    clock: list[float], whole_seconds: bool, most_wall: float, most_bursts: int
+    clock: list[float], whole_seconds: bool, most_wall: float, most_bursts: int, stagger: float
 ) -> None:
-    run = simulate(clock, Limiter(lambda _: 24.0, whole_seconds=whole_seconds))
+    limiter = Limiter(lambda _: 24.0, whole_seconds=whole_seconds)
+    run = simulate(clock, limiter, stagger=stagger)
     assert run.early() == 0
     assert run.wall <= most_wall
     assert run.bursts() <= most_bursts
@@ -311,7 +366,10 @@ def test_remaining_zero_teaches_the_rate_without_a_hold(clock: list[float]) -> N
     pace.remaining(7, sent_ago=1.95)  # an early one: 7 left then
     pace.remaining(0, sent_ago=0.05)
     wait = pace.admit()
-    assert pace.burst == 8 and pace.rate == pytest.approx(0.95 * (39 - 8) / 1.9, rel=0.05)
+    # a bucket full at the start (8) needed (40 - 8) / 1.95 a second to let all 40 through;
+    # one empty at the start would have let a 41st through at (40 + 1) / 1.95: too loose to
+    # send under, so the pace sends at that floor
+    assert pace.burst == 8 and pace.rate == pytest.approx((40 - 8) / 1.95, rel=0.01)
     assert 0 < wait < 1 / pace.rate  # no hold: the rate spaces the sends
     assert pace.window == math.inf
 
@@ -403,3 +461,49 @@ def test_a_stated_quota_spares_uploads_the_server_would_refuse(
     assert with_quota.refused <= most_refused_with
     assert without.refused >= least_refused_without
     assert with_quota.wall <= without.wall + 1.0
+
+
+def replayed(limiter: Limiter, sends: list[float]) -> list[tuple[float, bool]]:
+    """``sends`` through ``limiter``, up to and with its first refusal: (sent, accepted)."""
+    timeline = []
+    for sent in sends:
+        timeline.append((sent, limiter.take(sent) is None))
+        if not timeline[-1][1]:
+            break
+    return timeline
+
+
+def steady(per_second: float, start: float, end: float) -> list[float]:
+    return [start + index / per_second for index in range(round((end - start) * per_second))]
+
+
+@pytest.mark.parametrize(
+    ("sends", "tight"),
+    [
+        # from a full bucket, 32 a second drain it at 8 a second: refused at 1 s
+        pytest.param(steady(32.0, 0.0, 3.0), True, id="steady-drain"),
+        # 12 a second for 2 s (the bucket full, overflowing), then 40: a stretch that
+        # began with the slow part would pass for about 16 a second
+        pytest.param(steady(12.0, 0.0, 2.0) + steady(40.0, 2.0, 5.0), True, id="overflow"),
+        # a second of nothing, then 9 at once: the ninth is refused whatever the rate
+        pytest.param([0.0] + [1.0] * 9, False, id="clump"),
+    ],
+)
+def test_rate_bounds_hold_the_limiters_rate(sends: list[float], tight: bool) -> None:
+    """The bounds found from what a 24-a-second bucket of 8 did: 24 is between them, and
+    they are close unless a clump, not the rate, drained it."""
+    timeline = replayed(Limiter(lambda _: 24.0), sends)
+    low, high = _pacing.rate_bounds(timeline, start=0.0, level=8.0, burst=8.0, least=8.0)
+    assert low <= 24.0 < high
+    assert (high <= 1.1 * low) is tight
+    if tight:  # where the stretch estimate, from a full bucket, falls short
+        assert low >= 23.0
+
+
+def test_a_token_is_kept_back_from_the_burst_after_a_hold(clock: list[float]) -> None:
+    """Once the rate is learnt, a hold's end lets out one fewer than the limiter's burst:
+    a request the server counts a little before our clock does still finds a token."""
+    run = simulate(clock, Limiter(lambda _: 24.0))
+    last_end = max(at + wait for at, wait in run.holds)
+    at_once = [sent for sent in run.sends if last_end <= sent <= last_end + 1e-6]
+    assert run.rate != math.inf and len(at_once) == 8 - 1
