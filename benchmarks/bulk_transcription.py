@@ -640,6 +640,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"rate + the slowest answer): at most {sum(latencies) / bound:.1f}x the server "
                 "time of a sequential loop"
             )
+            # the whole-second mode tells a client no rate: in a run too long to finish at
+            # the pool's full speed on the burst alone, it must find the limiter empty twice
+            # (its burst, then its rate), and each 1-s hold refills only ``burst``
+            top = args.concurrency * len(latencies) / sum(latencies)
+            drained = top * args.burst / (top - args.rate_limit) if top > args.rate_limit else 0
+            blind = None
+            if drained and len(clips) - args.burst > 2 * drained:
+                blind = bound + 2 * max(0.0, 1.0 - args.burst / args.rate_limit)
+                print(
+                    "with Retry-After in whole seconds and no rate-limit header, a client "
+                    "that learns the rate instead of guessing it must find the limiter empty "
+                    "twice (its burst, then its rate), each 1-s hold losing 1 - burst / rate "
+                    f"s: none beats about {blind:.2f} s"
+                )
             concurrency = args.concurrency
             print("running (each side against a fresh server):")
             baseline = run_side(
@@ -686,6 +700,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(sequential {baseline.wall:.2f} s / {side.wall:.2f} s); "
             f"{len(clips) / side.wall:.1f} files/s against a limit of {args.rate_limit:g} req/s"
         )
+        if blind is not None and side.name == "bulk, Retry-After s":
+            print(
+                f"  {blind / side.wall:.0%} of the {baseline.wall / blind:.2f}x that no client "
+                "learning the rate beats in this mode"
+            )
     target = MIN_SHARE_OF_BOUND * baseline.wall / bound
     print(
         f"target: {MIN_SHARE_OF_BOUND:.0%} of the bound's {baseline.wall / bound:.2f}x "
