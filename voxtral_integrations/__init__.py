@@ -82,6 +82,7 @@ if typing.TYPE_CHECKING:
         UtteranceEvent,
     )
     from ._realtime_protocol import RawPCM, TurnDetection
+    from ._realtime_vad import LoudnessVAD, VoiceActivityDetector
     from ._sources import AudioInput
     from ._streaming import AsyncStream, Stream
 
@@ -122,6 +123,7 @@ __all__ = [
     "InvalidInputError",
     "LanguageEvent",
     "LoadError",
+    "LoudnessVAD",
     "ModelInfo",
     "ModelLimits",
     "NotFoundError",
@@ -154,6 +156,7 @@ __all__ = [
     "UploadedFile",
     "Usage",
     "UtteranceEvent",
+    "VoiceActivityDetector",
     "VoxtralClient",
     "VoxtralError",
     "__version__",
@@ -229,6 +232,8 @@ _HOMES: dict[str, str] = {
     "UtteranceEvent": "._realtime_events",
     "RawPCM": "._realtime_protocol",
     "TurnDetection": "._realtime_protocol",
+    "LoudnessVAD": "._realtime_vad",
+    "VoiceActivityDetector": "._realtime_vad",
     "AudioInput": "._sources",
     "AsyncStream": "._streaming",
     "Stream": "._streaming",

@@ -50,7 +50,8 @@ from ._streaming import AsyncStream
 from ._transport import AsyncTransport
 
 if TYPE_CHECKING:  # asyncio and the session load when a session is opened
-    from ._realtime import EndOfSpeech, RealtimeSession
+    from ._realtime import RealtimeSession
+    from ._realtime_vad import VoiceActivityDetector
 
 
 class AsyncVoxtralClient(BaseClient):
@@ -280,7 +281,7 @@ class AsyncVoxtralClient(BaseClient):
         diarize: bool | None = None,
         speaker_references: Mapping[str, str] | None = None,
         turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
-        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        end_of_speech: Literal["auto"] | VoiceActivityDetector | None = "auto",
         done_timeout: float = REALTIME_DONE_TIMEOUT,
         stall_timeout: float = REALTIME_STALL_TIMEOUT,
         max_reconnects: int = REALTIME_MAX_RECONNECTS,
@@ -305,7 +306,7 @@ class AsyncVoxtralClient(BaseClient):
         diarize: bool | None = None,
         speaker_references: Mapping[str, str] | None = None,
         turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
-        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        end_of_speech: Literal["auto"] | VoiceActivityDetector | None = "auto",
         done_timeout: float = REALTIME_DONE_TIMEOUT,
         stall_timeout: float = REALTIME_STALL_TIMEOUT,
         max_reconnects: int = REALTIME_MAX_RECONNECTS,

@@ -60,7 +60,7 @@ from ._streaming import Stream
 from ._transport import Route, SyncTransport
 
 if TYPE_CHECKING:  # asyncio and the session load when a session is opened
-    from ._realtime import EndOfSpeech
+    from ._realtime_vad import VoiceActivityDetector
 
 logger = logging.getLogger("voxtral_integrations")
 
@@ -432,7 +432,7 @@ class VoxtralClient(BaseClient):
         diarize: bool | None = None,
         speaker_references: Mapping[str, str] | None = None,
         turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
-        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        end_of_speech: Literal["auto"] | VoiceActivityDetector | None = "auto",
         done_timeout: float = REALTIME_DONE_TIMEOUT,
         stall_timeout: float = REALTIME_STALL_TIMEOUT,
         max_reconnects: int = REALTIME_MAX_RECONNECTS,

@@ -26,27 +26,20 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from ._exceptions import InvalidInputError
 from ._realtime_connection import SessionConnection, SessionSettings
 from ._realtime_events import RealtimeEvent, TurnEvent, UtteranceEvent
 from ._realtime_protocol import RealtimeOptions
-from ._realtime_vad import LoudnessVAD
+from ._realtime_vad import LoudnessVAD, VoiceActivityDetector
 from ._realtime_wire import AppendSplitter
 from ._ws import ConnectionLost
 
 
-class EndOfSpeech(Protocol):
-    """A local end-of-speech detector: ``feed`` every byte sent, get the stream times
-    (seconds from the first byte) at which speech ended."""
-
-    def feed(self, pcm: bytes) -> list[float]: ...
-
-
 def end_of_speech_detector(
-    end_of_speech: str | EndOfSpeech | None, options: RealtimeOptions
-) -> EndOfSpeech | None:
+    end_of_speech: str | VoiceActivityDetector | None, options: RealtimeOptions
+) -> VoiceActivityDetector | None:
     """``"auto"``: the server's ``turn.end`` with turn detection, else a local loudness
     detector; ``None``: only explicit flushes."""
     if end_of_speech is None:
@@ -86,7 +79,9 @@ class RealtimeSession(SessionConnection):
     the error is raised from the iteration.
     """
 
-    def __init__(self, settings: SessionSettings, end_of_speech: EndOfSpeech | None) -> None:
+    def __init__(
+        self, settings: SessionSettings, end_of_speech: VoiceActivityDetector | None
+    ) -> None:
         super().__init__(settings)
         self._vad = end_of_speech
         self._splitter = AppendSplitter(settings.options.sample_width)

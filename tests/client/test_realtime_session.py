@@ -25,6 +25,7 @@ from voxtral_integrations import (
     BadRequestError,
     DoneEvent,
     InvalidInputError,
+    LoudnessVAD,
     ReconnectedEvent,
     SessionCreatedEvent,
     SessionUpdatedEvent,
@@ -211,6 +212,25 @@ async def test_server_turn_detection_flushes_each_turn(auto_done: bool) -> None:
     turns = [e for e in events if isinstance(e, TurnEvent) and e.type == "turn.end"]
     assert len(turns) >= 2
     assert_delivered(events)
+
+
+@pytest.mark.parametrize(
+    ("end_of_speech", "expected"),
+    [
+        ("auto", EXPECTED),  # the pauses between the turns are silences
+        (LoudnessVAD(RATE), EXPECTED),
+        (  # too short a pause for this detector: one turn, flushed by end()
+            LoudnessVAD(RATE, min_silence_seconds=5.0),
+            [(" ".join(SCRIPT_WORDS), SCRIPT[0][0], SCRIPT[-1][1])],
+        ),
+    ],
+)
+async def test_the_local_detector_decides_where_turns_end(
+    end_of_speech: Any, expected: list[tuple[str, float, float]]
+) -> None:
+    with FakeRealtimeServer() as server:
+        events = await transcribe(server, end_of_speech=end_of_speech, flush_at=())
+    assert_delivered(events, expected)
 
 
 async def test_diarized_turns_carry_their_speaker() -> None:

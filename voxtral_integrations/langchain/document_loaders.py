@@ -58,8 +58,8 @@ from .._settings import ClientSettings
 from .splitters import VoxtralSplitter
 
 if TYPE_CHECKING:
-    from .._realtime import EndOfSpeech
     from .._realtime_protocol import TurnDetection
+    from .._realtime_vad import VoiceActivityDetector
 
 __all__ = ["VoxtralLoader", "VoxtralParser", "VoxtralRealtimeLoader"]
 
@@ -380,7 +380,7 @@ class VoxtralRealtimeLoader(HoldsClients, BaseLoader):
         diarize: bool | None = None,
         speaker_references: Mapping[str, str] | None = None,
         turn_detection: TurnDetection | Mapping[str, Any] | bool | None = None,
-        end_of_speech: Literal["auto"] | EndOfSpeech | None = "auto",
+        end_of_speech: Literal["auto"] | VoiceActivityDetector | None = "auto",
         done_timeout: float = REALTIME_DONE_TIMEOUT,
         stall_timeout: float = REALTIME_STALL_TIMEOUT,
         max_reconnects: int = REALTIME_MAX_RECONNECTS,
