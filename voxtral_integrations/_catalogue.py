@@ -39,6 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from ._exceptions import InvalidInputError
+
 Kind = Literal["transcription", "chat", "realtime"]
 
 
@@ -278,7 +280,17 @@ def unknown_model(model: str) -> ModelInfo:
 
 
 def model_info(model: str) -> ModelInfo:
-    """``model``'s row, an alias resolved; the defaults of :func:`unknown_model` otherwise."""
+    """``model``'s row, an alias resolved; for a name the catalogue does not list, the
+    documented defaults (``known=False``, no price, every option allowed).
+
+    Raises:
+        InvalidInputError: ``model`` is not a non-empty string.
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInputError(
+            f"`model`={model!r} must be a non-empty model id, e.g. 'voxtral-mini-latest'.",
+            argument="model",
+        )
     return CATALOGUE.get(model) or unknown_model(model)
 
 

@@ -16,9 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from ._catalogue import model_info, unsupported_options
+from ._catalogue import Kind, model_info, unsupported_options
 from ._constants import (
     DEFAULT_CONCURRENCY,
+    DEFAULT_REALTIME_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
     MAX_CONTEXT_BIAS_ITEMS,
     TIMESTAMP_GRANULARITIES,
 )
@@ -128,16 +130,17 @@ def transcription_options(
     if not isinstance(diarize, bool):
         raise InvalidInputError(f"`diarize`={diarize!r} must be True or False.", argument="diarize")
     granularities = _granularities(timestamp_granularities)
-    if diarize and not granularities:
-        granularities = ("segment",)  # speaker ids arrive on segments only
     if language is not None and (granularities or diarize):
-        asked = "timestamp_granularities" if granularities else "diarize"
+        asked = "diarize" if diarize else "timestamp_granularities"
         raise InvalidInputError(
             f"`language` cannot be combined with `{asked}`: the API rejects the pair. Drop "
             "`language` (the model detects it) or drop the timestamps/diarization.",
             argument="language",
         )
+    if diarize and not granularities:
+        granularities = ("segment",)  # speaker ids arrive on segments only
     bias = _context_bias(context_bias)
+    check_model_kind(model, "transcription")
     _check_model_takes(model, granularities, diarize, bias)
     return TranscriptionOptions(
         model=model,
@@ -147,6 +150,36 @@ def transcription_options(
         diarize=diarize,
         context_bias=bias,
     )
+
+
+def check_model_kind(model: str, kind: Kind) -> None:
+    """Refuse a model the catalogue knows serves other requests than ``kind``, before
+    anything is sent: a realtime model given a file, or a file model a live stream,
+    would fail only at the server (a model it does not list may serve anything)."""
+    info = model_info(model)
+    if info.serves(kind):
+        return
+    if kind == "realtime":
+        instead = (
+            f"for live audio use model={DEFAULT_REALTIME_MODEL!r} (or another realtime "
+            "model), or transcribe the recording as a file with this one"
+        )
+    else:
+        instead = (
+            "it transcribes live audio over a WebSocket (client.realtime, stream_realtime, "
+            "`voxtral transcribe --realtime`); for a file use model="
+            f"{DEFAULT_TRANSCRIPTION_MODEL!r}"
+        )
+    raise InvalidInputError(
+        f"model {_shown(model)} is a {info.kind} model, not a {kind} one: {instead}.",
+        argument="model",
+    )
+
+
+def _shown(model: str) -> str:
+    """``model`` as an error names it: with the model its alias stands for."""
+    resolved = model_info(model).model
+    return repr(model) if model == resolved else f"{model!r} (an alias of {resolved!r})"
 
 
 def _check_model_takes(
@@ -163,10 +196,9 @@ def _check_model_takes(
     )
     if refused:
         argument, instead = refused[0]
-        shown = repr(model) if model == info.model else f"{model!r} (an alias of {info.model!r})"
         asked = "timestamp_granularities=['word']" if "timestamp" in argument else argument
         raise InvalidInputError(
-            f"`{asked}` is not supported by model {shown}: {instead}.", argument=argument
+            f"`{asked}` is not supported by model {_shown(model)}: {instead}.", argument=argument
         )
 
 

@@ -25,7 +25,7 @@ from ._constants import (
     RealtimeCapabilities,
 )
 from ._exceptions import InvalidInputError
-from ._options import _context_bias, check_language
+from ._options import _context_bias, check_language, check_model_kind
 from ._realtime_vad import sample_width
 
 AudioSource = Union[
@@ -195,6 +195,7 @@ def realtime_options(
             f"{MIN_REALTIME_SAMPLE_RATE} to {MAX_REALTIME_SAMPLE_RATE} (16000 is usual).",
             argument="sample_rate",
         )
+    check_model_kind(model, "realtime")
     capabilities = REALTIME_MODELS.get(model, DEFAULT_REALTIME_CAPABILITIES)
     _check_delay(target_streaming_delay_ms, capabilities, model)
     check_language(language)

@@ -3,6 +3,11 @@ run's results and estimates compute from them."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import re
+from collections.abc import Callable
+
 import pytest
 
 from tests.support.constants import REPO
@@ -24,6 +29,7 @@ from voxtral_integrations._catalogue import (
     REALTIME_MODELS,
     Price,
     audio_cost,
+    unsupported_options,
 )
 from voxtral_integrations._constants import (
     DEFAULT_CHAT_MODEL,
@@ -31,6 +37,10 @@ from voxtral_integrations._constants import (
     DEFAULT_TRANSCRIPTION_MODEL,
 )
 from voxtral_integrations._options import transcription_options
+from voxtral_integrations._realtime_protocol import realtime_options
+
+live = functools.partial(realtime_options, encoding="pcm_s16le", sample_rate=16000)
+"""A realtime session's options, the audio format fixed."""
 
 
 @pytest.mark.parametrize(
@@ -126,17 +136,17 @@ def test_the_limits_and_realtime_tables_are_views_of_the_catalogue() -> None:
             "timestamp_granularities",
             "model='voxtral-mini-2602'",
         ),
-        (
+        (  # a realtime model is refused for files before its options are looked at
             "voxtral-mini-transcribe-realtime-2602",
             {"diarize": True},
-            "diarize",
-            "model='voxtral-mini-transcribe-realtime-3-0'",
+            "model",
+            "model='voxtral-mini-latest'",
         ),
         (
-            "voxtral-mini-transcribe-realtime-2602",
-            {"context_bias": ["Voxtral"]},
-            "context_bias",
-            "drop `context_bias`",
+            "voxtral-mini-transcribe-realtime-latest",
+            {},
+            "model",
+            "(an alias of 'voxtral-mini-transcribe-realtime-3-0') is a realtime model",
         ),
     ],
 )
@@ -149,6 +159,49 @@ def test_an_option_the_model_cannot_take_is_refused_naming_both_and_the_way_out(
     message = str(raised.value)
     assert repr(model) in message and instead in message
     assert (argument in message) or ("timestamp_granularities=['word']" in message)
+
+
+@pytest.mark.parametrize(
+    ("served", "argument", "instead"),
+    [
+        ({"diarization": False}, "diarize", "drop `diarize`, or use model='voxtral-mini-2602'"),
+        (
+            {"context_bias": False},
+            "context_bias",
+            "drop `context_bias`, or use model='voxtral-mini-2602'",
+        ),
+        ({"diarization": None, "context_bias": None}, None, None),  # not known: the server says
+    ],
+)
+def test_a_row_without_an_option_refuses_it(
+    served: dict[str, object], argument: str | None, instead: str | None
+) -> None:
+    row = dataclasses.replace(model_info("voxtral-mini-transcribe-3-0"), **served)
+    refused = unsupported_options(row, word_timestamps=False, diarize=True, context_bias=True)
+    assert refused == ([(argument, instead)] if argument else [])
+
+
+@pytest.mark.parametrize(
+    ("check", "model", "refused"),
+    [
+        (transcription_options, "voxtral-mini-transcribe-realtime-2602", "realtime model"),
+        (transcription_options, "mistralai/Voxtral-Mini-3B-2507", None),  # a vLLM served name
+        (transcription_options, "voxtral-small-latest", None),  # chats and transcribes
+        (live, "voxtral-mini-latest", "model='voxtral-mini-transcribe-realtime"),
+        (live, "voxtral-small-2507", "is a chat model, not a realtime one"),
+        (live, "voxtral-mini-transcribe-realtime-latest", None),
+        (live, "mistralai/Voxtral-Mini-4B-Realtime-2602", None),
+    ],
+)
+def test_a_model_is_used_for_what_it_serves(
+    check: Callable[..., object], model: str, refused: str | None
+) -> None:
+    if refused is None:
+        check(model=model)
+        return
+    with pytest.raises(InvalidInputError, match=re.escape(refused)) as raised:
+        check(model=model)
+    assert raised.value.argument == "model"
 
 
 @pytest.mark.parametrize(
@@ -260,3 +313,10 @@ def test_the_models_table_of_the_docs_is_the_catalogues() -> None:
         documented[model] = None if online in ("unknown", "none") else float(online)
     listed = {info.model: info.price.online for info in set(CATALOGUE.values())}
     assert documented == listed
+
+
+@pytest.mark.parametrize("model", ["", "   ", None, 123])
+def test_model_info_refuses_what_is_not_a_model_id(model: object) -> None:
+    with pytest.raises(InvalidInputError, match="non-empty model id") as raised:
+        model_info(model)  # type: ignore[arg-type]
+    assert raised.value.argument == "model"

@@ -68,13 +68,13 @@ MODEL = "voxtral-mini-latest"
         pytest.param(
             {"language": "en", "timestamp_granularities": ["segment"]},
             "language",
-            "Drop `language`",
+            "combined with `timestamp_granularities`: the API rejects the pair. Drop `language`",
             id="language-with-timestamps",
         ),
         pytest.param(
             {"language": "en", "diarize": True},
             "language",
-            "Drop `language`",
+            "combined with `diarize`",  # what was passed, not the timestamps it implies
             id="language-with-diarize",
         ),
         # ---- context bias
