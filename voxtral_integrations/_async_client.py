@@ -154,6 +154,7 @@ class AsyncVoxtralClient(BaseClient):
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
         max_chunk_seconds: float | None = None,
+        upload_codec: UploadCodec = "auto",
     ) -> CostEstimate:
         """See :meth:`VoxtralClient.estimate`; the probes run in a worker thread."""
         return await self._ops.estimate(audio, locals())

@@ -266,6 +266,7 @@ class VoxtralClient(BaseClient):
         diarize: bool = False,
         context_bias: Sequence[str] | None = None,
         max_chunk_seconds: float | None = None,
+        upload_codec: UploadCodec = "auto",
     ) -> CostEstimate:
         """What transcribing ``audio`` would send and cost, without sending anything.
 

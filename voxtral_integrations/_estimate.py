@@ -21,7 +21,7 @@ from ._catalogue import model_info
 from ._dialects import MistralDialect, checked_options
 from ._exceptions import InvalidInputError
 from ._models import shared_seconds
-from ._options import TranscriptionOptions
+from ._options import ChunkingOptions, TranscriptionOptions, UploadCodec
 from ._outcomes import CostEstimate, FileEstimate
 from ._sources import AudioFileId, AudioInput, AudioUpload, AudioURL, resolve_audio
 
@@ -34,17 +34,17 @@ def estimate_for(
 ) -> CostEstimate:
     """:func:`estimate` for a public method's ``arguments``, every option checked first."""
     options, chunking = checked_options(dialect, arguments)
-    return estimate(dialect, audio, options, chunking.max_chunk_seconds)
+    return estimate(dialect, audio, options, chunking)
 
 
 def estimate(
     dialect: MistralDialect,
     audio: AudioInput | Iterable[AudioInput],
     options: TranscriptionOptions,
-    max_chunk_seconds: float | None,
+    chunking: ChunkingOptions,
 ) -> CostEstimate:
     """Probe and plan every input as a run with ``options`` would; send nothing."""
-    files = [estimate_file(dialect, item, options, max_chunk_seconds) for item in sources(audio)]
+    files = [estimate_file(dialect, item, options, chunking) for item in sources(audio)]
     return priced(options.model, files)
 
 
@@ -52,7 +52,7 @@ def estimate_file(
     dialect: MistralDialect,
     item: Source,
     options: TranscriptionOptions,
-    max_chunk_seconds: float | None,
+    chunking: ChunkingOptions,
 ) -> FileEstimate:
     """One input probed and planned as a run would (``_audio.prepare``); nothing is read
     beyond what the probe and the cut search need.
@@ -70,8 +70,9 @@ def estimate_file(
             argument="audio",
         )
     dialect.check_transcription(options, source)
-    info, payloads = prepare(source, **dialect.chunk_limits(options, max_chunk_seconds))
-    return _file_estimate(item.name, source, info, payloads)
+    limits = dialect.chunk_limits(options, chunking.max_chunk_seconds)
+    info, payloads = prepare(source, **limits, upload_codec=chunking.upload_codec)
+    return _file_estimate(item.name, source, info, payloads, chunking.upload_codec)
 
 
 def priced(model: str, files: Iterable[FileEstimate]) -> CostEstimate:
@@ -83,7 +84,11 @@ def priced(model: str, files: Iterable[FileEstimate]) -> CostEstimate:
 
 
 def _file_estimate(
-    name: str, upload: AudioUpload, info: AudioInfo, payloads: Sequence[Payload]
+    name: str,
+    upload: AudioUpload,
+    info: AudioInfo,
+    payloads: Sequence[Payload],
+    upload_codec: UploadCodec,
 ) -> FileEstimate:
     chunks = [payload.chunk for payload in payloads]
     as_is = len(payloads) == 1 and info.accepted_suffix is not None
@@ -91,13 +96,17 @@ def _file_estimate(
         source=name,
         audio_seconds=info.duration,
         chunks=len(payloads),
-        upload_bytes=sum(_payload_bytes(payload, upload, info, as_is) for payload in payloads),
+        upload_bytes=sum(
+            _payload_bytes(payload, upload, info, as_is, upload_codec) for payload in payloads
+        ),
         overlap_seconds=sum((shared_seconds(a, b) for a, b in pairwise(chunks)), 0.0),
         converted=not as_is and info.container not in ("mp3", "wav"),
     )
 
 
-def _payload_bytes(payload: Payload, upload: AudioUpload, info: AudioInfo, as_is: bool) -> int:
+def _payload_bytes(
+    payload: Payload, upload: AudioUpload, info: AudioInfo, as_is: bool, upload_codec: UploadCodec
+) -> int:
     """A payload's size without reading it: measured where the plan knows it (the file
     sent as it is, an MP3 byte range), else from the chunk's length."""
     if as_is or payload.upload.size != upload.size:
@@ -105,7 +114,7 @@ def _payload_bytes(payload: Payload, upload: AudioUpload, info: AudioInfo, as_is
     seconds = payload.chunk.duration
     if info.container == "wav":  # a slice of the samples, at the file's byte rate
         return round(seconds * upload.size / info.duration)
-    bit_rate = upload_format(info).bit_rate  # a lossy source goes as Opus at this rate
+    bit_rate = upload_format(info, upload_codec).bit_rate  # Opus, at this rate
     if bit_rate is not None:
         return round(seconds * bit_rate / 8)
     return round(seconds * _PCM_BYTES_PER_SECOND)  # FLAC: at most its PCM

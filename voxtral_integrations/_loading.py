@@ -32,6 +32,7 @@ from ._constants import (
     MEDIA_SUFFIXES,
 )
 from ._dialects import Backend, dialect
+from ._estimate import priced
 from ._exceptions import (
     AudioError,
     InvalidInputError,
@@ -174,7 +175,12 @@ class LoadOptions:
     def estimate_kwargs(self) -> dict[str, Any]:
         """The options ``VoxtralClient.estimate`` takes: what decides the requests and cost."""
         options = {key: value for key, value in self._options().items() if key != "temperature"}
-        return {**options, "max_chunk_seconds": self.chunking.max_chunk_seconds}
+        chunking = self.chunking
+        return {
+            **options,
+            "max_chunk_seconds": chunking.max_chunk_seconds,
+            "upload_codec": chunking.upload_codec,
+        }
 
     def batch_kwargs(self) -> dict[str, Any]:
         return {
@@ -253,8 +259,21 @@ async def aload(
 
 def estimate(client: VoxtralClient, items: Sequence[Source], options: LoadOptions) -> CostEstimate:
     """What loading ``items`` would send and cost (``VoxtralClient.estimate``): the local
-    audio probed and planned as a load would, directories expanded; nothing is sent."""
-    return client.estimate(in_directories(items), **options.estimate_kwargs())  # type: ignore[arg-type]
+    audio probed and planned as a load would, directories expanded; nothing is sent.
+
+    With ``on_error="skip"``, audio a load would skip (unreadable, empty) is left out
+    with the same warning, so the estimate is of what the load sends.
+    """
+    items, kwargs = in_directories(items), options.estimate_kwargs()
+    if options.on_error == "raise":
+        return client.estimate(items, **kwargs)  # type: ignore[arg-type]
+    parts = []
+    for item in items:
+        try:
+            parts.append(client.estimate([item], **kwargs))  # type: ignore[list-item]
+        except AudioError as error:
+            _handle(error, item, options)
+    return _joined(parts, options)
 
 
 async def aestimate(
@@ -263,7 +282,21 @@ async def aestimate(
     """:func:`estimate` on the async client: the directories listed and the audio probed
     in worker threads, off the event loop."""
     items = await anyio.to_thread.run_sync(in_directories, items)
-    return await client.estimate(items, **options.estimate_kwargs())  # type: ignore[arg-type]
+    kwargs = options.estimate_kwargs()
+    if options.on_error == "raise":
+        return await client.estimate(items, **kwargs)  # type: ignore[arg-type]
+    parts = []
+    for item in items:
+        try:
+            parts.append(await client.estimate([item], **kwargs))  # type: ignore[list-item]
+        except AudioError as error:
+            _handle(error, item, options)
+    return _joined(parts, options)
+
+
+def _joined(parts: Sequence[CostEstimate], options: LoadOptions) -> CostEstimate:
+    """One estimate of the files the ``parts`` estimated one by one."""
+    return priced(options.model, [row for part in parts for row in part.per_file])
 
 
 def in_directories(items: Sequence[Source]) -> list[Source]:

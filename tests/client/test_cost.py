@@ -20,11 +20,13 @@ from tests.support.fake_batch import FakeBatchServer, transcription_body
 from tests.support.fake_voxtral import FakeVoxtral
 from voxtral_integrations import (
     AsyncVoxtralClient,
+    AudioError,
     InvalidInputError,
     VoxtralClient,
     model_info,
 )
 from voxtral_integrations.langchain import VoxtralLoader
+from voxtral_integrations.llama_index import VoxtralReader
 
 V3 = "voxtral-mini-transcribe-latest"
 REGIONS = [(0.5, 3.0), (4.0, 7.5), (9.0, 12.0), (13.0, 15.5), (16.3, 19.0), (20.0, 23.9)]
@@ -87,7 +89,7 @@ def test_the_async_client_and_the_loader_refuse_it_too(
                 await client.transcribe(corpus[0], model=V3, timestamp_granularities="word")
 
     anyio.run(main)
-    with pytest.raises(InvalidInputError, match="diarize"):
+    with pytest.raises(InvalidInputError, match="is a realtime model"):
         VoxtralLoader(
             [str(corpus[0])],
             model="voxtral-mini-transcribe-realtime-2602",
@@ -186,6 +188,23 @@ def test_upload_bytes_are_the_bytes_a_run_sends_for_audio_sent_as_it_is_or_slice
     assert sliced.upload_bytes == pytest.approx(sent, rel=0.01)  # WAV headers per slice
 
 
+def test_a_converted_upload_is_estimated_in_the_codec_it_goes_in(corpus: list[Path]) -> None:
+    fake = FakeVoxtral()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    memo = corpus[2]  # AAC in M4A: sent converted, as Opus or (asked) as FLAC
+    estimated, sent = {}, {}
+    with VoxtralClient(FAKE_API_KEY, base_url="http://127.0.0.1:9/v1", http_client=http) as c:
+        for codec in ("auto", "flac"):
+            estimated[codec] = c.estimate(memo, upload_codec=codec).upload_bytes
+            fake.uploads.clear()
+            c.transcribe(memo, upload_codec=codec)
+            sent[codec] = sum(len(audio) for _, _, audio in fake.uploads)
+    loader = VoxtralLoader([str(memo)], upload_codec="flac", api_key=FAKE_API_KEY)
+    assert loader.estimate().upload_bytes == estimated["flac"]
+    assert sent["flac"] <= estimated["flac"]  # FLAC: at most its PCM
+    assert sent["auto"] <= estimated["auto"] < sent["flac"]  # Opus: at most its bit rate
+
+
 def test_an_unknown_model_is_estimated_without_a_price(corpus: list[Path]) -> None:
     with VoxtralClient(FAKE_API_KEY, base_url="http://127.0.0.1:9/v1") as client:
         estimate = client.estimate(corpus[0], model="mistralai/Voxtral-Mini-3B-2507")
@@ -218,3 +237,28 @@ def test_the_async_twin_and_the_loader_estimate_alike(corpus: list[Path]) -> Non
     assert anyio.run(loader.aestimate) == expected
     assert expected.resolved_model == "voxtral-mini-transcribe-3-0"
     assert expected.cost is not None and not expected.price_verified
+
+
+def test_a_skipping_load_estimates_only_what_it_would_send(
+    corpus: list[Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken, empty = tmp_path / "broken.mp3", tmp_path / "empty.wav"
+    broken.write_bytes(b"definitely not audio" * 50)
+    empty.write_bytes(b"")
+    paths = [str(corpus[0]), str(broken), str(corpus[2]), str(empty)]
+    settings: dict[str, Any] = {"api_key": FAKE_API_KEY, "base_url": "http://127.0.0.1:9/v1"}
+    with VoxtralClient(FAKE_API_KEY, base_url="http://127.0.0.1:9/v1") as client:
+        expected = client.estimate([corpus[0], corpus[2]])
+    skipping = VoxtralLoader(paths, granularity="file", on_error="skip", **settings)
+    with caplog.at_level("WARNING", logger="voxtral_integrations"):
+        assert skipping.estimate() == expected
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        f"skipped {broken}",
+        f"skipped {empty}",
+    ]
+    assert anyio.run(skipping.aestimate) == expected
+    raising = VoxtralLoader(paths, granularity="file", **settings)
+    with pytest.raises(AudioError, match=r"broken\.mp3"):
+        raising.estimate()
+    reader = VoxtralReader(granularity="file", on_error="skip", **settings)
+    assert reader.estimate(paths) == expected

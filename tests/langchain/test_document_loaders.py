@@ -239,6 +239,16 @@ def test_the_parser_estimates_what_parsing_its_blobs_would_send(
     assert type(caught.value) is type(refused.value) and str(caught.value) == str(refused.value)
 
 
+@pytest.mark.parametrize("given", ["talk.mp3", Path("talk.mp3"), b"ID3", ["talk.mp3"]])
+def test_the_parser_refuses_what_is_not_a_blob_naming_it(given: Any) -> None:
+    parser = VoxtralParser(api_key=FAKE_API_KEY, base_url="http://127.0.0.1:9/v1")
+    for call in (parser.estimate, lambda blob: list(parser.lazy_parse(blob))):
+        with pytest.raises(InvalidInputError, match=r"Blob\.from_path\(path\)") as raised:
+            call(given)
+        assert raised.value.argument == "blob"
+        assert "talk.mp3" in str(raised.value) or "ID3" in str(raised.value)
+
+
 def test_diarized_windows_break_at_a_speaker_change() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         segments = [

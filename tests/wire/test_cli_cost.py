@@ -125,7 +125,27 @@ def test_a_dry_run_names_what_it_could_not_estimate(
     assert code == 0
     assert server.request_count == 0
     assert total_row(stdout)[-2:] == ["unknown", "unknown"]
-    assert "not estimated: 1 input(s)" in stdout and "no known price" in stdout
+    assert "not estimated: 1 input (" in stdout and "the server fetches it" in stdout
+    assert "no known price" in stdout
+
+
+def test_a_dry_run_with_a_budget_says_whether_the_run_would_go_ahead(
+    server: SpeechServer, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = folder / "broken.mp3"
+    broken.write_bytes(b"definitely not audio" * 50)  # refused before its upload: costs nothing
+    code, table, _ = run(capsys, "transcribe", folder, "--dry-run")
+    assert code == 0 and "broken.mp3): a run would refuse these too" in table
+    online = float(total_row(table)[-2])
+    code, stdout, stderr = run(capsys, "transcribe", folder, "--dry-run", "--max-cost", "100")
+    assert code == 0 and stdout == table
+    assert "within --max-cost $100.0000: the run would go ahead" in stderr
+    assert "would fail: 'broken.mp3' is not audio" in stderr.replace(str(folder) + "/", "")
+    below = f"{online / 2:.4f}"
+    code, stdout, stderr = run(capsys, "transcribe", folder, "--dry-run", "--max-cost", below)
+    assert code == _exits.EXIT_USAGE and stdout == table
+    assert f"over --max-cost ${below}: nothing was sent" in stderr
+    assert server.request_count == 0
 
 
 def test_dry_run_and_max_cost_are_http_only(

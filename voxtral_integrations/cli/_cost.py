@@ -5,8 +5,11 @@ Both probe every local input the run would send (``_estimate``: the same checks 
 cut plan as the run) before any client is made, so a dry run needs no API key and a
 budget is checked before the first request. A URL is fetched by the server, so its
 length is unknown here: a dry run leaves it out and says so; a budget refuses to
-guess it. Chunks in the resume cache are counted as if sent (an upper bound). A
-``batch submit`` job is billed at the Batch API's price, so its budget is held to that.
+guess it. Audio that a run would refuse (unreadable, empty) fails before its upload,
+so it costs nothing: it is named, and left out of the cost. Chunks in the resume cache
+are counted as if sent (an upper bound). A ``batch submit`` job is billed at the Batch
+API's price, so its budget is held to that. A dry run with ``--max-cost`` prints the
+table, then says whether the run would be refused, in its exit status too.
 """
 
 from __future__ import annotations
@@ -33,27 +36,24 @@ def estimate_inputs(
     items: Sequence[Input],
     options: dict[str, Any],
     say: Callable[[str], None],
-) -> tuple[CostEstimate, list[str]]:
-    """The estimate over the local ``items``, and the names of those left out: URLs, and
-    audio a run would refuse (each named on stderr as it would fail)."""
+) -> tuple[CostEstimate, list[str], list[str]]:
+    """The estimate over the local ``items``, the URLs left out (the server fetches them),
+    and the audio a run would refuse (each named on stderr with why)."""
     backend = dialect(args.backend)
     checked, chunking = checked_options(backend, options)
     files: list[FileEstimate] = []
-    left_out: list[str] = []
+    urls: list[str] = []
+    failing: list[str] = []
     for item in items:
         if not isinstance(item.audio, Path):
-            left_out.append(item.name)
+            urls.append(item.name)
             continue
         try:
-            files.append(
-                estimate_file(
-                    backend, Source(item.audio, item.name), checked, chunking.max_chunk_seconds
-                )
-            )
+            files.append(estimate_file(backend, Source(item.audio, item.name), checked, chunking))
         except AudioError as error:
-            say(f"{PROG}: would fail: {item.name}: {one_line(error)}")
-            left_out.append(item.name)
-    return priced(checked.model, files), left_out
+            say(f"{PROG}: would fail: {one_line(error)}")
+            failing.append(item.name)
+    return priced(checked.model, files), urls, failing
 
 
 def dry_run_or_budget(
@@ -70,24 +70,25 @@ def dry_run_or_budget(
     ``batch``: the run goes through the Batch API, so the budget is held to its price."""
     if not args.dry_run and args.max_cost is None:
         return False
-    estimate, left_out = estimate_inputs(args, items, options, say)
+    estimate, urls, failing = estimate_inputs(args, items, options, say)
     if args.dry_run:
-        out.write(render_table(estimate, left_out))
-        return True
-    check_budget(estimate, left_out, args.max_cost, batch=batch)
-    return False
+        out.write(render_table(estimate, urls, failing))
+    if args.max_cost is not None:
+        check_budget(estimate, urls, args.max_cost, batch=batch)
+        if args.dry_run:
+            say(f"{PROG}: within --max-cost ${args.max_cost:.4f}: the run would go ahead")
+    return bool(args.dry_run)
 
 
 def check_budget(
-    estimate: CostEstimate, left_out: Sequence[str], max_cost: float, *, batch: bool
+    estimate: CostEstimate, urls: Sequence[str], max_cost: float, *, batch: bool
 ) -> None:
     """Refuse (a ``UsageError``: nothing is sent) a run that may cost more than ``max_cost``,
     at the Batch API's price with ``batch``, else at the online one."""
-    if left_out:
+    if urls:
         raise UsageError(
-            f"--max-cost cannot be checked: {left_out[0]!r} cannot be measured locally (a URL "
-            "is fetched by the server, or the audio cannot be read). Drop --max-cost, or "
-            "download the URL first."
+            f"--max-cost cannot be checked: {urls[0]!r} is fetched by the server, so its "
+            "length cannot be measured locally. Drop --max-cost, or download it first."
         )
     cost = estimate.batch_cost if batch else estimate.cost
     if cost is None:
@@ -97,21 +98,22 @@ def check_budget(
             "prices (docs: Models and cost)."
         )
     if cost > max_cost:
+        requests = _count(estimate.requests, "request")
         raise UsageError(
             f"the estimate is ${cost:.4f}{' via the Batch API' if batch else ''} for "
-            f"{estimate.billed_seconds / 60:.1f} min of audio ({estimate.requests} requests "
+            f"{estimate.billed_seconds / 60:.1f} min of audio ({requests} "
             f"to {estimate.resolved_model!r}), over --max-cost ${max_cost:.4f}: nothing was "
             "sent. Raise --max-cost, or transcribe fewer files."
         )
 
 
-def render_table(estimate: CostEstimate, left_out: Sequence[str]) -> str:
+def render_table(estimate: CostEstimate, urls: Sequence[str], failing: Sequence[str]) -> str:
     """The dry run's table: one row per file, then the totals and the prices used."""
     header = f"{'file':<{_NAME_WIDTH}}" + "".join(f"{name:>12}" for name in _COLUMNS)
     lines = [header]
     for row in estimate.per_file:
         lines.append(_row(_short(row.source), row, estimate))
-    total = f"total ({estimate.files} file{'s' if estimate.files != 1 else ''})"
+    total = f"total ({_count(estimate.files, 'file')})"
     lines.append(_row(total, estimate, estimate))
     price = estimate.price
     shown = estimate.model
@@ -127,12 +129,13 @@ def render_table(estimate: CostEstimate, left_out: Sequence[str]) -> str:
         "" if price.verified or price.online is None else " (unverified: see docs, Models and cost)"
     )
     lines.append(f"model {shown}: {per_minute}{note}")
-    if left_out:
-        lines.append(
-            f"not estimated: {len(left_out)} input(s) ({', '.join(left_out[:3])}"
-            + (", ..." if len(left_out) > 3 else "")
-            + "): URLs are fetched by the server; unreadable audio would fail"
-        )
+    for names, why in (
+        (urls, "a URL's length is unknown here (the server fetches it)"),
+        (failing, "a run would refuse these too, before any upload (see above)"),
+    ):
+        if names:
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            lines.append(f"not estimated: {_count(len(names), 'input')} ({shown}): {why}")
     lines.append(f"{PROG}: dry run: nothing was sent")
     return "\n".join(lines) + "\n"
 
@@ -149,6 +152,10 @@ def _row(name: str, row: FileEstimate | CostEstimate, estimate: CostEstimate) ->
         _dollars(estimate.price.cost(seconds, batch=True)),
     )
     return f"{name:<{_NAME_WIDTH}}" + "".join(f"{cell:>12}" for cell in cells)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _dollars(value: float | None) -> str:

@@ -39,7 +39,7 @@ from .._constants import (
     REALTIME_STALL_TIMEOUT,
 )
 from .._dialects import Backend
-from .._exceptions import LoadError
+from .._exceptions import InvalidInputError, LoadError
 from .._loading import (
     LoadOptions,
     Mode,
@@ -300,12 +300,19 @@ class VoxtralParser(_VoxtralSettings, BaseBlobParser):
     def estimate(self, blob_or_blobs: Blob | Iterable[Blob]) -> CostEstimate:
         """What :meth:`lazy_parse` of each blob would send and cost, without sending
         anything: probed and planned locally as :meth:`VoxtralLoader.estimate` does."""
-        blobs = [blob_or_blobs] if isinstance(blob_or_blobs, Blob) else list(blob_or_blobs)
+        one = isinstance(blob_or_blobs, (Blob, str, bytes, os.PathLike))
+        blobs: list[Any] = [blob_or_blobs] if one else list(blob_or_blobs)
         return estimate(self._client(), [_blob_source(blob) for blob in blobs], self._options)
 
 
 def _blob_source(blob: Blob) -> Source:
     """A path-backed blob is read from disk, an in-memory one sent from memory."""
+    if not isinstance(blob, Blob):
+        raise InvalidInputError(
+            f"VoxtralParser takes a langchain Blob, not {type(blob).__name__} {blob!r:.80}: "
+            "wrap a path as Blob.from_path(path), or load paths with VoxtralLoader.",
+            argument="blob",
+        )
     audio: Any = blob.path if blob.data is None and blob.path else blob.as_bytes()
     return Source(audio, blob.source or (str(blob.path) if blob.path else "<bytes>"))
 
