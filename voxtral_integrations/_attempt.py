@@ -145,7 +145,7 @@ class Attempt:
         out by no request: each raises ``RateLimitError`` with what remains of it,
         as the request that got the 429 did, so no call sleeps for minutes unasked.
         """
-        wait = self._pace.admit()
+        wait, ticket = self._pace.admit_ticket()
         if wait > self._policy.max_retry_after:
             raise RateLimitError(
                 f"{self._spec.method} {httpx.URL(self._url).path} was not sent: the server's rate "
@@ -159,14 +159,13 @@ class Attempt:
                 server_message="",
                 retry_after=wait,
             )
-        if wait > 0:
+        if ticket is None:
             return wait
-        moved_on = self._throttled_at is not None and self._pace.successes > self._throttled_at
+        moved_on = self._throttled_at is not None and ticket.successes > self._throttled_at
         if moved_on and self._free < MAX_FREE_RATE_LIMIT_RETRIES:
             self.retries, self._free = self.retries - 1, self._free + 1  # the pool's limit
         self._holding, self._succeeded, self._hold = True, False, None
-        self._successes, self._epoch = self._pace.successes, self._pace.epoch
-        self._admitted = self._pace.admitted
+        self._epoch, self._admitted, self._successes = ticket
         return 0.0
 
     # ---- after sending

@@ -29,8 +29,8 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   one that dropped is measured anew at its first 429, and a 429 too soon after a
   hold to measure anything cuts the rate. Far apart (a clump of answers let out
   together drained the bucket, not the rate), the lower is a floor: sent at, and
-  searched above at ``RATE_SEARCH_GROWTH`` a second where a 429 costs nothing (its
-  hold over before the bucket has refilled its burst);
+  searched above, compounding by ``RATE_SEARCH_GROWTH`` a second, where a 429 costs
+  nothing (its hold over before the bucket has refilled its burst);
 - ``X-RateLimit-Remaining``, the one rate-limit header Mistral documents besides
   ``Retry-After``, is read when a server sends it: ``0`` on a success tells what a
   429 tells at no cost (the rate is learnt from it, with no hold), and more than
@@ -50,7 +50,9 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   the number of requests allowed in flight to half of what was in flight, which
   then grows back by one for every window's worth of successes (additive increase,
   multiplicative decrease, as TCP does), until the limit no longer binds; once a
-  rate explains a 429, the window is left as it was. The first burst's cut stops at
+  rate explains a 429, the window no longer binds: the rate's bucket paces the sends
+  (a window kept from the first wave's cut, half of it, held a pool whose answers
+  take seconds far under the rate). The first burst's cut stops at
   what the server let through at once: a first wave still being prepared when its
   429 comes back (11 of 16 sent) would otherwise leave fewer in flight than the
   server just accepted;
@@ -61,8 +63,9 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   server never lets through still ends.
 
 Until the first 429 nothing waits: admission costs one uncontended
-lock. The sync and async clients share this object and differ only in how they
-sleep: :meth:`Pace.admit` answers how long to wait, never blocks.
+lock. The sync and async clients drive it alike (each client has its own) and
+differ only in how they sleep: :meth:`Pace.admit` answers how long to wait, never
+blocks.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 from ._constants import (
     BURST_SPAN_SECONDS,
@@ -91,12 +95,20 @@ def now() -> float:
     return time.monotonic()
 
 
+class Ticket(NamedTuple):
+    """What a slot was taken under: the window's ``epoch``, the request's number among
+    those let out (``admitted``), and the ``successes`` so far."""
+
+    epoch: int
+    admitted: int
+    successes: int
+
+
 class Pace:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._resume_at = 0.0
         self._window = math.inf
-        self._window_before = math.inf  # the window before the latest cut
         self._in_flight = 0
         self._peak = 0
         self._successes = 0
@@ -104,6 +116,7 @@ class Pace:
         # the rate: learnt at a 429, spent through a token bucket of ``_burst`` tokens
         self._rate = math.inf
         self._step = 0.0  # what the rate grows by per second of sending
+        self._compounding = False  # the step a share of the rate (a floor searched above)
         self._burst = 1.0
         self._tokens = 0.0
         self._filled_at = 0.0
@@ -156,33 +169,43 @@ class Pace:
 
     def admit(self) -> float:
         """``0.0`` with a slot taken, or the seconds to wait before asking again."""
+        return self.admit_ticket()[0]
+
+    def admit_ticket(self) -> tuple[float, Ticket | None]:
+        """:meth:`admit`, and with a slot taken what it was taken under, read in the same
+        turn of the lock: another thread's 429 or send in between would mislabel it."""
         with self._lock:
-            moment = now()
-            if (wait := self._resume_at - moment) > 0:
-                return wait
-            if self._found_empty is not None:
-                self._learn(*self._found_empty, moment)
-            if self._in_flight >= self._window:
-                return PACE_POLL_SECONDS
-            if self._rate != math.inf:
-                elapsed = max(0.0, moment - self._filled_at)
-                self._tokens = min(self._top, self._tokens + elapsed * self._rate)
-                self._filled_at = moment
-                if self._tokens < 1.0 - 1e-9:  # not a rounding error of the wait it asked
-                    return (1.0 - self._tokens) / self._rate
-            if (wait := self._quota.wait(moment)) > 0:
-                return wait
-            if self._rate != math.inf:
-                self._tokens -= 1.0
-                self._rate += self._step / self._rate
-            self._quota.tokens -= 1.0  # a level no answer has set yet is never read
-            self._admitted += 1
-            self._in_flight += 1
-            self._peak = max(self._peak, self._in_flight)
-            self._sends.append(moment)
-            while self._sends[0] < moment - RATE_HISTORY_SECONDS:
-                self._sends.popleft()
-            return 0.0
+            if (wait := self._admit()) > 0:
+                return wait, None
+            return 0.0, Ticket(self._epoch, self._admitted, self._successes)
+
+    def _admit(self) -> float:
+        moment = now()
+        if (wait := self._resume_at - moment) > 0:
+            return wait
+        if self._found_empty is not None:
+            self._learn(*self._found_empty, moment)
+        if self._in_flight >= self._window:
+            return PACE_POLL_SECONDS
+        if self._rate != math.inf:
+            elapsed = max(0.0, moment - self._filled_at)
+            self._tokens = min(self._top, self._tokens + elapsed * self._rate)
+            self._filled_at = moment
+            if self._tokens < 1.0 - 1e-9:  # not a rounding error of the wait it asked
+                return (1.0 - self._tokens) / self._rate
+        if (wait := self._quota.wait(moment)) > 0:
+            return wait
+        if self._rate != math.inf:
+            self._tokens -= 1.0
+            self._rate += self._step if self._compounding else self._step / self._rate
+        self._quota.tokens -= 1.0  # a level no answer has set yet is never read
+        self._admitted += 1
+        self._in_flight += 1
+        self._peak = max(self._peak, self._in_flight)
+        self._sends.append(moment)
+        while self._sends[0] < moment - RATE_HISTORY_SECONDS:
+            self._sends.popleft()
+        return 0.0
 
     def release(self, *, succeeded: bool, epoch: int) -> None:
         """Give back a slot taken by :meth:`admit` in ``epoch``.
@@ -212,7 +235,6 @@ class Pace:
             bisect.insort(self._refused, moment - sent_ago)
             del self._refused[: bisect.bisect_left(self._refused, moment - RATE_HISTORY_SECONDS)]
             if moment >= self._resume_at:
-                self._window_before = self._window
                 self._window = max(1.0, min(self._window, self._in_flight) // 2)
                 self._epoch += 1
                 self._found_empty = (moment - sent_ago, True)
@@ -234,8 +256,8 @@ class Pace:
         with self._lock:
             sent = now() - sent_ago
             self._burst = max(self._burst, count + 1.0)
-            if count == 0 and self._found_empty is None:
-                self._found_empty = (sent, False)
+            if count == 0 and self._found_empty is None and sent > self._empty_at:
+                self._found_empty = (sent, False)  # an older answer's news is no news
             elif self._rate != math.inf:  # the server has at least this much to spare now
                 spare = count - (len(self._sends) - bisect.bisect_right(self._sends, sent))
                 self._tokens = max(self._tokens, min(self._burst, float(spare)))
@@ -306,13 +328,22 @@ class Pace:
         self._rate = max((RATE_BACKOFF if known else 1.0) * best, floor)
         begun, ended = self._holds[-1] if self._holds else (0.0, 0.0)
         free = ended - begun <= self._burst / self._rate
-        self._step = (RATE_SEARCH_GROWTH if free and not known else RATE_GROWTH) * self._rate
-        # the server's own bucket refilled since, up to what it lets through at once, less
-        # what was sent meanwhile
-        after = len(self._sends) - bisect.bisect_right(self._sends, empty_at)
-        self._tokens = min(self._top, (moment - empty_at) * self._rate) - after
+        self._compounding = free and not known
+        self._step = RATE_SEARCH_GROWTH if self._compounding else RATE_GROWTH * self._rate
+        self._tokens = self._level_since(empty_at, moment)
         self._filled_at = moment
-        self._window = self._window_before  # the rate explains the 429, not the window
+        self._window = math.inf  # the rate explains the 429: its bucket paces, not a window
+
+    def _level_since(self, empty_at: float, moment: float) -> float:
+        """What the server's bucket, found empty at ``empty_at``, holds at ``moment`` at the
+        rate learnt: each request sent since took a token refilled before it (never more
+        than the bucket's top at once), except those refused (:attr:`_refused` holds just
+        them now). Below 0 if they went faster than the rate: the pace owes it."""
+        level, at = 0.0, empty_at
+        for index in range(bisect.bisect_right(self._sends, empty_at), len(self._sends)):
+            sent = self._sends[index]
+            level, at = min(self._top, level + (sent - at) * self._rate) - 1.0, sent
+        return min(self._top, level + (moment - at) * self._rate + len(self._refused))
 
     def _first_wave(self, empty_at: float) -> float:
         """How many of the requests sent at once around ``empty_at``, until the 429 came
@@ -418,8 +449,8 @@ def rate_bounds(
 
     low = 0.0 if replay(0.0, level)[0] else turn(lambda rate: replay(rate, level)[0])
     high = turn(lambda rate: replay(rate, least)[1])
-    if low > high:  # no such bucket did this (its burst is larger, or the clock jumped)
-        return 0.0, math.inf
+    if math.isinf(low) or low > high:  # no such bucket did this (its burst is larger, or
+        return 0.0, math.inf  # the clock jumped)
     return low, high
 
 

@@ -149,6 +149,20 @@ def test_successes_sent_before_a_cut_do_not_reopen_the_window(clock: list[float]
     assert pace.window == 8 + 1 / 8
 
 
+def test_a_ticket_says_what_its_slot_was_taken_under(clock: list[float]) -> None:
+    """Read with the slot, under one lock: a cut or a send by another thread right after
+    cannot relabel it (read after ``admit`` returned, the epoch could be the new one)."""
+    pace = Pace()
+    admit_all(pace, 15)
+    wait, ticket = pace.admit_ticket()
+    pace.throttle(1.0)  # another thread's 429, before this request was even sent
+    held = pace.admit_ticket()
+    assert wait == 0.0 and ticket == _pacing.Ticket(epoch=0, admitted=16, successes=0)
+    assert pace.epoch == 1 and held[1] is None  # held: no slot, no ticket
+    pace.release(succeeded=True, epoch=ticket.epoch)
+    assert pace.window == 8  # sent before the cut: it does not widen the cut window
+
+
 # --------------------------------------------------------------------------- the rate
 
 
@@ -498,6 +512,38 @@ def test_rate_bounds_hold_the_limiters_rate(sends: list[float], tight: bool) -> 
     assert (high <= 1.1 * low) is tight
     if tight:  # where the stretch estimate, from a full bucket, falls short
         assert low >= 23.0
+
+
+@pytest.mark.parametrize(
+    "timeline",
+    [
+        # a clump of 10 accepted at once by what was taken for a bucket of 8: no rate does it
+        pytest.param([(0.0, True)] + [(1.0, True)] * 10 + [(1.0, False)], id="refused"),
+        pytest.param([(0.0, True)] + [(1.0, True)] * 10, id="accepted"),
+    ],
+)
+def test_rate_bounds_no_bucket_explains_are_open(timeline: list[tuple[float, bool]]) -> None:
+    assert _pacing.rate_bounds(timeline, start=0.0, level=8.0, burst=8.0) == (0.0, math.inf)
+
+
+def test_a_pool_whose_answers_take_seconds_reaches_the_rate(clock: list[float]) -> None:
+    """96 in flight, answers after 2-4 s: the first wave's cut window (48 in flight, 16 a
+    second) stops binding once a rate explains a 429, and a floor learnt from the burst
+    after the first hold (8 a second) is left within seconds."""
+    run = simulate(clock, Limiter(lambda _: 24.0), requests=1000, concurrency=96, latency=(2, 4))
+    assert run.early() == 0
+    assert run.wall <= 1.25 * ((1000 - 8) / 24 + 4)  # 62.3 s before, the bound 45.3 s
+
+
+def test_a_late_remaining_zero_does_not_stall_the_pace(clock: list[float]) -> None:
+    """Answers that take 5-15 s: a ``Remaining: 0`` arrives long after its request went,
+    with hundreds sent since. Counting those against a level capped at the burst owed
+    the limiter seconds it never asked for (a 16 s wait, with every Retry-After 1 s)."""
+    slow: dict[str, Any] = {"requests": 1000, "concurrency": 256, "latency": (5.0, 15.0)}
+    told = simulate(clock, Limiter(lambda _: 24.0), remaining_header=True, **slow)
+    blind = simulate(clock, Limiter(lambda _: 24.0), **slow)
+    assert told.early() == blind.early() == 0
+    assert told.wall <= blind.wall + 1.0
 
 
 def test_a_token_is_kept_back_from_the_burst_after_a_hold(clock: list[float]) -> None:
