@@ -29,8 +29,9 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   one that dropped is measured anew at its first 429, and a 429 too soon after a
   hold to measure anything cuts the rate. Far apart (a clump of answers let out
   together drained the bucket, not the rate), the lower is a floor: sent at, and
-  searched above, compounding by ``RATE_SEARCH_GROWTH`` a second, where a 429 costs
-  nothing (its hold over before the bucket has refilled its burst);
+  searched above, compounding by ``RATE_FLOOR_GROWTH`` a second (a floor can be far
+  under the rate), by ``RATE_SEARCH_GROWTH`` where a 429 costs nothing (its hold over
+  before the bucket has refilled its burst);
 - ``X-RateLimit-Remaining``, the one rate-limit header Mistral documents besides
   ``Retry-After``, is read when a server sends it: ``0`` on a success tells what a
   429 tells at no cost (the rate is learnt from it, with no hold), and more than
@@ -82,6 +83,7 @@ from ._constants import (
     BURST_SPAN_SECONDS,
     PACE_POLL_SECONDS,
     RATE_BACKOFF,
+    RATE_FLOOR_GROWTH,
     RATE_GROWTH,
     RATE_HISTORY_SECONDS,
     RATE_SEARCH_GROWTH,
@@ -321,15 +323,18 @@ class Pace:
         self._since = empty_at
         self._refused = [sent for sent in self._refused if sent > empty_at]
         # a 429 that pins the rate down is sent a little under; one that says only how
-        # low it is not (a clump drained the bucket) is sent at that floor, and searched
-        # above faster where a 429 costs nothing: a hold no longer than the limiter takes
-        # to refill its burst loses no request it would have accepted
+        # low it is not (a clump drained the bucket) is sent at that floor and searched
+        # above, compounding, faster where a 429 costs nothing: a hold no longer than the
+        # limiter takes to refill its burst loses no request it would have accepted
         known = highest <= RATE_TIGHT * best
         self._rate = max((RATE_BACKOFF if known else 1.0) * best, floor)
         begun, ended = self._holds[-1] if self._holds else (0.0, 0.0)
         free = ended - begun <= self._burst / self._rate
-        self._compounding = free and not known
-        self._step = RATE_SEARCH_GROWTH if self._compounding else RATE_GROWTH * self._rate
+        self._compounding = not known
+        if known:
+            self._step = RATE_GROWTH * self._rate
+        else:
+            self._step = RATE_SEARCH_GROWTH if free else RATE_FLOOR_GROWTH
         self._tokens = self._level_since(empty_at, moment)
         self._filled_at = moment
         self._window = math.inf  # the rate explains the 429: its bucket paces, not a window

@@ -244,6 +244,7 @@ def simulate(
     remaining_header: bool = False,
     quota_header: int | None = None,
     stagger: float = 0.0,
+    seed: int = 7,
 ) -> Run:
     """``requests`` sent through one :class:`Pace` by ``concurrency`` workers, as the send
     loops drive it, against ``limiter``: events in the order of a fake clock.
@@ -251,8 +252,9 @@ def simulate(
     A 429 arrives ``refusal_latency`` after its request went (an upload's time, when
     the server reads it first). ``quota_header`` is the per-minute limit every answer
     states, with what ``limiter`` has left, as Mistral's API does. Worker ``i`` first
-    asks for its turn at ``i * stagger`` (its request still being prepared before)."""
-    rng = random.Random(7)
+    asks for its turn at ``i * stagger`` (its request still being prepared before);
+    ``seed`` draws the latencies."""
+    rng = random.Random(seed)
     pace, events, todo = Pace(), list[tuple[float, int, str, tuple[Any, ...]]](), requests
     holds: list[tuple[float, float]] = []
     sends: list[float] = []
@@ -332,6 +334,22 @@ def test_a_steady_limit_is_learnt_and_sent_at(
     assert run.wall <= most_wall
     assert run.bursts() <= most_bursts
     assert 0.9 * 24 <= run.rate <= 1.1 * 24
+
+
+def test_whole_second_holds_cost_little_more_than_the_two_no_client_avoids(
+    clock: list[float],
+) -> None:
+    """Over 36 runs (6 latency draws, the first wave 0-5 ms apart): the first wave's hold
+    and the one that measures the rate cost 1 - 8 / 24 s each; a floor learnt from a
+    clump (two thirds of the rate, say) is left within seconds, not searched for 30."""
+    walls = [
+        simulate(clock, Limiter(lambda _: 24.0), stagger=stagger / 1000, seed=seed).wall
+        for seed in range(6)
+        for stagger in range(6)
+    ]
+    floor = BOUND + 2 * (1 - 8 / 24)
+    assert sum(walls) / len(walls) <= floor + 0.6  # 10.73 s with an additive search
+    assert max(walls) <= floor + 1.1  # 11.66 s
 
 
 def test_every_retry_after_is_honoured_exactly(clock: list[float]) -> None:

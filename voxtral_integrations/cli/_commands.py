@@ -19,9 +19,14 @@ from typing import TextIO
 from .._batch import check_job_id
 from .._batch_flow import manifest_path, read_manifest, write_manifest
 from .._client import VoxtralClient
-from .._constants import API_KEY_ENV
+from .._constants import API_KEY_ENV, RETRYABLE_STATUS_CODES
 from .._dialects import dialect
-from .._exceptions import ConfigurationError, IncompleteTranscriptionError
+from .._exceptions import (
+    APIError,
+    APIStatusError,
+    ConfigurationError,
+    IncompleteTranscriptionError,
+)
 from .._outcomes import BatchJob, TranscriptionResult
 from .._redaction import redact_urls, redact_urls_in
 from ._cache import _usable_cache, prune_cache
@@ -156,13 +161,28 @@ def run_transcribe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     index.save()
     tally.failed += len(denied)
     if tally.failed:
-        say(
-            f"{PROG}: {tally.failed} input(s) failed (named above); run the same command "
-            "again to retry them"
-            + (" (finished outputs are skipped)" if output_dir is not None else "")
-            + "."
-        )
+        say(f"{PROG}: {_failures(tally, skipping=output_dir is not None)}.")
     return _finish(tally, args.quiet, started, say)
+
+
+def _failures(tally: Tally, *, skipping: bool) -> str:
+    """What failed, and whether running the command again can help: it cannot for audio
+    that is not audio, or a request the server refuses as it is."""
+    failed, transient = tally.failed, tally.transient
+    said = f"{failed} input{'s' if failed != 1 else ''} failed (named above); "
+    if not transient:
+        return said + "the same inputs would fail again: fix or remove them"
+    retry = "run the same command again to retry " + (
+        "them" if transient == failed else f"the {transient} the server or the network failed"
+    )
+    return said + retry + (" (finished outputs are skipped)" if skipping else "")
+
+
+def _may_pass_again(error: Exception) -> bool:
+    """Whether a failure was the server's or the network's, not the input's."""
+    if isinstance(error, APIStatusError):
+        return error.status_code in RETRYABLE_STATUS_CODES
+    return isinstance(error, (APIError, IncompleteTranscriptionError))
 
 
 def _finish(tally: Tally, quiet: bool, started: float, say: Callable[[str], None]) -> int:
@@ -184,6 +204,7 @@ def _handle(
     if result.error is not None:
         tally.failed += 1
         error = result.error
+        tally.transient += _may_pass_again(error)
         if isinstance(error, IncompleteTranscriptionError) and error.partial is not None:
             tally.add_usage(error.partial)
         writer.skip(result.index)
@@ -198,6 +219,7 @@ def _handle(
         except OSError as error:  # the folder was checked; a full disk or a change since
             tally.done -= 1
             tally.failed += 1
+            tally.transient += 1  # a full disk, a folder changed since: may be mended
             say(f"{PROG}: failed: {item.name}: cannot write {str(target)!r}: {error.strerror}")
             return
         if index is not None:

@@ -19,6 +19,8 @@ class Tally:
 
     done: int = 0
     failed: int = 0
+    transient: int = 0
+    """Of the failed, those the server or the network failed, which a rerun may pass."""
     skipped: int = 0
     audio_seconds: float = 0.0
     prompt_tokens: int = 0
