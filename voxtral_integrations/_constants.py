@@ -167,14 +167,11 @@ of sending (additive): a limit that rose is found again without probing above it
 RATE_TIGHT = 1.25
 """A 429 pins the rate down when the fastest rate at which the limiter would still
 have refused it is within this factor of the slowest at which it let the rest through."""
-RATE_FLOOR_GROWTH = 0.05
-"""The growth instead, compounding, per second, of a rate known only from below (a 429
-that a clump caused says how low the rate is not): a floor at two thirds of the rate is
-left within 8 s, where the additive growth of a known rate took 30 s."""
 RATE_SEARCH_GROWTH = 0.1
-""":data:`RATE_FLOOR_GROWTH` where a 429 costs nothing (its hold is over before the
-limiter's burst has refilled): a run kept at that floor loses more than a probe, and a
-floor at a third of the rate is left within 11 s."""
+"""The growth instead, compounding, per second, of a rate known only from below (a 429
+that a clump caused says how low the rate is not) where a 429 costs nothing (its hold is
+over before the limiter's burst has refilled): a run kept at that floor loses more than
+a probe, and a floor at a third of the rate is left within 11 s."""
 
 BATCH_ENDPOINT = "/v1/audio/transcriptions"
 """The ``endpoint`` of a transcription batch job (the API's ``ApiEndpoint`` enum)."""

@@ -29,9 +29,8 @@ sends (across threads or tasks, across the files and chunks of a bulk run):
   one that dropped is measured anew at its first 429, and a 429 too soon after a
   hold to measure anything cuts the rate. Far apart (a clump of answers let out
   together drained the bucket, not the rate), the lower is a floor: sent at, and
-  searched above, compounding by ``RATE_FLOOR_GROWTH`` a second (a floor can be far
-  under the rate), by ``RATE_SEARCH_GROWTH`` where a 429 costs nothing (its hold over
-  before the bucket has refilled its burst);
+  searched above, compounding by ``RATE_SEARCH_GROWTH`` a second, where a 429 costs
+  nothing (its hold over before the bucket has refilled its burst);
 - ``X-RateLimit-Remaining``, the one rate-limit header Mistral documents besides
   ``Retry-After``, is read when a server sends it: ``0`` on a success tells what a
   429 tells at no cost (the rate is learnt from it, with no hold), and more than
@@ -83,7 +82,6 @@ from ._constants import (
     BURST_SPAN_SECONDS,
     PACE_POLL_SECONDS,
     RATE_BACKOFF,
-    RATE_FLOOR_GROWTH,
     RATE_GROWTH,
     RATE_HISTORY_SECONDS,
     RATE_SEARCH_GROWTH,
@@ -330,11 +328,8 @@ class Pace:
         self._rate = max((RATE_BACKOFF if known else 1.0) * best, floor)
         begun, ended = self._holds[-1] if self._holds else (0.0, 0.0)
         free = ended - begun <= self._burst / self._rate
-        self._compounding = not known
-        if known:
-            self._step = RATE_GROWTH * self._rate
-        else:
-            self._step = RATE_SEARCH_GROWTH if free else RATE_FLOOR_GROWTH
+        self._compounding = free and not known
+        self._step = RATE_SEARCH_GROWTH if self._compounding else RATE_GROWTH * self._rate
         self._tokens = self._level_since(empty_at, moment)
         self._filled_at = moment
         self._window = math.inf  # the rate explains the 429: its bucket paces, not a window
