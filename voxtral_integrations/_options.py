@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from ._catalogue import Kind, model_info, unsupported_options
+from ._catalogue import Kind, ModelInfo, model_info, unsupported_options
 from ._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_REALTIME_MODEL,
@@ -171,15 +171,14 @@ def check_model_kind(model: str, kind: Kind) -> None:
             f"{DEFAULT_TRANSCRIPTION_MODEL!r}"
         )
     raise InvalidInputError(
-        f"model {_shown(model)} is a {info.kind} model, not a {kind} one: {instead}.",
+        f"model {_shown(model, info)} is a {info.kind} model, not a {kind} one: {instead}.",
         argument="model",
     )
 
 
-def _shown(model: str) -> str:
-    """``model`` as an error names it: with the model its alias stands for."""
-    resolved = model_info(model).model
-    return repr(model) if model == resolved else f"{model!r} (an alias of {resolved!r})"
+def _shown(model: str, info: ModelInfo) -> str:
+    """``model`` as an error names it: with the model its alias stands for (``info``)."""
+    return repr(model) if model == info.model else f"{model!r} (an alias of {info.model!r})"
 
 
 def _check_model_takes(
@@ -198,7 +197,8 @@ def _check_model_takes(
         argument, instead = refused[0]
         asked = "timestamp_granularities=['word']" if "timestamp" in argument else argument
         raise InvalidInputError(
-            f"`{asked}` is not supported by model {_shown(model)}: {instead}.", argument=argument
+            f"`{asked}` is not supported by model {_shown(model, info)}: {instead}.",
+            argument=argument,
         )
 
 

@@ -71,6 +71,7 @@ blocks.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import threading
 import time
@@ -340,8 +341,7 @@ class Pace:
         than the bucket's top at once), except those refused (:attr:`_refused` holds just
         them now). Below 0 if they went faster than the rate: the pace owes it."""
         level, at = 0.0, empty_at
-        for index in range(bisect.bisect_right(self._sends, empty_at), len(self._sends)):
-            sent = self._sends[index]
+        for sent in itertools.islice(self._sends, bisect.bisect_right(self._sends, empty_at), None):
             level, at = min(self._top, level + (sent - at) * self._rate) - 1.0, sent
         return min(self._top, level + (moment - at) * self._rate + len(self._refused))
 

@@ -38,6 +38,7 @@ from ._exits import (
     PROG,
     UsageError,
     _Abandoned,
+    counted,
     one_line,
 )
 from ._inputs import _URL, Input, expand_inputs
@@ -169,7 +170,7 @@ def _failures(tally: Tally, *, skipping: bool) -> str:
     """What failed, and whether running the command again can help: it cannot for audio
     that is not audio, or a request the server refuses as it is."""
     failed, transient = tally.failed, tally.transient
-    said = f"{failed} input{'s' if failed != 1 else ''} failed (named above); "
+    said = f"{counted(failed, 'input')} failed (named above); "
     if not transient:
         return said + "the same inputs would fail again: fix or remove them"
     retry = "run the same command again to retry " + (

@@ -24,7 +24,7 @@ from .._dialects import checked_options, dialect
 from .._estimate import estimate_file, priced
 from .._exceptions import AudioError
 from .._outcomes import CostEstimate, FileEstimate
-from ._exits import PROG, UsageError, one_line
+from ._exits import PROG, UsageError, counted, one_line
 from ._inputs import Input
 
 _NAME_WIDTH = 34
@@ -98,7 +98,7 @@ def check_budget(
             "prices (docs: Models and cost)."
         )
     if cost > max_cost:
-        requests = _count(estimate.requests, "request")
+        requests = counted(estimate.requests, "request")
         raise UsageError(
             f"the estimate is ${cost:.4f}{' via the Batch API' if batch else ''} for "
             f"{estimate.billed_seconds / 60:.1f} min of audio ({requests} "
@@ -113,7 +113,7 @@ def render_table(estimate: CostEstimate, urls: Sequence[str], failing: Sequence[
     lines = [header]
     for row in estimate.per_file:
         lines.append(_row(_short(row.source), row, estimate))
-    total = f"total ({_count(estimate.files, 'file')})"
+    total = f"total ({counted(estimate.files, 'file')})"
     lines.append(_row(total, estimate, estimate))
     price = estimate.price
     shown = estimate.model
@@ -135,7 +135,7 @@ def render_table(estimate: CostEstimate, urls: Sequence[str], failing: Sequence[
     ):
         if names:
             shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-            lines.append(f"not estimated: {_count(len(names), 'input')} ({shown}): {why}")
+            lines.append(f"not estimated: {counted(len(names), 'input')} ({shown}): {why}")
     lines.append(f"{PROG}: dry run: nothing was sent")
     return "\n".join(lines) + "\n"
 
@@ -152,10 +152,6 @@ def _row(name: str, row: FileEstimate | CostEstimate, estimate: CostEstimate) ->
         _dollars(estimate.price.cost(seconds, batch=True)),
     )
     return f"{name:<{_NAME_WIDTH}}" + "".join(f"{cell:>12}" for cell in cells)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _dollars(value: float | None) -> str:

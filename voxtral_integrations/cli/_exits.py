@@ -25,3 +25,8 @@ class _Abandoned(KeyboardInterrupt):
 
 def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def counted(number: int, noun: str) -> str:
+    """``number`` and ``noun``, plural unless one: "1 file", "2 files"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
